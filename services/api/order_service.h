@@ -1,0 +1,36 @@
+// File: services/api/order_service.h
+//
+// makegood.v1.OrderService: validates and records delivered orders.
+//
+// Thread-safety: thread-safe; handlers never block (they complete from Redis
+// callbacks).
+#pragma once
+
+#include "makegood/v1/order_service.grpc.pb.h"
+#include "services/core/clock.h"
+#include "services/store/order_store.h"
+
+namespace makegood::api {
+
+class OrderService final : public makegood::v1::OrderService::CallbackService {
+ public:
+  // Does not take ownership; both must outlive the service.
+  OrderService(store::OrderStore& orders, const Clock& clock)
+      : orders_(orders), clock_(clock) {}
+
+  grpc::ServerUnaryReactor* RecordDelivery(
+      grpc::CallbackServerContext* context,
+      const makegood::v1::RecordDeliveryRequest* request,
+      makegood::v1::RecordDeliveryResponse* response) override;
+
+  grpc::ServerUnaryReactor* GetOrder(
+      grpc::CallbackServerContext* context,
+      const makegood::v1::GetOrderRequest* request,
+      makegood::v1::GetOrderResponse* response) override;
+
+ private:
+  store::OrderStore& orders_;
+  const Clock& clock_;
+};
+
+}  // namespace makegood::api

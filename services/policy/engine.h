@@ -1,0 +1,127 @@
+// File: services/policy/engine.h
+//
+// PolicyEngine: the pure membership-trust policy engine. Given a member, the
+// rated order, the rating and the time, it scores the member's trust and
+// decides what the rating earns: a refund proportional to the
+// dissatisfaction, reason rules, caps, the instant-refund budget and trust
+// bands, with reason codes, an explanation and follow-ups.
+//
+// Pure: no I/O, no clock, no randomness. The same inputs always give the same
+// Decision, so the server and the simulator share it and tests pin its output.
+//
+// How a decision is made:
+//   1. The member's trust score picks a band (instant, partial, evidence,
+//      review, deny; see TrustThresholds).
+//   2. The claim: each line earns the curve's share of its amount at its
+//      satisfaction (the order's when no line is rated), scaled by the tier,
+//      or its full amount under a line rule (missing, melted frozen goods);
+//      excluded categories earn nothing; order rules add the delivery fee or
+//      a coupon; reasons about the delivery alone replace the curve.
+//   3. Hard ceilings: the money claimed is cut to the order's refundable
+//      remainder and the tier's per-order and per-30-day caps. Nothing above
+//      them is ever paid or sent to review.
+//   4. The band and the instant budget split what remains into a part paid
+//      at once and a part for review or evidence (or deny it all).
+//   5. Instrument (original payment or wallet), follow-ups, explanation.
+//
+// Example:
+//   absl::StatusOr<PolicyEngine> engine =
+//       PolicyEngine::Create(DefaultPolicyConfig(), "default@3f2a9c01");
+//   if (!engine.ok()) return engine.status();  // names the bad fields
+//   absl::StatusOr<Decision> decision =
+//       engine->Decide(member, order, rating, absl::Now());
+//
+// Thread-safety: a PolicyEngine is immutable after Create(); any number of
+// threads may call its const methods concurrently. To change the policy,
+// build a new engine and swap it in.
+#ifndef MAKEGOOD_SERVICES_POLICY_ENGINE_H_
+#define MAKEGOOD_SERVICES_POLICY_ENGINE_H_
+
+#include <array>
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "services/policy/decision.h"
+#include "services/policy/inputs.h"
+#include "services/policy/percent.h"
+#include "services/policy/policy_config.h"
+
+namespace makegood::policy {
+
+class PolicyEngine {
+ public:
+  // Validates `config` and builds an engine that stamps `version` (e.g.
+  // "default@3f2a9c01") on its answers. Returns InvalidArgument naming every
+  // violating field if the config is invalid.
+  [[nodiscard]] static absl::StatusOr<PolicyEngine> Create(
+      PolicyConfig config, std::string version);
+
+  PolicyEngine(const PolicyEngine&) = default;
+  PolicyEngine& operator=(const PolicyEngine&) = default;
+  PolicyEngine(PolicyEngine&&) = default;
+  PolicyEngine& operator=(PolicyEngine&&) = default;
+
+  [[nodiscard]] const PolicyConfig& config() const { return config_; }
+  [[nodiscard]] const std::string& version() const { return version_; }
+
+  // The member's trust score, its factors and remaining instant budget at
+  // `now`. Errors: FAILED_PRECONDITION if the member's tier is not in the
+  // policy; INVALID_ARGUMENT if a history counter is negative.
+  [[nodiscard]] absl::StatusOr<TrustReport> Trust(const MemberSnapshot& member,
+                                                  absl::Time now) const;
+
+  // The decision on `rating` of `order` by `member` at `now`. A denial or a
+  // review is a successful Decision, not an error. Errors: INVALID_ARGUMENT
+  // for inconsistent input (negative amounts, lines adding up to more than
+  // the total, another currency, unknown or repeated rated lines, unknown
+  // reasons); FAILED_PRECONDITION if the member's tier is not in the policy or
+  // the rating window of the order has closed.
+  [[nodiscard]] absl::StatusOr<Decision> Decide(const MemberSnapshot& member,
+                                                const OrderSnapshot& order,
+                                                const RatingInput& rating,
+                                                absl::Time now) const;
+
+ private:
+  struct Claim;
+
+  PolicyEngine(PolicyConfig config, std::string version);
+
+  [[nodiscard]] absl::StatusOr<const TierConfig*> FindTier(
+      const MemberSnapshot& member) const;
+  [[nodiscard]] bool IsExcluded(const std::string& category) const;
+  // The rule for `reason`, or nullptr if the policy has none.
+  [[nodiscard]] const ReasonRule* RuleFor(Reason reason) const {
+    const std::optional<ReasonRule>& rule = rules_[static_cast<int>(reason)];
+    return rule.has_value() ? &*rule : nullptr;
+  }
+  // The line rule for `reason` if it covers a line of `category`; a reason
+  // given on the whole order (`on_line` false) covers only the categories its
+  // rule names.
+  [[nodiscard]] const ReasonRule* LineRule(Reason reason,
+                                           const std::string& category,
+                                           bool on_line) const;
+  // What the rating claims, before ceilings. `line_ratings[i]` is the rating
+  // of order.lines[i] or nullptr; `grant_in_kind` allows replacements.
+  [[nodiscard]] Claim AssessClaim(
+      const TierConfig& tier, const OrderSnapshot& order,
+      const RatingInput& rating,
+      const std::vector<const LineRating*>& line_ratings,
+      bool grant_in_kind) const;
+
+  PolicyConfig config_;
+  std::string version_;
+  absl::flat_hash_map<std::string, size_t> tier_index_;
+  absl::flat_hash_set<std::string> excluded_categories_;
+  // Indexed by Reason.
+  std::array<std::optional<ReasonRule>, kReasonCount> rules_;
+};
+
+}  // namespace makegood::policy
+
+#endif  // MAKEGOOD_SERVICES_POLICY_ENGINE_H_

@@ -1,0 +1,144 @@
+#include "services/server/app.h"
+
+#include <chrono>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpc/health/v1/health.pb.h"
+#include "makegood/v1/goodwill_service.grpc.pb.h"
+#include "makegood/v1/insights_service.grpc.pb.h"
+#include "makegood/v1/rating_service.grpc.pb.h"
+#include "makegood/v1/refund_service.grpc.pb.h"
+#include "services/api/member_service.h"
+#include "services/api/order_service.h"
+#include "services/api/policy_service.h"
+#include "services/core/log.h"
+#include "services/core/status_macros.h"
+#include "services/policy_file/policy_document.h"
+#include "services/server/health_monitor.h"
+#include "services/store/key_schema.h"
+#include "services/store/member_store.h"
+#include "services/store/order_store.h"
+#include "services/store/redis_client.h"
+
+namespace makegood::server {
+
+// Declared in dependency order: destroyed in reverse.
+struct App::Parts {
+  Parts(const ServerConfig& c, const Clock& clk, store::KeySchema k,
+        std::unique_ptr<store::RedisClient> r, policy_file::PolicySnapshot p)
+      : config(c),
+        clock(clk),
+        keys(std::move(k)),
+        redis(std::move(r)),
+        policy(std::move(p)),
+        orders(*redis, keys, clock),
+        members(*redis, keys, clock),
+        order_service(orders, clock),
+        member_service(members, policy, clock),
+        policy_service(policy) {}
+
+  ServerConfig config;
+  const Clock& clock;
+  store::KeySchema keys;
+  std::unique_ptr<store::RedisClient> redis;
+  policy_file::ActivePolicy policy;
+  store::OrderStore orders;
+  store::MemberStore members;
+  api::OrderService order_service;
+  api::MemberService member_service;
+  api::PolicyService policy_service;
+  // Services of issues still open: every method answers UNIMPLEMENTED.
+  makegood::v1::RatingService::CallbackService rating_service;
+  makegood::v1::RefundService::CallbackService refund_service;
+  makegood::v1::GoodwillService::CallbackService goodwill_service;
+  makegood::v1::InsightsService::CallbackService insights_service;
+  std::unique_ptr<grpc::Server> server;
+  std::unique_ptr<HealthMonitor> health;
+  int port = 0;
+  bool stopped = false;
+};
+
+App::App(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
+
+App::~App() { Shutdown(); }
+
+int App::port() const { return parts_->port; }
+
+absl::StatusOr<std::unique_ptr<App>> App::Start(const ServerConfig& config,
+                                                const Clock& clock) {
+  MAKEGOOD_ASSIGN_OR_RETURN(store::KeySchema keys,
+                            store::KeySchema::Create(config.partitions));
+  MAKEGOOD_ASSIGN_OR_RETURN(
+      policy_file::PolicySnapshot policy,
+      policy_file::LoadPolicyFile(config.policy_path, clock.Now()));
+  Log(LogLevel::kInfo, "policy_loaded",
+      {{"path", config.policy_path}, {"version", policy.version}});
+  MAKEGOOD_ASSIGN_OR_RETURN(std::unique_ptr<store::RedisClient> redis,
+                            store::RedisClient::Start(config.redis));
+
+  auto parts = std::make_unique<Parts>(config, clock, std::move(keys),
+                                       std::move(redis), std::move(policy));
+
+  grpc::EnableDefaultHealthCheckService(true);
+  // Touch the health descriptor so the linker keeps it: server reflection
+  // finds grpc.health.v1.Health through the generated descriptor pool.
+  (void)grpc::health::v1::HealthCheckRequest::descriptor();
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(),
+                           &parts->port);
+  builder.SetMaxReceiveMessageSize(config.max_message_bytes);
+  builder.SetMaxSendMessageSize(config.max_message_bytes);
+  builder.RegisterService(&parts->order_service);
+  builder.RegisterService(&parts->member_service);
+  builder.RegisterService(&parts->policy_service);
+  builder.RegisterService(&parts->rating_service);
+  builder.RegisterService(&parts->refund_service);
+  builder.RegisterService(&parts->goodwill_service);
+  builder.RegisterService(&parts->insights_service);
+  parts->server = builder.BuildAndStart();
+  if (parts->server == nullptr || parts->port == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", config.listen,
+                     " (address in use or invalid?)"));
+  }
+  grpc::HealthCheckServiceInterface* health =
+      parts->server->GetHealthCheckService();
+  if (health == nullptr) {
+    return absl::InternalError("the gRPC health service is missing");
+  }
+  parts->health = std::make_unique<HealthMonitor>(
+      *parts->redis, parts->keys, *health, config.health_interval);
+  parts->health->Start();
+  Log(LogLevel::kInfo, "serving",
+      {{"listen", config.listen},
+       {"port", parts->port},
+       {"redis", absl::StrCat(config.redis.host, ":", config.redis.port, "/",
+                              config.redis.db)},
+       {"partitions", config.partitions}});
+  return std::unique_ptr<App>(new App(std::move(parts)));
+}
+
+void App::Shutdown() {
+  Parts& p = *parts_;
+  if (p.stopped) return;
+  p.stopped = true;
+  Log(LogLevel::kInfo, "shutdown_started",
+      {{"grace_ms", absl::ToInt64Milliseconds(p.config.shutdown_grace)}});
+  // Health first, so load balancers stop sending while calls drain.
+  if (p.health != nullptr) p.health->Stop();
+  if (p.server != nullptr) {
+    // A transport deadline, so real time even when business time is faked.
+    p.server->Shutdown(std::chrono::system_clock::now() +
+                       absl::ToChronoNanoseconds(p.config.shutdown_grace));
+    p.server->Wait();
+  }
+  p.redis.reset();  // Fails anything still pending, joins the I/O thread.
+  Log(LogLevel::kInfo, "shutdown_complete");
+}
+
+}  // namespace makegood::server

@@ -1,0 +1,170 @@
+#include "services/server/config.h"
+
+#include <cstdlib>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/reflection.h"
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
+          "gRPC address HOST:PORT to listen on (PORT 0 picks a free port; "
+          "the chosen one is logged as event \"serving\").");
+ABSL_FLAG(std::string, redis, "redis://127.0.0.1:6379/0",
+          "Redis to keep state in: redis://[[user]:password@]host[:port][/db].");
+ABSL_FLAG(std::string, policy, "",
+          "Policy file (makegood.v1.Policy as textproto). Required.");
+ABSL_FLAG(int, partitions, 64,
+          "Number of key partitions (Redis Cluster hash tags). Fixed for the "
+          "life of a deployment: recorded in Redis on first use, and a server "
+          "with another value refuses to serve.");
+ABSL_FLAG(int, redis_connections, 2, "Redis connections (pipelined), 1-64.");
+ABSL_FLAG(absl::Duration, redis_timeout, absl::Seconds(1),
+          "Deadline of every Redis command; a connection that misses it is "
+          "reset.");
+ABSL_FLAG(absl::Duration, redis_connect_timeout, absl::Seconds(1),
+          "Deadline for connecting to Redis.");
+ABSL_FLAG(int, redis_max_outstanding, 10000,
+          "Cap on Redis commands queued or in flight; beyond it requests get "
+          "UNAVAILABLE.");
+ABSL_FLAG(int, max_message_bytes, 1 << 20,
+          "Largest gRPC message received or sent, in bytes.");
+ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(20),
+          "On SIGTERM: how long in-flight calls may take to finish.");
+ABSL_FLAG(absl::Duration, health_interval, absl::Milliseconds(500),
+          "How often Redis is checked for the health service.");
+ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
+
+namespace makegood::server {
+namespace {
+
+// The flags this binary documents and reads from the environment.
+const std::vector<std::string>& FlagNames() {
+  static const auto* names = new std::vector<std::string>{
+      "listen",          "redis",
+      "policy",          "partitions",
+      "redis_connections", "redis_timeout",
+      "redis_connect_timeout", "redis_max_outstanding",
+      "max_message_bytes", "shutdown_grace",
+      "health_interval", "log_level"};
+  return *names;
+}
+
+std::string EnvName(const std::string& flag) {
+  return absl::StrCat("MAKEGOOD_", absl::AsciiStrToUpper(flag));
+}
+
+}  // namespace
+
+absl::Status ApplyEnvironment() {
+  for (const std::string& name : FlagNames()) {
+    std::string env = EnvName(name);
+    const char* value = std::getenv(env.c_str());
+    if (value == nullptr) continue;
+    absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+    std::string error;
+    if (flag == nullptr || !flag->ParseFrom(value, &error)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(env, "=\"", value, "\": ", error));
+    }
+  }
+  return absl::OkStatus();
+}
+
+bool WantsHelp(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "--help" || arg == "-h" || arg == "--helpfull" ||
+        arg == "-help") {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string HelpText() {
+  std::string text =
+      "makegood: instant, fair refunds from delivery-satisfaction ratings.\n"
+      "\n"
+      "Usage: makegood --policy=FILE [--listen=HOST:PORT] "
+      "[--redis=redis://HOST:PORT/DB] [flags]\n"
+      "\n"
+      "Serves the makegood.v1 gRPC API, grpc.health.v1.Health (SERVING only\n"
+      "while Redis answers) and server reflection. SIGTERM drains in-flight\n"
+      "calls and exits 0.\n"
+      "\n"
+      "Every flag can also be set by an environment variable; a flag given\n"
+      "on the command line wins over the variable.\n"
+      "\n"
+      "Flags:\n";
+  for (const std::string& name : FlagNames()) {
+    absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+    if (flag == nullptr) continue;
+    absl::StrAppendFormat(&text, "  --%s (env %s)\n      %s\n      default: %s\n",
+                          name, EnvName(name), flag->Help(),
+                          flag->DefaultValue().empty()
+                              ? "(none)"
+                              : flag->DefaultValue());
+  }
+  return text;
+}
+
+absl::StatusOr<ServerConfig> ConfigFromFlags() {
+  ServerConfig config;
+  config.listen = absl::GetFlag(FLAGS_listen);
+  if (config.listen.find(':') == std::string::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--listen=\"", config.listen, "\": want HOST:PORT"));
+  }
+  config.redis_url = absl::GetFlag(FLAGS_redis);
+  if (absl::Status s = store::ParseRedisUrl(config.redis_url, &config.redis);
+      !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--redis: ", s.message()));
+  }
+  config.redis.connections = absl::GetFlag(FLAGS_redis_connections);
+  config.redis.command_timeout = absl::GetFlag(FLAGS_redis_timeout);
+  config.redis.connect_timeout = absl::GetFlag(FLAGS_redis_connect_timeout);
+  config.redis.max_outstanding = absl::GetFlag(FLAGS_redis_max_outstanding);
+  if (config.redis.connections < 1 || config.redis.connections > 64) {
+    return absl::InvalidArgumentError("--redis_connections: must be 1-64");
+  }
+  if (config.redis.command_timeout <= absl::ZeroDuration() ||
+      config.redis.connect_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "--redis_timeout and --redis_connect_timeout: must be positive");
+  }
+  if (config.redis.max_outstanding < 1) {
+    return absl::InvalidArgumentError("--redis_max_outstanding: must be >= 1");
+  }
+  config.policy_path = absl::GetFlag(FLAGS_policy);
+  if (config.policy_path.empty()) {
+    return absl::InvalidArgumentError(
+        "--policy (or MAKEGOOD_POLICY) is required: a makegood.v1.Policy "
+        "textproto file, e.g. config/policy/default.textproto");
+  }
+  config.partitions = absl::GetFlag(FLAGS_partitions);
+  if (config.partitions < 1 || config.partitions > 16384) {
+    return absl::InvalidArgumentError("--partitions: must be 1-16384");
+  }
+  config.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+  if (config.max_message_bytes < 1024) {
+    return absl::InvalidArgumentError("--max_message_bytes: must be >= 1024");
+  }
+  config.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
+  config.health_interval = absl::GetFlag(FLAGS_health_interval);
+  if (config.shutdown_grace < absl::ZeroDuration() ||
+      config.health_interval <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "--shutdown_grace must be >= 0 and --health_interval > 0");
+  }
+  if (!ParseLogLevel(absl::GetFlag(FLAGS_log_level), &config.log_level)) {
+    return absl::InvalidArgumentError(
+        "--log_level: must be debug, info, warning or error");
+  }
+  return config;
+}
+
+}  // namespace makegood::server

@@ -1,0 +1,43 @@
+// File: services/server/config.h
+//
+// The server's configuration: command-line flags, each also settable through
+// an environment variable MAKEGOOD_<FLAG NAME IN UPPER CASE> (for Kubernetes).
+// Precedence: flag > environment > default. Bad values stop the process at
+// start-up with a message naming the flag or variable.
+#pragma once
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "services/core/log.h"
+#include "services/store/redis_client.h"
+
+namespace makegood::server {
+
+struct ServerConfig {
+  std::string listen = "127.0.0.1:50051";
+  store::RedisOptions redis;
+  std::string redis_url = "redis://127.0.0.1:6379/0";
+  std::string policy_path;
+  int partitions = 64;
+  int max_message_bytes = 1 << 20;
+  absl::Duration shutdown_grace = absl::Seconds(20);
+  absl::Duration health_interval = absl::Milliseconds(500);
+  LogLevel log_level = LogLevel::kInfo;
+};
+
+// Applies MAKEGOOD_* environment variables to the flags they name. Call before
+// absl::ParseCommandLine so flags given on the command line win.
+absl::Status ApplyEnvironment();
+
+// True if argv asks for help (--help, -h, --helpfull).
+bool WantsHelp(int argc, char** argv);
+
+// The --help text: usage, every flag with its variable and default.
+std::string HelpText();
+
+// Reads the parsed flags into a validated config.
+absl::StatusOr<ServerConfig> ConfigFromFlags();
+
+}  // namespace makegood::server

@@ -1,0 +1,38 @@
+-- Records or corrects a delivered order, atomically.
+-- KEYS[1]  order hash (mg:{p<N>}:order:<order_id>)
+-- ARGV[1]  member_id
+-- ARGV[2]  Order protobuf, deterministic serialization
+-- ARGV[3]  money fingerprint (currency, total, fee, line quantities/amounts)
+-- ARGV[4]  currency
+-- ARGV[5]  total_minor
+-- ARGV[6]  delivery_fee_minor
+-- ARGV[7]  delivered_at, unix ms
+-- ARGV[8]  now, unix ms
+-- Returns {"CREATED"} | {"UPDATED"} | {"UNCHANGED"}
+--       | {"MEMBER_MISMATCH", stored_member_id} | {"MONEY_LOCKED"}
+local key = KEYS[1]
+local stored = redis.call('HMGET', key, 'pb', 'member_id', 'rated', 'money_fp')
+local function write()
+  redis.call('HSET', key,
+    'member_id', ARGV[1], 'pb', ARGV[2], 'money_fp', ARGV[3],
+    'currency', ARGV[4], 'total_minor', ARGV[5],
+    'delivery_fee_minor', ARGV[6], 'delivered_at_ms', ARGV[7],
+    'updated_at_ms', ARGV[8])
+end
+if not stored[1] then
+  write()
+  redis.call('HSET', key, 'created_at_ms', ARGV[8], 'rated', '0',
+    'refunded_minor', '0')
+  return {'CREATED'}
+end
+if stored[1] == ARGV[2] then
+  return {'UNCHANGED'}
+end
+if stored[2] ~= ARGV[1] then
+  return {'MEMBER_MISMATCH', stored[2]}
+end
+if stored[3] == '1' and stored[4] ~= ARGV[3] then
+  return {'MONEY_LOCKED'}
+end
+write()
+return {'UPDATED'}

@@ -1,0 +1,68 @@
+#include "services/store/member_store.h"
+
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "google/protobuf/util/time_util.h"
+#include "lua/scripts.h"
+#include "services/store/proto_codec.h"
+
+namespace makegood::store {
+
+using makegood::v1::Member;
+using makegood::v1::WriteResult;
+
+void MemberStore::UpsertMember(
+    const Member& member,
+    absl::AnyInvocable<void(absl::StatusOr<WriteResult>)> done) {
+  using google::protobuf::util::TimeUtil;
+  redis_.Eval(
+      scripts::kUpsertMember, {keys_.MemberKey(member.member_id())},
+      {SerializeDeterministic(member), member.tier(),
+       absl::StrCat(TimeUtil::TimestampToMilliseconds(member.member_since())),
+       absl::StrJoin(member.flags(), " "),
+       absl::StrCat(absl::ToUnixMillis(clock_.Now()))},
+      [done = std::move(done)](absl::StatusOr<RedisReply> reply) mutable {
+        if (!reply.ok()) {
+          done(reply.status());
+          return;
+        }
+        auto outcome = ScriptOutcome(*reply, "upsert_member");
+        if (!outcome.ok()) {
+          done(outcome.status());
+          return;
+        }
+        done(ParseWriteResult(*outcome));
+      });
+}
+
+void MemberStore::GetMember(
+    std::string member_id,
+    absl::AnyInvocable<void(absl::StatusOr<Member>)> done) {
+  redis_.Command(
+      {"HGET", keys_.MemberKey(member_id), "pb"},
+      [member_id, done = std::move(done)](
+          absl::StatusOr<RedisReply> reply) mutable {
+        if (!reply.ok()) {
+          done(reply.status());
+          return;
+        }
+        if (reply->is_nil()) {
+          done(absl::NotFoundError(
+              absl::StrCat("member ", member_id, " is not recorded")));
+          return;
+        }
+        Member member;
+        if (!member.ParseFromString(reply->str)) {
+          done(absl::DataLossError(
+              absl::StrCat("stored member ", member_id, " does not parse")));
+          return;
+        }
+        done(std::move(member));
+      });
+}
+
+}  // namespace makegood::store

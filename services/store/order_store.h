@@ -1,0 +1,58 @@
+// File: services/store/order_store.h
+//
+// Delivered orders in Redis (see key_schema.h). An order lives in its member's
+// partition; a small owner record in the order id's partition maps an order id
+// to its member, so orders can be found by id alone and never move between
+// members.
+//
+// Thread-safety: thread-safe; callbacks run on the Redis I/O thread.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
+#include "makegood/v1/order.pb.h"
+#include "services/core/clock.h"
+#include "services/store/key_schema.h"
+#include "services/store/redis_client.h"
+
+namespace makegood::store {
+
+struct StoredOrder {
+  makegood::v1::Order order;
+  int64_t refunded_minor = 0;
+  bool rated = false;
+};
+
+class OrderStore {
+ public:
+  // Does not take ownership; all three must outlive the store.
+  OrderStore(RedisClient& redis, const KeySchema& keys, const Clock& clock)
+      : redis_(redis), keys_(keys), clock_(clock) {}
+
+  // Stores a validated order. Results: CREATED, UPDATED or UNCHANGED.
+  // Errors: FAILED_PRECONDITION if the order id belongs to another member, or
+  // if the order was rated and a money field differs; UNAVAILABLE if Redis is
+  // unreachable (nothing, or only the idempotent owner record, was written;
+  // retrying is safe).
+  void RecordDelivery(
+      const makegood::v1::Order& order,
+      absl::AnyInvocable<void(absl::StatusOr<makegood::v1::WriteResult>)> done);
+
+  // NOT_FOUND if no order has that id.
+  void GetOrder(std::string order_id,
+                absl::AnyInvocable<void(absl::StatusOr<StoredOrder>)> done);
+
+  // The fields whose change is refused once an order has been rated, as one
+  // canonical string (lines sorted by id).
+  static std::string MoneyFingerprint(const makegood::v1::Order& order);
+
+ private:
+  RedisClient& redis_;
+  const KeySchema& keys_;
+  const Clock& clock_;
+};
+
+}  // namespace makegood::store

@@ -1,0 +1,157 @@
+// File: services/store/redis_client.h
+//
+// A non-blocking Redis client for gRPC callback handlers.
+//
+// One I/O thread runs a libevent loop over a few hiredis async connections.
+// Callers on any thread hand it commands; the loop writes every queued command
+// in one go (hiredis buffers them, libevent flushes in one write), so
+// concurrent requests are pipelined. hiredis 0.14 has no timeouts, connect
+// timeouts, reconnects or back-pressure, so this class adds them:
+//   - every command has a deadline; a connection whose oldest command misses it
+//     is reset (its commands fail UNAVAILABLE) and reconnected, because Redis
+//     answers in order and a stalled connection answers nothing;
+//   - disconnected connections reconnect with exponential backoff;
+//   - while no connection is ready, commands fail at once with UNAVAILABLE
+//     (fail closed: callers never wait on a dead Redis);
+//   - at most `max_outstanding` commands are queued or in flight; more fail
+//     with UNAVAILABLE.
+// A failed command may still have run on Redis (the reply was lost): callers
+// must make writes idempotent, as every makegood script is.
+//
+// Example:
+//   auto client = RedisClient::Start(options);
+//   (*client)->Command({"PING"}, [](absl::StatusOr<RedisReply> reply) { ... });
+//
+// Thread-safety: all public methods are thread-safe. Callbacks run on the I/O
+// thread and must not block; they may issue further commands.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "services/store/lua_script.h"
+#include "services/store/redis_reply.h"
+
+struct event_base;
+struct event;
+
+namespace makegood::store {
+
+struct RedisOptions {
+  std::string host = "127.0.0.1";
+  int port = 6379;
+  int db = 0;
+  std::string username;  // Empty: AUTH with the password only.
+  std::string password;  // Empty: no AUTH.
+  // Connections multiplexed by the I/O thread, round-robin.
+  int connections = 2;
+  absl::Duration command_timeout = absl::Seconds(1);
+  absl::Duration connect_timeout = absl::Seconds(1);
+  int max_outstanding = 10000;
+  absl::Duration reconnect_min_backoff = absl::Milliseconds(20);
+  absl::Duration reconnect_max_backoff = absl::Milliseconds(500);
+};
+
+// Parses "redis://[[user]:password@]host[:port][/db]" into the address fields
+// of `options` (other fields keep their values). INVALID_ARGUMENT on bad URLs.
+absl::Status ParseRedisUrl(absl::string_view url, RedisOptions* options);
+
+// Counters for metrics and tests; monotonically increasing.
+struct RedisClientStats {
+  uint64_t commands = 0;       // Commands accepted for sending.
+  uint64_t failures = 0;       // Commands completed with a non-OK status.
+  uint64_t timeouts = 0;       // Connections reset because a command timed out.
+  uint64_t connects = 0;       // Successful connections (first and re-).
+  uint64_t rejected_full = 0;  // Refused by the outstanding-command cap.
+  uint64_t noscript = 0;       // EVALSHA fallbacks to EVAL.
+};
+
+class RedisClient {
+ public:
+  using Callback = absl::AnyInvocable<void(absl::StatusOr<RedisReply>)>;
+
+  // Starts the I/O thread and begins connecting; does not wait for Redis.
+  // Fails only on bad options or if the event loop cannot be created.
+  static absl::StatusOr<std::unique_ptr<RedisClient>> Start(
+      RedisOptions options);
+
+  // Stops the I/O thread; commands still pending fail with UNAVAILABLE.
+  ~RedisClient();
+
+  RedisClient(const RedisClient&) = delete;
+  RedisClient& operator=(const RedisClient&) = delete;
+
+  // Sends `argv` (binary-safe). `done` gets the reply, or:
+  //   UNAVAILABLE   Redis unreachable, timed out, connection lost, or the cap
+  //                 of outstanding commands reached (retry later);
+  //   INTERNAL      Redis answered with an error (the message has its text);
+  //                 LOADING/BUSY/READONLY/MASTERDOWN/OOM/TRYAGAIN answers are
+  //                 UNAVAILABLE since they pass.
+  void Command(std::vector<std::string> argv, Callback done);
+
+  // Runs `script` with EVALSHA; on NOSCRIPT sends it with EVAL (which also
+  // caches it on the server). Errors as for Command.
+  void Eval(const LuaScript& script, std::vector<std::string> keys,
+            std::vector<std::string> args, Callback done);
+
+  // Blocking convenience for tools, tests and start-up. Never call it from the
+  // I/O thread (a callback) or from a gRPC handler.
+  absl::StatusOr<RedisReply> CommandSync(std::vector<std::string> argv);
+
+  // Number of connections currently ready to send.
+  int ready_connections() const {
+    return ready_connections_.load(std::memory_order_relaxed);
+  }
+
+  RedisClientStats stats() const;
+
+  const RedisOptions& options() const { return options_; }
+
+ private:
+  class Connection;
+  struct Pending;
+
+  explicit RedisClient(RedisOptions options);
+
+  void Run();
+  void Submit(std::unique_ptr<Pending> pending);
+  // Loop-thread handlers.
+  static void OnWake(int fd, short events, void* arg);
+  static void OnTick(int fd, short events, void* arg);
+  void DrainQueue();
+  void Finish(Pending* pending, absl::StatusOr<RedisReply> result);
+
+  const RedisOptions options_;
+  event_base* base_ = nullptr;
+  event* wake_event_ = nullptr;
+  event* tick_event_ = nullptr;
+  int wake_fd_ = -1;
+  std::thread thread_;
+  // Owned by the loop thread once Run() starts.
+  std::vector<std::unique_ptr<Connection>> connections_;
+  size_t next_connection_ = 0;
+
+  absl::Mutex mu_;
+  std::vector<std::unique_ptr<Pending>> queue_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+
+  std::atomic<int> ready_connections_{0};
+  std::atomic<int> outstanding_{0};
+  std::atomic<uint64_t> commands_{0};
+  std::atomic<uint64_t> failures_{0};
+  std::atomic<uint64_t> timeouts_{0};
+  std::atomic<uint64_t> connects_{0};
+  std::atomic<uint64_t> rejected_full_{0};
+  std::atomic<uint64_t> noscript_{0};
+};
+
+}  // namespace makegood::store
