@@ -78,9 +78,9 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
         any->set_type_url(std::string(type_url));
         any->set_value(std::string(value));
       });
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), message,
-                      details.details_size() > 0 ? details.SerializeAsString()
-                                                 : std::string());
+  return grpc::Status(
+      static_cast<grpc::StatusCode>(status.code()), message,
+      details.details_size() > 0 ? details.SerializeAsString() : std::string());
 }
 
 }  // namespace makegood::api

@@ -25,8 +25,8 @@ grpc::ServerUnaryReactor* OrderService::RecordDelivery(
     return reactor;
   }
   orders_.RecordDelivery(
-      request->order(), [reactor, request, response](
-                            absl::StatusOr<WriteResult> result) {
+      request->order(),
+      [reactor, request, response](absl::StatusOr<WriteResult> result) {
         if (!result.ok()) {
           reactor->Finish(ToGrpcStatus(result.status()));
           return;

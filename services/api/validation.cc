@@ -44,7 +44,8 @@ void ValidatePastTime(const std::string& field, bool present,
     violations.Add(field, "must be a valid time after 2000-01-01");
     return;
   }
-  absl::Time t = absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+  absl::Time t =
+      absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
   if (t > now + kMaxClockSkew) {
     violations.Add(field, "must not be in the future");
   }
@@ -53,8 +54,8 @@ void ValidatePastTime(const std::string& field, bool present,
 void ValidateAmount(const std::string& field, int64_t amount,
                     Violations& violations) {
   if (amount < 0 || amount > kMaxAmountMinor) {
-    violations.Add(field, absl::StrCat("must be 0-", kMaxAmountMinor,
-                                       " minor units"));
+    violations.Add(field,
+                   absl::StrCat("must be 0-", kMaxAmountMinor, " minor units"));
   }
 }
 
@@ -71,8 +72,8 @@ void ValidateId(absl::string_view field, absl::string_view value,
   }
 }
 
-void ValidateOrder(absl::string_view field, const Order& order,
-                   absl::Time now, Violations& violations) {
+void ValidateOrder(absl::string_view field, const Order& order, absl::Time now,
+                   Violations& violations) {
   ValidateId(Path(field, "order_id"), order.order_id(), violations);
   ValidateId(Path(field, "member_id"), order.member_id(), violations);
   ValidateId(Path(field, "store_id"), order.store_id(), violations);
@@ -100,8 +101,8 @@ void ValidateOrder(absl::string_view field, const Order& order,
     std::string at = Indexed(field, "lines", i);
     ValidateId(Path(at, "line_id"), line.line_id(), violations);
     if (!line.line_id().empty() && !line_ids.insert(line.line_id()).second) {
-      violations.Add(Path(at, "line_id"),
-                     absl::StrCat("duplicate line_id \"", line.line_id(), "\""));
+      violations.Add(Path(at, "line_id"), absl::StrCat("duplicate line_id \"",
+                                                       line.line_id(), "\""));
     }
     if (!IsPrintableAscii(line.sku(), 1, kMaxSkuLength)) {
       violations.Add(Path(at, "sku"),
@@ -152,10 +153,10 @@ void ValidateMember(absl::string_view field, const Member& member,
   } else if (!policy.HasTier(member.tier())) {
     std::vector<std::string> names;
     for (const auto& tier : policy.policy.tiers()) names.push_back(tier.name());
-    violations.Add(Path(field, "tier"),
-                   absl::StrCat("unknown tier; the active policy (",
-                                policy.version, ") defines ",
-                                absl::StrJoin(names, ", ")));
+    violations.Add(
+        Path(field, "tier"),
+        absl::StrCat("unknown tier; the active policy (", policy.version,
+                     ") defines ", absl::StrJoin(names, ", ")));
   }
   ValidatePastTime(Path(field, "member_since"), member.has_member_since(),
                    member.member_since(), now, violations);

@@ -35,8 +35,7 @@ void ValidateOrder(absl::string_view field, const makegood::v1::Order& order,
                    absl::Time now, Violations& violations);
 
 // Checks a Member at path `field`; its tier must be defined by `policy`.
-void ValidateMember(absl::string_view field,
-                    const makegood::v1::Member& member,
+void ValidateMember(absl::string_view field, const makegood::v1::Member& member,
                     const policy_file::PolicySnapshot& policy, absl::Time now,
                     Violations& violations);
 

@@ -1,7 +1,8 @@
 // File: services/core/status_macros.h
 //
 // Early-return helpers for absl::Status / absl::StatusOr<T>. Abseil 20220623
-// (Debian 12) does not ship RETURN_IF_ERROR / ASSIGN_OR_RETURN, so these are ours.
+// (Debian 12) does not ship RETURN_IF_ERROR / ASSIGN_OR_RETURN, so these are
+// ours.
 //
 // Example:
 //   absl::StatusOr<Order> LoadOrder(...) {
@@ -16,12 +17,11 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
-#define MAKEGOOD_RETURN_IF_ERROR(expr)               \
-  do {                                               \
-    if (::absl::Status _mg_status = (expr);          \
-        !_mg_status.ok()) {                          \
-      return _mg_status;                             \
-    }                                                \
+#define MAKEGOOD_RETURN_IF_ERROR(expr)                          \
+  do {                                                          \
+    if (::absl::Status _mg_status = (expr); !_mg_status.ok()) { \
+      return _mg_status;                                        \
+    }                                                           \
   } while (false)
 
 #define MAKEGOOD_STATUS_CONCAT_INNER(a, b) a##b

@@ -85,8 +85,8 @@ std::string PolicyVersion(const Policy& policy) {
   unsigned char digest[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(),
          digest);
-  std::string hex = absl::BytesToHexString(absl::string_view(
-      reinterpret_cast<const char*>(digest), sizeof(digest)));
+  std::string hex = absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(digest), sizeof(digest)));
   return absl::StrCat(policy.name(), "@", hex.substr(0, 12));
 }
 
@@ -96,9 +96,8 @@ absl::StatusOr<Policy> ParsePolicyText(absl::string_view text) {
   google::protobuf::TextFormat::Parser parser;
   parser.RecordErrorsTo(&errors);
   if (!parser.ParseFromString(std::string(text), &policy)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("policy does not parse: ",
-                     absl::StrJoin(errors.errors(), "; ")));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "policy does not parse: ", absl::StrJoin(errors.errors(), "; ")));
   }
   return policy;
 }
@@ -117,7 +116,8 @@ absl::StatusOr<PolicySnapshot> BuildPolicySnapshot(Policy policy,
   PolicySnapshot snapshot;
   snapshot.version = PolicyVersion(policy);
   snapshot.loaded_at = now;
-  for (const auto& tier : policy.tiers()) snapshot.tier_names.insert(tier.name());
+  for (const auto& tier : policy.tiers())
+    snapshot.tier_names.insert(tier.name());
   snapshot.policy = std::move(policy);
   return snapshot;
 }

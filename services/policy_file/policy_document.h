@@ -56,8 +56,8 @@ absl::StatusOr<makegood::v1::Policy> ParsePolicyText(absl::string_view text);
 
 // Parses and validates. INVALID_ARGUMENT listing every violation as
 // "field: description" on an invalid policy.
-absl::StatusOr<PolicySnapshot> BuildPolicySnapshot(
-    makegood::v1::Policy policy, absl::Time now);
+absl::StatusOr<PolicySnapshot> BuildPolicySnapshot(makegood::v1::Policy policy,
+                                                   absl::Time now);
 
 // Reads, parses and validates a policy file; errors name the file.
 absl::StatusOr<PolicySnapshot> LoadPolicyFile(const std::string& path,

@@ -4,10 +4,10 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "grpc/health/v1/health.pb.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
-#include "grpc/health/v1/health.pb.h"
 #include "makegood/v1/goodwill_service.grpc.pb.h"
 #include "makegood/v1/insights_service.grpc.pb.h"
 #include "makegood/v1/rating_service.grpc.pb.h"
@@ -102,9 +102,8 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const ServerConfig& config,
   builder.RegisterService(&parts->insights_service);
   parts->server = builder.BuildAndStart();
   if (parts->server == nullptr || parts->port == 0) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot listen on ", config.listen,
-                     " (address in use or invalid?)"));
+    return absl::UnavailableError(absl::StrCat(
+        "cannot listen on ", config.listen, " (address in use or invalid?)"));
   }
   grpc::HealthCheckServiceInterface* health =
       parts->server->GetHealthCheckService();

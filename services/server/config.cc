@@ -13,8 +13,9 @@
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
           "gRPC address HOST:PORT to listen on (PORT 0 picks a free port; "
           "the chosen one is logged as event \"serving\").");
-ABSL_FLAG(std::string, redis, "redis://127.0.0.1:6379/0",
-          "Redis to keep state in: redis://[[user]:password@]host[:port][/db].");
+ABSL_FLAG(
+    std::string, redis, "redis://127.0.0.1:6379/0",
+    "Redis to keep state in: redis://[[user]:password@]host[:port][/db].");
 ABSL_FLAG(std::string, policy, "",
           "Policy file (makegood.v1.Policy as textproto). Required.");
 ABSL_FLAG(int, partitions, 64,
@@ -43,13 +44,19 @@ namespace {
 
 // The flags this binary documents and reads from the environment.
 const std::vector<std::string>& FlagNames() {
-  static const auto* names = new std::vector<std::string>{
-      "listen",          "redis",
-      "policy",          "partitions",
-      "redis_connections", "redis_timeout",
-      "redis_connect_timeout", "redis_max_outstanding",
-      "max_message_bytes", "shutdown_grace",
-      "health_interval", "log_level"};
+  static const auto* names =
+      new std::vector<std::string>{"listen",
+                                   "redis",
+                                   "policy",
+                                   "partitions",
+                                   "redis_connections",
+                                   "redis_timeout",
+                                   "redis_connect_timeout",
+                                   "redis_max_outstanding",
+                                   "max_message_bytes",
+                                   "shutdown_grace",
+                                   "health_interval",
+                                   "log_level"};
   return *names;
 }
 
@@ -103,11 +110,10 @@ std::string HelpText() {
   for (const std::string& name : FlagNames()) {
     absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
     if (flag == nullptr) continue;
-    absl::StrAppendFormat(&text, "  --%s (env %s)\n      %s\n      default: %s\n",
-                          name, EnvName(name), flag->Help(),
-                          flag->DefaultValue().empty()
-                              ? "(none)"
-                              : flag->DefaultValue());
+    absl::StrAppendFormat(
+        &text, "  --%s (env %s)\n      %s\n      default: %s\n", name,
+        EnvName(name), flag->Help(),
+        flag->DefaultValue().empty() ? "(none)" : flag->DefaultValue());
   }
   return text;
 }

@@ -1,6 +1,7 @@
 #include "services/server/health_monitor.h"
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -9,8 +10,52 @@
 
 namespace makegood::server {
 
+struct HealthMonitor::State {
+  explicit State(grpc::HealthCheckServiceInterface& h) : health(&h) {}
+
+  // Publishes a check result unless the monitor has stopped.
+  void Report(bool now_serving, const std::string& why) {
+    absl::MutexLock lock(&mu);
+    check_in_flight = false;
+    if (stopped) return;
+    if (reported && now_serving == serving &&
+        (now_serving || why == last_problem)) {
+      return;
+    }
+    reported = true;
+    serving = now_serving;
+    last_problem = why;
+    health->SetServingStatus(now_serving);
+    if (now_serving) {
+      Log(LogLevel::kInfo, "health_serving");
+    } else {
+      Log(LogLevel::kWarning, "health_not_serving", {{"reason", why}});
+    }
+  }
+
+  absl::Mutex mu;
+  grpc::HealthCheckServiceInterface* health ABSL_GUARDED_BY(mu);
+  bool stopped ABSL_GUARDED_BY(mu) = false;
+  bool check_in_flight ABSL_GUARDED_BY(mu) = false;
+  bool reported ABSL_GUARDED_BY(mu) = false;
+  bool serving ABSL_GUARDED_BY(mu) = false;
+  std::string last_problem ABSL_GUARDED_BY(mu);
+};
+
+HealthMonitor::HealthMonitor(store::RedisClient& redis,
+                             const store::KeySchema& keys,
+                             grpc::HealthCheckServiceInterface& health,
+                             absl::Duration interval)
+    : redis_(redis),
+      keys_(keys),
+      interval_(interval),
+      state_(std::make_shared<State>(health)) {}
+
 void HealthMonitor::Start() {
-  health_.SetServingStatus(false);
+  {
+    absl::MutexLock lock(&state_->mu);
+    state_->health->SetServingStatus(false);
+  }
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -18,10 +63,17 @@ void HealthMonitor::Stop() {
   if (!thread_.joinable()) return;
   stop_.Notify();
   thread_.join();
-  serving_ = false;
+  absl::MutexLock lock(&state_->mu);
+  state_->stopped = true;
+  state_->serving = false;
   // After Shutdown() the health service answers NOT_SERVING and ignores
   // further updates: the right answer while draining.
-  health_.Shutdown();
+  state_->health->Shutdown();
+}
+
+bool HealthMonitor::serving() const {
+  absl::MutexLock lock(&state_->mu);
+  return state_->serving;
 }
 
 void HealthMonitor::Run() {
@@ -30,56 +82,43 @@ void HealthMonitor::Run() {
   } while (!stop_.WaitForNotificationWithTimeout(interval_));
 }
 
-bool HealthMonitor::CheckOnce() {
-  absl::Notification done;
-  absl::StatusOr<store::RedisReply> reply;
-  redis_.Eval(store::scripts::kCheckSchema, {store::KeySchema::MetaKey()},
-              {absl::StrCat(keys_.partitions()),
-               absl::StrCat(store::kSchemaVersion)},
-              [&](absl::StatusOr<store::RedisReply> r) {
-                reply = std::move(r);
-                done.Notify();
-              });
-  done.WaitForNotification();  // The client's own timeout bounds this.
-  if (!reply.ok()) {
-    Report(false, reply.status().ToString());
-    return false;
+void HealthMonitor::CheckOnce() {
+  {
+    absl::MutexLock lock(&state_->mu);
+    if (state_->check_in_flight) return;  // The client's timeout ends it.
+    state_->check_in_flight = true;
   }
-  auto fields = store::ReplyArray(*reply, 2, "check_schema");
-  if (!fields.ok()) {
-    Report(false, fields.status().ToString());
-    return false;
-  }
-  const auto& f = **fields;
-  auto partitions = store::ReplyInteger(f[0], "partitions");
-  auto schema = store::ReplyInteger(f[1], "schema_version");
-  if (!partitions.ok() || !schema.ok() || *partitions != keys_.partitions() ||
-      *schema != store::kSchemaVersion) {
-    Report(false,
-           absl::StrCat("redis holds data for partitions=",
-                        f[0].is_text() ? f[0].str : "?", " schema_version=",
-                        f[1].is_text() ? f[1].str : "?",
-                        " but this server has partitions=", keys_.partitions(),
-                        " schema_version=", store::kSchemaVersion,
-                        "; refusing to serve"));
-    return false;
-  }
-  Report(true, "");
-  return true;
-}
-
-void HealthMonitor::Report(bool serving, absl::string_view why) {
-  bool changed = !reported_ || serving != serving_.load();
-  if (!changed && (serving || why == last_problem_)) return;
-  reported_ = true;
-  last_problem_ = std::string(why);
-  serving_ = serving;
-  health_.SetServingStatus(serving);
-  if (serving) {
-    Log(LogLevel::kInfo, "health_serving");
-  } else {
-    Log(LogLevel::kWarning, "health_not_serving", {{"reason", why}});
-  }
+  int partitions = keys_.partitions();
+  redis_.Eval(
+      store::scripts::kCheckSchema, {store::KeySchema::MetaKey()},
+      {absl::StrCat(partitions), absl::StrCat(store::kSchemaVersion)},
+      [state = state_, partitions](absl::StatusOr<store::RedisReply> reply) {
+        if (!reply.ok()) {
+          state->Report(false, reply.status().ToString());
+          return;
+        }
+        auto fields = store::ReplyArray(*reply, 2, "check_schema");
+        if (!fields.ok()) {
+          state->Report(false, fields.status().ToString());
+          return;
+        }
+        const auto& f = **fields;
+        auto stored_partitions = store::ReplyInteger(f[0], "partitions");
+        auto stored_schema = store::ReplyInteger(f[1], "schema_version");
+        if (!stored_partitions.ok() || !stored_schema.ok() ||
+            *stored_partitions != partitions ||
+            *stored_schema != store::kSchemaVersion) {
+          state->Report(
+              false,
+              absl::StrCat("redis holds data for partitions=", f[0].str,
+                           " schema_version=", f[1].str,
+                           " but this server has partitions=", partitions,
+                           " schema_version=", store::kSchemaVersion,
+                           "; refusing to serve"));
+          return;
+        }
+        state->Report(true, "");
+      });
 }
 
 }  // namespace makegood::server

@@ -4,12 +4,16 @@
 // check succeeds (reachable, writable and holding this deployment's key
 // schema), NOT_SERVING otherwise, and back by itself when Redis returns.
 //
+// Checks are asynchronous: a hung Redis never delays Stop(), so SIGTERM
+// drains at once.
+//
 // Thread-safety: Start/Stop from one thread; serving() from any.
 #pragma once
 
-#include <atomic>
+#include <memory>
 #include <thread>
 
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -20,36 +24,36 @@ namespace makegood::server {
 
 class HealthMonitor {
  public:
-  // Does not take ownership; all must outlive the monitor.
+  // Does not take ownership; all must outlive the monitor (`health` only
+  // until Stop() returns).
   HealthMonitor(store::RedisClient& redis, const store::KeySchema& keys,
                 grpc::HealthCheckServiceInterface& health,
-                absl::Duration interval)
-      : redis_(redis), keys_(keys), health_(health), interval_(interval) {}
+                absl::Duration interval);
 
   ~HealthMonitor() { Stop(); }
 
-  // Checks at once, then every interval, on its own thread.
+  // Checks at once, then every interval, from its own thread.
   void Start();
-  // Stops checking and reports NOT_SERVING for good (shutdown).
+  // Stops checking and reports NOT_SERVING for good (shutdown). Does not
+  // wait for a check in flight.
   void Stop();
 
-  bool serving() const { return serving_.load(); }
+  bool serving() const;
 
  private:
+  // Shared with check callbacks, which may outlive the monitor (they run
+  // when Redis answers or the client shuts down).
+  struct State;
+
   void Run();
-  // One check; blocks this monitor's thread, never a gRPC or Redis thread.
-  bool CheckOnce();
-  void Report(bool serving, absl::string_view why);
+  void CheckOnce();
 
   store::RedisClient& redis_;
   const store::KeySchema& keys_;
-  grpc::HealthCheckServiceInterface& health_;
   const absl::Duration interval_;
+  std::shared_ptr<State> state_;
   absl::Notification stop_;
   std::thread thread_;
-  std::atomic<bool> serving_{false};
-  bool reported_ = false;
-  std::string last_problem_;
 };
 
 }  // namespace makegood::server

@@ -21,9 +21,8 @@ uint64_t Fnv1a64(absl::string_view data) {
 
 absl::StatusOr<KeySchema> KeySchema::Create(int partitions) {
   if (partitions < 1 || partitions > kMaxPartitions) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("partitions must be 1-", kMaxPartitions, ", got ",
-                     partitions));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "partitions must be 1-", kMaxPartitions, ", got ", partitions));
   }
   return KeySchema(partitions);
 }

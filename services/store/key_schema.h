@@ -3,10 +3,11 @@
 // The Redis key schema. Every key of a member lives in one partition, written
 // as a Redis Cluster hash tag, so each script touches a single hash slot:
 //
-//   mg:meta                          hash   deployment facts (partitions, schema)
-//   mg:{p<N>}:member:<member_id>     hash   member profile (N = partition of member)
-//   mg:{p<N>}:order:<order_id>       hash   order of a member of partition N
-//   mg:{p<M>}:owner:<order_id>       string member_id owning the order
+//   mg:meta                          hash   deployment facts (partitions,
+//   schema) mg:{p<N>}:member:<member_id>     hash   member profile (N =
+//   partition of member) mg:{p<N>}:order:<order_id>       hash   order of a
+//   member of partition N mg:{p<M>}:owner:<order_id>       string member_id
+//   owning the order
 //                                           (M = partition of the order id)
 //
 // Partition = FNV-1a-64(id) mod P. P is fixed per deployment: it is recorded

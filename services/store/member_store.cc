@@ -42,27 +42,26 @@ void MemberStore::UpsertMember(
 void MemberStore::GetMember(
     std::string member_id,
     absl::AnyInvocable<void(absl::StatusOr<Member>)> done) {
-  redis_.Command(
-      {"HGET", keys_.MemberKey(member_id), "pb"},
-      [member_id, done = std::move(done)](
-          absl::StatusOr<RedisReply> reply) mutable {
-        if (!reply.ok()) {
-          done(reply.status());
-          return;
-        }
-        if (reply->is_nil()) {
-          done(absl::NotFoundError(
-              absl::StrCat("member ", member_id, " is not recorded")));
-          return;
-        }
-        Member member;
-        if (!member.ParseFromString(reply->str)) {
-          done(absl::DataLossError(
-              absl::StrCat("stored member ", member_id, " does not parse")));
-          return;
-        }
-        done(std::move(member));
-      });
+  redis_.Command({"HGET", keys_.MemberKey(member_id), "pb"},
+                 [member_id, done = std::move(done)](
+                     absl::StatusOr<RedisReply> reply) mutable {
+                   if (!reply.ok()) {
+                     done(reply.status());
+                     return;
+                   }
+                   if (reply->is_nil()) {
+                     done(absl::NotFoundError(absl::StrCat(
+                         "member ", member_id, " is not recorded")));
+                     return;
+                   }
+                   Member member;
+                   if (!member.ParseFromString(reply->str)) {
+                     done(absl::DataLossError(absl::StrCat(
+                         "stored member ", member_id, " does not parse")));
+                     return;
+                   }
+                   done(std::move(member));
+                 });
 }
 
 }  // namespace makegood::store

@@ -68,8 +68,8 @@ void OrderStore::RecordDelivery(
         }
         redis_.Eval(
             scripts::kRecordDelivery, {std::move(order_key)}, std::move(args),
-            [order_id, done = std::move(done)](
-                absl::StatusOr<RedisReply> reply) mutable {
+            [order_id,
+             done = std::move(done)](absl::StatusOr<RedisReply> reply) mutable {
               if (!reply.ok()) {
                 done(reply.status());
                 return;
@@ -84,9 +84,9 @@ void OrderStore::RecordDelivery(
                     "total_minor, delivery_fee_minor, lines' quantity and "
                     "amount_minor) can no longer change")));
               } else if (*outcome == "MEMBER_MISMATCH") {
-                done(absl::FailedPreconditionError(absl::StrCat(
-                    "order ", order_id,
-                    " is already recorded for another member")));
+                done(absl::FailedPreconditionError(
+                    absl::StrCat("order ", order_id,
+                                 " is already recorded for another member")));
               } else {
                 done(ParseWriteResult(*outcome));
               }
@@ -99,48 +99,47 @@ void OrderStore::GetOrder(
     absl::AnyInvocable<void(absl::StatusOr<StoredOrder>)> done) {
   redis_.Command(
       {"GET", keys_.OrderOwnerKey(order_id)},
-      [this, order_id, done = std::move(done)](
-          absl::StatusOr<RedisReply> owner) mutable {
+      [this, order_id,
+       done = std::move(done)](absl::StatusOr<RedisReply> owner) mutable {
         if (!owner.ok()) {
           done(owner.status());
           return;
         }
         if (owner->is_nil()) {
-          done(absl::NotFoundError(absl::StrCat("order ", order_id,
-                                                " is not recorded")));
+          done(absl::NotFoundError(
+              absl::StrCat("order ", order_id, " is not recorded")));
           return;
         }
-        redis_.Command(
-            {"HMGET", keys_.OrderKey(owner->str, order_id), "pb",
-             "refunded_minor", "rated"},
-            [order_id, done = std::move(done)](
-                absl::StatusOr<RedisReply> reply) mutable {
-              if (!reply.ok()) {
-                done(reply.status());
-                return;
-              }
-              auto fields = ReplyArray(*reply, 3, "order hash");
-              if (!fields.ok()) {
-                done(fields.status());
-                return;
-              }
-              const auto& f = **fields;
-              if (f[0].is_nil()) {
-                done(absl::NotFoundError(absl::StrCat("order ", order_id,
-                                                      " is not recorded")));
-                return;
-              }
-              StoredOrder stored;
-              if (!stored.order.ParseFromString(f[0].str)) {
-                done(absl::DataLossError(absl::StrCat(
-                    "stored order ", order_id, " does not parse")));
-                return;
-              }
-              auto refunded = ReplyInteger(f[1], "refunded_minor");
-              stored.refunded_minor = refunded.ok() ? *refunded : 0;
-              stored.rated = f[2].is_text() && f[2].str == "1";
-              done(std::move(stored));
-            });
+        redis_.Command({"HMGET", keys_.OrderKey(owner->str, order_id), "pb",
+                        "refunded_minor", "rated"},
+                       [order_id, done = std::move(done)](
+                           absl::StatusOr<RedisReply> reply) mutable {
+                         if (!reply.ok()) {
+                           done(reply.status());
+                           return;
+                         }
+                         auto fields = ReplyArray(*reply, 3, "order hash");
+                         if (!fields.ok()) {
+                           done(fields.status());
+                           return;
+                         }
+                         const auto& f = **fields;
+                         if (f[0].is_nil()) {
+                           done(absl::NotFoundError(absl::StrCat(
+                               "order ", order_id, " is not recorded")));
+                           return;
+                         }
+                         StoredOrder stored;
+                         if (!stored.order.ParseFromString(f[0].str)) {
+                           done(absl::DataLossError(absl::StrCat(
+                               "stored order ", order_id, " does not parse")));
+                           return;
+                         }
+                         auto refunded = ReplyInteger(f[1], "refunded_minor");
+                         stored.refunded_minor = refunded.ok() ? *refunded : 0;
+                         stored.rated = f[2].is_text() && f[2].str == "1";
+                         done(std::move(stored));
+                       });
       });
 }
 

@@ -15,7 +15,8 @@
 namespace makegood::store {
 
 // Serializes with deterministic field and map order.
-std::string SerializeDeterministic(const google::protobuf::MessageLite& message);
+std::string SerializeDeterministic(
+    const google::protobuf::MessageLite& message);
 
 // The first element of a script's array reply, e.g. "CREATED".
 absl::StatusOr<std::string> ScriptOutcome(const RedisReply& reply,

@@ -60,7 +60,7 @@ RedisReply Convert(const redisReply* r) {
 // loading, a busy script, memory pressure) are UNAVAILABLE: retry later.
 absl::Status ErrorReplyToStatus(absl::string_view text) {
   static constexpr absl::string_view kTransient[] = {
-      "LOADING", "BUSY",    "READONLY",   "MASTERDOWN",
+      "LOADING", "BUSY",     "READONLY",   "MASTERDOWN",
       "OOM",     "TRYAGAIN", "NOREPLICAS", "CLUSTERDOWN"};
   for (absl::string_view prefix : kTransient) {
     if (absl::StartsWith(text, prefix)) {
@@ -89,8 +89,8 @@ class RedisClient::Connection {
   Connection(RedisClient* owner, int index)
       : owner_(owner),
         index_(index),
-        backoff_(absl::ToChronoNanoseconds(
-            owner->options_.reconnect_min_backoff)) {}
+        backoff_(
+            absl::ToChronoNanoseconds(owner->options_.reconnect_min_backoff)) {}
 
   ~Connection() { Reset(absl::UnavailableError("redis client shut down")); }
 
@@ -233,9 +233,8 @@ class RedisClient::Connection {
   void SendSetup(std::vector<std::string> argv) {
     auto pending = std::make_unique<Pending>();
     pending->argv = std::move(argv);
-    pending->deadline =
-        SteadyNow() +
-        absl::ToChronoNanoseconds(owner_->options_.command_timeout);
+    pending->deadline = SteadyNow() + absl::ToChronoNanoseconds(
+                                          owner_->options_.command_timeout);
     pending->done = [this](absl::StatusOr<RedisReply> reply) {
       if (!reply.ok() && ctx_ != nullptr) {
         Log(LogLevel::kError, "redis_setup_failed",
@@ -322,9 +321,9 @@ class RedisClient::Connection {
 
 absl::Status ParseRedisUrl(absl::string_view url, RedisOptions* options) {
   auto bad = [url](absl::string_view why) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "redis URL \"", url, "\": ", why,
-        " (want redis://[[user]:password@]host[:port][/db])"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("redis URL \"", url, "\": ", why,
+                     " (want redis://[[user]:password@]host[:port][/db])"));
   };
   constexpr absl::string_view kScheme = "redis://";
   if (!absl::StartsWith(url, kScheme)) return bad("must start with redis://");
@@ -347,8 +346,8 @@ absl::Status ParseRedisUrl(absl::string_view url, RedisOptions* options) {
   if (size_t slash = rest.find('/'); slash != absl::string_view::npos) {
     absl::string_view db = rest.substr(slash + 1);
     rest = rest.substr(0, slash);
-    if (!db.empty() &&
-        (!absl::SimpleAtoi(db, &parsed.db) || parsed.db < 0 || parsed.db > 1000)) {
+    if (!db.empty() && (!absl::SimpleAtoi(db, &parsed.db) || parsed.db < 0 ||
+                        parsed.db > 1000)) {
       return bad("database must be a number 0-1000");
     }
   }
@@ -542,19 +541,19 @@ void RedisClient::Eval(const LuaScript& script, std::vector<std::string> keys,
   // Keep a copy for the NOSCRIPT fallback (after a Redis restart or a
   // SCRIPT FLUSH the script cache is empty).
   std::vector<std::string> retry = argv;
-  Command(std::move(argv), [this, &script, retry = std::move(retry),
-                            done = std::move(done)](
-                               absl::StatusOr<RedisReply> reply) mutable {
-    if (!reply.ok() &&
-        absl::StartsWith(reply.status().message(), "redis: NOSCRIPT")) {
-      noscript_.fetch_add(1, std::memory_order_relaxed);
-      retry[0] = "EVAL";
-      retry[1] = script.source;
-      Command(std::move(retry), std::move(done));
-      return;
-    }
-    done(std::move(reply));
-  });
+  Command(std::move(argv),
+          [this, &script, retry = std::move(retry),
+           done = std::move(done)](absl::StatusOr<RedisReply> reply) mutable {
+            if (!reply.ok() &&
+                absl::StartsWith(reply.status().message(), "redis: NOSCRIPT")) {
+              noscript_.fetch_add(1, std::memory_order_relaxed);
+              retry[0] = "EVAL";
+              retry[1] = script.source;
+              Command(std::move(retry), std::move(done));
+              return;
+            }
+            done(std::move(reply));
+          });
 }
 
 absl::StatusOr<RedisReply> RedisClient::CommandSync(

@@ -58,9 +58,9 @@ absl::StatusOr<const std::vector<RedisReply>*> ReplyArray(
     const RedisReply& reply, size_t min_size, absl::string_view what) {
   if (reply.type != RedisReply::Type::kArray ||
       reply.elements.size() < min_size) {
-    return absl::InternalError(absl::StrCat(
-        "redis reply for ", what, " is not an array of at least ", min_size,
-        " elements"));
+    return absl::InternalError(absl::StrCat("redis reply for ", what,
+                                            " is not an array of at least ",
+                                            min_size, " elements"));
   }
   return &reply.elements;
 }

@@ -30,7 +30,9 @@ struct RedisReply {
   std::vector<RedisReply> elements;
 
   bool is_nil() const { return type == Type::kNil; }
-  bool is_text() const { return type == Type::kString || type == Type::kStatus; }
+  bool is_text() const {
+    return type == Type::kString || type == Type::kStatus;
+  }
 
   static RedisReply Nil() { return RedisReply(); }
   static RedisReply Integer(int64_t v);

@@ -36,10 +36,12 @@ absl::StatusOr<std::unique_ptr<Subprocess>> Subprocess::Start(
     sigprocmask(SIG_SETMASK, &none, nullptr);
     for (const auto& [key, value] : env) setenv(key.c_str(), value.c_str(), 1);
     std::vector<char*> args;
-    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    for (const std::string& a : argv)
+      args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
     execvp(args[0], args.data());
-    std::string msg = absl::StrCat("exec ", argv[0], ": ", strerror(errno), "\n");
+    std::string msg =
+        absl::StrCat("exec ", argv[0], ": ", strerror(errno), "\n");
     (void)!write(STDERR_FILENO, msg.data(), msg.size());
     _exit(127);
   }
@@ -105,8 +107,8 @@ absl::StatusOr<int> Subprocess::Wait(absl::Duration timeout) {
       while (ReadSome(absl::ZeroDuration()) == ReadResult::kData) {
       }
       exited_ = true;
-      exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status)
-                                     : 128 + WTERMSIG(status);
+      exit_code_ =
+          WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
       return exit_code_;
     }
     ReadSome(absl::Milliseconds(20));

@@ -1,0 +1,274 @@
+// Integration tests of store::RedisClient against a real redis-server.
+#include "services/store/redis_client.h"
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/blocking_counter.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "lua/scripts.h"
+#include "tests/testing/redis_server.h"
+
+namespace makegood::store {
+namespace {
+
+using ::makegood::testing::RedisServer;
+using ::testing::HasSubstr;
+
+class RedisClientTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto server = RedisServer::Start();
+    ASSERT_TRUE(server.ok()) << server.status();
+    redis_ = *std::move(server);
+  }
+
+  RedisOptions Options() {
+    RedisOptions options;
+    EXPECT_TRUE(ParseRedisUrl(redis_->url(), &options).ok());
+    options.command_timeout = absl::Milliseconds(300);
+    options.connect_timeout = absl::Milliseconds(300);
+    return options;
+  }
+
+  std::unique_ptr<RedisClient> Connect(RedisOptions options) {
+    auto client = RedisClient::Start(options);
+    EXPECT_TRUE(client.ok()) << client.status();
+    WaitReady(**client, options.connections);
+    return *std::move(client);
+  }
+
+  // Waits (bounded) until `want` connections are ready. Connecting is
+  // asynchronous and has no completion callback to wait on.
+  static void WaitReady(const RedisClient& client, int want) {
+    absl::Time deadline = absl::Now() + absl::Seconds(10);
+    while (client.ready_connections() < want && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    ASSERT_EQ(client.ready_connections(), want);
+  }
+
+  std::unique_ptr<RedisServer> redis_;
+};
+
+TEST_F(RedisClientTest, CommandReturnsTheReply) {
+  auto client = Connect(Options());
+  ASSERT_TRUE(client->CommandSync({"SET", "k", "v"}).ok());
+  auto reply = client->CommandSync({"GET", "k"});
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(reply->type, RedisReply::Type::kString);
+  EXPECT_EQ(reply->str, "v");
+  auto missing = client->CommandSync({"GET", "missing"});
+  ASSERT_TRUE(missing.ok());
+  EXPECT_TRUE(missing->is_nil());
+}
+
+TEST_F(RedisClientTest, ArgumentsAreBinarySafe) {
+  auto client = Connect(Options());
+  std::string value("a\0b\r\n c", 7);
+  ASSERT_TRUE(client->CommandSync({"SET", "bin", value}).ok());
+  auto reply = client->CommandSync({"GET", "bin"});
+  ASSERT_TRUE(reply.ok());
+  EXPECT_EQ(reply->str, value);
+}
+
+TEST_F(RedisClientTest, ErrorReplyIsInternalWithRedisText) {
+  auto client = Connect(Options());
+  auto reply = client->CommandSync({"NOSUCHCOMMAND"});
+  EXPECT_EQ(reply.status().code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(reply.status().message(), HasSubstr("unknown command"));
+}
+
+TEST_F(RedisClientTest, ConcurrentCommandsFromManyThreadsAllComplete) {
+  RedisOptions options = Options();
+  options.command_timeout = absl::Seconds(5);
+  options.max_outstanding = 100000;  // All 20000 may be queued at once.
+  auto client = Connect(options);
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 5000;
+  absl::BlockingCounter done(kThreads * kPerThread);
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kPerThread; ++i) {
+        client->Command({"INCR", "counter"},
+                        [&](absl::StatusOr<RedisReply> reply) {
+                          if (!reply.ok()) failures++;
+                          done.DecrementCount();
+                        });
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  done.Wait();
+  EXPECT_EQ(failures.load(), 0);
+  auto total = client->CommandSync({"GET", "counter"});
+  ASSERT_TRUE(total.ok());
+  EXPECT_EQ(total->str, std::to_string(kThreads * kPerThread));
+}
+
+TEST_F(RedisClientTest, RepliesArriveInOrderPerCaller) {
+  auto client = Connect(Options());
+  constexpr int kCommands = 1000;
+  absl::BlockingCounter done(kCommands);
+  std::vector<int64_t> seen;
+  absl::Mutex mu;
+  for (int i = 0; i < kCommands; ++i) {
+    client->Command({"RPUSH", "list", std::to_string(i)},
+                    [&](absl::StatusOr<RedisReply> reply) {
+                      ASSERT_TRUE(reply.ok());
+                      absl::MutexLock lock(&mu);
+                      seen.push_back(reply->integer);
+                      done.DecrementCount();
+                    });
+  }
+  done.Wait();
+  // Every RPUSH returned a distinct list length 1..kCommands.
+  std::sort(seen.begin(), seen.end());
+  for (int i = 0; i < kCommands; ++i) EXPECT_EQ(seen[i], i + 1);
+}
+
+TEST_F(RedisClientTest, EvalFallsBackToSourceAfterScriptFlush) {
+  auto client = Connect(Options());
+  auto run = [&] {
+    absl::Notification done;
+    absl::StatusOr<RedisReply> result;
+    client->Eval(scripts::kCheckSchema, {"mg:meta"}, {"8", "1"},
+                 [&](absl::StatusOr<RedisReply> r) {
+                   result = std::move(r);
+                   done.Notify();
+                 });
+    done.WaitForNotification();
+    return result;
+  };
+  auto first = run();  // Unknown SHA on a fresh server: NOSCRIPT, then EVAL.
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_EQ(first->elements.size(), 2u);
+  EXPECT_EQ(first->elements[0].str, "8");
+  EXPECT_EQ(client->stats().noscript, 1u);
+
+  auto cached = run();  // Cached now: EVALSHA succeeds directly.
+  ASSERT_TRUE(cached.ok());
+  EXPECT_EQ(client->stats().noscript, 1u);
+
+  ASSERT_TRUE(client->CommandSync({"SCRIPT", "FLUSH"}).ok());
+  auto after_flush = run();
+  ASSERT_TRUE(after_flush.ok()) << after_flush.status();
+  EXPECT_EQ(client->stats().noscript, 2u);
+}
+
+TEST_F(RedisClientTest, SelectsTheDatabaseFromTheUrl) {
+  RedisOptions options = Options();
+  ASSERT_TRUE(ParseRedisUrl(
+                  "redis://127.0.0.1:" + std::to_string(redis_->port()) + "/3",
+                  &options)
+                  .ok());
+  auto client = Connect(options);
+  ASSERT_TRUE(client->CommandSync({"SET", "in-db-3", "x"}).ok());
+  RedisOptions db0 = Options();
+  auto other = Connect(db0);
+  auto in0 = other->CommandSync({"EXISTS", "in-db-3"});
+  ASSERT_TRUE(in0.ok());
+  EXPECT_EQ(in0->integer, 0);
+}
+
+TEST_F(RedisClientTest, FailsFastWhileRedisIsDownAndRecoversByItself) {
+  auto client = Connect(Options());
+  ASSERT_TRUE(redis_->Stop().ok());
+  // The disconnect is noticed asynchronously; then every command fails fast.
+  absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (client->ready_connections() > 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  absl::Time start = absl::Now();
+  auto down = client->CommandSync({"PING"});
+  EXPECT_EQ(down.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_LT(absl::Now() - start, absl::Milliseconds(100));
+
+  ASSERT_TRUE(redis_->Restart().ok());
+  WaitReady(*client, client->options().connections);
+  auto up = client->CommandSync({"PING"});
+  ASSERT_TRUE(up.ok()) << up.status();
+  EXPECT_EQ(up->str, "PONG");
+  EXPECT_GE(client->stats().connects, 4u);
+}
+
+TEST_F(RedisClientTest, HungRedisTimesOutAndTheConnectionIsReset) {
+  RedisOptions options = Options();
+  options.connections = 1;
+  auto client = Connect(options);
+  redis_->Pause();
+  absl::Time start = absl::Now();
+  auto reply = client->CommandSync({"PING"});
+  absl::Duration took = absl::Now() - start;
+  redis_->Resume();
+  EXPECT_EQ(reply.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(reply.status().message(), HasSubstr("did not answer"));
+  EXPECT_GE(took, options.command_timeout);
+  EXPECT_LT(took, options.command_timeout + absl::Seconds(1));
+  EXPECT_EQ(client->stats().timeouts, 1u);
+  WaitReady(*client, 1);
+  auto after = client->CommandSync({"PING"});
+  EXPECT_TRUE(after.ok()) << after.status();
+}
+
+TEST_F(RedisClientTest, RefusesCommandsBeyondTheOutstandingCap) {
+  RedisOptions options = Options();
+  options.max_outstanding = 10;
+  options.connections = 1;
+  options.command_timeout = absl::Seconds(5);
+  auto client = Connect(options);
+  redis_->Pause();  // Nothing completes, so commands pile up.
+  absl::BlockingCounter done(20);
+  std::atomic<int> rejected{0};
+  for (int i = 0; i < 20; ++i) {
+    client->Command({"PING"}, [&](absl::StatusOr<RedisReply> reply) {
+      if (!reply.ok() &&
+          reply.status().message() == "too many outstanding redis commands") {
+        rejected++;
+      }
+      done.DecrementCount();
+    });
+  }
+  EXPECT_EQ(rejected.load(), 10);
+  EXPECT_EQ(client->stats().rejected_full, 10u);
+  redis_->Resume();
+  done.Wait();
+}
+
+TEST_F(RedisClientTest, UnreachableRedisNeverConnectsAndFailsFast) {
+  RedisOptions options = Options();
+  ASSERT_TRUE(redis_->Stop().ok());
+  auto client = RedisClient::Start(options);
+  ASSERT_TRUE(client.ok());
+  auto reply = (*client)->CommandSync({"PING"});
+  EXPECT_EQ(reply.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ((*client)->ready_connections(), 0);
+}
+
+TEST_F(RedisClientTest, DestroyingTheClientFailsPendingCommands) {
+  RedisOptions options = Options();
+  options.command_timeout = absl::Seconds(30);
+  auto client = Connect(options);
+  redis_->Pause();
+  absl::Notification done;
+  absl::Status status;
+  client->Command({"PING"}, [&](absl::StatusOr<RedisReply> reply) {
+    status = reply.status();
+    done.Notify();
+  });
+  client.reset();
+  redis_->Resume();
+  ASSERT_TRUE(done.HasBeenNotified());
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace makegood::store
