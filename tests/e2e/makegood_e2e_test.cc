@@ -1,0 +1,245 @@
+// End-to-end: the built `makegood` binary with a real redis-server, called by
+// `buf curl` through server reflection — a client this project did not write.
+#include <signal.h>
+
+#include <fstream>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "tests/testing/redis_server.h"
+#include "tests/testing/subprocess.h"
+
+namespace makegood {
+namespace {
+
+using ::makegood::testing::CommandResult;
+using ::makegood::testing::RedisServer;
+using ::makegood::testing::RunCommand;
+using ::makegood::testing::Subprocess;
+using ::testing::HasSubstr;
+
+const std::string kBinary = MAKEGOOD_BINARY;
+const std::string kBuf = MAKEGOOD_BUF;
+const std::string kPolicy =
+    std::string(MAKEGOOD_SOURCE_DIR) + "/config/policy/default.textproto";
+
+constexpr char kMember[] =
+    R"({"member":{"memberId":"m-1","tier":"premium",)"
+    R"("memberSince":"2023-01-01T00:00:00Z","flags":["verified"]}})";
+constexpr char kOrder[] =
+    R"({"order":{"orderId":"o-1","memberId":"m-1","storeId":"s-1",)"
+    R"("courierId":"c-1","currency":"EUR","totalMinor":"2500",)"
+    R"("deliveryFeeMinor":"300","lines":[{"lineId":"l1","sku":"ICE-1",)"
+    R"("category":"frozen","quantity":1,"amountMinor":"800"}],)"
+    R"("deliveredAt":"2026-11-01T10:00:00Z",)"
+    R"("paymentMethod":"PAYMENT_METHOD_CARD"}})";
+
+class MakegoodE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto redis = RedisServer::Start();
+    ASSERT_TRUE(redis.ok()) << redis.status();
+    redis_ = *std::move(redis);
+  }
+
+  // Starts the server on a free port and waits for its "serving" log line.
+  void StartServer(std::vector<std::string> args = {},
+                   std::map<std::string, std::string> env = {}) {
+    std::vector<std::string> argv = {kBinary};
+    if (args.empty()) {
+      args = {"--listen=127.0.0.1:0", "--redis=" + redis_->url(),
+              "--policy=" + kPolicy, "--health_interval=50ms"};
+    }
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto server = Subprocess::Start(argv, env);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    auto line = server_->WaitForLine(
+        [](const std::string& l) {
+          return absl::StrContains(l, R"("event":"serving")");
+        },
+        absl::Seconds(20));
+    ASSERT_TRUE(line.ok()) << line.status();
+    auto json = nlohmann::json::parse(*line);
+    port_ = json["port"].get<int>();
+    ASSERT_GT(port_, 0);
+  }
+
+  std::string Url(const std::string& method) const {
+    return absl::StrCat("http://127.0.0.1:", port_, "/", method);
+  }
+
+  std::vector<std::string> CurlArgs(const std::string& method,
+                                    const std::string& body) const {
+    std::vector<std::string> argv = {kBuf, "curl", "--protocol", "grpc",
+                                     "--http2-prior-knowledge"};
+    if (!body.empty()) {
+      argv.push_back("-d");
+      argv.push_back(body);
+    }
+    argv.push_back(Url(method));
+    return argv;
+  }
+
+  CommandResult Curl(const std::string& method, const std::string& body = "") {
+    auto result = RunCommand(CurlArgs(method, body), absl::Seconds(30));
+    EXPECT_TRUE(result.ok()) << result.status();
+    return result.ok() ? *result : CommandResult{};
+  }
+
+  std::string HealthStatus() {
+    CommandResult r = Curl("grpc.health.v1.Health/Check");
+    if (r.exit_code != 0) return "ERROR: " + r.output;
+    return nlohmann::json::parse(r.output)["status"].get<std::string>();
+  }
+
+  std::unique_ptr<RedisServer> redis_;
+  std::unique_ptr<Subprocess> server_;
+  int port_ = 0;
+};
+
+TEST_F(MakegoodE2eTest, HelpDocumentsEveryOptionAndItsVariable) {
+  auto r = RunCommand({kBinary, "--help"});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->exit_code, 0);
+  for (const char* name :
+       {"--listen", "MAKEGOOD_LISTEN", "--redis", "MAKEGOOD_REDIS", "--policy",
+        "MAKEGOOD_POLICY", "--partitions", "--shutdown_grace"}) {
+    EXPECT_THAT(r->output, HasSubstr(name));
+  }
+}
+
+TEST_F(MakegoodE2eTest, BadConfigurationStopsStartupNamingTheOption) {
+  auto no_policy = RunCommand({kBinary, "--redis=" + redis_->url()});
+  ASSERT_TRUE(no_policy.ok());
+  EXPECT_EQ(no_policy->exit_code, 2);
+  EXPECT_THAT(no_policy->output, HasSubstr("--policy"));
+
+  auto bad_url =
+      RunCommand({kBinary, "--policy=" + kPolicy, "--redis=http://x"});
+  ASSERT_TRUE(bad_url.ok());
+  EXPECT_EQ(bad_url->exit_code, 2);
+  EXPECT_THAT(bad_url->output, HasSubstr("--redis"));
+
+  std::string bad_policy = ::testing::TempDir() + "/bad_policy.textproto";
+  std::ofstream(bad_policy) << "name: \"x\"\ntiers { name: \"Gold Tier\" }\n";
+  auto invalid =
+      RunCommand({kBinary, "--policy=" + bad_policy, "--redis=" + redis_->url(),
+                  "--listen=127.0.0.1:0"});
+  ASSERT_TRUE(invalid.ok());
+  EXPECT_EQ(invalid->exit_code, 1);
+  EXPECT_THAT(invalid->output, HasSubstr("tiers[0].name"));
+}
+
+TEST_F(MakegoodE2eTest, RecordsAMemberAndAnOrderThroughReflection) {
+  StartServer();
+  EXPECT_EQ(HealthStatus(), "SERVING");
+
+  CommandResult member =
+      Curl("makegood.v1.MemberService/UpsertMember", kMember);
+  ASSERT_EQ(member.exit_code, 0) << member.output;
+  EXPECT_EQ(nlohmann::json::parse(member.output)["result"],
+            "WRITE_RESULT_CREATED");
+
+  CommandResult order = Curl("makegood.v1.OrderService/RecordDelivery", kOrder);
+  ASSERT_EQ(order.exit_code, 0) << order.output;
+  EXPECT_EQ(nlohmann::json::parse(order.output)["result"],
+            "WRITE_RESULT_CREATED");
+
+  CommandResult again = Curl("makegood.v1.OrderService/RecordDelivery", kOrder);
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_EQ(nlohmann::json::parse(again.output)["result"],
+            "WRITE_RESULT_UNCHANGED");
+
+  CommandResult got =
+      Curl("makegood.v1.OrderService/GetOrder", R"({"orderId":"o-1"})");
+  ASSERT_EQ(got.exit_code, 0) << got.output;
+  auto json = nlohmann::json::parse(got.output);
+  EXPECT_EQ(json["order"]["memberId"], "m-1");
+  EXPECT_EQ(json["order"]["totalMinor"], "2500");
+}
+
+TEST_F(MakegoodE2eTest, BadRequestNamesTheFieldsAndStoresNothing) {
+  StartServer();
+  CommandResult bad = Curl("makegood.v1.MemberService/UpsertMember",
+                           R"({"member":{"memberId":"m 1","tier":"gold"}})");
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_THAT(bad.output, HasSubstr("invalid_argument"));
+  EXPECT_THAT(bad.output, HasSubstr("member.member_id"));
+  EXPECT_THAT(bad.output, HasSubstr("member.tier"));
+  EXPECT_THAT(bad.output, HasSubstr("member.member_since"));
+  // A well-formed id with a bad tier: refused, and not stored.
+  CommandResult tier = Curl("makegood.v1.MemberService/UpsertMember",
+                            R"({"member":{"memberId":"m-2","tier":"gold",)"
+                            R"("memberSince":"2023-01-01T00:00:00Z"}})");
+  EXPECT_THAT(tier.output, HasSubstr("member.tier"));
+  CommandResult get =
+      Curl("makegood.v1.MemberService/GetMember", R"({"memberId":"m-2"})");
+  EXPECT_NE(get.exit_code, 0);
+  EXPECT_THAT(get.output, HasSubstr("not_found"));
+}
+
+TEST_F(MakegoodE2eTest, HealthAndCallsFollowRedisGoingAwayAndComingBack) {
+  StartServer();
+  ASSERT_EQ(HealthStatus(), "SERVING");
+  // Follow the health stream: each change arrives as it happens.
+  auto watch = Subprocess::Start(CurlArgs("grpc.health.v1.Health/Watch", ""));
+  ASSERT_TRUE(watch.ok());
+  auto has = [](const char* status) {
+    return [status](const std::string& line) {
+      return absl::StrContains(line, absl::StrCat("\"", status, "\""));
+    };
+  };
+  ASSERT_TRUE((*watch)->WaitForLine(has("SERVING"), absl::Seconds(10)).ok());
+
+  ASSERT_TRUE(redis_->Stop().ok());
+  auto down = (*watch)->WaitForLine(has("NOT_SERVING"), absl::Seconds(10));
+  ASSERT_TRUE(down.ok()) << down.status();
+  EXPECT_EQ(HealthStatus(), "NOT_SERVING");
+  CommandResult refused =
+      Curl("makegood.v1.MemberService/UpsertMember", kMember);
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_THAT(refused.output, HasSubstr("unavailable"));
+
+  ASSERT_TRUE(redis_->Restart().ok());
+  auto up = (*watch)->WaitForLine(has("SERVING"), absl::Seconds(10));
+  ASSERT_TRUE(up.ok()) << up.status();
+  EXPECT_EQ(HealthStatus(), "SERVING");
+  CommandResult member =
+      Curl("makegood.v1.MemberService/UpsertMember", kMember);
+  EXPECT_EQ(member.exit_code, 0) << member.output;
+}
+
+TEST_F(MakegoodE2eTest, TakesItsConfigurationFromTheEnvironment) {
+  StartServer({}, {});  // Flags first, to have a comparison port.
+  server_->Signal(SIGTERM);
+  ASSERT_TRUE(server_->Wait(absl::Seconds(20)).ok());
+  StartServer({"--health_interval=50ms"}, {{"MAKEGOOD_LISTEN", "127.0.0.1:0"},
+                                           {"MAKEGOOD_REDIS", redis_->url()},
+                                           {"MAKEGOOD_POLICY", kPolicy},
+                                           {"MAKEGOOD_PARTITIONS", "64"}});
+  EXPECT_EQ(HealthStatus(), "SERVING");
+  CommandResult member =
+      Curl("makegood.v1.MemberService/UpsertMember", kMember);
+  EXPECT_EQ(member.exit_code, 0) << member.output;
+}
+
+TEST_F(MakegoodE2eTest, SigtermDrainsAndExitsZero) {
+  StartServer();
+  ASSERT_EQ(HealthStatus(), "SERVING");
+  server_->Signal(SIGTERM);
+  auto code = server_->Wait(absl::Seconds(30));
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 0);
+  EXPECT_THAT(server_->output(), HasSubstr("shutdown_complete"));
+}
+
+}  // namespace
+}  // namespace makegood
