@@ -27,9 +27,8 @@ Fraction CurveShare(absl::Span<const CurvePoint> curve, Percent satisfaction) {
 int64_t CurveRefund(absl::Span<const CurvePoint> curve, Percent satisfaction,
                     int scale_percent, int64_t amount_minor) {
   const Fraction share = CurveShare(curve, satisfaction);
-  const int64_t refund =
-      ScaleMinor(amount_minor, share.numerator * scale_percent,
-                 share.denominator * 100);
+  const int64_t refund = ScaleMinor(
+      amount_minor, share.numerator * scale_percent, share.denominator * 100);
   return refund < amount_minor ? refund : amount_minor;
 }
 

@@ -10,9 +10,9 @@
 #include <cstdint>
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "services/policy/inputs.h"
 
 namespace makegood::policy {
@@ -20,13 +20,13 @@ namespace makegood::policy {
 // What the engine decided to do about a rating. Mirrors makegood.v1.Outcome.
 enum class Outcome {
   kNoAction,
-  kRefund,          // money back to the original payment, now
-  kWalletCredit,    // credit to the member's wallet, now
-  kCoupon,          // a coupon for a future order; no money moves
-  kReplacement,     // the lines in Decision::replacement_line_ids are resent
-  kRequestEvidence, // nothing moves until the member sends evidence
-  kManualReview,    // a person reviews review_amount_minor; any instant part
-                    // is already in Decision::refund
+  kRefund,           // money back to the original payment, now
+  kWalletCredit,     // credit to the member's wallet, now
+  kCoupon,           // a coupon for a future order; no money moves
+  kReplacement,      // the lines in Decision::replacement_line_ids are resent
+  kRequestEvidence,  // nothing moves until the member sends evidence
+  kManualReview,     // a person reviews review_amount_minor; any instant part
+                     // is already in Decision::refund
   kDeny,
 };
 

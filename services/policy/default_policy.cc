@@ -53,8 +53,8 @@ PolicyConfig DefaultPolicyConfig() {
     r.feedback = feedback;
     return r;
   };
-  ReasonRule melted = rule(Reason::kMeltedOrWarm,
-                           RuleEffect::kRefundLineInFull, FeedbackTarget::kStore);
+  ReasonRule melted = rule(Reason::kMeltedOrWarm, RuleEffect::kRefundLineInFull,
+                           FeedbackTarget::kStore);
   melted.categories = {"frozen", "chilled"};
   ReasonRule late = rule(Reason::kLate, RuleEffect::kRefundDeliveryFee,
                          FeedbackTarget::kCourier);

@@ -29,7 +29,7 @@
 //       PolicyEngine::Create(DefaultPolicyConfig(), "default@3f2a9c01");
 //   if (!engine.ok()) return engine.status();  // names the bad fields
 //   absl::StatusOr<Decision> decision =
-//       engine->Decide(member, order, rating, absl::Now());
+//       engine->Decide(member, order, rating, clock.Now());
 //
 // Thread-safety: a PolicyEngine is immutable after Create(); any number of
 // threads may call its const methods concurrently. To change the policy,
@@ -37,19 +37,13 @@
 #ifndef MAKEGOOD_SERVICES_POLICY_ENGINE_H_
 #define MAKEGOOD_SERVICES_POLICY_ENGINE_H_
 
-#include <array>
-#include <cstddef>
-#include <optional>
 #include <string>
-#include <vector>
 
-#include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "services/policy/compiled_policy.h"
 #include "services/policy/decision.h"
 #include "services/policy/inputs.h"
-#include "services/policy/percent.h"
 #include "services/policy/policy_config.h"
 
 namespace makegood::policy {
@@ -59,15 +53,15 @@ class PolicyEngine {
   // Validates `config` and builds an engine that stamps `version` (e.g.
   // "default@3f2a9c01") on its answers. Returns InvalidArgument naming every
   // violating field if the config is invalid.
-  [[nodiscard]] static absl::StatusOr<PolicyEngine> Create(
-      PolicyConfig config, std::string version);
+  [[nodiscard]] static absl::StatusOr<PolicyEngine> Create(PolicyConfig config,
+                                                           std::string version);
 
   PolicyEngine(const PolicyEngine&) = default;
   PolicyEngine& operator=(const PolicyEngine&) = default;
   PolicyEngine(PolicyEngine&&) = default;
   PolicyEngine& operator=(PolicyEngine&&) = default;
 
-  [[nodiscard]] const PolicyConfig& config() const { return config_; }
+  [[nodiscard]] const PolicyConfig& config() const { return policy_.config(); }
   [[nodiscard]] const std::string& version() const { return version_; }
 
   // The member's trust score, its factors and remaining instant budget at
@@ -88,38 +82,14 @@ class PolicyEngine {
                                                 absl::Time now) const;
 
  private:
-  struct Claim;
-
   PolicyEngine(PolicyConfig config, std::string version);
 
+  // The member's tier, or FAILED_PRECONDITION.
   [[nodiscard]] absl::StatusOr<const TierConfig*> FindTier(
       const MemberSnapshot& member) const;
-  [[nodiscard]] bool IsExcluded(const std::string& category) const;
-  // The rule for `reason`, or nullptr if the policy has none.
-  [[nodiscard]] const ReasonRule* RuleFor(Reason reason) const {
-    const std::optional<ReasonRule>& rule = rules_[static_cast<int>(reason)];
-    return rule.has_value() ? &*rule : nullptr;
-  }
-  // The line rule for `reason` if it covers a line of `category`; a reason
-  // given on the whole order (`on_line` false) covers only the categories its
-  // rule names.
-  [[nodiscard]] const ReasonRule* LineRule(Reason reason,
-                                           const std::string& category,
-                                           bool on_line) const;
-  // What the rating claims, before ceilings. `line_ratings[i]` is the rating
-  // of order.lines[i] or nullptr; `grant_in_kind` allows replacements.
-  [[nodiscard]] Claim AssessClaim(
-      const TierConfig& tier, const OrderSnapshot& order,
-      const RatingInput& rating,
-      const std::vector<const LineRating*>& line_ratings,
-      bool grant_in_kind) const;
 
-  PolicyConfig config_;
+  CompiledPolicy policy_;
   std::string version_;
-  absl::flat_hash_map<std::string, size_t> tier_index_;
-  absl::flat_hash_set<std::string> excluded_categories_;
-  // Indexed by Reason.
-  std::array<std::optional<ReasonRule>, kReasonCount> rules_;
 };
 
 }  // namespace makegood::policy

@@ -3,23 +3,23 @@
 #include <cstdint>
 #include <limits>
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/numeric/int128.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/string_view.h"
 
 namespace makegood::policy {
 namespace {
 
 int MinorDigits(absl::string_view currency) {
-  for (absl::string_view code : {"BIF", "CLP", "DJF", "GNF", "ISK", "JPY",
-                                "KMF", "KRW", "PYG", "RWF", "UGX", "UYI",
-                                "VND", "VUV", "XAF", "XOF", "XPF"}) {
+  for (absl::string_view code :
+       {"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF",
+        "UGX", "UYI", "VND", "VUV", "XAF", "XOF", "XPF"}) {
     if (currency == code) return 0;
   }
-  for (absl::string_view code : {"BHD", "IQD", "JOD", "KWD", "LYD", "OMR",
-                                "TND"}) {
+  for (absl::string_view code :
+       {"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"}) {
     if (currency == code) return 3;
   }
   return 2;

@@ -4,7 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
-#include "absl/strings/string_view.h"
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
@@ -12,6 +12,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "services/policy/inputs.h"
 
@@ -76,8 +77,8 @@ void CheckTiers(const std::vector<TierConfig>& tiers, Checker& check) {
     if (!IsToken(tier.name, 32, "_-")) {
       check.Add(at + ".name", "must be 1-32 characters of [a-z0-9_-]");
     } else if (!names.insert(tier.name).second) {
-      check.Add(at + ".name", absl::StrCat("duplicate tier \"", tier.name,
-                                           "\""));
+      check.Add(at + ".name",
+                absl::StrCat("duplicate tier \"", tier.name, "\""));
     }
     check.InRange(at + ".base_trust", tier.base_trust, 0, kMaxTrustScore);
     check.PercentValue(at + ".curve_scale_percent", tier.curve_scale_percent);
@@ -88,8 +89,8 @@ void CheckTiers(const std::vector<TierConfig>& tiers, Checker& check) {
     const InstantBudgetConfig& budget = tier.instant_budget;
     check.NonNegative(at + ".instant_budget.capacity_minor",
                       budget.capacity_minor);
-    check.InRange(at + ".instant_budget.initial_minor", budget.initial_minor,
-                  0, budget.capacity_minor < 0 ? 0 : budget.capacity_minor);
+    check.InRange(at + ".instant_budget.initial_minor", budget.initial_minor, 0,
+                  budget.capacity_minor < 0 ? 0 : budget.capacity_minor);
     check.NonNegative(at + ".instant_budget.refill_per_day_minor",
                       budget.refill_per_day_minor);
   }
@@ -102,7 +103,8 @@ void CheckCurve(const std::vector<CurvePoint>& curve, Checker& check) {
   }
   for (size_t i = 0; i < curve.size(); ++i) {
     const std::string at = Indexed("curve", i);
-    check.PercentValue(at + ".satisfaction_percent", curve[i].satisfaction_percent);
+    check.PercentValue(at + ".satisfaction_percent",
+                       curve[i].satisfaction_percent);
     check.PercentValue(at + ".refund_percent", curve[i].refund_percent);
     if (i == 0) continue;
     if (curve[i].satisfaction_percent <= curve[i - 1].satisfaction_percent) {
@@ -146,7 +148,8 @@ void CheckReasonRules(const std::vector<ReasonRule>& rules, Checker& check) {
       check.Category(Indexed(at + ".categories", c), rule.categories[c]);
     }
     if (rule.effect == RuleEffect::kCoupon) {
-      if (rule.coupon_minor <= 0) check.Add(at + ".coupon_minor", "must be > 0");
+      if (rule.coupon_minor <= 0)
+        check.Add(at + ".coupon_minor", "must be > 0");
     } else if (rule.coupon_minor != 0) {
       check.Add(at + ".coupon_minor", "only coupon rules take a coupon");
     }
@@ -163,7 +166,7 @@ void CheckThresholds(const TrustThresholds& t, Checker& check) {
   check.InRange("thresholds.review_min_score", t.review_min_score, 0,
                 t.evidence_min_score);
   check.PercentValue("thresholds.partial_instant_percent",
-                t.partial_instant_percent);
+                     t.partial_instant_percent);
 }
 
 void CheckTrustModel(const TrustModel& m, Checker& check) {
@@ -180,8 +183,7 @@ void CheckTrustModel(const TrustModel& m, Checker& check) {
       {"trust.refund_count_max_penalty", m.refund_count_max_penalty},
       {"trust.penalty_per_refund_rate_point", m.penalty_per_refund_rate_point},
       {"trust.refund_rate_max_penalty", m.refund_rate_max_penalty},
-      {"trust.penalty_per_refund_money_step",
-       m.penalty_per_refund_money_step},
+      {"trust.penalty_per_refund_money_step", m.penalty_per_refund_money_step},
       {"trust.refund_money_max_penalty", m.refund_money_max_penalty},
       {"trust.free_low_ratings_30d", m.free_low_ratings_30d},
       {"trust.penalty_per_extra_low_rating_30d",
@@ -192,7 +194,7 @@ void CheckTrustModel(const TrustModel& m, Checker& check) {
     check.InRange(field, value, 0, kMaxTrustScore);
   }
   check.PercentValue("trust.tolerated_refund_rate_90d_percent",
-                m.tolerated_refund_rate_90d_percent);
+                     m.tolerated_refund_rate_90d_percent);
   if (m.refund_money_step_minor <= 0) {
     check.Add("trust.refund_money_step_minor", "must be > 0");
   }
@@ -237,12 +239,12 @@ std::vector<Violation> Validate(const PolicyConfig& config) {
   CheckTrustModel(config.trust, check);
   CheckThresholds(config.thresholds, check);
   check.PercentValue("follow_ups.severe_max_percent",
-                config.follow_ups.severe_max_percent);
+                     config.follow_ups.severe_max_percent);
   if (config.follow_ups.repeat_window < absl::ZeroDuration()) {
     check.Add("follow_ups.repeat_window", "must not be negative");
   }
   check.PercentValue("follow_ups.silent_recovery_max_percent",
-                config.follow_ups.silent_recovery_max_percent);
+                     config.follow_ups.silent_recovery_max_percent);
   check.PercentValue("low_rating_max_percent", config.low_rating_max_percent);
   check.Positive("rating_window", config.rating_window);
   return check.Take();
@@ -250,8 +252,8 @@ std::vector<Violation> Validate(const PolicyConfig& config) {
 
 absl::Status ViolationsToStatus(const std::vector<Violation>& violations) {
   if (violations.empty()) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrJoin(
-      violations, "; ", [](std::string* out, const Violation& v) {
+  return absl::InvalidArgumentError(
+      absl::StrJoin(violations, "; ", [](std::string* out, const Violation& v) {
         absl::StrAppend(out, v.field, ": ", v.message);
       }));
 }

@@ -25,6 +25,13 @@ namespace makegood::policy {
 // The factors' sum, clamped to [0, kMaxTrustScore].
 [[nodiscard]] int TrustScore(absl::Span<const TrustFactor> factors);
 
+// TrustScore(TrustFactors(config, tier, member, now)) without formatting the
+// factors' details: the decision hot path's version.
+[[nodiscard]] int MemberTrustScore(const PolicyConfig& config,
+                                   const TierConfig& tier,
+                                   const MemberSnapshot& member,
+                                   absl::Time now);
+
 }  // namespace makegood::policy
 
 #endif  // MAKEGOOD_SERVICES_POLICY_TRUST_SCORE_H_

@@ -96,8 +96,9 @@ TEST_F(DecideTest, HappyMemberGetsNoAction) {
 
 TEST_F(DecideTest, LineRatingsRefundEachLineOnItsOwnCurve) {
   RatingInput rating = OrderRating(50);
-  rating.line_ratings = {{.line_id = "l1", .satisfaction = Pct(20)},
-                         {.line_id = "l2", .satisfaction = Pct(80)}};
+  rating.line_ratings = {
+      {.line_id = "l1", .satisfaction = Pct(20), .reasons = {}},
+      {.line_id = "l2", .satisfaction = Pct(80), .reasons = {}}};
   // l1 in full (<= 20 %), l2 nothing (>= 80 %), whatever the order says.
   EXPECT_THAT(Decide(rating).refund,
               PaidNow(6'00, Instrument::kOriginalPayment));
@@ -121,8 +122,13 @@ TEST_F(DecideTest, MissingItemRefundsTheLineInFull) {
   EXPECT_THAT(decision.reason_codes, ElementsAre("missing_item_full_line"));
   EXPECT_THAT(decision.follow_ups,
               ElementsAre(FollowUpIs(FollowUpKind::kStoreFeedback, "store-7")));
-  EXPECT_THAT(decision.follow_ups[0].reason_codes,
-              ElementsAre("missing_item"));
+  EXPECT_THAT(decision.follow_ups[0].reason_codes, ElementsAre("missing_item"));
+}
+
+TEST_F(DecideTest, LineRulesApplyWhateverTheSatisfaction) {
+  // A missing item is missing even if the member rated the line 100 %.
+  EXPECT_THAT(Decide(LineRatingOf("l2", 100, {Reason::kMissingItem})).refund,
+              PaidNow(3'00, Instrument::kOriginalPayment));
 }
 
 TEST_F(DecideTest, MeltedFrozenLineFromTrustedPremiumIsRefundedInstantly) {
@@ -159,9 +165,9 @@ TEST_F(DecideTest, LateRefundsTheDeliveryFeeInsteadOfTheCurve) {
   const Decision decision = Decide(OrderRating(40, {Reason::kLate}));
   EXPECT_THAT(decision.refund, PaidNow(2'99, Instrument::kOriginalPayment));
   EXPECT_THAT(decision.reason_codes, ElementsAre("late_delivery_fee"));
-  EXPECT_THAT(decision.follow_ups,
-              ElementsAre(FollowUpIs(FollowUpKind::kCourierFeedback,
-                                     "courier-3")));
+  EXPECT_THAT(
+      decision.follow_ups,
+      ElementsAre(FollowUpIs(FollowUpKind::kCourierFeedback, "courier-3")));
 }
 
 TEST_F(DecideTest, LateWithAGoodsReasonAlsoEarnsTheCurve) {
@@ -172,10 +178,10 @@ TEST_F(DecideTest, LateWithAGoodsReasonAlsoEarnsTheCurve) {
               PaidNow(4'00 + 2'00 + 2'99, Instrument::kOriginalPayment));
   EXPECT_THAT(decision.reason_codes,
               ElementsAre("curve_proportional", "late_delivery_fee"));
-  EXPECT_THAT(decision.follow_ups,
-              ElementsAre(FollowUpIs(FollowUpKind::kCourierFeedback,
-                                     "courier-3"),
-                          FollowUpIs(FollowUpKind::kStoreFeedback, "store-7")));
+  EXPECT_THAT(
+      decision.follow_ups,
+      ElementsAre(FollowUpIs(FollowUpKind::kCourierFeedback, "courier-3"),
+                  FollowUpIs(FollowUpKind::kStoreFeedback, "store-7")));
 }
 
 TEST_F(DecideTest, CourierBehaviourEarnsACouponAndCourierFeedbackNoRefund) {
@@ -185,9 +191,9 @@ TEST_F(DecideTest, CourierBehaviourEarnsACouponAndCourierFeedbackNoRefund) {
   EXPECT_THAT(decision.refund, PaidNow(5'00, Instrument::kCoupon));
   EXPECT_EQ(decision.instant_budget_used_minor, 0);
   EXPECT_THAT(decision.reason_codes, ElementsAre("courier_behaviour_coupon"));
-  EXPECT_THAT(decision.follow_ups,
-              ElementsAre(FollowUpIs(FollowUpKind::kCourierFeedback,
-                                     "courier-3")));
+  EXPECT_THAT(
+      decision.follow_ups,
+      ElementsAre(FollowUpIs(FollowUpKind::kCourierFeedback, "courier-3")));
 }
 
 TEST_F(DecideTest, CouponIsDroppedWhenMoneyIsDue) {
@@ -228,7 +234,7 @@ TEST_F(DecideTest, PerOrderCapLimitsTheRefund) {
   config.tiers[2].max_refund_per_order_minor = 5'00;
   Use(config);
   const Decision decision =
-      Decide(LineRatingOf("l1", 0, {Reason::kMissingItem}));
+      Decide(LineRatingOf("l1", 60, {Reason::kMissingItem}));
   EXPECT_THAT(decision.refund, PaidNow(5'00, Instrument::kOriginalPayment));
   EXPECT_EQ(decision.review_amount_minor, 0);  // caps are never reviewed
   EXPECT_THAT(decision.reason_codes,
@@ -238,7 +244,7 @@ TEST_F(DecideTest, PerOrderCapLimitsTheRefund) {
 TEST_F(DecideTest, PerPeriodCapCountsRefundsOfTheLast30Days) {
   member_.history.refunded_30d_minor = 295'00;  // of 300.00 for premium
   const Decision decision =
-      Decide(LineRatingOf("l1", 0, {Reason::kMissingItem}));
+      Decide(LineRatingOf("l1", 60, {Reason::kMissingItem}));
   EXPECT_THAT(decision.refund, PaidNow(5'00, Instrument::kOriginalPayment));
   EXPECT_THAT(decision.reason_codes,
               ElementsAre("missing_item_full_line", "period_cap_reached"));
@@ -247,7 +253,7 @@ TEST_F(DecideTest, PerPeriodCapCountsRefundsOfTheLast30Days) {
 TEST_F(DecideTest, OrderRemainderLimitsTheRefund) {
   order_.refunded_minor = order_.total_minor - 2'00;
   const Decision decision =
-      Decide(LineRatingOf("l1", 0, {Reason::kMissingItem}));
+      Decide(LineRatingOf("l1", 60, {Reason::kMissingItem}));
   EXPECT_THAT(decision.refund, PaidNow(2'00, Instrument::kOriginalPayment));
   EXPECT_THAT(decision.reason_codes,
               ElementsAre("missing_item_full_line", "order_remaining_reached"));
@@ -255,7 +261,7 @@ TEST_F(DecideTest, OrderRemainderLimitsTheRefund) {
 
 TEST_F(DecideTest, FullyRefundedOrderGetsNoAction) {
   order_.refunded_minor = order_.total_minor;
-  const Decision decision = Decide(OrderRating(0));
+  const Decision decision = Decide(OrderRating(0, {Reason::kDamaged}));
   EXPECT_EQ(decision.outcome, Outcome::kNoAction);
   EXPECT_EQ(decision.refund, std::nullopt);
   EXPECT_THAT(decision.reason_codes,
@@ -263,27 +269,27 @@ TEST_F(DecideTest, FullyRefundedOrderGetsNoAction) {
 }
 
 TEST_F(DecideTest, InstantBudgetLimitsThePartPaidAtOnce) {
-  member_.instant_budget = InstantBudgetState{.balance_minor = 2'00,
-                                              .as_of = kNow};
+  member_.instant_budget =
+      InstantBudgetState{.balance_minor = 2'00, .as_of = kNow};
   const Decision decision =
-      Decide(LineRatingOf("l1", 0, {Reason::kMissingItem}));
+      Decide(LineRatingOf("l1", 60, {Reason::kMissingItem}));
   EXPECT_EQ(decision.outcome, Outcome::kManualReview);
   EXPECT_THAT(decision.refund, PaidNow(2'00, Instrument::kOriginalPayment));
   EXPECT_EQ(decision.review_amount_minor, 4'00);
-  EXPECT_THAT(decision.reason_codes,
-              ElementsAre("missing_item_full_line", "instant_budget_exhausted"));
+  EXPECT_THAT(decision.reason_codes, ElementsAre("missing_item_full_line",
+                                                 "instant_budget_exhausted"));
   EXPECT_EQ(decision.instant_budget_after,
             (InstantBudgetState{.balance_minor = 0, .as_of = kNow}));
 }
 
 TEST_F(DecideTest, InstantBudgetRefillsWithCleanHistory) {
   // Empty ten days ago; premium refills 4.00 a day.
-  member_.instant_budget = InstantBudgetState{.balance_minor = 0,
-                                              .as_of = kNow - 10 * kDay};
+  member_.instant_budget =
+      InstantBudgetState{.balance_minor = 0, .as_of = kNow - 10 * kDay};
   EXPECT_EQ(engine_.Trust(member_, kNow)->instant_budget_remaining_minor,
             40'00);
   const Decision decision =
-      Decide(LineRatingOf("l1", 0, {Reason::kMissingItem}));
+      Decide(LineRatingOf("l1", 60, {Reason::kMissingItem}));
   EXPECT_EQ(decision.instant_budget_used_minor, 6'00);
   EXPECT_EQ(decision.instant_budget_after,
             (InstantBudgetState{.balance_minor = 34'00, .as_of = kNow}));
@@ -299,19 +305,18 @@ TEST_F(DecideTest, DecisionWithoutInstantMoneyKeepsTheBudgetState) {
 TEST_F(DecideTest, PartialBandSettlesAShareAndReviewsTheRest) {
   UseBands(1000, 900, 300, 150);
   const Decision decision =
-      Decide(LineRatingOf("l1", 0, {Reason::kMissingItem}));
+      Decide(LineRatingOf("l1", 60, {Reason::kMissingItem}));
   EXPECT_EQ(decision.outcome, Outcome::kManualReview);
   EXPECT_THAT(decision.refund, PaidNow(3'00, Instrument::kOriginalPayment));
   EXPECT_EQ(decision.review_amount_minor, 3'00);
-  EXPECT_THAT(decision.reason_codes,
-              ElementsAre("missing_item_full_line",
-                          "partial_instant_settlement"));
+  EXPECT_THAT(decision.reason_codes, ElementsAre("missing_item_full_line",
+                                                 "partial_instant_settlement"));
 }
 
 TEST_F(DecideTest, EvidenceBandAsksForEvidenceAndMovesNothing) {
   UseBands(1000, 1000, 900, 150);
   const Decision decision =
-      Decide(LineRatingOf("l1", 0, {Reason::kMissingItem}));
+      Decide(LineRatingOf("l1", 60, {Reason::kMissingItem}));
   EXPECT_EQ(decision.outcome, Outcome::kRequestEvidence);
   EXPECT_EQ(decision.refund, std::nullopt);
   EXPECT_EQ(decision.review_amount_minor, 6'00);
@@ -323,7 +328,7 @@ TEST_F(DecideTest, EvidenceBandAsksForEvidenceAndMovesNothing) {
 TEST_F(DecideTest, ReviewBandSendsTheClaimToManualReview) {
   UseBands(1000, 1000, 1000, 900);
   const Decision decision =
-      Decide(LineRatingOf("l1", 0, {Reason::kMissingItem}));
+      Decide(LineRatingOf("l1", 60, {Reason::kMissingItem}));
   EXPECT_EQ(decision.outcome, Outcome::kManualReview);
   EXPECT_EQ(decision.refund, std::nullopt);
   EXPECT_EQ(decision.review_amount_minor, 6'00);
@@ -334,7 +339,7 @@ TEST_F(DecideTest, ReviewBandSendsTheClaimToManualReview) {
 TEST_F(DecideTest, DenyBandDeniesWithoutFeedbackToStoreOrCourier) {
   UseBands(1000, 1000, 1000, 1000);
   const Decision decision =
-      Decide(LineRatingOf("l1", 0, {Reason::kMissingItem}));
+      Decide(LineRatingOf("l1", 60, {Reason::kMissingItem}));
   EXPECT_EQ(decision.outcome, Outcome::kDeny);
   EXPECT_EQ(decision.refund, std::nullopt);
   EXPECT_EQ(decision.review_amount_minor, 0);
@@ -354,7 +359,7 @@ TEST_F(DecideTest, NewAccountWithHighRefundRateIsDeniedWithReasons) {
                      .low_ratings_30d = 0,
                      .last_low_rating_at = std::nullopt};
   const Decision decision =
-      Decide(LineRatingOf("l1", 0, {Reason::kMissingItem}));
+      Decide(LineRatingOf("l1", 60, {Reason::kMissingItem}));
   EXPECT_EQ(decision.outcome, Outcome::kDeny);
   EXPECT_THAT(decision.reason_codes, ::testing::Contains("trust_denied"));
   // 500 + 6 (orders) - 40 (one refund too many) - 400 (50 % refund rate).
@@ -370,7 +375,7 @@ TEST_F(DecideTest, NewAccountWithHighRefundRateIsDeniedWithReasons) {
 TEST_F(DecideTest, ChargebackFlagSendsANewMemberToReview) {
   member_ = NewBasic();
   member_.flags = {"chargeback"};  // 500 - 300 = 200: review band
-  EXPECT_EQ(Decide(LineRatingOf("l1", 0, {Reason::kMissingItem})).outcome,
+  EXPECT_EQ(Decide(LineRatingOf("l1", 60, {Reason::kMissingItem})).outcome,
             Outcome::kManualReview);
 }
 
@@ -405,7 +410,8 @@ PolicyConfig WrongItemReplaced() {
 
 TEST_F(DecideTest, ReplacementRuleSendsTheLineAgain) {
   Use(WrongItemReplaced());
-  const Decision decision = Decide(LineRatingOf("l2", 10, {Reason::kWrongItem}));
+  const Decision decision =
+      Decide(LineRatingOf("l2", 30, {Reason::kWrongItem}));
   EXPECT_EQ(decision.outcome, Outcome::kReplacement);
   EXPECT_EQ(decision.refund, std::nullopt);
   EXPECT_THAT(decision.replacement_line_ids, ElementsAre("l2"));
@@ -420,7 +426,8 @@ TEST_F(DecideTest, ReplacementNeedsTrustOrTheLineIsClaimedAsMoney) {
                        .review_min_score = 0,
                        .partial_instant_percent = 50};
   Use(config);
-  const Decision decision = Decide(LineRatingOf("l2", 10, {Reason::kWrongItem}));
+  const Decision decision =
+      Decide(LineRatingOf("l2", 30, {Reason::kWrongItem}));
   EXPECT_EQ(decision.outcome, Outcome::kRequestEvidence);
   EXPECT_EQ(decision.review_amount_minor, 3'00);
   EXPECT_THAT(decision.replacement_line_ids, IsEmpty());
@@ -430,10 +437,10 @@ TEST_F(DecideTest, ReplacementNeedsTrustOrTheLineIsClaimedAsMoney) {
 
 TEST_F(DecideTest, SevereRatingFromPremiumAsksForManagerFollowUp) {
   const Decision decision = Decide(OrderRating(20, {Reason::kDamaged}));
-  ASSERT_THAT(decision.follow_ups,
-              ElementsAre(FollowUpIs(FollowUpKind::kStoreFeedback, "store-7"),
-                          FollowUpIs(FollowUpKind::kManagerFollowUp,
-                                     "m-premium")));
+  ASSERT_THAT(
+      decision.follow_ups,
+      ElementsAre(FollowUpIs(FollowUpKind::kStoreFeedback, "store-7"),
+                  FollowUpIs(FollowUpKind::kManagerFollowUp, "m-premium")));
   EXPECT_THAT(decision.follow_ups[1].reason_codes,
               ElementsAre("severe_rating"));
 }
@@ -469,8 +476,8 @@ TEST_F(DecideTest, LowRatingIsAtOrBelowThePolicyThreshold) {
 }
 
 TEST_F(DecideTest, SilentLowRatingEarnsRecoveryWithinBudgetOnly) {
-  member_.instant_budget = InstantBudgetState{.balance_minor = 2'00,
-                                              .as_of = kNow};
+  member_.instant_budget =
+      InstantBudgetState{.balance_minor = 2'00, .as_of = kNow};
   // 30 % with no reason: the curve asks 7.50, the budget allows 2.00, and
   // the rest is dropped rather than reviewed.
   const Decision decision = Decide(OrderRating(30));
@@ -480,9 +487,9 @@ TEST_F(DecideTest, SilentLowRatingEarnsRecoveryWithinBudgetOnly) {
   EXPECT_THAT(decision.reason_codes,
               ElementsAre("curve_proportional", "instant_budget_exhausted",
                           "silent_recovery"));
-  EXPECT_THAT(decision.follow_ups,
-              ElementsAre(FollowUpIs(FollowUpKind::kSilentRecovery,
-                                     "m-premium")));
+  EXPECT_THAT(
+      decision.follow_ups,
+      ElementsAre(FollowUpIs(FollowUpKind::kSilentRecovery, "m-premium")));
 }
 
 TEST_F(DecideTest, SilentLowRatingBelowTheInstantBandsIsNotReviewed) {
@@ -490,9 +497,9 @@ TEST_F(DecideTest, SilentLowRatingBelowTheInstantBandsIsNotReviewed) {
   const Decision decision = Decide(OrderRating(30));
   EXPECT_EQ(decision.outcome, Outcome::kNoAction);
   EXPECT_EQ(decision.review_amount_minor, 0);
-  EXPECT_THAT(decision.follow_ups,
-              ElementsAre(FollowUpIs(FollowUpKind::kSilentRecovery,
-                                     "m-premium")));
+  EXPECT_THAT(
+      decision.follow_ups,
+      ElementsAre(FollowUpIs(FollowUpKind::kSilentRecovery, "m-premium")));
 }
 
 TEST_F(DecideTest, RatingAboveTheSilentThresholdIsNotSilent) {
@@ -508,14 +515,14 @@ TEST_F(DecideTest, PolicyVersionAndTrustScoreArePassedThrough) {
 
 TEST_F(DecideTest, EveryOutcomeIsReachable) {
   std::set<Outcome> seen;
-  const RatingInput missing = LineRatingOf("l1", 0, {Reason::kMissingItem});
+  const RatingInput missing = LineRatingOf("l1", 60, {Reason::kMissingItem});
   seen.insert(Decide(OrderRating(100)).outcome);
   seen.insert(Decide(missing).outcome);
   seen.insert(Decide(OrderRating(30, {Reason::kCourierBehaviour})).outcome);
   order_.payment_method = PaymentMethod::kCash;
   seen.insert(Decide(missing).outcome);
   Use(WrongItemReplaced());
-  seen.insert(Decide(LineRatingOf("l2", 10, {Reason::kWrongItem})).outcome);
+  seen.insert(Decide(LineRatingOf("l2", 30, {Reason::kWrongItem})).outcome);
   for (int review : {900, 1000}) {
     UseBands(1000, 1000, 1000, review);
     seen.insert(Decide(missing).outcome);
@@ -539,9 +546,10 @@ TEST(DecideErrors, UnknownTierIsFailedPrecondition) {
   MemberSnapshot member = TrustedPremium();
   member.tier = "gold";
   const PolicyEngine engine = DefaultEngine();
-  EXPECT_EQ(
-      engine.Decide(member, GroceryOrder(), OrderRating(0), kNow).status().code(),
-      absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(engine.Decide(member, GroceryOrder(), OrderRating(0), kNow)
+                .status()
+                .code(),
+            absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(engine.Trust(member, kNow).status().code(),
             absl::StatusCode::kFailedPrecondition);
 }

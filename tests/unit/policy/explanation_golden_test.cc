@@ -45,7 +45,7 @@ PolicyEngine EngineWithBands(int instant, int partial, int evidence,
 }
 
 RatingInput MissingIceCream() {
-  return LineRatingOf("l1", 0, {Reason::kMissingItem});
+  return LineRatingOf("l1", 60, {Reason::kMissingItem});
 }
 
 TEST(Explanation, HappyMember) {
@@ -101,8 +101,8 @@ TEST(Explanation, PeriodCap) {
 
 TEST(Explanation, InstantBudgetShortfallGoesToReview) {
   MemberSnapshot member = TrustedPremium();
-  member.instant_budget = InstantBudgetState{.balance_minor = 2'00,
-                                             .as_of = kNow};
+  member.instant_budget =
+      InstantBudgetState{.balance_minor = 2'00, .as_of = kNow};
   EXPECT_EQ(Explain(DefaultEngine(), member, GroceryOrder(), MissingIceCream()),
             "We have refunded 2.00 EUR to your original payment now; our team "
             "will review the remaining 4.00 EUR. Items reported as missing are "
@@ -148,8 +148,8 @@ TEST(Explanation, SevereRatingFromPremium) {
 
 TEST(Explanation, SilentLowRating) {
   MemberSnapshot member = TrustedPremium();
-  member.instant_budget = InstantBudgetState{.balance_minor = 2'00,
-                                             .as_of = kNow};
+  member.instant_budget =
+      InstantBudgetState{.balance_minor = 2'00, .as_of = kNow};
   EXPECT_EQ(Explain(DefaultEngine(), member, GroceryOrder(), OrderRating(30)),
             "We have refunded 2.00 EUR to your original payment. Items are "
             "refunded in proportion to your rating. Your instant-refund budget "
@@ -165,7 +165,7 @@ TEST(Explanation, Replacement) {
     }
   }
   EXPECT_EQ(Explain(EngineFor(config), TrustedPremium(), GroceryOrder(),
-                    LineRatingOf("l2", 10, {Reason::kWrongItem})),
+                    LineRatingOf("l2", 30, {Reason::kWrongItem})),
             "Your replacement is on its way. Items reported as wrong are sent "
             "again.");
 }

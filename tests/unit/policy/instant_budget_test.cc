@@ -13,9 +13,9 @@ namespace {
 using ::makegood::policy::testing::kDay;
 using ::makegood::policy::testing::kNow;
 
-constexpr InstantBudgetConfig kBudget = {
-    .capacity_minor = 100'00, .initial_minor = 20'00,
-    .refill_per_day_minor = 4'00};
+constexpr InstantBudgetConfig kBudget = {.capacity_minor = 100'00,
+                                         .initial_minor = 20'00,
+                                         .refill_per_day_minor = 4'00};
 
 TEST(InstantBudget, NewMemberStartsAtTheInitialBalanceAsOfJoining) {
   const InstantBudgetState state =
@@ -34,8 +34,7 @@ TEST(InstantBudget, StoredStateWins) {
 TEST(InstantBudget, RefillsByTheDayToCapacity) {
   const InstantBudgetState empty{.balance_minor = 0, .as_of = kNow - kDay / 2};
   EXPECT_EQ(AvailableInstantBudget(kBudget, empty, kNow), 2'00);
-  const InstantBudgetState old{.balance_minor = 0,
-                               .as_of = kNow - 1000 * kDay};
+  const InstantBudgetState old{.balance_minor = 0, .as_of = kNow - 1000 * kDay};
   EXPECT_EQ(AvailableInstantBudget(kBudget, old, kNow), 100'00);
   const InstantBudgetState ancient{.balance_minor = 0,
                                    .as_of = absl::InfinitePast()};
@@ -43,14 +42,13 @@ TEST(InstantBudget, RefillsByTheDayToCapacity) {
 }
 
 TEST(InstantBudget, StateFromTheFutureEarnsNoRefill) {
-  const InstantBudgetState future{.balance_minor = 3'00,
-                                  .as_of = kNow + kDay};
+  const InstantBudgetState future{.balance_minor = 3'00, .as_of = kNow + kDay};
   EXPECT_EQ(AvailableInstantBudget(kBudget, future, kNow), 3'00);
 }
 
 TEST(InstantBudget, StoredBalanceIsClampedToCapacity) {
-  EXPECT_EQ(AvailableInstantBudget(
-                kBudget, {.balance_minor = -5, .as_of = kNow}, kNow),
+  EXPECT_EQ(AvailableInstantBudget(kBudget,
+                                   {.balance_minor = -5, .as_of = kNow}, kNow),
             0);
   EXPECT_EQ(AvailableInstantBudget(
                 kBudget, {.balance_minor = 500'00, .as_of = kNow}, kNow),

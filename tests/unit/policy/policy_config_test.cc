@@ -89,8 +89,8 @@ TEST(Validate, RequiresACurveFrom0To100InIncreasingOrder) {
   config.curve = {{0, 100}};
   EXPECT_THAT(ViolatedFields(config), ElementsAre("curve"));
   config.curve = {{0, 101}, {100, -1}};
-  EXPECT_THAT(ViolatedFields(config),
-              ElementsAre("curve[0].refund_percent", "curve[1].refund_percent"));
+  EXPECT_THAT(ViolatedFields(config), ElementsAre("curve[0].refund_percent",
+                                                  "curve[1].refund_percent"));
 }
 
 TEST(Validate, ChecksReasonRules) {
@@ -129,12 +129,12 @@ TEST(Validate, ChecksTheTrustModel) {
   config.trust.flag_weights[0].flag = "Charge-back";
   config.trust.flag_weights[1].flag = "verified";  // also flag_weights[2]
   config.trust.flag_weights[2].points = -2000;
-  EXPECT_THAT(ViolatedFields(config),
-              ElementsAre("trust.penalty_per_extra_refund_30d",
-                          "trust.refund_money_step_minor",
-                          "trust.flag_weights[0].flag",
-                          "trust.flag_weights[2].flag",
-                          "trust.flag_weights[2].points"));
+  EXPECT_THAT(
+      ViolatedFields(config),
+      ElementsAre("trust.penalty_per_extra_refund_30d",
+                  "trust.refund_money_step_minor", "trust.flag_weights[0].flag",
+                  "trust.flag_weights[2].flag",
+                  "trust.flag_weights[2].points"));
 }
 
 TEST(Validate, ChecksTopLevelFields) {
@@ -147,12 +147,12 @@ TEST(Validate, ChecksTopLevelFields) {
   config.follow_ups.silent_recovery_max_percent = 101;
   config.low_rating_max_percent = 101;
   config.rating_window = absl::ZeroDuration();
-  EXPECT_THAT(ViolatedFields(config),
-              ElementsAre("name", "currency", "excluded_categories[1]",
-                          "follow_ups.severe_max_percent",
-                          "follow_ups.repeat_window",
-                          "follow_ups.silent_recovery_max_percent",
-                          "low_rating_max_percent", "rating_window"));
+  EXPECT_THAT(
+      ViolatedFields(config),
+      ElementsAre("name", "currency", "excluded_categories[1]",
+                  "follow_ups.severe_max_percent", "follow_ups.repeat_window",
+                  "follow_ups.silent_recovery_max_percent",
+                  "low_rating_max_percent", "rating_window"));
 }
 
 TEST(ViolationsToStatus, ListsEveryViolationAsInvalidArgument) {

@@ -91,9 +91,9 @@ inline RatingInput LineRatingOf(const char* line_id, int satisfaction,
                                 std::vector<Reason> reasons = {}) {
   RatingInput rating;
   rating.satisfaction = Pct(satisfaction);
-  rating.line_ratings.push_back(
-      {.line_id = line_id, .satisfaction = Pct(satisfaction),
-       .reasons = std::move(reasons)});
+  rating.line_ratings.push_back({.line_id = line_id,
+                                 .satisfaction = Pct(satisfaction),
+                                 .reasons = std::move(reasons)});
   return rating;
 }
 

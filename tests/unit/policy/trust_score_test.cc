@@ -61,15 +61,14 @@ TEST(TrustReport, ExplainsEveryFactorOfATrustedPremiumMember) {
 }
 
 TEST(TrustScore, IsTheSumOfFactorsClampedTo0And1000) {
-  EXPECT_EQ(TrustScore(std::vector<TrustFactor>{{"a", 300, ""},
-                                                {"b", -100, ""}}),
-            200);
-  EXPECT_EQ(TrustScore(std::vector<TrustFactor>{{"a", 900, ""},
-                                                {"b", 900, ""}}),
-            1000);
-  EXPECT_EQ(TrustScore(std::vector<TrustFactor>{{"a", 100, ""},
-                                                {"b", -900, ""}}),
-            0);
+  EXPECT_EQ(
+      TrustScore(std::vector<TrustFactor>{{"a", 300, ""}, {"b", -100, ""}}),
+      200);
+  EXPECT_EQ(
+      TrustScore(std::vector<TrustFactor>{{"a", 900, ""}, {"b", 900, ""}}),
+      1000);
+  EXPECT_EQ(
+      TrustScore(std::vector<TrustFactor>{{"a", 100, ""}, {"b", -900, ""}}), 0);
 }
 
 TEST(TrustFactors, TenureGrowsPerYearUpToItsMax) {
@@ -125,9 +124,9 @@ TEST(TrustFactors, RefundedMoneyCostsPointsPerFullStep) {
   MemberSnapshot member = NewBasic();
   member.history.spend_90d_minor = 1'000'00;
   member.history.refunded_90d_minor = 149'99;  // two full steps of 50.00
-  EXPECT_EQ(Factor(member, "refund_money_90d"),
-            (TrustFactor{"refund_money_90d", -20,
-                         "149.99 EUR refunded in 90 days"}));
+  EXPECT_EQ(
+      Factor(member, "refund_money_90d"),
+      (TrustFactor{"refund_money_90d", -20, "149.99 EUR refunded in 90 days"}));
 }
 
 TEST(TrustFactors, LowRatingsBeyondTheFreeAllowanceCostPoints) {
@@ -143,8 +142,8 @@ TEST(TrustFactors, OnlyWeightedFlagsCountInPolicyOrder) {
   const std::vector<TrustFactor> factors =
       TrustFactors(config, config.tiers[0], member, kNow);
   ASSERT_EQ(factors.size(), 9);
-  EXPECT_EQ(factors[7], (TrustFactor{"flag_chargeback", -300,
-                                     "flagged chargeback"}));
+  EXPECT_EQ(factors[7],
+            (TrustFactor{"flag_chargeback", -300, "flagged chargeback"}));
   EXPECT_EQ(factors[8], (TrustFactor{"flag_verified", 50, "flagged verified"}));
 }
 
