@@ -61,11 +61,13 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
     case absl::StatusCode::kInternal:
     case absl::StatusCode::kDataLoss:
     case absl::StatusCode::kUnknown:
+      // Neither the message nor any detail of an internal failure reaches
+      // the caller; the log keeps them.
       Log(LogLevel::kError, "internal_error",
           {{"code", absl::StatusCodeToString(status.code())},
            {"error", message}});
-      message = "internal error; it has been logged";
-      break;
+      return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                          "internal error; it has been logged");
     default:
       break;
   }

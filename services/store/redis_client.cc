@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <chrono>
 #include <deque>
+#include <optional>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -343,16 +344,21 @@ absl::Status ParseRedisUrl(absl::string_view url, RedisOptions* options) {
     parsed.username = std::string(userinfo.substr(0, colon));
     parsed.password = std::string(userinfo.substr(colon + 1));
   }
+  auto all_digits = [](absl::string_view text) {
+    return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) {
+      return c >= '0' && c <= '9';
+    });
+  };
   if (size_t slash = rest.find('/'); slash != absl::string_view::npos) {
     absl::string_view db = rest.substr(slash + 1);
     rest = rest.substr(0, slash);
-    if (!db.empty() && (!absl::SimpleAtoi(db, &parsed.db) || parsed.db < 0 ||
+    if (!db.empty() && (!all_digits(db) || !absl::SimpleAtoi(db, &parsed.db) ||
                         parsed.db > 1000)) {
       return bad("database must be a number 0-1000");
     }
   }
   absl::string_view host = rest;
-  absl::string_view port;
+  std::optional<absl::string_view> port;
   if (absl::StartsWith(rest, "[")) {  // [IPv6]:port
     size_t close = rest.find(']');
     if (close == absl::string_view::npos) return bad("unclosed [ in host");
@@ -362,14 +368,22 @@ absl::Status ParseRedisUrl(absl::string_view url, RedisOptions* options) {
       if (after[0] != ':') return bad("unexpected text after ]");
       port = after.substr(1);
     }
-  } else if (size_t colon = rest.rfind(':'); colon != absl::string_view::npos) {
-    host = rest.substr(0, colon);
-    port = rest.substr(colon + 1);
-  }
-  if (!port.empty() && !absl::SimpleAtoi(port, &parsed.port)) {
-    return bad("port must be a number");
+  } else {
+    size_t colon = rest.find(':');
+    if (colon != absl::string_view::npos) {
+      host = rest.substr(0, colon);
+      port = rest.substr(colon + 1);
+      if (absl::StrContains(*port, ':')) {
+        return bad("an IPv6 host must be written in brackets, e.g. [::1]:6379");
+      }
+    }
   }
   if (host.empty()) return bad("host is empty");
+  if (absl::StrContains(host, ' ')) return bad("host contains a space");
+  if (port.has_value() &&
+      (!all_digits(*port) || !absl::SimpleAtoi(*port, &parsed.port))) {
+    return bad("port must be a number");
+  }
   if (parsed.port < 1 || parsed.port > 65535) return bad("port out of range");
   parsed.host = std::string(host);
   *options = std::move(parsed);

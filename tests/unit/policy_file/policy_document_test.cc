@@ -1,0 +1,284 @@
+#include "services/policy_file/policy_document.h"
+
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "makegood/v1/policy.pb.h"
+
+namespace makegood::policy_file {
+namespace {
+
+using makegood::v1::Policy;
+using ::testing::AllOf;
+using ::testing::ElementsAre;
+using ::testing::Field;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::MatchesRegex;
+using ::testing::StartsWith;
+using ::testing::UnorderedElementsAre;
+
+const absl::Time kNow = absl::FromUnixSeconds(1'700'000'000);
+
+Policy MakePolicy(const std::string& name,
+                  const std::vector<std::string>& tiers) {
+  Policy policy;
+  policy.set_name(name);
+  for (const std::string& tier : tiers) policy.add_tiers()->set_name(tier);
+  return policy;
+}
+
+Policy Parse(const std::string& text) {
+  absl::StatusOr<Policy> policy = ParsePolicyText(text);
+  EXPECT_TRUE(policy.ok()) << policy.status();
+  return policy.ok() ? *policy : Policy();
+}
+
+::testing::Matcher<PolicyViolation> Violation(const std::string& field,
+                                              const std::string& text) {
+  return AllOf(Field(&PolicyViolation::field, field),
+               Field(&PolicyViolation::description, HasSubstr(text)));
+}
+
+std::string DefaultPolicyPath() {
+  return std::string(MAKEGOOD_SOURCE_DIR) + "/config/policy/default.textproto";
+}
+
+// ---- Parsing --------------------------------------------------------------
+
+TEST(ParsePolicyText, ReadsNameAndTiers) {
+  Policy policy = Parse(R"pb(
+    # comments are allowed
+    name: "default"
+    tiers { name: "basic" }
+    tiers { name: "plus" }
+  )pb");
+  EXPECT_EQ(policy.name(), "default");
+  ASSERT_EQ(policy.tiers_size(), 2);
+  EXPECT_EQ(policy.tiers(1).name(), "plus");
+}
+
+TEST(ParsePolicyText, ReportsSyntaxErrorsWithOneBasedLineAndColumn) {
+  absl::StatusOr<Policy> policy =
+      ParsePolicyText("name: \"default\"\ntiers { name: }\n");
+  ASSERT_FALSE(policy.ok());
+  EXPECT_EQ(policy.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(policy.status().message()),
+              StartsWith("policy does not parse: 2:15: "));
+}
+
+TEST(ParsePolicyText, RefusesUnknownFieldsNamingThem) {
+  absl::StatusOr<Policy> policy =
+      ParsePolicyText("name: \"default\"\n  refund_everything: true\n");
+  ASSERT_FALSE(policy.ok());
+  EXPECT_EQ(policy.status().code(), absl::StatusCode::kInvalidArgument);
+  // Protobuf reports an unknown field at the token after its name.
+  EXPECT_THAT(std::string(policy.status().message()), HasSubstr("2:20: "));
+  EXPECT_THAT(std::string(policy.status().message()),
+              HasSubstr("refund_everything"));
+}
+
+// ---- Validation -----------------------------------------------------------
+
+TEST(ValidatePolicy, AcceptsAValidPolicy) {
+  EXPECT_THAT(ValidatePolicy(MakePolicy("default", {"basic", "plus"})),
+              IsEmpty());
+}
+
+TEST(ValidatePolicy, RequiresANameAndATier) {
+  EXPECT_THAT(ValidatePolicy(Policy()),
+              ElementsAre(Violation("name", "must be 1-64 characters"),
+                          Violation("tiers", "at least one tier")));
+}
+
+TEST(ValidatePolicy, RefusesANameOutsideTheTokenAlphabetOrTooLong) {
+  for (const std::string& name :
+       {std::string("Default"), std::string("my policy"),
+        std::string(65, 'p')}) {
+    EXPECT_THAT(ValidatePolicy(MakePolicy(name, {"basic"})),
+                ElementsAre(Violation("name", "[a-z0-9_-]")))
+        << name;
+  }
+  EXPECT_THAT(ValidatePolicy(MakePolicy(std::string(64, 'p'), {"basic"})),
+              IsEmpty());
+}
+
+TEST(ValidatePolicy, NamesTheTierWithABadName) {
+  EXPECT_THAT(
+      ValidatePolicy(MakePolicy("default", {"basic", "Plus", "", "ok"})),
+      ElementsAre(Violation("tiers[1].name", "1-32 characters of [a-z0-9_-]"),
+                  Violation("tiers[2].name", "1-32 characters")));
+  EXPECT_THAT(ValidatePolicy(MakePolicy("default", {std::string(33, 't')})),
+              ElementsAre(Violation("tiers[0].name", "1-32 characters")));
+  EXPECT_THAT(ValidatePolicy(MakePolicy("default", {std::string(32, 't')})),
+              IsEmpty());
+}
+
+TEST(ValidatePolicy, NamesTheRepeatedTier) {
+  EXPECT_THAT(
+      ValidatePolicy(MakePolicy("default", {"plus", "plus"})),
+      ElementsAre(Violation("tiers[1].name", "duplicate tier \"plus\"")));
+}
+
+TEST(BuildPolicySnapshot, RefusesAnInvalidPolicyListingEveryViolation) {
+  absl::StatusOr<PolicySnapshot> snapshot =
+      BuildPolicySnapshot(MakePolicy("Bad Name", {"plus", "plus"}), kNow);
+  ASSERT_FALSE(snapshot.ok());
+  EXPECT_EQ(snapshot.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(snapshot.status().message()),
+              HasSubstr("name: must be"));
+  EXPECT_THAT(std::string(snapshot.status().message()),
+              HasSubstr("tiers[1].name: duplicate tier \"plus\""));
+}
+
+TEST(BuildPolicySnapshot, HoldsPolicyVersionTimeAndTiers) {
+  absl::StatusOr<PolicySnapshot> snapshot =
+      BuildPolicySnapshot(MakePolicy("default", {"basic", "plus"}), kNow);
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status();
+  EXPECT_EQ(snapshot->policy.name(), "default");
+  EXPECT_EQ(snapshot->version,
+            PolicyVersion(MakePolicy("default", {"basic", "plus"})));
+  EXPECT_EQ(snapshot->loaded_at, kNow);
+  EXPECT_THAT(snapshot->tier_names, UnorderedElementsAre("basic", "plus"));
+  EXPECT_TRUE(snapshot->HasTier("plus"));
+  EXPECT_FALSE(snapshot->HasTier("premium"));
+  EXPECT_FALSE(snapshot->HasTier("Plus"));
+}
+
+// ---- Versions -------------------------------------------------------------
+
+TEST(PolicyVersion, IsNameAtTwelveHexDigits) {
+  EXPECT_THAT(PolicyVersion(MakePolicy("default", {"basic"})),
+              MatchesRegex("default@[0-9a-f]{12}"));
+}
+
+// Versions are recorded on every decision: a change of the hash or of the
+// canonical bytes would make equal policies look different.
+TEST(PolicyVersion, IsPinnedToSha256OfTheCanonicalBytes) {
+  EXPECT_EQ(PolicyVersion(MakePolicy("default", {"basic", "plus", "premium"})),
+            "default@28074477738a");
+  EXPECT_EQ(PolicyVersion(MakePolicy("test", {"basic"})), "test@44a41556deaa");
+}
+
+TEST(PolicyVersion, IsEqualForEqualContentWrittenDifferently) {
+  Policy compact = Parse(R"pb(name: "p"
+                              tiers { name: "a" }
+                              tiers { name: "b" })pb");
+  Policy spaced = Parse(R"pb(
+    # the same policy, commented and spread out
+    tiers: { name: 'a' }
+    name: "p"
+    tiers < name: "b" >
+  )pb");
+  EXPECT_EQ(PolicyVersion(compact), PolicyVersion(spaced));
+}
+
+TEST(PolicyVersion, ChangesWhenContentChanges) {
+  const std::string base = PolicyVersion(MakePolicy("p", {"a", "b"}));
+  EXPECT_NE(PolicyVersion(MakePolicy("p", {"a", "b", "c"})), base);
+  EXPECT_NE(PolicyVersion(MakePolicy("p", {"b", "a"})), base);
+  EXPECT_NE(PolicyVersion(MakePolicy("p", {"a", "bb"})), base);
+  std::string renamed = PolicyVersion(MakePolicy("q", {"a", "b"}));
+  EXPECT_THAT(renamed, StartsWith("q@"));
+  EXPECT_NE(renamed.substr(2), base.substr(2));
+}
+
+// ---- Files ----------------------------------------------------------------
+
+TEST(LoadPolicyFile, LoadsTheShippedDefaultPolicy) {
+  absl::StatusOr<PolicySnapshot> snapshot =
+      LoadPolicyFile(DefaultPolicyPath(), kNow);
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status();
+  EXPECT_EQ(snapshot->policy.name(), "default");
+  ASSERT_EQ(snapshot->policy.tiers_size(), 3);
+  EXPECT_EQ(snapshot->policy.tiers(0).name(), "basic");
+  EXPECT_EQ(snapshot->policy.tiers(1).name(), "plus");
+  EXPECT_EQ(snapshot->policy.tiers(2).name(), "premium");
+  EXPECT_THAT(snapshot->tier_names,
+              UnorderedElementsAre("basic", "plus", "premium"));
+  EXPECT_THAT(snapshot->version, MatchesRegex("default@[0-9a-f]{12}"));
+  EXPECT_EQ(snapshot->version, PolicyVersion(snapshot->policy));
+  EXPECT_EQ(snapshot->loaded_at, kNow);
+}
+
+TEST(LoadPolicyFile, ReportsAMissingFileAsNotFoundNamingThePath) {
+  const std::string path = ::testing::TempDir() + "/no-such-policy.textproto";
+  absl::StatusOr<PolicySnapshot> snapshot = LoadPolicyFile(path, kNow);
+  ASSERT_FALSE(snapshot.ok());
+  EXPECT_EQ(snapshot.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(snapshot.status().message()), HasSubstr(path));
+}
+
+TEST(LoadPolicyFile, NamesTheFileAndLineOfASyntaxError) {
+  const std::string path = ::testing::TempDir() + "/broken-policy.textproto";
+  {
+    std::ofstream out(path, std::ios::trunc);
+    out << "name: \"x\"\ntiers { nam: \"basic\" }\n";
+  }
+  absl::StatusOr<PolicySnapshot> snapshot = LoadPolicyFile(path, kNow);
+  std::remove(path.c_str());
+  ASSERT_FALSE(snapshot.ok());
+  EXPECT_EQ(snapshot.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(snapshot.status().message()),
+              StartsWith(path + ": "));
+  EXPECT_THAT(std::string(snapshot.status().message()), HasSubstr("2:12: "));
+  EXPECT_THAT(std::string(snapshot.status().message()), HasSubstr("nam"));
+}
+
+TEST(LoadPolicyFile, NamesTheFileAndFieldOfAnInvalidPolicy) {
+  const std::string path = ::testing::TempDir() + "/invalid-policy.textproto";
+  {
+    std::ofstream out(path, std::ios::trunc);
+    out << "name: \"x\"\ntiers { name: \"a\" }\ntiers { name: \"a\" }\n";
+  }
+  absl::StatusOr<PolicySnapshot> snapshot = LoadPolicyFile(path, kNow);
+  std::remove(path.c_str());
+  ASSERT_FALSE(snapshot.ok());
+  EXPECT_EQ(snapshot.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(snapshot.status().message()),
+              StartsWith(path + ": "));
+  EXPECT_THAT(std::string(snapshot.status().message()),
+              HasSubstr("tiers[1].name"));
+}
+
+// ---- ActivePolicy ---------------------------------------------------------
+
+PolicySnapshot Snapshot(const std::string& name) {
+  absl::StatusOr<PolicySnapshot> snapshot =
+      BuildPolicySnapshot(MakePolicy(name, {"basic"}), kNow);
+  EXPECT_TRUE(snapshot.ok()) << snapshot.status();
+  return *snapshot;
+}
+
+TEST(ActivePolicy, GetReturnsTheInitialPolicy) {
+  ActivePolicy active(Snapshot("first"));
+  EXPECT_EQ(active.Get()->policy.name(), "first");
+  EXPECT_EQ(active.Get(), active.Get());
+}
+
+TEST(ActivePolicy, SetSwapsWhileAnOldSnapshotStaysValid) {
+  ActivePolicy active(Snapshot("first"));
+  std::shared_ptr<const PolicySnapshot> old = active.Get();
+  const std::string old_version = old->version;
+
+  active.Set(Snapshot("second"));
+
+  std::shared_ptr<const PolicySnapshot> now = active.Get();
+  EXPECT_EQ(now->policy.name(), "second");
+  EXPECT_NE(now, old);
+  // The reader holding the old snapshot still sees it whole.
+  EXPECT_EQ(old->policy.name(), "first");
+  EXPECT_EQ(old->version, old_version);
+  EXPECT_TRUE(old->HasTier("basic"));
+  EXPECT_EQ(old.use_count(), 1);
+}
+
+}  // namespace
+}  // namespace makegood::policy_file
