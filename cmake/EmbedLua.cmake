@@ -4,6 +4,9 @@
 # `const LuaScript kName` (see services/store/lua_script.h) holding the source and
 # its SHA1, computed at build time, so the client can EVALSHA without a round trip
 # to SCRIPT LOAD and fall back to EVAL on NOSCRIPT.
+#
+# A script line `-- require: NAME` prepends lua/lib/NAME.lua (EVAL scripts cannot
+# share functions, so shared helpers such as GCRA are spliced in at build time).
 function(makegood_embed_lua target namespace)
   set(out_dir ${CMAKE_CURRENT_BINARY_DIR}/lua)
   set(header ${out_dir}/scripts.h)
@@ -15,7 +18,16 @@ function(makegood_embed_lua target namespace)
     get_filename_component(stem ${file} NAME_WE)
     set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${abs})
     file(READ ${abs} body)
-    string(SHA1 sha ${body})
+    get_filename_component(dir ${abs} DIRECTORY)
+    string(REGEX MATCHALL "-- require: [a-z_]+" requires "${body}")
+    foreach(req IN LISTS requires)
+      string(REPLACE "-- require: " "" lib ${req})
+      set(lib_file ${dir}/lib/${lib}.lua)
+      set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${lib_file})
+      file(READ ${lib_file} lib_body)
+      set(body "${lib_body}${body}")
+    endforeach()
+    string(SHA1 sha "${body}")
     # kRecordDelivery from record_delivery.
     string(REPLACE "_" ";" parts ${stem})
     set(ident "k")

@@ -31,8 +31,12 @@ int KeySchema::PartitionOf(absl::string_view id) const {
   return static_cast<int>(Fnv1a64(id) % static_cast<uint64_t>(partitions_));
 }
 
+std::string KeySchema::PartitionPrefix(int partition) const {
+  return absl::StrCat("mg:{p", partition, "}:");
+}
+
 std::string KeySchema::Prefix(absl::string_view partition_of) const {
-  return absl::StrCat("mg:{p", PartitionOf(partition_of), "}:");
+  return PartitionPrefix(PartitionOf(partition_of));
 }
 
 std::string KeySchema::MemberKey(absl::string_view member_id) const {
@@ -46,6 +50,23 @@ std::string KeySchema::OrderKey(absl::string_view member_id,
 
 std::string KeySchema::OrderOwnerKey(absl::string_view order_id) const {
   return absl::StrCat(Prefix(order_id), "owner:", order_id);
+}
+
+}  // namespace makegood::store
+
+namespace makegood::store {
+
+std::string KeySchema::MemberStatsKey(absl::string_view member_id) const {
+  return absl::StrCat(Prefix(member_id), "mstats:", member_id);
+}
+
+std::string KeySchema::MemberLimiterKey(absl::string_view member_id) const {
+  return absl::StrCat(Prefix(member_id), "rl:m:", member_id);
+}
+
+std::string KeySchema::ClientLimiterKey(absl::string_view client_id) const {
+  return absl::StrCat("mg:{c", Fnv1a64(client_id) % 16384,
+                      "}:rl:c:", client_id);
 }
 
 }  // namespace makegood::store

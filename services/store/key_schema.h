@@ -45,6 +45,13 @@ class KeySchema {
   std::string OrderKey(absl::string_view member_id,
                        absl::string_view order_id) const;
   std::string OrderOwnerKey(absl::string_view order_id) const;
+  std::string MemberStatsKey(absl::string_view member_id) const;
+  std::string MemberLimiterKey(absl::string_view member_id) const;
+  // A client's limiter lives in a slot of its own (hash of the client id).
+  std::string ClientLimiterKey(absl::string_view client_id) const;
+
+  // Keys of partition `partition` (0 <= partition < partitions()).
+  std::string PartitionPrefix(int partition) const;
 
  private:
   explicit KeySchema(int partitions) : partitions_(partitions) {}

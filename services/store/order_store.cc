@@ -16,6 +16,19 @@ namespace makegood::store {
 using makegood::v1::Order;
 using makegood::v1::WriteResult;
 
+namespace {
+
+std::string LineIds(const Order& order) {
+  std::string ids;
+  for (const auto& line : order.lines()) {
+    if (!ids.empty()) ids.push_back(' ');
+    ids.append(line.line_id());
+  }
+  return ids;
+}
+
+}  // namespace
+
 std::string OrderStore::MoneyFingerprint(const Order& order) {
   std::vector<const makegood::v1::OrderLine*> lines;
   lines.reserve(order.lines_size());
@@ -44,8 +57,10 @@ void OrderStore::RecordDelivery(
       absl::StrCat(order.total_minor()),
       absl::StrCat(order.delivery_fee_minor()),
       absl::StrCat(TimeUtil::TimestampToMilliseconds(order.delivered_at())),
-      absl::StrCat(absl::ToUnixMillis(clock_.Now()))};
+      absl::StrCat(absl::ToUnixMillis(clock_.Now())),
+      LineIds(order)};
   std::string order_key = keys_.OrderKey(order.member_id(), order.order_id());
+  std::string stats_key = keys_.MemberStatsKey(order.member_id());
   // Step 1: claim the order id for this member (idempotent). Step 2: write
   // the order in the member's partition. A crash between them leaves only the
   // owner record, which a retry reuses.
@@ -53,7 +68,8 @@ void OrderStore::RecordDelivery(
       {"SET", keys_.OrderOwnerKey(order.order_id()), order.member_id(), "NX",
        "GET"},
       [this, order_id = order.order_id(), member_id = order.member_id(),
-       order_key = std::move(order_key), args = std::move(args),
+       order_key = std::move(order_key), stats_key = std::move(stats_key),
+       args = std::move(args),
        done = std::move(done)](absl::StatusOr<RedisReply> owner) mutable {
         if (!owner.ok()) {
           done(owner.status());
@@ -67,7 +83,8 @@ void OrderStore::RecordDelivery(
           return;
         }
         redis_.Eval(
-            scripts::kRecordDelivery, {std::move(order_key)}, std::move(args),
+            scripts::kRecordDelivery,
+            {std::move(order_key), std::move(stats_key)}, std::move(args),
             [order_id,
              done = std::move(done)](absl::StatusOr<RedisReply> reply) mutable {
               if (!reply.ok()) {

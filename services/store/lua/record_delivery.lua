@@ -1,5 +1,7 @@
--- Records or corrects a delivered order, atomically.
+-- Records or corrects a delivered order, atomically, and keeps the member's
+-- rolling counters (orders delivered, spend per day) in step.
 -- KEYS[1]  order hash (mg:{p<N>}:order:<order_id>)
+-- KEYS[2]  member stats hash (mg:{p<N>}:mstats:<member_id>)
 -- ARGV[1]  member_id
 -- ARGV[2]  Order protobuf, deterministic serialization
 -- ARGV[3]  money fingerprint (currency, total, fee, line quantities/amounts)
@@ -8,21 +10,29 @@
 -- ARGV[6]  delivery_fee_minor
 -- ARGV[7]  delivered_at, unix ms
 -- ARGV[8]  now, unix ms
+-- ARGV[9]  line ids, space separated
 -- Returns {"CREATED"} | {"UPDATED"} | {"UNCHANGED"}
 --       | {"MEMBER_MISMATCH", stored_member_id} | {"MONEY_LOCKED"}
 local key = KEYS[1]
-local stored = redis.call('HMGET', key, 'pb', 'member_id', 'rated', 'money_fp')
+local stats = KEYS[2]
+local stored = redis.call('HMGET', key, 'pb', 'member_id', 'rated', 'money_fp',
+  'total_minor', 'delivered_at_ms')
+local function day(ms) return tostring(math.floor(tonumber(ms) / 86400000)) end
 local function write()
   redis.call('HSET', key,
     'member_id', ARGV[1], 'pb', ARGV[2], 'money_fp', ARGV[3],
     'currency', ARGV[4], 'total_minor', ARGV[5],
     'delivery_fee_minor', ARGV[6], 'delivered_at_ms', ARGV[7],
-    'updated_at_ms', ARGV[8])
+    'updated_at_ms', ARGV[8], 'line_ids', ARGV[9])
+  redis.call('HINCRBY', stats, 'sp:' .. day(ARGV[7]), ARGV[5])
+  -- Ratings in flight decided on the old order: make their commit retry.
+  redis.call('HINCRBY', stats, 'ver', 1)
 end
 if not stored[1] then
   write()
   redis.call('HSET', key, 'created_at_ms', ARGV[8], 'rated', '0',
     'refunded_minor', '0')
+  redis.call('HINCRBY', stats, 'delivered_orders', 1)
   return {'CREATED'}
 end
 if stored[1] == ARGV[2] then
@@ -34,5 +44,6 @@ end
 if stored[3] == '1' and stored[4] ~= ARGV[3] then
   return {'MONEY_LOCKED'}
 end
+redis.call('HINCRBY', stats, 'sp:' .. day(stored[6]), -tonumber(stored[5]))
 write()
 return {'UPDATED'}
