@@ -115,6 +115,14 @@ absl::StatusOr<PolicySnapshot> BuildPolicySnapshot(Policy policy,
   }
   PolicySnapshot snapshot;
   snapshot.version = PolicyVersion(policy);
+  // TODO(issue 4): build the engine config from the document itself. Until the
+  // document carries the full policy, the engine runs the built-in default.
+  absl::StatusOr<policy::PolicyEngine> engine =
+      policy::PolicyEngine::Create(policy::DefaultPolicyConfig(),
+                                   snapshot.version);
+  if (!engine.ok()) return engine.status();
+  snapshot.engine =
+      std::make_shared<const policy::PolicyEngine>(*std::move(engine));
   snapshot.loaded_at = now;
   for (const auto& tier : policy.tiers())
     snapshot.tier_names.insert(tier.name());

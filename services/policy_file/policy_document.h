@@ -22,6 +22,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "makegood/v1/policy.pb.h"
+#include "services/policy/engine.h"
 
 namespace makegood::policy_file {
 
@@ -38,6 +39,8 @@ struct PolicySnapshot {
   std::string version;
   absl::Time loaded_at;
   absl::flat_hash_set<std::string> tier_names;
+  // The engine that decides under this policy; never null.
+  std::shared_ptr<const policy::PolicyEngine> engine;
 
   bool HasTier(absl::string_view tier) const {
     return tier_names.contains(tier);
