@@ -2,8 +2,8 @@
 
 #include <utility>
 
-#include "services/api/errors.h"
 #include "services/api/validation.h"
+#include "services/errors/errors.h"
 
 namespace makegood::api {
 

@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "google/protobuf/util/time_util.h"
-#include "services/api/errors.h"
+#include "services/errors/errors.h"
 
 namespace makegood::api {
 

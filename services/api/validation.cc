@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "google/protobuf/timestamp.pb.h"
+#include "makegood/v1/rating.pb.h"
 #include "services/core/text.h"
 
 namespace makegood::api {
@@ -59,7 +60,80 @@ void ValidateAmount(const std::string& field, int64_t amount,
   }
 }
 
+void ValidateReasons(const std::string& field,
+                     const google::protobuf::RepeatedField<int>& reasons,
+                     Violations& violations) {
+  absl::flat_hash_set<int> seen;
+  for (int i = 0; i < reasons.size(); ++i) {
+    int reason = reasons.Get(i);
+    std::string at = absl::StrCat(field, "[", i, "]");
+    if (reason == makegood::v1::REASON_UNSPECIFIED ||
+        !makegood::v1::Reason_IsValid(reason)) {
+      violations.Add(at,
+                     "must be a known Reason other than REASON_UNSPECIFIED");
+    } else if (!seen.insert(reason).second) {
+      violations.Add(at, absl::StrCat("duplicate reason ",
+                                      makegood::v1::Reason_Name(reason)));
+    }
+  }
+}
+
+void ValidatePercent(const std::string& field, bool present, int value,
+                     Violations& violations) {
+  if (!present) {
+    violations.Add(field, "is required");
+  } else if (value < 0 || value > 100) {
+    violations.Add(field, "must be 0-100");
+  }
+}
+
+// UTF-8 characters (not bytes); the string is valid UTF-8 (protobuf checks).
+size_t Utf8Length(absl::string_view s) {
+  size_t n = 0;
+  for (char c : s) {
+    if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) ++n;
+  }
+  return n;
+}
+
 }  // namespace
+
+void ValidateSubmitRating(const makegood::v1::SubmitRatingRequest& request,
+                          Violations& violations) {
+  if (!IsPrintableAscii(request.idempotency_key(), 1,
+                        kMaxIdempotencyKeyLength)) {
+    violations.Add("idempotency_key",
+                   absl::StrCat("must be 1-", kMaxIdempotencyKeyLength,
+                                " printable ASCII characters"));
+  }
+  ValidateId("member_id", request.member_id(), violations);
+  ValidateId("order_id", request.order_id(), violations);
+  ValidatePercent("satisfaction_percent", request.has_satisfaction_percent(),
+                  request.satisfaction_percent(), violations);
+  ValidateReasons("reasons", request.reasons(), violations);
+  if (request.line_ratings_size() > kMaxOrderLines) {
+    violations.Add("line_ratings",
+                   absl::StrCat("at most ", kMaxOrderLines, " line ratings"));
+  }
+  absl::flat_hash_set<absl::string_view> lines;
+  for (int i = 0; i < request.line_ratings_size() && i < kMaxOrderLines; ++i) {
+    const auto& line = request.line_ratings(i);
+    std::string at = absl::StrCat("line_ratings[", i, "]");
+    ValidateId(Path(at, "line_id"), line.line_id(), violations);
+    if (!line.line_id().empty() && !lines.insert(line.line_id()).second) {
+      violations.Add(Path(at, "line_id"),
+                     absl::StrCat("line \"", line.line_id(), "\" rated twice"));
+    }
+    ValidatePercent(Path(at, "satisfaction_percent"),
+                    line.has_satisfaction_percent(),
+                    line.satisfaction_percent(), violations);
+    ValidateReasons(Path(at, "reasons"), line.reasons(), violations);
+  }
+  if (Utf8Length(request.comment()) > kMaxCommentCharacters) {
+    violations.Add("comment", absl::StrCat("at most ", kMaxCommentCharacters,
+                                           " characters"));
+  }
+}
 
 void ValidateId(absl::string_view field, absl::string_view value,
                 Violations& violations) {

@@ -12,7 +12,8 @@
 #include "absl/time/time.h"
 #include "makegood/v1/member.pb.h"
 #include "makegood/v1/order.pb.h"
-#include "services/api/errors.h"
+#include "makegood/v1/rating_service.pb.h"
+#include "services/errors/errors.h"
 #include "services/policy_file/policy_document.h"
 
 namespace makegood::api {
@@ -38,5 +39,15 @@ void ValidateOrder(absl::string_view field, const makegood::v1::Order& order,
 void ValidateMember(absl::string_view field, const makegood::v1::Member& member,
                     const policy_file::PolicySnapshot& policy, absl::Time now,
                     Violations& violations);
+
+inline constexpr size_t kMaxIdempotencyKeyLength = 255;
+inline constexpr int kMaxCommentCharacters = 2000;
+
+// Checks a SubmitRatingRequest: key 1-255 printable ASCII, ids, satisfaction
+// 0-100, known reasons without repeats, line ratings naming distinct lines
+// (whether they are lines of the order is checked against the stored order),
+// comment length.
+void ValidateSubmitRating(const makegood::v1::SubmitRatingRequest& request,
+                          Violations& violations);
 
 }  // namespace makegood::api

@@ -10,19 +10,21 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "makegood/v1/goodwill_service.grpc.pb.h"
 #include "makegood/v1/insights_service.grpc.pb.h"
-#include "makegood/v1/rating_service.grpc.pb.h"
-#include "makegood/v1/refund_service.grpc.pb.h"
 #include "services/api/member_service.h"
 #include "services/api/order_service.h"
 #include "services/api/policy_service.h"
+#include "services/api/rating_service.h"
+#include "services/api/refund_service.h"
 #include "services/core/log.h"
 #include "services/core/status_macros.h"
 #include "services/policy_file/policy_document.h"
+#include "services/rating/rating_flow.h"
 #include "services/server/health_monitor.h"
 #include "services/store/key_schema.h"
 #include "services/store/member_store.h"
 #include "services/store/order_store.h"
 #include "services/store/redis_client.h"
+#include "services/store/refund_store.h"
 
 namespace makegood::server {
 
@@ -37,9 +39,13 @@ struct App::Parts {
         policy(std::move(p)),
         orders(*redis, keys, clock),
         members(*redis, keys, clock),
+        refunds(*redis, keys),
+        rating_flow(*redis, keys, policy, clock, config.rating),
         order_service(orders, clock),
         member_service(members, policy, clock),
-        policy_service(policy) {}
+        policy_service(policy),
+        rating_service(rating_flow),
+        refund_service(refunds, keys) {}
 
   ServerConfig config;
   const Clock& clock;
@@ -48,12 +54,14 @@ struct App::Parts {
   policy_file::ActivePolicy policy;
   store::OrderStore orders;
   store::MemberStore members;
+  store::RefundStore refunds;
+  rating::RatingFlow rating_flow;
   api::OrderService order_service;
   api::MemberService member_service;
   api::PolicyService policy_service;
+  api::RatingService rating_service;
+  api::RefundService refund_service;
   // Services of issues still open: every method answers UNIMPLEMENTED.
-  makegood::v1::RatingService::CallbackService rating_service;
-  makegood::v1::RefundService::CallbackService refund_service;
   makegood::v1::GoodwillService::CallbackService goodwill_service;
   makegood::v1::InsightsService::CallbackService insights_service;
   std::unique_ptr<grpc::Server> server;

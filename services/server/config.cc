@@ -38,6 +38,17 @@ ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(20),
 ABSL_FLAG(absl::Duration, health_interval, absl::Milliseconds(500),
           "How often Redis is checked for the health service.");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
+ABSL_FLAG(
+    std::string, rate_limits, "",
+    "Rate limits overriding the defaults (SubmitRating.member=30/m:burst=10,"
+    "SubmitRating.client=2000/s:burst=4000), comma separated: "
+    "Method.member|client=COUNT/s|m|h[:burst=N][:shadow] or "
+    "Method.member|client=off. Shadow counts and logs, never refuses.");
+ABSL_FLAG(absl::Duration, idempotency_ttl, absl::Hours(24),
+          "How long a completed idempotency key answers replays.");
+ABSL_FLAG(absl::Duration, claim_lease, absl::Seconds(10),
+          "How long an in-flight idempotency key stays claimed if the server "
+          "holding it dies.");
 
 namespace makegood::server {
 namespace {
@@ -169,6 +180,20 @@ absl::StatusOr<ServerConfig> ConfigFromFlags() {
   if (!ParseLogLevel(absl::GetFlag(FLAGS_log_level), &config.log_level)) {
     return absl::InvalidArgumentError(
         "--log_level: must be debug, info, warning or error");
+  }
+  absl::StatusOr<rating::RateLimits> limits =
+      rating::RateLimits::Parse(absl::GetFlag(FLAGS_rate_limits));
+  if (!limits.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--rate_limits: ", limits.status().message()));
+  }
+  config.rating.limits = *std::move(limits);
+  config.rating.idempotency_ttl = absl::GetFlag(FLAGS_idempotency_ttl);
+  config.rating.claim_lease = absl::GetFlag(FLAGS_claim_lease);
+  if (config.rating.idempotency_ttl < absl::Minutes(1) ||
+      config.rating.claim_lease < absl::Seconds(1)) {
+    return absl::InvalidArgumentError(
+        "--idempotency_ttl must be >= 1m and --claim_lease >= 1s");
   }
   return config;
 }

@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "services/core/log.h"
+#include "services/rating/rating_flow.h"
 #include "services/store/redis_client.h"
 
 namespace makegood::server {
@@ -25,6 +26,7 @@ struct ServerConfig {
   absl::Duration shutdown_grace = absl::Seconds(20);
   absl::Duration health_interval = absl::Milliseconds(500);
   LogLevel log_level = LogLevel::kInfo;
+  rating::RatingFlowOptions rating;
 };
 
 // Applies MAKEGOOD_* environment variables to the flags they name. Call before

@@ -1,4 +1,4 @@
-#include "services/api/errors.h"
+#include "services/errors/errors.h"
 
 #include <string>
 

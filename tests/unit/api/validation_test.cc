@@ -10,7 +10,7 @@
 #include "makegood/v1/member.pb.h"
 #include "makegood/v1/order.pb.h"
 #include "makegood/v1/policy.pb.h"
-#include "services/api/errors.h"
+#include "services/errors/errors.h"
 #include "services/core/text.h"
 #include "services/policy_file/policy_document.h"
 

@@ -1,4 +1,4 @@
-#include "services/api/errors.h"
+#include "services/errors/errors.h"
 
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
@@ -7,7 +7,7 @@
 #include "google/rpc/status.pb.h"
 #include "services/core/log.h"
 
-namespace makegood::api {
+namespace makegood {
 namespace {
 
 constexpr absl::string_view kTypePrefix = "type.googleapis.com/";
@@ -85,4 +85,4 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
       details.details_size() > 0 ? details.SerializeAsString() : std::string());
 }
 
-}  // namespace makegood::api
+}  // namespace makegood

@@ -1,4 +1,4 @@
-// File: services/api/errors.h
+// File: services/errors/errors.h
 //
 // The error model of the public API. Errors are absl::Status values all the
 // way up; rich details travel as Status payloads (google.rpc.BadRequest for
@@ -15,7 +15,7 @@
 #include "absl/strings/string_view.h"
 #include "grpcpp/support/status.h"
 
-namespace makegood::api {
+namespace makegood {
 
 // The ErrorInfo domain of makegood's own reasons.
 inline constexpr absl::string_view kErrorDomain = "makegood";
@@ -56,4 +56,4 @@ std::string ErrorReason(const absl::Status& status);
 // generic text (the original is logged) so internals never reach callers.
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
-}  // namespace makegood::api
+}  // namespace makegood

@@ -1,0 +1,43 @@
+// File: services/rating/conversions.h
+//
+// Between the public API (makegood.v1 protobuf) and the pure policy engine's
+// value types. The engine never sees protobuf; this is where the two meet.
+#pragma once
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "makegood/storage/v1/records.pb.h"
+#include "makegood/v1/member.pb.h"
+#include "makegood/v1/order.pb.h"
+#include "makegood/v1/rating.pb.h"
+#include "makegood/v1/rating_service.pb.h"
+#include "makegood/v1/refund.pb.h"
+#include "services/policy/decision.h"
+#include "services/policy/inputs.h"
+
+namespace makegood::rating {
+
+absl::Time FromTimestamp(const google::protobuf::Timestamp& ts);
+google::protobuf::Timestamp ToTimestamp(absl::Time t);
+
+// Fills the profile part of a snapshot (history is added by the caller).
+policy::MemberSnapshot MemberFromProto(const makegood::v1::Member& member);
+policy::OrderSnapshot OrderFromProto(const makegood::v1::Order& order,
+                                     int64_t refunded_minor);
+// The request was validated: reasons are known, percentages in range.
+policy::RatingInput RatingFromProto(
+    const makegood::v1::SubmitRatingRequest& request);
+
+makegood::v1::Instrument InstrumentToProto(policy::Instrument instrument);
+// "original_payment", "wallet", "coupon": ledger account and outbox names.
+const char* InstrumentName(policy::Instrument instrument);
+
+// The API decision. `refund` is the refund record when money, credit or a
+// coupon moves now (copied into the decision), else null.
+makegood::v1::Decision DecisionToProto(const policy::Decision& decision,
+                                       const makegood::v1::Refund* refund);
+
+makegood::storage::v1::MemberHistorySnapshot HistoryToProto(
+    const policy::MemberSnapshot& member);
+
+}  // namespace makegood::rating

@@ -1,0 +1,76 @@
+#include "services/rating/snapshot.h"
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "services/rating/conversions.h"
+
+namespace makegood::rating {
+
+int64_t DayNumber(absl::Time t) { return absl::ToUnixSeconds(t) / (24 * 3600); }
+
+absl::StatusOr<AdmitSnapshot> ParseAdmitSnapshot(
+    const store::RedisReply& order_pb, const store::RedisReply& order_refunded,
+    const store::RedisReply& member_pb, const store::RedisReply& stats,
+    absl::Time now) {
+  AdmitSnapshot s;
+  if (!order_pb.is_text() || !s.order.ParseFromString(order_pb.str)) {
+    return absl::DataLossError("stored order does not parse");
+  }
+  if (!member_pb.is_text() || !s.member.ParseFromString(member_pb.str)) {
+    return absl::DataLossError("stored member does not parse");
+  }
+  auto refunded = store::ReplyInteger(order_refunded, "refunded_minor");
+  if (!refunded.ok()) return refunded.status();
+  s.order_refunded_minor = *refunded;
+  s.member_snapshot = MemberFromProto(s.member);
+  s.order_snapshot = OrderFromProto(s.order, s.order_refunded_minor);
+
+  policy::MemberHistory& h = s.member_snapshot.history;
+  std::optional<int64_t> ib_balance, ib_as_of;
+  const int64_t today = DayNumber(now);
+  for (size_t i = 0; i + 1 < stats.elements.size(); i += 2) {
+    const std::string& field = stats.elements[i].str;
+    int64_t value = 0;
+    if (!absl::SimpleAtoi(stats.elements[i + 1].str, &value)) continue;
+    if (field == "delivered_orders") {
+      h.delivered_orders = value;
+    } else if (field == "ver") {
+      s.stats_version = stats.elements[i + 1].str;
+    } else if (field == "last_low_ms") {
+      h.last_low_rating_at = absl::FromUnixMillis(value);
+    } else if (field == "ib_balance") {
+      ib_balance = value;
+    } else if (field == "ib_as_of_ms") {
+      ib_as_of = value;
+    } else if (field.size() > 3 && field[2] == ':') {
+      int64_t day = 0;
+      if (!absl::SimpleAtoi(absl::string_view(field).substr(3), &day)) continue;
+      int64_t age = today - day;
+      if (age >= kLongWindowDays) {
+        s.expired_fields.push_back(field);
+        continue;
+      }
+      bool short_window = age < kShortWindowDays;
+      absl::string_view kind = absl::string_view(field).substr(0, 2);
+      if (kind == "sp") {
+        h.spend_90d_minor += value;
+      } else if (kind == "rc") {
+        h.refunds_90d += value;
+        if (short_window) h.refunds_30d += value;
+      } else if (kind == "rm") {
+        h.refunded_90d_minor += value;
+        if (short_window) h.refunded_30d_minor += value;
+      } else if (kind == "lr" && short_window) {
+        h.low_ratings_30d += value;
+      }
+    }
+  }
+  if (ib_balance.has_value() && ib_as_of.has_value()) {
+    s.member_snapshot.instant_budget = policy::InstantBudgetState{
+        .balance_minor = *ib_balance, .as_of = absl::FromUnixMillis(*ib_as_of)};
+  }
+  return s;
+}
+
+}  // namespace makegood::rating

@@ -1,0 +1,56 @@
+// File: services/rating/snapshot.h
+//
+// Turns the admit script's snapshot (order, member profile and the member's
+// stats hash) into the policy engine's inputs, summing the per-day buckets of
+// the stats hash into the rolling 30/90-day windows.
+//
+// Stats hash fields (mg:{p<N>}:mstats:<member_id>):
+//   delivered_orders        orders recorded for the member
+//   ver                     bumped by every commit (optimistic concurrency)
+//   sp:<day>                spend of orders delivered that day
+//   rc:<day> / rm:<day>     money refunds accepted that day: count / amount
+//   lr:<day>                low ratings that day
+//   last_low_ms             time of the last low rating
+//   ib_balance, ib_as_of_ms instant budget after the last instant refund
+// <day> = days since the Unix epoch (UTC). Buckets older than 90 days are
+// expired (deleted by the next commit).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "makegood/v1/member.pb.h"
+#include "makegood/v1/order.pb.h"
+#include "services/policy/inputs.h"
+#include "services/store/redis_reply.h"
+
+namespace makegood::rating {
+
+inline constexpr int kLongWindowDays = 90;
+inline constexpr int kShortWindowDays = 30;
+
+int64_t DayNumber(absl::Time t);
+
+struct AdmitSnapshot {
+  makegood::v1::Order order;
+  makegood::v1::Member member;
+  int64_t order_refunded_minor = 0;
+  policy::MemberSnapshot member_snapshot;
+  policy::OrderSnapshot order_snapshot;
+  // The stats version the decision is based on ("0" when never written).
+  std::string stats_version = "0";
+  // Stats fields older than the long window, to delete at commit.
+  std::vector<std::string> expired_fields;
+};
+
+// Parses {order_pb, order_refunded, member_pb, stats_flat} (the elements of a
+// FRESH admit reply after its tag). DATA_LOSS if stored bytes do not parse.
+absl::StatusOr<AdmitSnapshot> ParseAdmitSnapshot(
+    const store::RedisReply& order_pb, const store::RedisReply& order_refunded,
+    const store::RedisReply& member_pb, const store::RedisReply& stats,
+    absl::Time now);
+
+}  // namespace makegood::rating

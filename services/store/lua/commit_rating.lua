@@ -1,0 +1,92 @@
+-- Round trip 2 of SubmitRating: commits a decision atomically — rating record,
+-- refund record, double-entry ledger postings, member and order counters, the
+-- outbox entry settlement consumes, and the idempotent response — provided
+-- the claim is still ours and nothing the decision read has changed since.
+-- KEYS[1] idempotency record  KEYS[2] member stats  KEYS[3] order
+-- KEYS[4] rating record       KEYS[5] refund record
+-- KEYS[6] refunds by member   KEYS[7] refunds by order
+-- KEYS[8] ledger stream       KEYS[9] ledger balances  KEYS[10] outbox stream
+-- KEYS[11] ratings by time
+-- ARGV[1] claim token  ARGV[2] member stats version read at admit
+-- ARGV[3] now ms  ARGV[4] response bytes  ARGV[5] idempotency ttl ms
+-- ARGV[6] rating record bytes
+-- ARGV[7] refund amount minor (0: no refund)  ARGV[8] 1 if it is money
+--         (counts toward the order's ceiling), 0 for a coupon
+-- ARGV[9] refund bytes  ARGV[10] refund id  ARGV[11] instrument name
+-- ARGV[12] currency  ARGV[13] member id  ARGV[14] day number (now)
+-- ARGV[15] 1 if a low rating  ARGV[16] 1 to store the instant budget
+-- ARGV[17] instant budget balance after  ARGV[18] its as-of ms
+-- ARGV[19] expired stats fields to delete, space separated
+-- ARGV[20] rating id  ARGV[21] order id
+-- Returns {'OK'} | {'STALE'} | {'LOST_CLAIM'} | {'REPLAY', response}
+--       | {'CEILING', refunded_minor, total_minor}
+local idem = redis.call('HMGET', KEYS[1], 'state', 'token', 'response')
+if idem[1] == 'done' then return {'REPLAY', idem[3]} end
+if idem[1] ~= 'inflight' or idem[2] ~= ARGV[1] then return {'LOST_CLAIM'} end
+if (redis.call('HGET', KEYS[2], 'ver') or '0') ~= ARGV[2] then
+  return {'STALE'}
+end
+
+local amount = tonumber(ARGV[7])
+local money = ARGV[8] == '1'
+local order = redis.call('HMGET', KEYS[3], 'refunded_minor', 'total_minor')
+local refunded = tonumber(order[1] or '0')
+local total = tonumber(order[2] or '0')
+-- The hard invariants, whatever the decision said: never above what was paid,
+-- never a negative budget.
+if (money and refunded + amount > total) or
+   (ARGV[16] == '1' and tonumber(ARGV[17]) < 0) then
+  return {'CEILING', tostring(refunded), tostring(total)}
+end
+
+local now = ARGV[3]
+local day = ARGV[14]
+redis.call('HSET', KEYS[4], 'pb', ARGV[6], 'member_id', ARGV[13],
+  'order_id', ARGV[21], 'created_at_ms', now)
+redis.call('ZADD', KEYS[11], now, ARGV[20])
+redis.call('HSET', KEYS[3], 'rated', '1', 'updated_at_ms', now)
+redis.call('HINCRBY', KEYS[3], 'ratings', 1)
+
+if amount > 0 then
+  local refund_id = ARGV[10]
+  redis.call('HSET', KEYS[5], 'pb', ARGV[9], 'state', 'ACCEPTED',
+    'amount_minor', ARGV[7], 'currency', ARGV[12], 'instrument', ARGV[11],
+    'member_id', ARGV[13], 'order_id', ARGV[21], 'rating_id', ARGV[20],
+    'created_at_ms', now, 'updated_at_ms', now)
+  redis.call('ZADD', KEYS[6], now, refund_id)
+  redis.call('ZADD', KEYS[7], now, refund_id)
+  -- Double entry: the refund expense against what is now owed to the member.
+  local debit = 'expense:refunds:' .. ARGV[11] .. ':' .. ARGV[12]
+  local credit = 'payable:member:' .. ARGV[13] .. ':' .. ARGV[11] .. ':' ..
+    ARGV[12]
+  redis.call('XADD', KEYS[8], '*', 'txn', refund_id, 'kind', 'refund_accepted',
+    'debit', debit, 'credit', credit, 'amount_minor', ARGV[7],
+    'currency', ARGV[12], 'at_ms', now)
+  redis.call('HINCRBY', KEYS[9], debit, amount)
+  redis.call('HINCRBY', KEYS[9], credit, -amount)
+  redis.call('XADD', KEYS[10], '*', 'type', 'refund_accepted',
+    'refund_id', refund_id, 'member_id', ARGV[13], 'order_id', ARGV[21],
+    'amount_minor', ARGV[7], 'currency', ARGV[12], 'instrument', ARGV[11])
+  if money then
+    redis.call('HINCRBY', KEYS[3], 'refunded_minor', amount)
+    redis.call('HINCRBY', KEYS[2], 'rc:' .. day, 1)
+    redis.call('HINCRBY', KEYS[2], 'rm:' .. day, amount)
+  end
+end
+
+if ARGV[15] == '1' then
+  redis.call('HINCRBY', KEYS[2], 'lr:' .. day, 1)
+  redis.call('HSET', KEYS[2], 'last_low_ms', now)
+end
+if ARGV[16] == '1' then
+  redis.call('HSET', KEYS[2], 'ib_balance', ARGV[17], 'ib_as_of_ms', ARGV[18])
+end
+for field in string.gmatch(ARGV[19], '%S+') do
+  redis.call('HDEL', KEYS[2], field)
+end
+redis.call('HINCRBY', KEYS[2], 'ver', 1)
+
+redis.call('HSET', KEYS[1], 'state', 'done', 'response', ARGV[4])
+redis.call('HDEL', KEYS[1], 'token')
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+return {'OK'}

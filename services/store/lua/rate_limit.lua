@@ -1,0 +1,8 @@
+-- require: gcra
+-- One GCRA limit (e.g. per calling client), on a key of its own.
+-- KEYS[1]  limiter key
+-- ARGV[1]  interval ms, ARGV[2] burst, ARGV[3] shadow (0/1)
+-- Returns {allowed, would_reject, remaining, retry_after_ms, reset_ms}
+local allowed, would, remaining, retry_after, reset =
+  gcra(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]))
+return {allowed, would, remaining, math.ceil(retry_after), math.ceil(reset)}
