@@ -1,0 +1,159 @@
+#include "tests/testing/app_harness.h"
+
+#include <chrono>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace makegood::testing {
+
+using ::google::protobuf::util::TimeUtil;
+using ::grpc::health::v1::HealthCheckResponse;
+
+Stubs ConnectStubs(int port) {
+  Stubs s;
+  s.channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
+                                  grpc::InsecureChannelCredentials());
+  s.orders = v1::OrderService::NewStub(s.channel);
+  s.members = v1::MemberService::NewStub(s.channel);
+  s.ratings = v1::RatingService::NewStub(s.channel);
+  s.refunds = v1::RefundService::NewStub(s.channel);
+  s.health = grpc::health::v1::Health::NewStub(s.channel);
+  return s;
+}
+
+bool WaitServing(grpc::health::v1::Health::Stub& health) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(10));
+  auto reader = health.Watch(&context, {});
+  HealthCheckResponse response;
+  while (reader->Read(&response)) {
+    if (response.status() == HealthCheckResponse::SERVING) {
+      context.TryCancel();
+      reader->Finish().IgnoreError();
+      return true;
+    }
+  }
+  return false;
+}
+
+server::ServerConfig TestConfig(const RedisServer& redis) {
+  server::ServerConfig config;
+  config.listen = "127.0.0.1:0";
+  (void)store::ParseRedisUrl(redis.url(), &config.redis);
+  config.redis.command_timeout = absl::Seconds(2);
+  config.policy_path =
+      std::string(MAKEGOOD_SOURCE_DIR) + "/config/policy/default.textproto";
+  config.health_interval = absl::Milliseconds(20);
+  config.shutdown_grace = absl::Seconds(10);
+  return config;
+}
+
+absl::StatusOr<std::unique_ptr<AppHarness>> AppHarness::Create() {
+  std::unique_ptr<AppHarness> h(new AppHarness());
+  auto redis = RedisServer::Start();
+  if (!redis.ok()) return redis.status();
+  h->redis_ = *std::move(redis);
+  h->config_ = TestConfig(*h->redis_);
+  auto client = store::RedisClient::Start(h->config_.redis);
+  if (!client.ok()) return client.status();
+  h->client_ = *std::move(client);
+  return h;
+}
+
+absl::Status AppHarness::StartApp() {
+  app_.reset();
+  auto app = server::App::Start(config_, clock_);
+  if (!app.ok()) return app.status();
+  app_ = *std::move(app);
+  stubs_ = ConnectStubs(app_->port());
+  if (!WaitServing(*stubs_.health)) {
+    return absl::UnavailableError("app did not become SERVING");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status AppHarness::UpsertMember(const std::string& member_id,
+                                      const std::string& tier) {
+  v1::UpsertMemberRequest request;
+  auto* m = request.mutable_member();
+  m->set_member_id(member_id);
+  m->set_tier(tier);
+  *m->mutable_member_since() = TimeUtil::SecondsToTimestamp(1609459200);
+  m->add_flags("verified");
+  grpc::ClientContext context;
+  v1::UpsertMemberResponse response;
+  grpc::Status s = stubs_.members->UpsertMember(&context, request, &response);
+  return s.ok() ? absl::OkStatus()
+                : absl::InternalError(
+                      absl::StrCat("UpsertMember: ", s.error_message()));
+}
+
+v1::Order AppHarness::SampleOrder(const std::string& member_id,
+                                  const std::string& order_id,
+                                  absl::Time delivered_at) {
+  v1::Order order;
+  order.set_order_id(order_id);
+  order.set_member_id(member_id);
+  order.set_store_id("store-1");
+  order.set_courier_id("courier-1");
+  order.set_currency("EUR");
+  order.set_total_minor(3000);
+  order.set_delivery_fee_minor(300);
+  auto* ice = order.add_lines();
+  ice->set_line_id("l1");
+  ice->set_sku("ICE-CREAM");
+  ice->set_category("frozen");
+  ice->set_quantity(1);
+  ice->set_amount_minor(1200);
+  auto* bread = order.add_lines();
+  bread->set_line_id("l2");
+  bread->set_sku("BREAD");
+  bread->set_category("bakery");
+  bread->set_quantity(1);
+  bread->set_amount_minor(1500);
+  *order.mutable_delivered_at() =
+      TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(delivered_at));
+  order.set_payment_method(v1::PAYMENT_METHOD_CARD);
+  return order;
+}
+
+absl::Status AppHarness::RecordOrder(const std::string& member_id,
+                                     const std::string& order_id) {
+  v1::RecordDeliveryRequest request;
+  *request.mutable_order() =
+      SampleOrder(member_id, order_id, clock_.Now() - absl::Hours(1));
+  grpc::ClientContext context;
+  v1::RecordDeliveryResponse response;
+  grpc::Status s = stubs_.orders->RecordDelivery(&context, request, &response);
+  return s.ok() ? absl::OkStatus()
+                : absl::InternalError(
+                      absl::StrCat("RecordDelivery: ", s.error_message()));
+}
+
+absl::StatusOr<store::RedisReply> AppHarness::Redis(
+    std::vector<std::string> argv) {
+  absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (client_->ready_connections() == 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  return client_->CommandSync(std::move(argv));
+}
+
+std::map<std::string, std::string> AppHarness::Snapshot() {
+  std::map<std::string, std::string> out;
+  auto keys = Redis({"KEYS", "*"});
+  if (!keys.ok()) return out;
+  for (const auto& key : keys->elements) {
+    if (absl::StrContains(key.str, ":rl:")) continue;  // Limiters count calls.
+    auto dump = Redis({"DUMP", key.str});
+    out[key.str] = dump.ok() ? dump->str : "?";
+  }
+  return out;
+}
+
+}  // namespace makegood::testing
