@@ -240,21 +240,36 @@ void ExplainClaim(const Claim& claim, Rationale& why) {
   }
 }
 
-// `requested` cut to the order's refundable remainder and the tier's caps.
+// What this rating is owed: the part of `requested` beyond what earlier
+// ratings of the order already refunded (a second rating may raise the
+// refund, never duplicate it), cut to the order's refundable remainder and the
+// tier's caps. The per-order cap counts the earlier refunds too.
 int64_t ApplyCeilings(int64_t requested, const TierConfig& tier,
                       const MemberSnapshot& member, const OrderSnapshot& order,
                       absl::string_view currency, Rationale& why) {
+  int64_t due = requested;
+  if (order.refunded_minor > 0 && requested > 0) {
+    due = std::max<int64_t>(0, requested - order.refunded_minor);
+    const std::string earlier = FormatMoney(order.refunded_minor, currency);
+    why.Add("earlier_refunds_deducted",
+            due == 0 ? absl::StrCat("Earlier refunds of ", earlier,
+                                    " on this order already cover it.")
+                     : absl::StrCat("Earlier refunds of ", earlier,
+                                    " on this order are deducted."));
+  }
   const int64_t order_left = order.total_minor - order.refunded_minor;
+  const int64_t order_cap_left = std::max<int64_t>(
+      0, tier.max_refund_per_order_minor - order.refunded_minor);
   const int64_t period_left = std::max<int64_t>(
       0, tier.max_refund_per_period_minor - member.history.refunded_30d_minor);
-  const int64_t eligible = std::min(
-      {requested, order_left, tier.max_refund_per_order_minor, period_left});
-  if (eligible == requested) return eligible;
+  const int64_t eligible =
+      std::min({due, order_left, order_cap_left, period_left});
+  if (eligible == due) return eligible;
   if (order_left == eligible) {
     why.Add("order_remaining_reached",
             "The refund is limited to what is left to refund on this order.");
   }
-  if (tier.max_refund_per_order_minor == eligible) {
+  if (order_cap_left == eligible) {
     why.Add("order_cap_reached",
             absl::StrCat("The refund is limited to ",
                          FormatMoney(tier.max_refund_per_order_minor, currency),
@@ -422,12 +437,16 @@ absl::StatusOr<Decision> PolicyEngine::Decide(const MemberSnapshot& member,
       AssessClaim(policy_, tier, order, rating, *line_ratings, grant_in_kind);
   ExplainClaim(claim, why);
   const int64_t requested = claim.goods_minor + claim.delivery_fee_minor;
-  const bool claimed = requested > 0 || claim.coupon_minor > 0 ||
-                       !claim.replacement_line_ids.empty();
 
-  // 2. Hard ceilings: nothing above them is ever paid or reviewed.
+  // 2. Earlier refunds of the order and hard ceilings: nothing above them is
+  // ever paid or reviewed.
   const int64_t eligible =
       ApplyCeilings(requested, tier, member, order, config.currency, why);
+  // Money already refunded on the order is not claimed again, so a rating
+  // it fully covers is no claim (no action rather than a denial).
+  const bool claimed = requested > order.refunded_minor ||
+                       claim.coupon_minor > 0 ||
+                       !claim.replacement_line_ids.empty();
 
   // 3. The trust band and the instant budget split the eligible money into
   // what is paid now and what waits for review or evidence.

@@ -17,9 +17,12 @@
 //      or its full amount under a line rule (missing, melted frozen goods);
 //      excluded categories earn nothing; order rules add the delivery fee or
 //      a coupon; reasons about the delivery alone replace the curve.
-//   3. Hard ceilings: the money claimed is cut to the order's refundable
-//      remainder and the tier's per-order and per-30-day caps. Nothing above
-//      them is ever paid or sent to review.
+//   3. Earlier refunds and hard ceilings: a rating of an order already
+//      refunded is owed only what it claims beyond those refunds (a second
+//      rating may raise the refund, never duplicate it):
+//        due = min(max(0, claim - refunded), total - refunded),
+//      then cut to the tier's per-order cap (counting the earlier refunds)
+//      and per-30-day cap. Nothing above them is ever paid or sent to review.
 //   4. The band and the instant budget split what remains into a part paid
 //      at once and a part for review or evidence (or deny it all).
 //   5. Instrument (original payment or wallet), follow-ups, explanation.

@@ -35,6 +35,9 @@ struct InstantBudgetConfig {
   int64_t capacity_minor = 0;
   int64_t initial_minor = 0;
   int64_t refill_per_day_minor = 0;
+
+  friend bool operator==(const InstantBudgetConfig&,
+                         const InstantBudgetConfig&) = default;
 };
 
 struct TierConfig {
@@ -52,6 +55,8 @@ struct TierConfig {
   // Whether a severe rating (FollowUpConfig::severe_max_percent) from this
   // tier asks a manager to contact the member.
   bool manager_follow_up_on_severe = false;
+
+  friend bool operator==(const TierConfig&, const TierConfig&) = default;
 };
 
 // One point of the refund curve: at `satisfaction_percent`, refund
@@ -59,6 +64,8 @@ struct TierConfig {
 struct CurvePoint {
   int satisfaction_percent = 0;
   int refund_percent = 0;
+
+  friend bool operator==(const CurvePoint&, const CurvePoint&) = default;
 };
 
 // What a reason rule does.
@@ -95,6 +102,8 @@ struct ReasonRule {
   // (e.g. late -> only the delivery fee).
   bool instead_of_curve = false;
   FeedbackTarget feedback = FeedbackTarget::kNone;
+
+  friend bool operator==(const ReasonRule&, const ReasonRule&) = default;
 };
 
 // Trust bands, from the top: a score >= instant_min_score settles at once
@@ -108,6 +117,9 @@ struct TrustThresholds {
   int evidence_min_score = 0;
   int review_min_score = 0;
   int partial_instant_percent = 0;
+
+  friend bool operator==(const TrustThresholds&,
+                         const TrustThresholds&) = default;
 };
 
 // A member flag's weight in the trust score (negative for risk signals).
@@ -115,6 +127,8 @@ struct FlagWeight {
   // 1-64 characters of [a-z0-9_], e.g. "chargeback".
   std::string flag;
   int points = 0;
+
+  friend bool operator==(const FlagWeight&, const FlagWeight&) = default;
 };
 
 // How each factor moves the trust score. Penalties are given as positive
@@ -143,6 +157,8 @@ struct TrustModel {
   int low_ratings_max_penalty = 0;
   // Flags not listed here do not move the score.
   std::vector<FlagWeight> flag_weights;
+
+  friend bool operator==(const TrustModel&, const TrustModel&) = default;
 };
 
 struct FollowUpConfig {
@@ -156,6 +172,9 @@ struct FollowUpConfig {
   // complaint: the member gets what can be settled at once, never a review
   // or an evidence request, plus a recovery follow-up.
   int silent_recovery_max_percent = 0;
+
+  friend bool operator==(const FollowUpConfig&,
+                         const FollowUpConfig&) = default;
 };
 
 struct PolicyConfig {
@@ -181,6 +200,8 @@ struct PolicyConfig {
   bool prefer_wallet = false;
   // How long after delivery an order can be rated.
   absl::Duration rating_window = absl::ZeroDuration();
+
+  friend bool operator==(const PolicyConfig&, const PolicyConfig&) = default;
 };
 
 // One problem with a policy: the field's textproto path and what is wrong.

@@ -14,15 +14,12 @@
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/text_format.h"
-#include "services/core/text.h"
+#include "services/policy_file/policy_convert.h"
 
 namespace makegood::policy_file {
 namespace {
 
 using makegood::v1::Policy;
-
-constexpr size_t kMaxPolicyNameLength = 64;
-constexpr size_t kMaxTierNameLength = 32;
 
 // Collects textproto syntax errors as "line:column: message".
 class ErrorCollector final : public google::protobuf::io::ErrorCollector {
@@ -56,26 +53,8 @@ std::string CanonicalBytes(const Policy& policy) {
 
 std::vector<PolicyViolation> ValidatePolicy(const Policy& policy) {
   std::vector<PolicyViolation> violations;
-  if (!IsLowerToken(policy.name(), kMaxPolicyNameLength)) {
-    violations.push_back(
-        {"name", absl::StrCat("must be 1-", kMaxPolicyNameLength,
-                              " characters of [a-z0-9_-]")});
-  }
-  if (policy.tiers().empty()) {
-    violations.push_back({"tiers", "at least one tier is required"});
-  }
-  absl::flat_hash_set<std::string> seen;
-  for (int i = 0; i < policy.tiers_size(); ++i) {
-    const std::string& name = policy.tiers(i).name();
-    std::string field = absl::StrCat("tiers[", i, "].name");
-    if (!IsLowerToken(name, kMaxTierNameLength)) {
-      violations.push_back(
-          {field, absl::StrCat("must be 1-", kMaxTierNameLength,
-                               " characters of [a-z0-9_-]")});
-    } else if (!seen.insert(name).second) {
-      violations.push_back(
-          {field, absl::StrCat("duplicate tier \"", name, "\"")});
-    }
+  for (policy::Violation& v : PolicyViolations(policy)) {
+    violations.push_back({std::move(v.field), std::move(v.message)});
   }
   return violations;
 }
@@ -104,22 +83,15 @@ absl::StatusOr<Policy> ParsePolicyText(absl::string_view text) {
 
 absl::StatusOr<PolicySnapshot> BuildPolicySnapshot(Policy policy,
                                                    absl::Time now) {
-  std::vector<PolicyViolation> violations = ValidatePolicy(policy);
-  if (!violations.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "invalid policy: ",
-        absl::StrJoin(violations, "; ",
-                      [](std::string* out, const PolicyViolation& v) {
-                        absl::StrAppend(out, v.field, ": ", v.description);
-                      })));
+  absl::StatusOr<policy::PolicyConfig> config = ToPolicyConfig(policy);
+  if (!config.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid policy: ", config.status().message()));
   }
   PolicySnapshot snapshot;
   snapshot.version = PolicyVersion(policy);
-  // TODO(issue 4): build the engine config from the document itself. Until the
-  // document carries the full policy, the engine runs the built-in default.
   absl::StatusOr<policy::PolicyEngine> engine =
-      policy::PolicyEngine::Create(policy::DefaultPolicyConfig(),
-                                   snapshot.version);
+      policy::PolicyEngine::Create(*std::move(config), snapshot.version);
   if (!engine.ok()) return engine.status();
   snapshot.engine =
       std::make_shared<const policy::PolicyEngine>(*std::move(engine));
@@ -127,6 +99,22 @@ absl::StatusOr<PolicySnapshot> BuildPolicySnapshot(Policy policy,
   for (const auto& tier : policy.tiers())
     snapshot.tier_names.insert(tier.name());
   snapshot.policy = std::move(policy);
+  return snapshot;
+}
+
+absl::StatusOr<PolicySnapshot> BuildPolicySnapshotFromText(
+    absl::string_view text, absl::string_view origin, absl::Time now) {
+  absl::StatusOr<Policy> policy = ParsePolicyText(text);
+  if (!policy.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(origin, ": ", policy.status().message()));
+  }
+  absl::StatusOr<PolicySnapshot> snapshot =
+      BuildPolicySnapshot(*std::move(policy), now);
+  if (!snapshot.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(origin, ": ", snapshot.status().message()));
+  }
   return snapshot;
 }
 
@@ -139,18 +127,7 @@ absl::StatusOr<PolicySnapshot> LoadPolicyFile(const std::string& path,
   }
   std::stringstream text;
   text << in.rdbuf();
-  absl::StatusOr<Policy> policy = ParsePolicyText(text.str());
-  if (!policy.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": ", policy.status().message()));
-  }
-  absl::StatusOr<PolicySnapshot> snapshot =
-      BuildPolicySnapshot(*std::move(policy), now);
-  if (!snapshot.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": ", snapshot.status().message()));
-  }
-  return snapshot;
+  return BuildPolicySnapshotFromText(text.str(), path, now);
 }
 
 }  // namespace makegood::policy_file

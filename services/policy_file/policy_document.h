@@ -47,7 +47,9 @@ struct PolicySnapshot {
   }
 };
 
-// Every problem in `policy`; empty when it is valid.
+// Every problem in `policy` (see policy_convert.h: document-level problems
+// such as unset enums, and the engine's own checks), in field order; empty
+// when it is valid.
 std::vector<PolicyViolation> ValidatePolicy(const makegood::v1::Policy& policy);
 
 // "<name>@<hash>" of a policy (valid or not).
@@ -57,10 +59,16 @@ std::string PolicyVersion(const makegood::v1::Policy& policy);
 // or unknown fields.
 absl::StatusOr<makegood::v1::Policy> ParsePolicyText(absl::string_view text);
 
-// Parses and validates. INVALID_ARGUMENT listing every violation as
-// "field: description" on an invalid policy.
+// Validates and builds the engine for `policy`. INVALID_ARGUMENT listing
+// every violation as "field: description" on an invalid policy.
 absl::StatusOr<PolicySnapshot> BuildPolicySnapshot(makegood::v1::Policy policy,
                                                    absl::Time now);
+
+// Parses and validates policy text that came from `origin` (a file name,
+// for messages): INVALID_ARGUMENT "<origin>: ..." naming the line or the
+// fields, as ParsePolicyText and BuildPolicySnapshot do.
+absl::StatusOr<PolicySnapshot> BuildPolicySnapshotFromText(
+    absl::string_view text, absl::string_view origin, absl::Time now);
 
 // Reads, parses and validates a policy file; errors name the file.
 absl::StatusOr<PolicySnapshot> LoadPolicyFile(const std::string& path,

@@ -250,13 +250,18 @@ TEST_F(DecideTest, PerPeriodCapCountsRefundsOfTheLast30Days) {
               ElementsAre("missing_item_full_line", "period_cap_reached"));
 }
 
-TEST_F(DecideTest, OrderRemainderLimitsTheRefund) {
+// Changed by the second-rating rule: an order refunded up to 2.00 below its
+// total used to be paid those 2.00; earlier refunds now count against the
+// claim itself, and the 9.99 already refunded covers the 6.00 claimed.
+TEST_F(DecideTest, EarlierRefundsCoveringTheClaimGetNoAction) {
   order_.refunded_minor = order_.total_minor - 2'00;
   const Decision decision =
       Decide(LineRatingOf("l1", 60, {Reason::kMissingItem}));
-  EXPECT_THAT(decision.refund, PaidNow(2'00, Instrument::kOriginalPayment));
-  EXPECT_THAT(decision.reason_codes,
-              ElementsAre("missing_item_full_line", "order_remaining_reached"));
+  EXPECT_EQ(decision.outcome, Outcome::kNoAction);
+  EXPECT_EQ(decision.refund, std::nullopt);
+  EXPECT_EQ(decision.review_amount_minor, 0);
+  EXPECT_THAT(decision.reason_codes, ElementsAre("missing_item_full_line",
+                                                 "earlier_refunds_deducted"));
 }
 
 TEST_F(DecideTest, FullyRefundedOrderGetsNoAction) {
@@ -265,7 +270,88 @@ TEST_F(DecideTest, FullyRefundedOrderGetsNoAction) {
   EXPECT_EQ(decision.outcome, Outcome::kNoAction);
   EXPECT_EQ(decision.refund, std::nullopt);
   EXPECT_THAT(decision.reason_codes,
-              ElementsAre("curve_proportional", "order_remaining_reached"));
+              ElementsAre("curve_proportional", "earlier_refunds_deducted"));
+}
+
+// A second rating of the same order may raise the refund, never duplicate it.
+// The bread (3.00, no line rule) is rated alone so that the curve decides.
+class SecondRatingTest : public DecideTest {
+ protected:
+  // Rates the bread at `satisfaction` as of poor quality (so that a low
+  // rating is not a silent one) after earlier refunds of `refunded`.
+  Decision RateBread(int satisfaction, int64_t refunded) {
+    order_.refunded_minor = refunded;
+    return Decide(LineRatingOf("l2", satisfaction, {Reason::kPoorQuality}));
+  }
+};
+
+TEST_F(SecondRatingTest, FirstRatingIsPaidInFull) {
+  // 50 % satisfaction earns 50 % of 3.00.
+  const Decision first = RateBread(50, 0);
+  EXPECT_THAT(first.refund, PaidNow(1'50, Instrument::kOriginalPayment));
+  EXPECT_THAT(first.reason_codes, ElementsAre("curve_proportional"));
+}
+
+TEST_F(SecondRatingTest, LowerSecondRatingPaysOnlyTheDifference) {
+  // 20 % earns 100 % of 3.00; 1.50 was refunded after the first rating.
+  const Decision second = RateBread(20, 1'50);
+  EXPECT_EQ(second.outcome, Outcome::kRefund);
+  EXPECT_THAT(second.refund, PaidNow(1'50, Instrument::kOriginalPayment));
+  EXPECT_EQ(second.review_amount_minor, 0);
+  EXPECT_EQ(second.instant_budget_used_minor, 1'50);
+  EXPECT_THAT(second.reason_codes,
+              ElementsAre("curve_proportional", "earlier_refunds_deducted"));
+  EXPECT_EQ(second.explanation,
+            "We have refunded 1.50 EUR to your original payment. Items are "
+            "refunded in proportion to your rating. Earlier refunds of 1.50 "
+            "EUR on this order are deducted. A manager will contact you about "
+            "this delivery.");
+}
+
+TEST_F(SecondRatingTest, HigherSecondRatingPaysNothing) {
+  // 80 % earns nothing at all, and certainly not another 1.50.
+  const Decision second = RateBread(80, 1'50);
+  EXPECT_EQ(second.outcome, Outcome::kNoAction);
+  EXPECT_EQ(second.refund, std::nullopt);
+  EXPECT_EQ(second.instant_budget_used_minor, 0);
+  EXPECT_THAT(second.reason_codes, IsEmpty());
+  EXPECT_EQ(second.explanation, "Thank you for your rating.");
+}
+
+TEST_F(SecondRatingTest, SmallerClaimThanAlreadyRefundedPaysNothing) {
+  // 65 % earns 25 % of 3.00 = 0.75, less than the 1.50 already refunded.
+  const Decision second = RateBread(65, 1'50);
+  EXPECT_EQ(second.outcome, Outcome::kNoAction);
+  EXPECT_EQ(second.refund, std::nullopt);
+  EXPECT_EQ(second.review_amount_minor, 0);
+  EXPECT_THAT(second.reason_codes,
+              ElementsAre("curve_proportional", "earlier_refunds_deducted"));
+  EXPECT_EQ(second.explanation,
+            "Thank you for your rating. Items are refunded in proportion to "
+            "your rating. Earlier refunds of 1.50 EUR on this order already "
+            "cover it.");
+}
+
+TEST_F(SecondRatingTest, ACoveredClaimIsNotDeniedForLowTrust) {
+  member_.flags = {"linked_to_abuser", "chargeback"};  // deny band
+  const Decision second = RateBread(65, 1'50);
+  EXPECT_EQ(second.outcome, Outcome::kNoAction);
+  EXPECT_EQ(second.refund, std::nullopt);
+}
+
+TEST_F(SecondRatingTest, PerOrderCapCountsEarlierRefunds) {
+  PolicyConfig config = DefaultPolicyConfig();
+  config.tiers[2].max_refund_per_order_minor = 2'00;  // premium
+  Use(config);
+  // The first rating was capped at 2.00; 20 % now claims 3.00, which is 1.00
+  // beyond the earlier refund, but the order's cap leaves nothing.
+  const Decision second = RateBread(20, 2'00);
+  EXPECT_EQ(second.outcome, Outcome::kNoAction);
+  EXPECT_EQ(second.refund, std::nullopt);
+  EXPECT_EQ(second.review_amount_minor, 0);
+  EXPECT_THAT(second.reason_codes,
+              ElementsAre("curve_proportional", "earlier_refunds_deducted",
+                          "order_cap_reached"));
 }
 
 TEST_F(DecideTest, InstantBudgetLimitsThePartPaidAtOnce) {

@@ -11,6 +11,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "makegood/v1/policy.pb.h"
+#include "services/policy/policy_config.h"
+#include "services/policy_file/policy_convert.h"
 
 namespace makegood::policy_file {
 namespace {
@@ -27,11 +29,24 @@ using ::testing::UnorderedElementsAre;
 
 const absl::Time kNow = absl::FromUnixSeconds(1'700'000'000);
 
-Policy MakePolicy(const std::string& name,
-                  const std::vector<std::string>& tiers) {
+// Only a name and tier names: not a valid policy since the document carries
+// the whole engine config, but enough to pin versions.
+Policy NameAndTiersOnly(const std::string& name,
+                        const std::vector<std::string>& tiers) {
   Policy policy;
   policy.set_name(name);
   for (const std::string& tier : tiers) policy.add_tiers()->set_name(tier);
+  return policy;
+}
+
+// The default policy with this name and these tiers (named only, with every
+// other tier setting zero, which is valid).
+Policy MakePolicy(const std::string& name,
+                  const std::vector<std::string>& tiers) {
+  Policy policy = FromPolicyConfig(policy::DefaultPolicyConfig());
+  policy.clear_tiers();
+  policy.MergeFrom(NameAndTiersOnly(name, tiers));
+  policy.set_name(name);
   return policy;
 }
 
@@ -93,7 +108,7 @@ TEST(ValidatePolicy, AcceptsAValidPolicy) {
 }
 
 TEST(ValidatePolicy, RequiresANameAndATier) {
-  EXPECT_THAT(ValidatePolicy(Policy()),
+  EXPECT_THAT(ValidatePolicy(MakePolicy("", {})),
               ElementsAre(Violation("name", "must be 1-64 characters"),
                           Violation("tiers", "at least one tier")));
 }
@@ -162,9 +177,11 @@ TEST(PolicyVersion, IsNameAtTwelveHexDigits) {
 // Versions are recorded on every decision: a change of the hash or of the
 // canonical bytes would make equal policies look different.
 TEST(PolicyVersion, IsPinnedToSha256OfTheCanonicalBytes) {
-  EXPECT_EQ(PolicyVersion(MakePolicy("default", {"basic", "plus", "premium"})),
-            "default@28074477738a");
-  EXPECT_EQ(PolicyVersion(MakePolicy("test", {"basic"})), "test@44a41556deaa");
+  EXPECT_EQ(
+      PolicyVersion(NameAndTiersOnly("default", {"basic", "plus", "premium"})),
+      "default@28074477738a");
+  EXPECT_EQ(PolicyVersion(NameAndTiersOnly("test", {"basic"})),
+            "test@44a41556deaa");
 }
 
 TEST(PolicyVersion, IsEqualForEqualContentWrittenDifferently) {
