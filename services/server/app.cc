@@ -18,6 +18,7 @@
 #include "services/core/log.h"
 #include "services/core/status_macros.h"
 #include "services/policy_file/policy_document.h"
+#include "services/policy_file/policy_watcher.h"
 #include "services/rating/rating_flow.h"
 #include "services/server/health_monitor.h"
 #include "services/store/key_schema.h"
@@ -64,6 +65,7 @@ struct App::Parts {
   // Services of issues still open: every method answers UNIMPLEMENTED.
   makegood::v1::GoodwillService::CallbackService goodwill_service;
   makegood::v1::InsightsService::CallbackService insights_service;
+  std::unique_ptr<policy_file::PolicyWatcher> policy_watcher;
   std::unique_ptr<grpc::Server> server;
   std::unique_ptr<HealthMonitor> health;
   int port = 0;
@@ -121,6 +123,12 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const ServerConfig& config,
   parts->health = std::make_unique<HealthMonitor>(
       *parts->redis, parts->keys, *health, config.health_interval);
   parts->health->Start();
+  if (config.policy_reload_interval > absl::ZeroDuration()) {
+    parts->policy_watcher = std::make_unique<policy_file::PolicyWatcher>(
+        config.policy_path, parts->policy, clock,
+        config.policy_reload_interval);
+    parts->policy_watcher->Start();
+  }
   Log(LogLevel::kInfo, "serving",
       {{"listen", config.listen},
        {"port", parts->port},
@@ -136,6 +144,7 @@ void App::Shutdown() {
   p.stopped = true;
   Log(LogLevel::kInfo, "shutdown_started",
       {{"grace_ms", absl::ToInt64Milliseconds(p.config.shutdown_grace)}});
+  if (p.policy_watcher != nullptr) p.policy_watcher->Stop();
   // Health first, so load balancers stop sending while calls drain.
   if (p.health != nullptr) p.health->Stop();
   if (p.server != nullptr) {

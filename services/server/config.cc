@@ -18,6 +18,11 @@ ABSL_FLAG(
     "Redis to keep state in: redis://[[user]:password@]host[:port][/db].");
 ABSL_FLAG(std::string, policy, "",
           "Policy file (makegood.v1.Policy as textproto). Required.");
+ABSL_FLAG(absl::Duration, policy_reload_interval, absl::Seconds(2),
+          "How often the policy file is checked for changes (e.g. a Kubernetes "
+          "ConfigMap update); a valid change takes effect at once, an invalid "
+          "one is logged and refused while the current policy keeps serving. "
+          "0 disables reloading.");
 ABSL_FLAG(int, partitions, 64,
           "Number of key partitions (Redis Cluster hash tags). Fixed for the "
           "life of a deployment: recorded in Redis on first use, and a server "
@@ -161,6 +166,10 @@ absl::StatusOr<ServerConfig> ConfigFromFlags() {
     return absl::InvalidArgumentError(
         "--policy (or MAKEGOOD_POLICY) is required: a makegood.v1.Policy "
         "textproto file, e.g. config/policy/default.textproto");
+  }
+  config.policy_reload_interval = absl::GetFlag(FLAGS_policy_reload_interval);
+  if (config.policy_reload_interval < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--policy_reload_interval: must be >= 0");
   }
   config.partitions = absl::GetFlag(FLAGS_partitions);
   if (config.partitions < 1 || config.partitions > 16384) {

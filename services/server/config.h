@@ -25,6 +25,8 @@ struct ServerConfig {
   int max_message_bytes = 1 << 20;
   absl::Duration shutdown_grace = absl::Seconds(20);
   absl::Duration health_interval = absl::Milliseconds(500);
+  // How often the policy file is checked for changes; zero: never.
+  absl::Duration policy_reload_interval = absl::Seconds(2);
   LogLevel log_level = LogLevel::kInfo;
   rating::RatingFlowOptions rating;
 };

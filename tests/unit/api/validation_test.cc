@@ -10,8 +10,10 @@
 #include "makegood/v1/member.pb.h"
 #include "makegood/v1/order.pb.h"
 #include "makegood/v1/policy.pb.h"
-#include "services/errors/errors.h"
 #include "services/core/text.h"
+#include "services/errors/errors.h"
+#include "services/policy/policy_config.h"
+#include "services/policy_file/policy_convert.h"
 #include "services/policy_file/policy_document.h"
 
 namespace makegood::api {
@@ -69,12 +71,10 @@ std::vector<FieldViolation> CheckOrder(const Order& order) {
   return violations.list();
 }
 
+// The built-in default policy (tiers basic, plus, premium) as a document.
 policy_file::PolicySnapshot TestPolicy() {
-  makegood::v1::Policy policy;
-  policy.set_name("test");
-  for (const char* tier : {"basic", "plus", "premium"}) {
-    policy.add_tiers()->set_name(tier);
-  }
+  makegood::v1::Policy policy =
+      policy_file::FromPolicyConfig(policy::DefaultPolicyConfig());
   absl::StatusOr<policy_file::PolicySnapshot> snapshot =
       policy_file::BuildPolicySnapshot(policy, kNow);
   EXPECT_TRUE(snapshot.ok()) << snapshot.status();
