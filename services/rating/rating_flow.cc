@@ -93,12 +93,14 @@ struct RatingFlow::Call {
 
 RatingFlow::RatingFlow(store::RedisClient& redis, const store::KeySchema& keys,
                        const policy_file::ActivePolicy& policy,
-                       const Clock& clock, RatingFlowOptions options)
+                       const Clock& clock, RatingFlowOptions options,
+                       const policy_file::ActivePolicy* shadow)
     : redis_(redis),
       keys_(keys),
       policy_(policy),
       clock_(clock),
-      options_(std::move(options)) {}
+      options_(std::move(options)),
+      shadow_(shadow) {}
 
 void RatingFlow::Submit(std::string caller,
                         const makegood::v1::SubmitRatingRequest* request,
@@ -355,9 +357,9 @@ void RatingFlow::DecideAndCommit(std::shared_ptr<Call> call,
     return;
   }
   const policy::PolicyEngine& engine = *call->policy->engine;
-  absl::StatusOr<policy::Decision> decision =
-      engine.Decide(snapshot->member_snapshot, snapshot->order_snapshot,
-                    RatingFromProto(call->request), call->now);
+  const policy::RatingInput rating = RatingFromProto(call->request);
+  absl::StatusOr<policy::Decision> decision = engine.Decide(
+      snapshot->member_snapshot, snapshot->order_snapshot, rating, call->now);
   if (!decision.ok()) {
     // The request is valid; what the policy refuses is the stored state
     // (another currency, a tier the policy lacks, a closed window).
@@ -369,6 +371,10 @@ void RatingFlow::DecideAndCommit(std::shared_ptr<Call> call,
     }
     ReleaseAndFinish(call, status);
     return;
+  }
+  if (shadow_ != nullptr) {
+    Shadow(*call, snapshot->member_snapshot, snapshot->order_snapshot, rating,
+           *decision);
   }
 
   const std::string& member_id = call->request.member_id();
@@ -460,6 +466,42 @@ void RatingFlow::DecideAndCommit(std::shared_ptr<Call> call,
               });
 }
 
+void RatingFlow::Shadow(const Call& call, const policy::MemberSnapshot& member,
+                        const policy::OrderSnapshot& order,
+                        const policy::RatingInput& rating,
+                        const policy::Decision& active) {
+  std::shared_ptr<const policy_file::PolicySnapshot> candidate = shadow_->Get();
+  absl::StatusOr<policy::Decision> shadow =
+      candidate->engine->Decide(member, order, rating, call.now);
+  shadow_evaluated_.fetch_add(1, std::memory_order_relaxed);
+  auto money = [](const policy::Decision& d) -> int64_t {
+    return d.refund.has_value() ? d.refund->amount_minor : 0;
+  };
+  if (shadow.ok() && shadow->outcome == active.outcome &&
+      money(*shadow) == money(active) &&
+      shadow->review_amount_minor == active.review_amount_minor) {
+    return;
+  }
+  shadow_disagreements_.fetch_add(1, std::memory_order_relaxed);
+  // Ids, outcomes and amounts only: no member data beyond the rating id.
+  Log(LogLevel::kInfo, "shadow_policy_disagreement",
+      {{"rating_id", call.ids.rating_id},
+       {"active_version", active.policy_version},
+       {"active_outcome", policy::OutcomeName(active.outcome)},
+       {"active_refund_minor", money(active)},
+       {"active_review_minor", active.review_amount_minor},
+       {"active_reasons", absl::StrJoin(active.reason_codes, ",")},
+       {"shadow_version", candidate->version},
+       {"shadow_outcome",
+        shadow.ok() ? policy::OutcomeName(shadow->outcome) : "error"},
+       {"shadow_refund_minor", shadow.ok() ? money(*shadow) : int64_t{0}},
+       {"shadow_review_minor",
+        shadow.ok() ? shadow->review_amount_minor : int64_t{0}},
+       {"shadow_reasons", shadow.ok()
+                              ? absl::StrJoin(shadow->reason_codes, ",")
+                              : std::string(shadow.status().message())}});
+}
+
 void RatingFlow::OnCommitted(std::shared_ptr<Call> call,
                              absl::StatusOr<RedisReply> reply) {
   if (!reply.ok()) {
@@ -541,6 +583,9 @@ void RatingFlow::Finish(std::shared_ptr<Call> call, RatingResult result) {
 RatingFlowStats RatingFlow::stats() const {
   return RatingFlowStats{
       .committed = committed_.load(std::memory_order_relaxed),
+      .shadow_evaluated = shadow_evaluated_.load(std::memory_order_relaxed),
+      .shadow_disagreements =
+          shadow_disagreements_.load(std::memory_order_relaxed),
       .replayed = replayed_.load(std::memory_order_relaxed),
       .stale_retries = stale_retries_.load(std::memory_order_relaxed),
       .limited_member = limited_member_.load(std::memory_order_relaxed),

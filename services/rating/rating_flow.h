@@ -71,6 +71,10 @@ struct RatingFlowOptions {
 
 struct RatingFlowStats {
   uint64_t committed = 0;
+  // Shadow policy: ratings it decided beside the active policy, and how many
+  // of those it decided differently (outcome or money).
+  uint64_t shadow_evaluated = 0;
+  uint64_t shadow_disagreements = 0;
   uint64_t replayed = 0;
   uint64_t stale_retries = 0;
   uint64_t limited_member = 0;
@@ -81,10 +85,14 @@ struct RatingFlowStats {
 
 class RatingFlow {
  public:
-  // Does not take ownership; all must outlive the flow.
+  // Does not take ownership; all must outlive the flow. `shadow`, if not
+  // null, is a candidate policy decided beside the active one on every fresh
+  // rating: disagreements are counted and logged with both decisions, and the
+  // shadow decision is never committed (it moves no money).
   RatingFlow(store::RedisClient& redis, const store::KeySchema& keys,
              const policy_file::ActivePolicy& policy, const Clock& clock,
-             RatingFlowOptions options);
+             RatingFlowOptions options,
+             const policy_file::ActivePolicy* shadow = nullptr);
 
   // Decides and commits `request` for `caller`. The request must have passed
   // ValidateSubmitRating and must outlive `done`. Errors (in
@@ -108,6 +116,11 @@ class RatingFlow {
   void OnOrderMissing(std::shared_ptr<Call> call);
   void DecideAndCommit(std::shared_ptr<Call> call,
                        const std::vector<store::RedisReply>& admit);
+  // Decides with the shadow policy and reports a disagreement.
+  void Shadow(const Call& call, const policy::MemberSnapshot& member,
+              const policy::OrderSnapshot& order,
+              const policy::RatingInput& rating,
+              const policy::Decision& active);
   void OnCommitted(std::shared_ptr<Call> call,
                    absl::StatusOr<store::RedisReply> reply);
   // Releases the claim (best effort), then finishes with `status`.
@@ -119,8 +132,11 @@ class RatingFlow {
   const policy_file::ActivePolicy& policy_;
   const Clock& clock_;
   const RatingFlowOptions options_;
+  const policy_file::ActivePolicy* const shadow_;
 
   std::atomic<uint64_t> committed_{0};
+  std::atomic<uint64_t> shadow_evaluated_{0};
+  std::atomic<uint64_t> shadow_disagreements_{0};
   std::atomic<uint64_t> replayed_{0};
   std::atomic<uint64_t> stale_retries_{0};
   std::atomic<uint64_t> limited_member_{0};

@@ -32,16 +32,19 @@ namespace makegood::server {
 // Declared in dependency order: destroyed in reverse.
 struct App::Parts {
   Parts(const ServerConfig& c, const Clock& clk, store::KeySchema k,
-        std::unique_ptr<store::RedisClient> r, policy_file::PolicySnapshot p)
+        std::unique_ptr<store::RedisClient> r, policy_file::PolicySnapshot p,
+        std::unique_ptr<policy_file::ActivePolicy> shadow)
       : config(c),
         clock(clk),
         keys(std::move(k)),
         redis(std::move(r)),
         policy(std::move(p)),
+        shadow_policy(std::move(shadow)),
         orders(*redis, keys, clock),
         members(*redis, keys, clock),
         refunds(*redis, keys),
-        rating_flow(*redis, keys, policy, clock, config.rating),
+        rating_flow(*redis, keys, policy, clock, config.rating,
+                    shadow_policy.get()),
         order_service(orders, clock),
         member_service(members, policy, clock),
         policy_service(policy),
@@ -53,6 +56,7 @@ struct App::Parts {
   store::KeySchema keys;
   std::unique_ptr<store::RedisClient> redis;
   policy_file::ActivePolicy policy;
+  std::unique_ptr<policy_file::ActivePolicy> shadow_policy;  // May be null.
   store::OrderStore orders;
   store::MemberStore members;
   store::RefundStore refunds;
@@ -66,6 +70,7 @@ struct App::Parts {
   makegood::v1::GoodwillService::CallbackService goodwill_service;
   makegood::v1::InsightsService::CallbackService insights_service;
   std::unique_ptr<policy_file::PolicyWatcher> policy_watcher;
+  std::unique_ptr<policy_file::PolicyWatcher> shadow_watcher;
   std::unique_ptr<grpc::Server> server;
   std::unique_ptr<HealthMonitor> health;
   int port = 0;
@@ -78,6 +83,10 @@ App::~App() { Shutdown(); }
 
 int App::port() const { return parts_->port; }
 
+rating::RatingFlowStats App::rating_stats() const {
+  return parts_->rating_flow.stats();
+}
+
 absl::StatusOr<std::unique_ptr<App>> App::Start(const ServerConfig& config,
                                                 const Clock& clock) {
   MAKEGOOD_ASSIGN_OR_RETURN(store::KeySchema keys,
@@ -87,11 +96,21 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const ServerConfig& config,
       policy_file::LoadPolicyFile(config.policy_path, clock.Now()));
   Log(LogLevel::kInfo, "policy_loaded",
       {{"path", config.policy_path}, {"version", policy.version}});
+  std::unique_ptr<policy_file::ActivePolicy> shadow;
+  if (!config.shadow_policy_path.empty()) {
+    MAKEGOOD_ASSIGN_OR_RETURN(
+        policy_file::PolicySnapshot candidate,
+        policy_file::LoadPolicyFile(config.shadow_policy_path, clock.Now()));
+    Log(LogLevel::kInfo, "shadow_policy_loaded",
+        {{"path", config.shadow_policy_path}, {"version", candidate.version}});
+    shadow = std::make_unique<policy_file::ActivePolicy>(std::move(candidate));
+  }
   MAKEGOOD_ASSIGN_OR_RETURN(std::unique_ptr<store::RedisClient> redis,
                             store::RedisClient::Start(config.redis));
 
-  auto parts = std::make_unique<Parts>(config, clock, std::move(keys),
-                                       std::move(redis), std::move(policy));
+  auto parts =
+      std::make_unique<Parts>(config, clock, std::move(keys), std::move(redis),
+                              std::move(policy), std::move(shadow));
 
   grpc::EnableDefaultHealthCheckService(true);
   // Touch the health descriptor so the linker keeps it: server reflection
@@ -128,6 +147,12 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const ServerConfig& config,
         config.policy_path, parts->policy, clock,
         config.policy_reload_interval);
     parts->policy_watcher->Start();
+    if (parts->shadow_policy != nullptr) {
+      parts->shadow_watcher = std::make_unique<policy_file::PolicyWatcher>(
+          config.shadow_policy_path, *parts->shadow_policy, clock,
+          config.policy_reload_interval);
+      parts->shadow_watcher->Start();
+    }
   }
   Log(LogLevel::kInfo, "serving",
       {{"listen", config.listen},
@@ -145,6 +170,7 @@ void App::Shutdown() {
   Log(LogLevel::kInfo, "shutdown_started",
       {{"grace_ms", absl::ToInt64Milliseconds(p.config.shutdown_grace)}});
   if (p.policy_watcher != nullptr) p.policy_watcher->Stop();
+  if (p.shadow_watcher != nullptr) p.shadow_watcher->Stop();
   // Health first, so load balancers stop sending while calls drain.
   if (p.health != nullptr) p.health->Stop();
   if (p.server != nullptr) {

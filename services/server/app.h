@@ -17,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "services/core/clock.h"
+#include "services/rating/rating_flow.h"
 #include "services/server/config.h"
 
 namespace makegood::server {
@@ -32,6 +33,9 @@ class App {
 
   // The port the gRPC server listens on.
   int port() const;
+
+  // Counters of the rating path (for metrics and tests).
+  rating::RatingFlowStats rating_stats() const;
 
   // Graceful stop: health goes NOT_SERVING, new calls are refused, in-flight
   // calls get up to config.shutdown_grace to finish (then are cancelled), then

@@ -18,6 +18,11 @@ ABSL_FLAG(
     "Redis to keep state in: redis://[[user]:password@]host[:port][/db].");
 ABSL_FLAG(std::string, policy, "",
           "Policy file (makegood.v1.Policy as textproto). Required.");
+ABSL_FLAG(std::string, shadow_policy, "",
+          "Optional candidate policy file, decided beside the active policy on "
+          "every fresh rating: disagreements are counted and logged "
+          "(event shadow_policy_disagreement) with both decisions; it never "
+          "moves money. Reloaded like --policy.");
 ABSL_FLAG(absl::Duration, policy_reload_interval, absl::Seconds(2),
           "How often the policy file is checked for changes (e.g. a Kubernetes "
           "ConfigMap update); a valid change takes effect at once, an invalid "
@@ -167,6 +172,7 @@ absl::StatusOr<ServerConfig> ConfigFromFlags() {
         "--policy (or MAKEGOOD_POLICY) is required: a makegood.v1.Policy "
         "textproto file, e.g. config/policy/default.textproto");
   }
+  config.shadow_policy_path = absl::GetFlag(FLAGS_shadow_policy);
   config.policy_reload_interval = absl::GetFlag(FLAGS_policy_reload_interval);
   if (config.policy_reload_interval < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--policy_reload_interval: must be >= 0");

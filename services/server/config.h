@@ -21,6 +21,8 @@ struct ServerConfig {
   store::RedisOptions redis;
   std::string redis_url = "redis://127.0.0.1:6379/0";
   std::string policy_path;
+  // Candidate policy decided beside the active one (never moves money).
+  std::string shadow_policy_path;
   int partitions = 64;
   int max_message_bytes = 1 << 20;
   absl::Duration shutdown_grace = absl::Seconds(20);

@@ -2,8 +2,10 @@
 // exactly-once under concurrency and restarts, the order ceiling, rate limits
 // across processes, and refusals that change nothing.
 #include <atomic>
+#include <fstream>
 #include <map>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -348,6 +350,41 @@ TEST_F(RatingTest, ShadowLimitCountsButNeverRefuses) {
         Submit(h_->stubs(), Rating(absl::StrCat("s-", i), "m-1", "o-1", 90));
     EXPECT_TRUE(c.status.ok()) << c.status.error_message();
   }
+}
+
+TEST_F(RatingTest, ShadowPolicyDisagreesButNeverMovesMoney) {
+  // The candidate excludes frozen goods: it would refuse the melted ice cream.
+  std::ifstream active(std::string(MAKEGOOD_SOURCE_DIR) +
+                       "/config/policy/default.textproto");
+  std::stringstream text;
+  text << active.rdbuf();
+  std::string strict = text.str();
+  strict.replace(strict.find("name: \"default\""),
+                 std::string("name: \"default\"").size(), "name: \"strict\"");
+  strict += "\nexcluded_categories: \"frozen\"\n";
+  std::string path = ::testing::TempDir() + "/strict_policy.textproto";
+  std::ofstream(path) << strict;
+  h_->config().shadow_policy_path = path;
+  Start();
+
+  Call melted = Submit(h_->stubs(), Rating("k-melted"));
+  ASSERT_TRUE(melted.status.ok()) << melted.status.error_message();
+  EXPECT_EQ(melted.response.decision().refund().amount_minor(), 1200);
+  EXPECT_THAT(melted.response.decision().policy_version(),
+              HasSubstr("default@"));
+  ASSERT_TRUE(h_->RecordOrder("m-1", "o-happy").ok());
+  v1::SubmitRatingRequest happy = Rating("k-happy", "m-1", "o-happy", 100);
+  happy.clear_line_ratings();
+  ASSERT_TRUE(Submit(h_->stubs(), happy).status.ok());
+
+  rating::RatingFlowStats stats = h_->app().rating_stats();
+  EXPECT_EQ(stats.shadow_evaluated, 2u);
+  EXPECT_EQ(stats.shadow_disagreements, 1u);
+  // Only the active decision was committed.
+  EXPECT_EQ(RefundRecords(), 1);
+  EXPECT_EQ(
+      Integer(h_->Redis({"HGET", OrderKeyOf("m-1", "o-1"), "refunded_minor"})),
+      1200);
 }
 
 TEST_F(RatingTest, BadRequestsGetTheirCodeAndChangeNothing) {

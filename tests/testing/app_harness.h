@@ -54,6 +54,7 @@ class AppHarness {
   FakeClock& clock() { return clock_; }
   RedisServer& redis() { return *redis_; }
   Stubs& stubs() { return stubs_; }
+  server::App& app() { return *app_; }
 
   // Starts (or restarts) the App and waits until health is SERVING.
   absl::Status StartApp();
