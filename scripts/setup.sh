@@ -37,7 +37,10 @@ fi
 
 if [[ ! -x node_modules/.bin/buf || package-lock.json -nt node_modules/.package-lock.json ]]; then
   echo "==> installing npm tooling (buf)"
-  npm ci --no-audit --no-fund --loglevel=error
+  # `npm install` with the committed lock (not `npm ci`): the lock holds only
+  # the platform binaries this registry serves, which `npm ci` refuses as
+  # out of sync; `npm install` installs exactly the locked versions.
+  npm install --no-audit --no-fund --loglevel=error
 fi
 
 echo "==> building in ${BUILD_DIR}"
