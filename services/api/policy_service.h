@@ -1,24 +1,61 @@
 // File: services/api/policy_service.h
 //
-// makegood.v1.PolicyService: read the active policy and validate candidates.
-// SimulatePolicy belongs to the policy engine and answers UNIMPLEMENTED until
-// it lands.
+// makegood.v1.PolicyService: read the active policy, validate candidates and
+// simulate them (SimulatePolicy) over given cases or over the decisions
+// recorded in a past window, against the active policy. A simulation moves
+// no money and writes nothing.
 //
-// Thread-safety: thread-safe; handlers do no I/O.
+// Where a simulation runs: the handler validates the request and builds the
+// candidate engine; recorded decisions are read with one script per
+// partition, all pipelined (store::RatingRecordStore); deciding the cases
+// (two engine calls each, up to 100000 cases) runs on a worker thread owned
+// by the service, so neither gRPC's callback threads nor the Redis I/O
+// thread (which the rating hot path shares) waits on it. At most
+// kMaxConcurrentSimulations run or wait at once; more are UNAVAILABLE.
+//
+// Thread-safety: thread-safe; handlers never block.
 #pragma once
 
+#include <atomic>
+#include <memory>
+
+#include "absl/time/time.h"
 #include "makegood/v1/policy_service.grpc.pb.h"
 #include "services/core/clock.h"
 #include "services/policy_file/policy_document.h"
+#include "services/store/rating_record_store.h"
 
 namespace makegood::api {
 
 class PolicyService final
     : public makegood::v1::PolicyService::CallbackService {
  public:
-  // Does not take ownership; `policy` must outlive the service.
-  explicit PolicyService(const policy_file::ActivePolicy& policy)
-      : policy_(policy) {}
+  // Recorded decisions simulated when RecordedWindow.max_cases is 0, and the
+  // most a request may ask for (also the most cases given inline).
+  static constexpr int kDefaultMaxCases = 10'000;
+  static constexpr int kMaxCases = 100'000;
+  // The longest recorded window.
+  static constexpr absl::Duration kMaxWindow = absl::Hours(31 * 24);
+  // Differences and case errors returned (all are counted).
+  static constexpr int kMaxDifferences = 1000;
+  static constexpr int kMaxCaseErrors = 100;
+  static constexpr int kMaxConcurrentSimulations = 4;
+
+  // Does not take ownership; all must outlive the service. Recorded
+  // decisions are read through a store::RatingRecordStore over `redis` and
+  // `keys`. Starts the simulation worker thread; the destructor joins it
+  // after running what is queued (the server is shut down first, so nothing
+  // new arrives).
+  // `shadow` (may be null) is the candidate decided beside the active policy;
+  // GetPolicy reports it.
+  PolicyService(const policy_file::ActivePolicy& policy,
+                store::RedisClient& redis, const store::KeySchema& keys,
+                const Clock& clock,
+                const policy_file::ActivePolicy* shadow = nullptr);
+  ~PolicyService() override;
+
+  PolicyService(const PolicyService&) = delete;
+  PolicyService& operator=(const PolicyService&) = delete;
 
   grpc::ServerUnaryReactor* GetPolicy(
       grpc::CallbackServerContext* context,
@@ -30,8 +67,21 @@ class PolicyService final
       const makegood::v1::ValidatePolicyRequest* request,
       makegood::v1::ValidatePolicyResponse* response) override;
 
+  grpc::ServerUnaryReactor* SimulatePolicy(
+      grpc::CallbackServerContext* context,
+      const makegood::v1::SimulatePolicyRequest* request,
+      makegood::v1::SimulatePolicyResponse* response) override;
+
  private:
+  class Worker;
+
   const policy_file::ActivePolicy& policy_;
+  const policy_file::ActivePolicy* const shadow_;
+  store::RatingRecordStore records_;
+  const Clock& clock_;
+  // Simulations admitted and not yet finished.
+  std::atomic<int> simulations_{0};
+  std::unique_ptr<Worker> worker_;
 };
 
 }  // namespace makegood::api

@@ -211,4 +211,51 @@ makegood::storage::v1::MemberHistorySnapshot HistoryToProto(
   return out;
 }
 
+makegood::v1::TrustReport TrustReportToProto(
+    const policy::TrustReport& report) {
+  makegood::v1::TrustReport out;
+  out.set_member_id(report.member_id);
+  out.set_tier(report.tier);
+  out.set_score(report.score);
+  for (const policy::TrustFactor& f : report.factors) {
+    makegood::v1::TrustFactor* factor = out.add_factors();
+    factor->set_name(f.name);
+    factor->set_contribution(f.contribution);
+    factor->set_detail(f.detail);
+  }
+  out.set_instant_budget_remaining_minor(report.instant_budget_remaining_minor);
+  out.set_currency(report.currency);
+  out.set_policy_version(report.policy_version);
+  return out;
+}
+
+makegood::v1::SimulationCase RecordToSimulationCase(
+    const makegood::storage::v1::RatingRecord& record) {
+  makegood::v1::SimulationCase out;
+  out.set_case_id(record.rating_id());
+  *out.mutable_member() = record.member();
+  *out.mutable_order() = record.order();
+  *out.mutable_rating() = record.request();
+  const makegood::storage::v1::MemberHistorySnapshot& h = record.history();
+  makegood::v1::CaseMemberHistory* history = out.mutable_history();
+  history->set_delivered_orders(h.delivered_orders());
+  history->set_spend_90d_minor(h.spend_90d_minor());
+  history->set_refunds_30d(h.refunds_30d());
+  history->set_refunded_30d_minor(h.refunded_30d_minor());
+  history->set_refunds_90d(h.refunds_90d());
+  history->set_refunded_90d_minor(h.refunded_90d_minor());
+  history->set_low_ratings_30d(h.low_ratings_30d());
+  if (h.has_last_low_rating_at()) {
+    *history->mutable_last_low_rating_at() = h.last_low_rating_at();
+  }
+  if (h.has_instant_budget()) {
+    makegood::v1::CaseInstantBudget* budget = history->mutable_instant_budget();
+    budget->set_balance_minor(h.instant_budget_balance_minor());
+    *budget->mutable_as_of() = h.instant_budget_as_of();
+  }
+  out.set_order_refunded_minor(record.order_refunded_before_minor());
+  *out.mutable_rated_at() = record.created_at();
+  return out;
+}
+
 }  // namespace makegood::rating

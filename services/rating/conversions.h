@@ -9,6 +9,7 @@
 #include "makegood/storage/v1/records.pb.h"
 #include "makegood/v1/member.pb.h"
 #include "makegood/v1/order.pb.h"
+#include "makegood/v1/policy_service.pb.h"
 #include "makegood/v1/rating.pb.h"
 #include "makegood/v1/rating_service.pb.h"
 #include "makegood/v1/refund.pb.h"
@@ -39,5 +40,14 @@ makegood::v1::Decision DecisionToProto(const policy::Decision& decision,
 
 makegood::storage::v1::MemberHistorySnapshot HistoryToProto(
     const policy::MemberSnapshot& member);
+
+// The API's TrustReport: score, every factor, the instant budget left.
+makegood::v1::TrustReport TrustReportToProto(const policy::TrustReport& report);
+
+// A committed rating as a simulation case (case_id = rating_id): the member,
+// order, request and history the policy decided on, decided again at the
+// record's created_at. The inverse of what DecideAndCommit stores.
+makegood::v1::SimulationCase RecordToSimulationCase(
+    const makegood::storage::v1::RatingRecord& record);
 
 }  // namespace makegood::rating

@@ -1,5 +1,8 @@
 #include "services/rating/snapshot.h"
 
+#include <optional>
+#include <utility>
+
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -9,24 +12,16 @@ namespace makegood::rating {
 
 int64_t DayNumber(absl::Time t) { return absl::ToUnixSeconds(t) / (24 * 3600); }
 
-absl::StatusOr<AdmitSnapshot> ParseAdmitSnapshot(
-    const store::RedisReply& order_pb, const store::RedisReply& order_refunded,
+absl::StatusOr<StoredMember> MemberFromStored(
     const store::RedisReply& member_pb, const store::RedisReply& stats,
     absl::Time now) {
-  AdmitSnapshot s;
-  if (!order_pb.is_text() || !s.order.ParseFromString(order_pb.str)) {
-    return absl::DataLossError("stored order does not parse");
-  }
+  StoredMember s;
   if (!member_pb.is_text() || !s.member.ParseFromString(member_pb.str)) {
     return absl::DataLossError("stored member does not parse");
   }
-  auto refunded = store::ReplyInteger(order_refunded, "refunded_minor");
-  if (!refunded.ok()) return refunded.status();
-  s.order_refunded_minor = *refunded;
-  s.member_snapshot = MemberFromProto(s.member);
-  s.order_snapshot = OrderFromProto(s.order, s.order_refunded_minor);
+  s.snapshot = MemberFromProto(s.member);
 
-  policy::MemberHistory& h = s.member_snapshot.history;
+  policy::MemberHistory& h = s.snapshot.history;
   std::optional<int64_t> ib_balance, ib_as_of;
   const int64_t today = DayNumber(now);
   for (size_t i = 0; i + 1 < stats.elements.size(); i += 2) {
@@ -67,9 +62,30 @@ absl::StatusOr<AdmitSnapshot> ParseAdmitSnapshot(
     }
   }
   if (ib_balance.has_value() && ib_as_of.has_value()) {
-    s.member_snapshot.instant_budget = policy::InstantBudgetState{
+    s.snapshot.instant_budget = policy::InstantBudgetState{
         .balance_minor = *ib_balance, .as_of = absl::FromUnixMillis(*ib_as_of)};
   }
+  return s;
+}
+
+absl::StatusOr<AdmitSnapshot> ParseAdmitSnapshot(
+    const store::RedisReply& order_pb, const store::RedisReply& order_refunded,
+    const store::RedisReply& member_pb, const store::RedisReply& stats,
+    absl::Time now) {
+  AdmitSnapshot s;
+  if (!order_pb.is_text() || !s.order.ParseFromString(order_pb.str)) {
+    return absl::DataLossError("stored order does not parse");
+  }
+  absl::StatusOr<StoredMember> member = MemberFromStored(member_pb, stats, now);
+  if (!member.ok()) return member.status();
+  auto refunded = store::ReplyInteger(order_refunded, "refunded_minor");
+  if (!refunded.ok()) return refunded.status();
+  s.order_refunded_minor = *refunded;
+  s.member = std::move(member->member);
+  s.member_snapshot = std::move(member->snapshot);
+  s.stats_version = std::move(member->stats_version);
+  s.expired_fields = std::move(member->expired_fields);
+  s.order_snapshot = OrderFromProto(s.order, s.order_refunded_minor);
   return s;
 }
 

@@ -1,8 +1,10 @@
 // File: services/rating/snapshot.h
 //
-// Turns the admit script's snapshot (order, member profile and the member's
-// stats hash) into the policy engine's inputs, summing the per-day buckets of
-// the stats hash into the rolling 30/90-day windows.
+// Turns stored member state (the profile and the member's stats hash) and
+// the admit script's snapshot (that plus the order) into the policy engine's
+// inputs, summing the per-day buckets of the stats hash into the rolling
+// 30/90-day windows. SubmitRating and GetTrust read a member the same way
+// through MemberFromStored().
 //
 // Stats hash fields (mg:{p<N>}:mstats:<member_id>):
 //   delivered_orders        orders recorded for the member
@@ -33,6 +35,25 @@ inline constexpr int kLongWindowDays = 90;
 inline constexpr int kShortWindowDays = 30;
 
 int64_t DayNumber(absl::Time t);
+
+// A stored member as the policy engine sees it.
+struct StoredMember {
+  makegood::v1::Member member;
+  // Profile and history (windows summed at `now`), instant budget if stored.
+  policy::MemberSnapshot snapshot;
+  // The stats version the snapshot is based on ("0" when never written).
+  std::string stats_version = "0";
+  // Stats fields older than the long window, to delete at the next commit.
+  std::vector<std::string> expired_fields;
+};
+
+// Parses a member profile (`member_pb`: the "pb" field of the member hash)
+// and its stats hash (`stats`: a flat HGETALL reply, empty for a member never
+// rated) as of `now`. DATA_LOSS if the profile is missing or does not parse;
+// unparsable stats values are ignored.
+absl::StatusOr<StoredMember> MemberFromStored(
+    const store::RedisReply& member_pb, const store::RedisReply& stats,
+    absl::Time now);
 
 struct AdmitSnapshot {
   makegood::v1::Order order;

@@ -46,8 +46,8 @@ struct App::Parts {
         rating_flow(*redis, keys, policy, clock, config.rating,
                     shadow_policy.get()),
         order_service(orders, clock),
-        member_service(members, policy, clock),
-        policy_service(policy),
+        member_service(members, *redis, keys, policy, clock),
+        policy_service(policy, *redis, keys, clock, shadow_policy.get()),
         rating_service(rating_flow),
         refund_service(refunds, keys) {}
 

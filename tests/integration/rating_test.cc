@@ -30,20 +30,12 @@ using ::makegood::testing::ConnectStubs;
 using ::makegood::testing::Stubs;
 using ::testing::HasSubstr;
 
+// The tests' standard rating: the melted frozen line of the sample order.
 v1::SubmitRatingRequest Rating(const std::string& key,
                                const std::string& member = "m-1",
                                const std::string& order = "o-1",
                                int satisfaction = 50) {
-  v1::SubmitRatingRequest r;
-  r.set_idempotency_key(key);
-  r.set_member_id(member);
-  r.set_order_id(order);
-  r.set_satisfaction_percent(satisfaction);
-  auto* line = r.add_line_ratings();
-  line->set_line_id("l1");
-  line->set_satisfaction_percent(satisfaction);
-  line->add_reasons(v1::REASON_MELTED_OR_WARM);
-  return r;
+  return testing::MeltedRating(key, member, order, satisfaction);
 }
 
 struct Call {
@@ -376,6 +368,13 @@ TEST_F(RatingTest, ShadowPolicyDisagreesButNeverMovesMoney) {
   v1::SubmitRatingRequest happy = Rating("k-happy", "m-1", "o-happy", 100);
   happy.clear_line_ratings();
   ASSERT_TRUE(Submit(h_->stubs(), happy).status.ok());
+
+  grpc::ClientContext get_context;
+  v1::GetPolicyResponse policies;
+  ASSERT_TRUE(
+      h_->stubs().policies->GetPolicy(&get_context, {}, &policies).ok());
+  EXPECT_THAT(policies.version(), HasSubstr("default@"));
+  EXPECT_THAT(policies.shadow_version(), HasSubstr("strict@"));
 
   rating::RatingFlowStats stats = h_->app().rating_stats();
   EXPECT_EQ(stats.shadow_evaluated, 2u);

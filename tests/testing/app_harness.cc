@@ -13,6 +13,22 @@ namespace makegood::testing {
 using ::google::protobuf::util::TimeUtil;
 using ::grpc::health::v1::HealthCheckResponse;
 
+v1::SubmitRatingRequest MeltedRating(const std::string& key,
+                                     const std::string& member,
+                                     const std::string& order,
+                                     int satisfaction) {
+  v1::SubmitRatingRequest r;
+  r.set_idempotency_key(key);
+  r.set_member_id(member);
+  r.set_order_id(order);
+  r.set_satisfaction_percent(satisfaction);
+  auto* line = r.add_line_ratings();
+  line->set_line_id("l1");
+  line->set_satisfaction_percent(satisfaction);
+  line->add_reasons(v1::REASON_MELTED_OR_WARM);
+  return r;
+}
+
 Stubs ConnectStubs(int port) {
   Stubs s;
   s.channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
@@ -21,6 +37,7 @@ Stubs ConnectStubs(int port) {
   s.members = v1::MemberService::NewStub(s.channel);
   s.ratings = v1::RatingService::NewStub(s.channel);
   s.refunds = v1::RefundService::NewStub(s.channel);
+  s.policies = v1::PolicyService::NewStub(s.channel);
   s.health = grpc::health::v1::Health::NewStub(s.channel);
   return s;
 }

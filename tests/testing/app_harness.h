@@ -17,6 +17,7 @@
 #include "grpcpp/grpcpp.h"
 #include "makegood/v1/member_service.grpc.pb.h"
 #include "makegood/v1/order_service.grpc.pb.h"
+#include "makegood/v1/policy_service.grpc.pb.h"
 #include "makegood/v1/rating_service.grpc.pb.h"
 #include "makegood/v1/refund_service.grpc.pb.h"
 #include "services/server/app.h"
@@ -29,6 +30,13 @@ namespace makegood::testing {
 // 2026-11-19T12:15:00Z: the tests' "now".
 inline constexpr int64_t kHarnessNowSeconds = 1795000100;
 
+// A rating of `order` by `member` at `satisfaction` %, line l1 (the frozen
+// line of AppHarness::SampleOrder) rated the same with REASON_MELTED_OR_WARM.
+v1::SubmitRatingRequest MeltedRating(const std::string& key,
+                                     const std::string& member = "m-1",
+                                     const std::string& order = "o-1",
+                                     int satisfaction = 50);
+
 // Client stubs for one server.
 struct Stubs {
   std::shared_ptr<grpc::Channel> channel;
@@ -36,6 +44,7 @@ struct Stubs {
   std::unique_ptr<v1::MemberService::Stub> members;
   std::unique_ptr<v1::RatingService::Stub> ratings;
   std::unique_ptr<v1::RefundService::Stub> refunds;
+  std::unique_ptr<v1::PolicyService::Stub> policies;
   std::unique_ptr<grpc::health::v1::Health::Stub> health;
 };
 

@@ -1,0 +1,110 @@
+#include "services/store/rating_record_store.h"
+
+#include <algorithm>
+#include <memory>
+#include <tuple>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "lua/scripts.h"
+
+namespace makegood::store {
+namespace {
+
+// Whole milliseconds m with m >= t are exactly those with m >= CeilMillis(t)
+// (and m < t exactly those with m < CeilMillis(t)).
+int64_t CeilMillis(absl::Time t) {
+  int64_t ms = absl::ToUnixMillis(t);
+  return absl::FromUnixMillis(ms) < t ? ms + 1 : ms;
+}
+
+// Collects the partitions' answers; the last one to arrive merges them.
+struct FanIn {
+  FanIn(int partitions, int max,
+        absl::AnyInvocable<void(absl::StatusOr<CommittedRatings>)> callback)
+      : pending(partitions), max_records(max), done(std::move(callback)) {}
+
+  absl::Mutex mu;
+  int pending ABSL_GUARDED_BY(mu);
+  absl::Status status ABSL_GUARDED_BY(mu);
+  std::vector<CommittedRating> ratings ABSL_GUARDED_BY(mu);
+  const int max_records;
+  absl::AnyInvocable<void(absl::StatusOr<CommittedRatings>)> done;
+};
+
+absl::Status Collect(const RedisReply& reply,
+                     std::vector<CommittedRating>& into) {
+  absl::StatusOr<const std::vector<RedisReply>*> flat =
+      ReplyArray(reply, 0, "read_ratings");
+  if (!flat.ok()) return flat.status();
+  const std::vector<RedisReply>& e = **flat;
+  if (e.size() % 3 != 0) {
+    return absl::InternalError("read_ratings: reply is not in triples");
+  }
+  for (size_t i = 0; i < e.size(); i += 3) {
+    double score = 0;
+    if (!e[i].is_text() || !e[i + 2].is_text() ||
+        !absl::SimpleAtod(e[i + 1].str, &score)) {
+      return absl::InternalError("read_ratings: malformed entry");
+    }
+    into.push_back({.rating_id = e[i].str,
+                    .committed_ms = static_cast<int64_t>(score),
+                    .record_pb = e[i + 2].str});
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+void RatingRecordStore::ListCommitted(
+    absl::Time start, absl::Time end, int max_records,
+    absl::AnyInvocable<void(absl::StatusOr<CommittedRatings>)> done) {
+  max_records = std::max(max_records, 1);
+  const int partitions = keys_.partitions();
+  auto fan_in =
+      std::make_shared<FanIn>(partitions, max_records, std::move(done));
+  const std::string start_ms = absl::StrCat(CeilMillis(start));
+  const std::string end_ms = absl::StrCat(CeilMillis(end));
+  // One more than asked for, so that a full window shows as truncated.
+  const std::string limit = absl::StrCat(max_records + 1);
+  for (int p = 0; p < partitions; ++p) {
+    const std::string prefix = keys_.PartitionPrefix(p);
+    redis_.Eval(
+        scripts::kReadRatings, {absl::StrCat(prefix, "ratings:t")},
+        {absl::StrCat(prefix, "rating:"), start_ms, end_ms, limit},
+        [fan_in](absl::StatusOr<RedisReply> reply) {
+          std::vector<CommittedRating> merged;
+          absl::Status status;
+          {
+            absl::MutexLock lock(&fan_in->mu);
+            if (fan_in->status.ok()) {
+              fan_in->status = reply.ok() ? Collect(*reply, fan_in->ratings)
+                                          : reply.status();
+            }
+            if (--fan_in->pending > 0) return;
+            status = fan_in->status;
+            merged = std::move(fan_in->ratings);
+          }
+          if (!status.ok()) {
+            fan_in->done(status);
+            return;
+          }
+          std::sort(merged.begin(), merged.end(),
+                    [](const CommittedRating& a, const CommittedRating& b) {
+                      return std::tie(a.committed_ms, a.rating_id) <
+                             std::tie(b.committed_ms, b.rating_id);
+                    });
+          CommittedRatings out;
+          out.truncated =
+              merged.size() > static_cast<size_t>(fan_in->max_records);
+          if (out.truncated) merged.resize(fan_in->max_records);
+          out.ratings = std::move(merged);
+          fan_in->done(std::move(out));
+        });
+  }
+}
+
+}  // namespace makegood::store
