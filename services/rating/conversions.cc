@@ -188,9 +188,9 @@ makegood::v1::Decision DecisionToProto(const policy::Decision& decision,
   return out;
 }
 
-makegood::storage::v1::MemberHistorySnapshot HistoryToProto(
+makegood::v1::CaseMemberHistory HistoryToProto(
     const policy::MemberSnapshot& member) {
-  makegood::storage::v1::MemberHistorySnapshot out;
+  makegood::v1::CaseMemberHistory out;
   const policy::MemberHistory& h = member.history;
   out.set_delivered_orders(h.delivered_orders);
   out.set_spend_90d_minor(h.spend_90d_minor);
@@ -203,10 +203,9 @@ makegood::storage::v1::MemberHistorySnapshot HistoryToProto(
     *out.mutable_last_low_rating_at() = ToTimestamp(*h.last_low_rating_at);
   }
   if (member.instant_budget.has_value()) {
-    out.set_has_instant_budget(true);
-    out.set_instant_budget_balance_minor(member.instant_budget->balance_minor);
-    *out.mutable_instant_budget_as_of() =
-        ToTimestamp(member.instant_budget->as_of);
+    makegood::v1::CaseInstantBudget* budget = out.mutable_instant_budget();
+    budget->set_balance_minor(member.instant_budget->balance_minor);
+    *budget->mutable_as_of() = ToTimestamp(member.instant_budget->as_of);
   }
   return out;
 }
@@ -236,23 +235,7 @@ makegood::v1::SimulationCase RecordToSimulationCase(
   *out.mutable_member() = record.member();
   *out.mutable_order() = record.order();
   *out.mutable_rating() = record.request();
-  const makegood::storage::v1::MemberHistorySnapshot& h = record.history();
-  makegood::v1::CaseMemberHistory* history = out.mutable_history();
-  history->set_delivered_orders(h.delivered_orders());
-  history->set_spend_90d_minor(h.spend_90d_minor());
-  history->set_refunds_30d(h.refunds_30d());
-  history->set_refunded_30d_minor(h.refunded_30d_minor());
-  history->set_refunds_90d(h.refunds_90d());
-  history->set_refunded_90d_minor(h.refunded_90d_minor());
-  history->set_low_ratings_30d(h.low_ratings_30d());
-  if (h.has_last_low_rating_at()) {
-    *history->mutable_last_low_rating_at() = h.last_low_rating_at();
-  }
-  if (h.has_instant_budget()) {
-    makegood::v1::CaseInstantBudget* budget = history->mutable_instant_budget();
-    budget->set_balance_minor(h.instant_budget_balance_minor());
-    *budget->mutable_as_of() = h.instant_budget_as_of();
-  }
+  *out.mutable_history() = record.history();
   out.set_order_refunded_minor(record.order_refunded_before_minor());
   *out.mutable_rated_at() = record.created_at();
   return out;

@@ -38,7 +38,7 @@ const char* InstrumentName(policy::Instrument instrument);
 makegood::v1::Decision DecisionToProto(const policy::Decision& decision,
                                        const makegood::v1::Refund* refund);
 
-makegood::storage::v1::MemberHistorySnapshot HistoryToProto(
+makegood::v1::CaseMemberHistory HistoryToProto(
     const policy::MemberSnapshot& member);
 
 // The API's TrustReport: score, every factor, the instant budget left.
