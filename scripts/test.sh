@@ -17,6 +17,7 @@ node_modules/.bin/buf lint
 
 echo "==> format check"
 scripts/check-format.sh
+deploy/check.sh  # Kubernetes manifests and Dockerfile (deploy/k8s/README.md)
 
 echo "==> tests"
 ctest --test-dir "$BUILD_DIR" --output-on-failure --timeout 600 -j 2 "$@"
