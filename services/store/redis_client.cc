@@ -82,6 +82,10 @@ struct RedisClient::Pending {
   Callback done;
   SteadyTime deadline;
   bool finished = false;
+  // Set for EVALSHA: argv is kept until the reply so that a NOSCRIPT answer
+  // can be re-sent as EVAL without copying it up front.
+  const LuaScript* script = nullptr;
+  bool sent_source = false;
 };
 
 // One hiredis async connection. Lives on the loop thread only.
@@ -114,7 +118,7 @@ class RedisClient::Connection {
       return;
     }
     // hiredis has copied the command into its output buffer.
-    pending->argv = {};
+    if (pending->script == nullptr || pending->sent_source) pending->argv = {};
     inflight_.push_back(std::move(pending));
   }
 
@@ -290,6 +294,19 @@ class RedisClient::Connection {
     pending = std::move(*it);
     self->inflight_.erase(it);
 
+    const auto* error = static_cast<const redisReply*>(reply);
+    if (error != nullptr && error->type == REDIS_REPLY_ERROR &&
+        pending->script != nullptr && !pending->sent_source &&
+        absl::StartsWith(absl::string_view(error->str, error->len),
+                         "NOSCRIPT")) {
+      // Redis restarted or flushed its script cache: send the source once.
+      self->owner_->noscript_.fetch_add(1, std::memory_order_relaxed);
+      pending->argv[0] = "EVAL";
+      pending->argv[1] = pending->script->source;
+      pending->sent_source = true;
+      self->owner_->Dispatch(std::move(pending));
+      return;
+    }
     absl::StatusOr<RedisReply> result;
     if (reply == nullptr) {
       result = self->reset_reason_.ok()
@@ -433,6 +450,7 @@ RedisClient::~RedisClient() {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
   }
+  stopping_fast_.store(true);
   uint64_t one = 1;
   if (wake_fd_ >= 0) (void)!write(wake_fd_, &one, sizeof(one));
   if (thread_.joinable()) thread_.join();
@@ -443,6 +461,7 @@ RedisClient::~RedisClient() {
 }
 
 void RedisClient::Run() {
+  loop_thread_id_.store(std::this_thread::get_id());
   SteadyTime now = SteadyNow();
   for (auto& connection : connections_) connection->Tick(now);
   event_base_dispatch(base_);
@@ -479,23 +498,20 @@ void RedisClient::DrainQueue() {
     absl::MutexLock lock(&mu_);
     batch.swap(queue_);
   }
-  for (std::unique_ptr<Pending>& pending : batch) {
-    Connection* target = nullptr;
-    for (size_t i = 0; i < connections_.size(); ++i) {
-      Connection* candidate =
-          connections_[(next_connection_ + i) % connections_.size()].get();
-      if (candidate->ready()) {
-        target = candidate;
-        next_connection_ = (next_connection_ + i + 1) % connections_.size();
-        break;
-      }
+  for (std::unique_ptr<Pending>& pending : batch) Dispatch(std::move(pending));
+}
+
+void RedisClient::Dispatch(std::unique_ptr<Pending> pending) {
+  for (size_t i = 0; i < connections_.size(); ++i) {
+    Connection* candidate =
+        connections_[(next_connection_ + i) % connections_.size()].get();
+    if (candidate->ready()) {
+      next_connection_ = (next_connection_ + i + 1) % connections_.size();
+      candidate->Send(std::move(pending));
+      return;
     }
-    if (target == nullptr) {
-      Finish(pending.get(), absl::UnavailableError("redis is not connected"));
-      continue;
-    }
-    target->Send(std::move(pending));
   }
+  Finish(pending.get(), absl::UnavailableError("redis is not connected"));
 }
 
 void RedisClient::Finish(Pending* pending, absl::StatusOr<RedisReply> result) {
@@ -518,6 +534,16 @@ void RedisClient::Submit(std::unique_ptr<Pending> pending) {
     return;
   }
   commands_.fetch_add(1, std::memory_order_relaxed);
+  if (std::this_thread::get_id() == loop_thread_id_.load()) {
+    // Issued by a callback on the I/O thread (e.g. a commit after an admit):
+    // send it now rather than queue it and wake this very thread.
+    if (stopping_fast_.load()) {
+      Finish(pending.get(), absl::UnavailableError("redis client shut down"));
+    } else {
+      Dispatch(std::move(pending));
+    }
+    return;
+  }
   bool wake = false;
   {
     absl::MutexLock lock(&mu_);
@@ -545,29 +571,16 @@ void RedisClient::Command(std::vector<std::string> argv, Callback done) {
 
 void RedisClient::Eval(const LuaScript& script, std::vector<std::string> keys,
                        std::vector<std::string> args, Callback done) {
-  std::vector<std::string> argv;
-  argv.reserve(3 + keys.size() + args.size());
-  argv.push_back("EVALSHA");
-  argv.push_back(script.sha1);
-  argv.push_back(absl::StrCat(keys.size()));
-  for (std::string& key : keys) argv.push_back(std::move(key));
-  for (std::string& arg : args) argv.push_back(std::move(arg));
-  // Keep a copy for the NOSCRIPT fallback (after a Redis restart or a
-  // SCRIPT FLUSH the script cache is empty).
-  std::vector<std::string> retry = argv;
-  Command(std::move(argv),
-          [this, &script, retry = std::move(retry),
-           done = std::move(done)](absl::StatusOr<RedisReply> reply) mutable {
-            if (!reply.ok() &&
-                absl::StartsWith(reply.status().message(), "redis: NOSCRIPT")) {
-              noscript_.fetch_add(1, std::memory_order_relaxed);
-              retry[0] = "EVAL";
-              retry[1] = script.source;
-              Command(std::move(retry), std::move(done));
-              return;
-            }
-            done(std::move(reply));
-          });
+  auto pending = std::make_unique<Pending>();
+  pending->argv.reserve(3 + keys.size() + args.size());
+  pending->argv.push_back("EVALSHA");
+  pending->argv.push_back(script.sha1);
+  pending->argv.push_back(absl::StrCat(keys.size()));
+  for (std::string& key : keys) pending->argv.push_back(std::move(key));
+  for (std::string& arg : args) pending->argv.push_back(std::move(arg));
+  pending->script = &script;
+  pending->done = std::move(done);
+  Submit(std::move(pending));
 }
 
 absl::StatusOr<RedisReply> RedisClient::CommandSync(

@@ -124,6 +124,8 @@ class RedisClient {
 
   void Run();
   void Submit(std::unique_ptr<Pending> pending);
+  // Loop thread: hands a command to a ready connection, or fails it.
+  void Dispatch(std::unique_ptr<Pending> pending);
   // Loop-thread handlers.
   static void OnWake(int fd, short events, void* arg);
   static void OnTick(int fd, short events, void* arg);
@@ -144,6 +146,10 @@ class RedisClient {
   std::vector<std::unique_ptr<Pending>> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
 
+  // The I/O thread's id (set when it starts) and a lock-free copy of
+  // stopping_, so commands issued from callbacks skip the queue.
+  std::atomic<std::thread::id> loop_thread_id_{};
+  std::atomic<bool> stopping_fast_{false};
   std::atomic<int> ready_connections_{0};
   std::atomic<int> outstanding_{0};
   std::atomic<uint64_t> commands_{0};
