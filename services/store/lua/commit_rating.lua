@@ -23,13 +23,18 @@
 local idem = redis.call('HMGET', KEYS[1], 'state', 'token', 'response')
 if idem[1] == 'done' then return {'REPLAY', idem[3]} end
 if idem[1] ~= 'inflight' or idem[2] ~= ARGV[1] then return {'LOST_CLAIM'} end
-if (redis.call('HGET', KEYS[2], 'ver') or '0') ~= ARGV[2] then
+local now = ARGV[3]
+local day = ARGV[14]
+local stats = redis.call('HMGET', KEYS[2], 'ver', 'rc:' .. day, 'rm:' .. day,
+  'lr:' .. day)
+if (stats[1] or '0') ~= ARGV[2] then
   return {'STALE'}
 end
 
 local amount = tonumber(ARGV[7])
 local money = ARGV[8] == '1'
-local order = redis.call('HMGET', KEYS[3], 'refunded_minor', 'total_minor')
+local order = redis.call('HMGET', KEYS[3], 'refunded_minor', 'total_minor',
+  'ratings')
 local refunded = tonumber(order[1] or '0')
 local total = tonumber(order[2] or '0')
 -- The hard invariants, whatever the decision said: never above what was paid,
@@ -39,13 +44,15 @@ if (money and refunded + amount > total) or
   return {'CEILING', tostring(refunded), tostring(total)}
 end
 
-local now = ARGV[3]
-local day = ARGV[14]
+-- The stats version was checked above, so nothing changed since it was read:
+-- each hash is written once with computed values rather than field by field.
+local order_fields = {'rated', '1', 'updated_at_ms', now,
+  'ratings', tostring(tonumber(order[3] or '0') + 1)}
+local stats_fields = {'ver', tostring(tonumber(stats[1] or '0') + 1)}
+
 redis.call('HSET', KEYS[4], 'pb', ARGV[6], 'member_id', ARGV[13],
   'order_id', ARGV[21], 'created_at_ms', now)
 redis.call('ZADD', KEYS[11], now, ARGV[20])
-redis.call('HSET', KEYS[3], 'rated', '1', 'updated_at_ms', now)
-redis.call('HINCRBY', KEYS[3], 'ratings', 1)
 
 if amount > 0 then
   local refund_id = ARGV[10]
@@ -68,25 +75,33 @@ if amount > 0 then
     'refund_id', refund_id, 'member_id', ARGV[13], 'order_id', ARGV[21],
     'amount_minor', ARGV[7], 'currency', ARGV[12], 'instrument', ARGV[11])
   if money then
-    redis.call('HINCRBY', KEYS[3], 'refunded_minor', amount)
-    redis.call('HINCRBY', KEYS[2], 'rc:' .. day, 1)
-    redis.call('HINCRBY', KEYS[2], 'rm:' .. day, amount)
+    table.insert(order_fields, 'refunded_minor')
+    table.insert(order_fields, tostring(refunded + amount))
+    table.insert(stats_fields, 'rc:' .. day)
+    table.insert(stats_fields, tostring(tonumber(stats[2] or '0') + 1))
+    table.insert(stats_fields, 'rm:' .. day)
+    table.insert(stats_fields, tostring(tonumber(stats[3] or '0') + amount))
   end
 end
+redis.call('HSET', KEYS[3], unpack(order_fields))
 
 if ARGV[15] == '1' then
-  redis.call('HINCRBY', KEYS[2], 'lr:' .. day, 1)
-  redis.call('HSET', KEYS[2], 'last_low_ms', now)
+  table.insert(stats_fields, 'lr:' .. day)
+  table.insert(stats_fields, tostring(tonumber(stats[4] or '0') + 1))
+  table.insert(stats_fields, 'last_low_ms')
+  table.insert(stats_fields, now)
 end
 if ARGV[16] == '1' then
-  redis.call('HSET', KEYS[2], 'ib_balance', ARGV[17], 'ib_as_of_ms', ARGV[18])
+  table.insert(stats_fields, 'ib_balance')
+  table.insert(stats_fields, ARGV[17])
+  table.insert(stats_fields, 'ib_as_of_ms')
+  table.insert(stats_fields, ARGV[18])
 end
+redis.call('HSET', KEYS[2], unpack(stats_fields))
 for field in string.gmatch(ARGV[19], '%S+') do
   redis.call('HDEL', KEYS[2], field)
 end
-redis.call('HINCRBY', KEYS[2], 'ver', 1)
 
-redis.call('HSET', KEYS[1], 'state', 'done', 'response', ARGV[4])
-redis.call('HDEL', KEYS[1], 'token')
+redis.call('HSET', KEYS[1], 'state', 'done', 'response', ARGV[4], 'token', '')
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 return {'OK'}
