@@ -15,6 +15,7 @@
 #include "services/api/policy_service.h"
 #include "services/api/rating_service.h"
 #include "services/api/refund_service.h"
+#include "services/api/request_log.h"
 #include "services/core/log.h"
 #include "services/core/status_macros.h"
 #include "services/policy_file/policy_document.h"
@@ -122,6 +123,14 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const ServerConfig& config,
                            &parts->port);
   builder.SetMaxReceiveMessageSize(config.max_message_bytes);
   builder.SetMaxSendMessageSize(config.max_message_bytes);
+  if (config.request_log) {
+    std::vector<
+        std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+        interceptors;
+    interceptors.push_back(
+        std::make_unique<api::RequestLogFactory>(config.log_pseudonym_key));
+    builder.experimental().SetInterceptorCreators(std::move(interceptors));
+  }
   builder.RegisterService(&parts->order_service);
   builder.RegisterService(&parts->member_service);
   builder.RegisterService(&parts->policy_service);

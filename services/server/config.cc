@@ -1,5 +1,6 @@
 #include "services/server/config.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <vector>
 
@@ -7,6 +8,7 @@
 #include "absl/flags/reflection.h"
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
@@ -49,6 +51,15 @@ ABSL_FLAG(absl::Duration, health_interval, absl::Milliseconds(500),
           "How often Redis is checked for the health service.");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
 ABSL_FLAG(
+    bool, request_log, true,
+    "Log one JSON line per RPC (event \"rpc\": request id, method, caller, "
+    "pseudonymised member, status code, latency). Nothing else of a "
+    "request is logged.");
+ABSL_FLAG(std::string, log_pseudonym_key, "",
+          "Secret for pseudonymising member ids in logs (HMAC-SHA256). Set the "
+          "same key on every replica to follow one member across them; empty: "
+          "a random key per process.");
+ABSL_FLAG(
     std::string, rate_limits, "",
     "Rate limits overriding the defaults (SubmitRating.member=30/m:burst=10,"
     "SubmitRating.client=2000/s:burst=4000), comma separated: "
@@ -63,21 +74,20 @@ ABSL_FLAG(absl::Duration, claim_lease, absl::Seconds(10),
 namespace makegood::server {
 namespace {
 
-// The flags this binary documents and reads from the environment.
+// The flags this binary documents and reads from the environment: every flag
+// defined in this file, by name. Derived from the flag registry, so a new
+// flag can never be left out of --help or the environment.
 const std::vector<std::string>& FlagNames() {
-  static const auto* names =
-      new std::vector<std::string>{"listen",
-                                   "redis",
-                                   "policy",
-                                   "partitions",
-                                   "redis_connections",
-                                   "redis_timeout",
-                                   "redis_connect_timeout",
-                                   "redis_max_outstanding",
-                                   "max_message_bytes",
-                                   "shutdown_grace",
-                                   "health_interval",
-                                   "log_level"};
+  static const auto* names = [] {
+    auto* list = new std::vector<std::string>;
+    for (const auto& [name, flag] : absl::GetAllFlags()) {
+      if (absl::EndsWith(flag->Filename(), "services/server/config.cc")) {
+        list->push_back(std::string(name));
+      }
+    }
+    std::sort(list->begin(), list->end());
+    return list;
+  }();
   return *names;
 }
 
@@ -196,6 +206,8 @@ absl::StatusOr<ServerConfig> ConfigFromFlags() {
     return absl::InvalidArgumentError(
         "--log_level: must be debug, info, warning or error");
   }
+  config.request_log = absl::GetFlag(FLAGS_request_log);
+  config.log_pseudonym_key = absl::GetFlag(FLAGS_log_pseudonym_key);
   absl::StatusOr<rating::RateLimits> limits =
       rating::RateLimits::Parse(absl::GetFlag(FLAGS_rate_limits));
   if (!limits.ok()) {

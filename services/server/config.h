@@ -30,6 +30,10 @@ struct ServerConfig {
   // How often the policy file is checked for changes; zero: never.
   absl::Duration policy_reload_interval = absl::Seconds(2);
   LogLevel log_level = LogLevel::kInfo;
+  // One structured line per RPC (event "rpc"), member ids pseudonymised
+  // with HMAC-SHA256 under log_pseudonym_key (random per process if empty).
+  bool request_log = true;
+  std::string log_pseudonym_key;
   rating::RatingFlowOptions rating;
 };
 

@@ -24,6 +24,7 @@ using ::makegood::testing::RedisServer;
 using ::makegood::testing::RunCommand;
 using ::makegood::testing::Subprocess;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 const std::string kBinary = MAKEGOOD_BINARY;
 const std::string kBuf = MAKEGOOD_BUF;
@@ -229,6 +230,49 @@ TEST_F(MakegoodE2eTest, TakesItsConfigurationFromTheEnvironment) {
   CommandResult member =
       Curl("makegood.v1.MemberService/UpsertMember", kMember);
   EXPECT_EQ(member.exit_code, 0) << member.output;
+}
+
+TEST_F(MakegoodE2eTest, LogsOneLinePerCallAndNoPersonalData) {
+  StartServer();
+  // Personal data planted in every field that could leak: member ids (also
+  // an unknown one, in an error path) and the member's free-text comment.
+  const std::string member = "planted-member-9f1c";
+  const std::string comment = "PLANTED-COMMENT-4e2a my address is 1 Main St";
+  std::string upsert = std::string(kMember);
+  upsert.replace(upsert.find("m-1"), 3, member);
+  ASSERT_EQ(Curl("makegood.v1.MemberService/UpsertMember", upsert).exit_code,
+            0);
+  std::string order = std::string(kOrder);
+  order.replace(order.find("\"m-1\""), 5, "\"" + member + "\"");
+  CommandResult recorded =
+      Curl("makegood.v1.OrderService/RecordDelivery", order);
+  ASSERT_EQ(recorded.exit_code, 0) << recorded.output;
+  std::string rating =
+      absl::StrCat(R"({"idempotencyKey":"k-planted","memberId":")", member,
+                   R"(","orderId":"o-1","satisfactionPercent":40,"comment":")",
+                   comment, R"("})");
+  // The order was delivered on 2026-11-01; whatever the decision or error,
+  // the call and its replay must be logged without the comment.
+  Curl("makegood.v1.RatingService/SubmitRating", rating);
+  Curl("makegood.v1.RatingService/SubmitRating", rating);
+  Curl("makegood.v1.MemberService/GetTrust",
+       absl::StrCat(R"({"memberId":")", member, R"("})"));
+  Curl("makegood.v1.MemberService/GetMember",
+       R"({"memberId":"planted-unknown-77aa"})");
+  Curl("makegood.v1.RefundService/ListRefunds",
+       absl::StrCat(R"({"memberId":")", member, R"("})"));
+  server_->Signal(SIGTERM);
+  ASSERT_TRUE(server_->Wait(absl::Seconds(30)).ok());
+
+  const std::string& logs = server_->output();
+  EXPECT_THAT(logs, Not(HasSubstr("planted-")));
+  EXPECT_THAT(logs, Not(HasSubstr("PLANTED-")));
+  EXPECT_THAT(logs, Not(HasSubstr("Main St")));
+  // And the calls are there, with the member pseudonymised.
+  EXPECT_THAT(logs, HasSubstr(R"("event":"rpc")"));
+  EXPECT_THAT(
+      logs, HasSubstr(R"("method":"/makegood.v1.RatingService/SubmitRating")"));
+  EXPECT_THAT(logs, HasSubstr(R"("member":"p_)"));
 }
 
 TEST_F(MakegoodE2eTest, SigtermDrainsAndExitsZero) {
