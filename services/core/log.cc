@@ -3,7 +3,11 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "nlohmann/json.hpp"
 #include "services/core/clock.h"
@@ -12,6 +16,77 @@ namespace makegood {
 namespace {
 
 std::atomic<int> min_level{static_cast<int>(LogLevel::kInfo)};
+
+// The background writer: callers append formatted lines; one thread writes
+// them to stderr in batches. Process-lifetime (never destroyed), started on
+// first use.
+class Writer {
+ public:
+  static Writer& Get() {
+    static Writer* const writer = new Writer();
+    return *writer;
+  }
+
+  void Enqueue(std::string line) {
+    absl::MutexLock lock(&mu_);
+    if (queued_lines_ >= kMaxQueuedLogLines) {
+      dropped_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    pending_.append(line);
+    ++queued_lines_;
+    ++enqueued_;
+  }
+
+  void Flush() {
+    absl::MutexLock lock(&mu_);
+    struct Wait {
+      const uint64_t* written;
+      uint64_t target;
+    } wait{&written_, enqueued_};
+    mu_.Await(absl::Condition(
+        +[](Wait* w) { return *w->written >= w->target; }, &wait));
+  }
+
+  uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
+
+ private:
+  Writer() {
+    std::thread([this] { Run(); }).detach();
+  }
+
+  void Run() {
+    std::string batch;
+    while (true) {
+      uint64_t lines;
+      {
+        absl::MutexLock lock(&mu_);
+        mu_.Await(absl::Condition(
+            +[](size_t* queued) { return *queued > 0; }, &queued_lines_));
+        batch.swap(pending_);
+        lines = queued_lines_;
+        queued_lines_ = 0;
+      }
+      size_t offset = 0;
+      while (offset < batch.size()) {
+        ssize_t n = ::write(STDERR_FILENO, batch.data() + offset,
+                            batch.size() - offset);
+        if (n <= 0) break;  // Nowhere to write: drop the batch.
+        offset += static_cast<size_t>(n);
+      }
+      batch.clear();
+      absl::MutexLock lock(&mu_);
+      written_ += lines;
+    }
+  }
+
+  absl::Mutex mu_;
+  std::string pending_ ABSL_GUARDED_BY(mu_);
+  size_t queued_lines_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t enqueued_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t written_ ABSL_GUARDED_BY(mu_) = 0;
+  std::atomic<uint64_t> dropped_{0};
+};
 
 const char* LevelName(LogLevel level) {
   switch (level) {
@@ -61,9 +136,11 @@ void Log(LogLevel level, absl::string_view event,
   std::string text =
       line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   text.push_back('\n');
-  // One write per line keeps concurrent lines whole.
-  ssize_t ignored = ::write(STDERR_FILENO, text.data(), text.size());
-  (void)ignored;
+  Writer::Get().Enqueue(std::move(text));
 }
+
+void FlushLogs() { Writer::Get().Flush(); }
+
+uint64_t DroppedLogLines() { return Writer::Get().dropped(); }
 
 }  // namespace makegood

@@ -6,7 +6,11 @@
 // Events are stable snake_case names; fields are explicit key/value pairs, so
 // nothing is logged by accident (no free-form dumping of requests).
 //
-// Thread-safe: each line is written with a single write(2) call.
+// Thread-safe and non-blocking: lines are formatted on the calling thread and
+// written by a background thread, many per write(2), so a slow disk or pipe
+// never stalls a request. If more than kMaxQueuedLogLines are waiting, new
+// lines are dropped and counted (DroppedLogLines); FlushLogs() writes what is
+// queued (call it before exiting).
 #pragma once
 
 #include <cstdint>
@@ -49,8 +53,16 @@ void SetMinLogLevel(LogLevel level);
 // Parses "debug", "info", "warning" or "error".
 bool ParseLogLevel(absl::string_view text, LogLevel* level);
 
-// Writes one JSON line for `event` with `fields`.
+inline constexpr size_t kMaxQueuedLogLines = 100000;
+
+// Queues one JSON line for `event` with `fields`.
 void Log(LogLevel level, absl::string_view event,
          std::initializer_list<LogField> fields = {});
+
+// Blocks until every line queued so far is written.
+void FlushLogs();
+
+// Lines dropped because the queue was full.
+uint64_t DroppedLogLines();
 
 }  // namespace makegood

@@ -45,11 +45,13 @@ int main(int argc, char** argv) {
   if (!app.ok()) {
     makegood::Log(LogLevel::kError, "startup_failed",
                   {{"error", app.status().ToString()}});
+    makegood::FlushLogs();
     return 1;
   }
   int signal = 0;
   sigwait(&stop_signals, &signal);
   makegood::Log(LogLevel::kInfo, "signal_received", {{"signal", signal}});
   (*app)->Shutdown();
+  makegood::FlushLogs();
   return 0;
 }
