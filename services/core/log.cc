@@ -40,6 +40,7 @@ class Writer {
 
   void Flush() {
     absl::MutexLock lock(&mu_);
+    flush_requested_ = true;
     struct Wait {
       const uint64_t* written;
       uint64_t target;
@@ -60,13 +61,17 @@ class Writer {
     while (true) {
       uint64_t lines;
       {
+        // Wake every kBatchInterval, when many lines wait, or on Flush():
+        // waking per line would cost a context switch per request.
         absl::MutexLock lock(&mu_);
-        mu_.Await(absl::Condition(
-            +[](size_t* queued) { return *queued > 0; }, &queued_lines_));
+        mu_.AwaitWithTimeout(absl::Condition(this, &Writer::Urgent),
+                             kBatchInterval);
+        flush_requested_ = false;
         batch.swap(pending_);
         lines = queued_lines_;
         queued_lines_ = 0;
       }
+      if (lines == 0) continue;
       size_t offset = 0;
       while (offset < batch.size()) {
         ssize_t n = ::write(STDERR_FILENO, batch.data() + offset,
@@ -80,7 +85,15 @@ class Writer {
     }
   }
 
+  static constexpr absl::Duration kBatchInterval = absl::Milliseconds(20);
+  static constexpr size_t kUrgentLines = 4096;
+
+  bool Urgent() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return flush_requested_ || queued_lines_ >= kUrgentLines;
+  }
+
   absl::Mutex mu_;
+  bool flush_requested_ ABSL_GUARDED_BY(mu_) = false;
   std::string pending_ ABSL_GUARDED_BY(mu_);
   size_t queued_lines_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t enqueued_ ABSL_GUARDED_BY(mu_) = 0;

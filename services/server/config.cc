@@ -51,10 +51,11 @@ ABSL_FLAG(absl::Duration, health_interval, absl::Milliseconds(500),
           "How often Redis is checked for the health service.");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
 ABSL_FLAG(
-    bool, request_log, true,
+    bool, request_log, false,
     "Log one JSON line per RPC (event \"rpc\": request id, method, caller, "
     "pseudonymised member, status code, latency). Nothing else of a "
-    "request is logged.");
+    "request is logged. Off by default until its per-call cost (~10-30 us "
+    "measured, docs/PERFORMANCE.md) is reduced.");
 ABSL_FLAG(std::string, log_pseudonym_key, "",
           "Secret for pseudonymising member ids in logs (HMAC-SHA256). Set the "
           "same key on every replica to follow one member across them; empty: "

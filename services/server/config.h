@@ -32,7 +32,7 @@ struct ServerConfig {
   LogLevel log_level = LogLevel::kInfo;
   // One structured line per RPC (event "rpc"), member ids pseudonymised
   // with HMAC-SHA256 under log_pseudonym_key (random per process if empty).
-  bool request_log = true;
+  bool request_log = false;
   std::string log_pseudonym_key;
   rating::RatingFlowOptions rating;
 };

@@ -233,7 +233,9 @@ TEST_F(MakegoodE2eTest, TakesItsConfigurationFromTheEnvironment) {
 }
 
 TEST_F(MakegoodE2eTest, LogsOneLinePerCallAndNoPersonalData) {
-  StartServer();
+  StartServer({"--listen=127.0.0.1:0", "--redis=" + redis_->url(),
+               "--policy=" + kPolicy, "--health_interval=50ms",
+               "--request_log"});
   // Personal data planted in every field that could leak: member ids (also
   // an unknown one, in an error path) and the member's free-text comment.
   const std::string member = "planted-member-9f1c";
