@@ -342,6 +342,10 @@ TEST_F(RatingTest, ShadowLimitCountsButNeverRefuses) {
         Submit(h_->stubs(), Rating(absl::StrCat("s-", i), "m-1", "o-1", 90));
     EXPECT_TRUE(c.status.ok()) << c.status.error_message();
   }
+  // Burst 1: the first passes, the other two would have been refused.
+  rating::RatingFlowStats stats = h_->app().rating_stats();
+  EXPECT_EQ(stats.shadow_member, 2u);
+  EXPECT_EQ(stats.limited_member, 0u);
 }
 
 TEST_F(RatingTest, ShadowPolicyDisagreesButNeverMovesMoney) {
