@@ -435,6 +435,26 @@ absl::StatusOr<Decision> PolicyEngine::Decide(const MemberSnapshot& member,
   // 1. What the rating claims.
   Claim claim =
       AssessClaim(policy_, tier, order, rating, *line_ratings, grant_in_kind);
+  // Grants in kind already made on this order are not made again, just as
+  // earlier refunds are deducted below: a later rating can only add to them.
+  if (order.coupon_granted_minor > 0 && claim.coupon_minor > 0) {
+    claim.coupon_minor =
+        std::max<int64_t>(0, claim.coupon_minor - order.coupon_granted_minor);
+    why.Add("earlier_coupon_deducted",
+            "A coupon was already given for this order.");
+  }
+  if (!order.replaced_line_ids.empty()) {
+    const size_t before = claim.replacement_line_ids.size();
+    std::erase_if(claim.replacement_line_ids, [&order](const std::string& id) {
+      return std::find(order.replaced_line_ids.begin(),
+                       order.replaced_line_ids.end(),
+                       id) != order.replaced_line_ids.end();
+    });
+    if (claim.replacement_line_ids.size() < before) {
+      why.Add("earlier_replacement_deducted",
+              "Items already sent again for this order are not sent twice.");
+    }
+  }
   ExplainClaim(claim, why);
   const int64_t requested = claim.goods_minor + claim.delivery_fee_minor;
 

@@ -104,6 +104,10 @@ struct OrderSnapshot {
   PaymentMethod payment_method = PaymentMethod::kCard;
   // Refunds already accepted on this order (any instrument but coupons).
   int64_t refunded_minor = 0;
+  // Coupon value already granted for this order, and lines already sent
+  // again: a later rating never grants them a second time.
+  int64_t coupon_granted_minor = 0;
+  std::vector<std::string> replaced_line_ids;
 };
 
 // The member's rating of one line of the order.

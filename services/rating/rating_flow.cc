@@ -8,6 +8,7 @@
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "lua/scripts.h"
 #include "makegood/storage/v1/records.pb.h"
 #include "services/core/log.h"
@@ -259,7 +260,7 @@ void RatingFlow::OnAdmitted(std::shared_ptr<Call> call) {
     Finish(call, Failure(violations.ToStatus()));
     return;
   }
-  if (tag != "FRESH" || admit.size() < 8) {
+  if (tag != "FRESH" || admit.size() < 10) {
     Finish(call, Failure(absl::InternalError(absl::StrCat(
                      "unexpected admit_rating reply \"", tag, "\""))));
     return;
@@ -356,6 +357,10 @@ void RatingFlow::DecideAndCommit(std::shared_ptr<Call> call,
     ReleaseAndFinish(call, snapshot.status());
     return;
   }
+  // What the order already got in kind (coupons, lines sent again).
+  snapshot->order_snapshot.coupon_granted_minor = Int(admit[8]);
+  snapshot->order_snapshot.replaced_line_ids =
+      absl::StrSplit(admit[9].str, ' ', absl::SkipEmpty());
   const policy::PolicyEngine& engine = *call->policy->engine;
   const policy::RatingInput rating = RatingFromProto(call->request);
   absl::StatusOr<policy::Decision> decision = engine.Decide(
@@ -450,7 +455,9 @@ void RatingFlow::DecideAndCommit(std::shared_ptr<Call> call,
       absl::StrCat(absl::ToUnixMillis(decision->instant_budget_after.as_of)),
       absl::StrJoin(snapshot->expired_fields, " "),
       call->ids.rating_id,
-      order_id};
+      order_id,
+      absl::StrCat(refund.has_value() && !money ? refund->amount_minor() : 0),
+      absl::StrJoin(decision->replacement_line_ids, " ")};
   redis_.Eval(store::scripts::kCommitRating, std::move(keys), std::move(args),
               [this, call, response = std::move(response)](
                   absl::StatusOr<RedisReply> reply) mutable {

@@ -252,6 +252,36 @@ TEST_F(RatingTest, FiftyConcurrentRatingsOfOneOrderNeverExceedWhatWasPaid) {
   EXPECT_EQ(refunded, paid_in_responses);
 }
 
+TEST_F(RatingTest, ASecondRatingOfTheOrderNeverGrantsTheCouponAgain) {
+  Start();
+  auto courier = [](const std::string& key, int satisfaction) {
+    v1::SubmitRatingRequest r = Rating(key, "m-1", "o-1", satisfaction);
+    r.clear_line_ratings();
+    r.add_reasons(v1::REASON_COURIER_BEHAVIOUR);
+    return r;
+  };
+  Call first = Submit(h_->stubs(), courier("c-1", 30));
+  ASSERT_TRUE(first.status.ok()) << first.status.error_message();
+  ASSERT_EQ(first.response.decision().outcome(), v1::OUTCOME_COUPON);
+  const int64_t coupon = first.response.decision().refund().amount_minor();
+  EXPECT_GT(coupon, 0);
+
+  Call second = Submit(h_->stubs(), courier("c-2", 20));
+  ASSERT_TRUE(second.status.ok()) << second.status.error_message();
+  EXPECT_NE(second.response.decision().outcome(), v1::OUTCOME_COUPON);
+  EXPECT_FALSE(second.response.decision().has_refund());
+  EXPECT_THAT(second.response.decision().reason_codes(),
+              ::testing::Contains("earlier_coupon_deducted"));
+  EXPECT_EQ(RefundRecords(), 1);
+  EXPECT_EQ(
+      Integer(h_->Redis({"HGET", OrderKeyOf("m-1", "o-1"), "coupon_minor"})),
+      coupon);
+  // Coupons are not money: the order's refunded total is untouched.
+  EXPECT_EQ(
+      Integer(h_->Redis({"HGET", OrderKeyOf("m-1", "o-1"), "refunded_minor"})),
+      0);
+}
+
 TEST_F(RatingTest, ReplayAfterAServerRestartGivesTheSameAnswer) {
   Start();
   Call first = Submit(h_->stubs(), Rating("k-1"));

@@ -13,7 +13,8 @@
 --   {'LIMITED', retry_after_ms, reset_ms} {'NO_ORDER'} {'NOT_OWNER'}
 --   {'NO_MEMBER'} {'WINDOW_CLOSED'} {'UNKNOWN_LINE', line_id}
 --   {'FRESH', order_pb, order_refunded_minor, member_pb, stats (flat
---    HGETALL), remaining, reset_ms, would_reject}
+--    HGETALL), remaining, reset_ms, would_reject, order_coupon_minor,
+--    order_replaced_line_ids}
 local idem = redis.call('HMGET', KEYS[1], 'state', 'fp', 'response', 'token')
 local own_claim = false
 if idem[1] then
@@ -35,7 +36,7 @@ if not own_claim and interval > 0 then
 end
 
 local order = redis.call('HMGET', KEYS[4], 'pb', 'member_id', 'refunded_minor',
-  'delivered_at_ms', 'line_ids')
+  'delivered_at_ms', 'line_ids', 'coupon_minor', 'replaced')
 if not order[1] then return {'NO_ORDER'} end
 if order[2] ~= ARGV[5] then return {'NOT_OWNER'} end
 local member_pb = redis.call('HGET', KEYS[2], 'pb')
@@ -57,4 +58,5 @@ if not own_claim then
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return {'FRESH', order[1], order[3] or '0', member_pb,
-  redis.call('HGETALL', KEYS[3]), remaining, math.ceil(reset), would}
+  redis.call('HGETALL', KEYS[3]), remaining, math.ceil(reset), would,
+  order[6] or '0', order[7] or ''}

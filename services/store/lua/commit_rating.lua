@@ -18,6 +18,8 @@
 -- ARGV[17] instant budget balance after  ARGV[18] its as-of ms
 -- ARGV[19] expired stats fields to delete, space separated
 -- ARGV[20] rating id  ARGV[21] order id
+-- ARGV[22] coupon value granted now (0: none)
+-- ARGV[23] line ids sent again now, space separated
 -- Returns {'OK'} | {'STALE'} | {'LOST_CLAIM'} | {'REPLAY', response}
 --       | {'CEILING', refunded_minor, total_minor}
 local idem = redis.call('HMGET', KEYS[1], 'state', 'token', 'response')
@@ -34,7 +36,7 @@ end
 local amount = tonumber(ARGV[7])
 local money = ARGV[8] == '1'
 local order = redis.call('HMGET', KEYS[3], 'refunded_minor', 'total_minor',
-  'ratings')
+  'ratings', 'coupon_minor', 'replaced')
 local refunded = tonumber(order[1] or '0')
 local total = tonumber(order[2] or '0')
 -- The hard invariants, whatever the decision said: never above what was paid,
@@ -82,6 +84,17 @@ if amount > 0 then
     table.insert(stats_fields, 'rm:' .. day)
     table.insert(stats_fields, tostring(tonumber(stats[3] or '0') + amount))
   end
+end
+-- Grants in kind, so a later rating never makes them again.
+if tonumber(ARGV[22]) > 0 then
+  table.insert(order_fields, 'coupon_minor')
+  table.insert(order_fields,
+    tostring(tonumber(order[4] or '0') + tonumber(ARGV[22])))
+end
+if ARGV[23] ~= '' then
+  table.insert(order_fields, 'replaced')
+  table.insert(order_fields,
+    (order[5] and order[5] ~= '') and (order[5] .. ' ' .. ARGV[23]) or ARGV[23])
 end
 redis.call('HSET', KEYS[3], unpack(order_fields))
 

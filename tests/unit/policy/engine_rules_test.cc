@@ -30,6 +30,7 @@ using ::makegood::policy::testing::NewBasic;
 using ::makegood::policy::testing::OrderRating;
 using ::makegood::policy::testing::Pct;
 using ::makegood::policy::testing::TrustedPremium;
+using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 using ::testing::Optional;
@@ -194,6 +195,23 @@ TEST_F(DecideTest, CourierBehaviourEarnsACouponAndCourierFeedbackNoRefund) {
   EXPECT_THAT(
       decision.follow_ups,
       ElementsAre(FollowUpIs(FollowUpKind::kCourierFeedback, "courier-3")));
+}
+
+TEST_F(DecideTest, ASecondRatingNeverGrantsTheSameCouponAgain) {
+  order_.coupon_granted_minor = 5'00;  // The first rating's coupon.
+  const Decision decision =
+      Decide(OrderRating(20, {Reason::kCourierBehaviour}));
+  EXPECT_EQ(decision.outcome, Outcome::kNoAction);
+  EXPECT_EQ(decision.refund, std::nullopt);
+  EXPECT_THAT(decision.reason_codes, Contains("earlier_coupon_deducted"));
+}
+
+TEST_F(DecideTest, ASecondRatingOnlyAddsWhatTheFirstCouponDidNotCover) {
+  order_.coupon_granted_minor = 2'00;
+  const Decision decision =
+      Decide(OrderRating(30, {Reason::kCourierBehaviour}));
+  EXPECT_EQ(decision.outcome, Outcome::kCoupon);
+  EXPECT_THAT(decision.refund, PaidNow(3'00, Instrument::kCoupon));
 }
 
 TEST_F(DecideTest, CouponIsDroppedWhenMoneyIsDue) {
@@ -502,6 +520,16 @@ TEST_F(DecideTest, ReplacementRuleSendsTheLineAgain) {
   EXPECT_EQ(decision.refund, std::nullopt);
   EXPECT_THAT(decision.replacement_line_ids, ElementsAre("l2"));
   EXPECT_THAT(decision.reason_codes, ElementsAre("wrong_item_replacement"));
+}
+
+TEST_F(DecideTest, ALineIsNeverSentAgainTwice) {
+  Use(WrongItemReplaced());
+  order_.replaced_line_ids = {"l2"};
+  const Decision decision =
+      Decide(LineRatingOf("l2", 30, {Reason::kWrongItem}));
+  EXPECT_NE(decision.outcome, Outcome::kReplacement);
+  EXPECT_THAT(decision.replacement_line_ids, IsEmpty());
+  EXPECT_THAT(decision.reason_codes, Contains("earlier_replacement_deducted"));
 }
 
 TEST_F(DecideTest, ReplacementNeedsTrustOrTheLineIsClaimedAsMoney) {
