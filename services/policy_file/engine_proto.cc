@@ -151,4 +151,79 @@ v1::Decision DecisionToProto(const policy::Decision& decision) {
   return out;
 }
 
+policy::MemberSnapshot MemberFromProto(const v1::Member& member) {
+  policy::MemberSnapshot out;
+  out.member_id = member.member_id();
+  out.tier = member.tier();
+  out.member_since = FromTimestamp(member.member_since());
+  out.flags.assign(member.flags().begin(), member.flags().end());
+  return out;
+}
+
+policy::OrderSnapshot OrderFromProto(const v1::Order& order,
+                                     int64_t refunded_minor) {
+  policy::OrderSnapshot out;
+  out.order_id = order.order_id();
+  out.store_id = order.store_id();
+  out.courier_id = order.courier_id();
+  out.currency = order.currency();
+  out.total_minor = order.total_minor();
+  out.delivery_fee_minor = order.delivery_fee_minor();
+  out.lines.reserve(order.lines_size());
+  for (const v1::OrderLine& line : order.lines()) {
+    out.lines.push_back({.line_id = line.line_id(),
+                         .sku = line.sku(),
+                         .category = line.category(),
+                         .quantity = line.quantity(),
+                         .amount_minor = line.amount_minor()});
+  }
+  out.delivered_at = FromTimestamp(order.delivered_at());
+  out.payment_method = PaymentMethodFromProto(order.payment_method());
+  out.refunded_minor = refunded_minor;
+  return out;
+}
+
+v1::CaseMemberHistory HistoryToProto(const policy::MemberSnapshot& member) {
+  v1::CaseMemberHistory out;
+  const policy::MemberHistory& h = member.history;
+  out.set_delivered_orders(h.delivered_orders);
+  out.set_spend_90d_minor(h.spend_90d_minor);
+  out.set_refunds_30d(h.refunds_30d);
+  out.set_refunded_30d_minor(h.refunded_30d_minor);
+  out.set_refunds_90d(h.refunds_90d);
+  out.set_refunded_90d_minor(h.refunded_90d_minor);
+  out.set_low_ratings_30d(h.low_ratings_30d);
+  if (h.last_low_rating_at.has_value()) {
+    *out.mutable_last_low_rating_at() = ToTimestamp(*h.last_low_rating_at);
+  }
+  if (member.instant_budget.has_value()) {
+    v1::CaseInstantBudget* budget = out.mutable_instant_budget();
+    budget->set_balance_minor(member.instant_budget->balance_minor);
+    *budget->mutable_as_of() = ToTimestamp(member.instant_budget->as_of);
+  }
+  return out;
+}
+
+void HistoryFromProto(const v1::CaseMemberHistory& h,
+                      policy::MemberSnapshot& member) {
+  member.history = {
+      .delivered_orders = h.delivered_orders(),
+      .spend_90d_minor = h.spend_90d_minor(),
+      .refunds_30d = h.refunds_30d(),
+      .refunded_30d_minor = h.refunded_30d_minor(),
+      .refunds_90d = h.refunds_90d(),
+      .refunded_90d_minor = h.refunded_90d_minor(),
+      .low_ratings_30d = h.low_ratings_30d(),
+      .last_low_rating_at = std::nullopt,
+  };
+  if (h.has_last_low_rating_at()) {
+    member.history.last_low_rating_at = FromTimestamp(h.last_low_rating_at());
+  }
+  if (h.has_instant_budget()) {
+    member.instant_budget = policy::InstantBudgetState{
+        .balance_minor = h.instant_budget().balance_minor(),
+        .as_of = FromTimestamp(h.instant_budget().as_of())};
+  }
+}
+
 }  // namespace makegood::policy_file

@@ -12,7 +12,9 @@
 
 #include "absl/time/time.h"
 #include "google/protobuf/timestamp.pb.h"
+#include "makegood/v1/member.pb.h"
 #include "makegood/v1/order.pb.h"
+#include "makegood/v1/policy_service.pb.h"
 #include "makegood/v1/rating.pb.h"
 #include "makegood/v1/refund.pb.h"
 #include "services/policy/decision.h"
@@ -43,5 +45,19 @@ namespace makegood::policy_file {
 // state: nothing was recorded).
 [[nodiscard]] makegood::v1::Decision DecisionToProto(
     const policy::Decision& decision);
+
+// The member's profile as a snapshot (history and budget left empty).
+[[nodiscard]] policy::MemberSnapshot MemberFromProto(
+    const makegood::v1::Member& member);
+
+// The order as a snapshot; `refunded_minor` is what was already refunded.
+[[nodiscard]] policy::OrderSnapshot OrderFromProto(
+    const makegood::v1::Order& order, int64_t refunded_minor);
+
+// A member's rolling counters and instant budget, both ways.
+[[nodiscard]] makegood::v1::CaseMemberHistory HistoryToProto(
+    const policy::MemberSnapshot& member);
+void HistoryFromProto(const makegood::v1::CaseMemberHistory& history,
+                      policy::MemberSnapshot& member);
 
 }  // namespace makegood::policy_file

@@ -71,51 +71,9 @@ void Count(const policy::Decision& decision, absl::string_view currency,
 
 absl::StatusOr<CaseInputs> CaseToInputs(const v1::SimulationCase& sim_case) {
   CaseInputs in;
-  const v1::Member& member = sim_case.member();
-  in.member.member_id = member.member_id();
-  in.member.tier = member.tier();
-  in.member.member_since = FromTimestamp(member.member_since());
-  in.member.flags.assign(member.flags().begin(), member.flags().end());
-  if (sim_case.has_history()) {
-    const v1::CaseMemberHistory& h = sim_case.history();
-    in.member.history = {
-        .delivered_orders = h.delivered_orders(),
-        .spend_90d_minor = h.spend_90d_minor(),
-        .refunds_30d = h.refunds_30d(),
-        .refunded_30d_minor = h.refunded_30d_minor(),
-        .refunds_90d = h.refunds_90d(),
-        .refunded_90d_minor = h.refunded_90d_minor(),
-        .low_ratings_30d = h.low_ratings_30d(),
-        .last_low_rating_at = std::nullopt,
-    };
-    if (h.has_last_low_rating_at()) {
-      in.member.history.last_low_rating_at =
-          FromTimestamp(h.last_low_rating_at());
-    }
-    if (h.has_instant_budget()) {
-      in.member.instant_budget = policy::InstantBudgetState{
-          .balance_minor = h.instant_budget().balance_minor(),
-          .as_of = FromTimestamp(h.instant_budget().as_of())};
-    }
-  }
-
-  const v1::Order& order = sim_case.order();
-  in.order.order_id = order.order_id();
-  in.order.store_id = order.store_id();
-  in.order.courier_id = order.courier_id();
-  in.order.currency = order.currency();
-  in.order.total_minor = order.total_minor();
-  in.order.delivery_fee_minor = order.delivery_fee_minor();
-  for (const v1::OrderLine& line : order.lines()) {
-    in.order.lines.push_back({.line_id = line.line_id(),
-                              .sku = line.sku(),
-                              .category = line.category(),
-                              .quantity = line.quantity(),
-                              .amount_minor = line.amount_minor()});
-  }
-  in.order.delivered_at = FromTimestamp(order.delivered_at());
-  in.order.payment_method = PaymentMethodFromProto(order.payment_method());
-  in.order.refunded_minor = sim_case.order_refunded_minor();
+  in.member = MemberFromProto(sim_case.member());
+  if (sim_case.has_history()) HistoryFromProto(sim_case.history(), in.member);
+  in.order = OrderFromProto(sim_case.order(), sim_case.order_refunded_minor());
 
   const v1::SubmitRatingRequest& rating = sim_case.rating();
   absl::StatusOr<policy::Percent> satisfaction = SatisfactionFromProto(

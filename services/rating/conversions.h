@@ -15,21 +15,23 @@
 #include "makegood/v1/refund.pb.h"
 #include "services/policy/decision.h"
 #include "services/policy/inputs.h"
+#include "services/policy_file/engine_proto.h"
 
 namespace makegood::rating {
 
-absl::Time FromTimestamp(const google::protobuf::Timestamp& ts);
-google::protobuf::Timestamp ToTimestamp(absl::Time t);
+// The proto <-> engine mappings shared with the simulator live in
+// services/policy_file/engine_proto.h; these names are used unqualified here.
+using policy_file::FromTimestamp;
+using policy_file::HistoryToProto;
+using policy_file::InstrumentToProto;
+using policy_file::MemberFromProto;
+using policy_file::OrderFromProto;
+using policy_file::ToTimestamp;
 
-// Fills the profile part of a snapshot (history is added by the caller).
-policy::MemberSnapshot MemberFromProto(const makegood::v1::Member& member);
-policy::OrderSnapshot OrderFromProto(const makegood::v1::Order& order,
-                                     int64_t refunded_minor);
 // The request was validated: reasons are known, percentages in range.
 policy::RatingInput RatingFromProto(
     const makegood::v1::SubmitRatingRequest& request);
 
-makegood::v1::Instrument InstrumentToProto(policy::Instrument instrument);
 // "original_payment", "wallet", "coupon": ledger account and outbox names.
 const char* InstrumentName(policy::Instrument instrument);
 
@@ -37,9 +39,6 @@ const char* InstrumentName(policy::Instrument instrument);
 // coupon moves now (copied into the decision), else null.
 makegood::v1::Decision DecisionToProto(const policy::Decision& decision,
                                        const makegood::v1::Refund* refund);
-
-makegood::v1::CaseMemberHistory HistoryToProto(
-    const policy::MemberSnapshot& member);
 
 // The API's TrustReport: score, every factor, the instant budget left.
 makegood::v1::TrustReport TrustReportToProto(const policy::TrustReport& report);
