@@ -14,7 +14,8 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libhiredis-dev libevent-dev libssl-dev nlohmann-json3-dev
-  libjemalloc-dev
+  libjemalloc-dev libcurl4-openssl-dev libcpp-jwt-dev prometheus-cpp-dev
+  python3 openssl
   libgtest-dev libgmock-dev libbenchmark-dev
   redis-server redis-tools clang-format
 )

@@ -1,12 +1,17 @@
 #include "services/api/refund_service.h"
 
+#include <deque>
+#include <memory>
+#include <optional>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "services/api/validation.h"
+#include "services/core/text.h"
 #include "services/errors/errors.h"
 #include "services/rating/rating_ids.h"
 
@@ -35,7 +40,289 @@ bool DecodeToken(const std::string& token, const std::string& selector,
   return !score->empty() && !id->empty();
 }
 
+makegood::v1::RefundEvent EventToProto(const store::RefundEvent& e) {
+  makegood::v1::RefundEvent out;
+  out.set_seq(e.seq);
+  out.set_from_state(e.from);
+  out.set_to_state(e.to);
+  out.set_actor(e.actor);
+  out.set_reason(e.reason);
+  out.mutable_at()->set_seconds(e.at_ms / 1000);
+  out.mutable_at()->set_nanos(static_cast<int32_t>(e.at_ms % 1000) * 1000000);
+  return out;
+}
+
+absl::Status BadRefundId() {
+  Violations violations;
+  violations.Add("refund_id",
+                 "is not a refund id of this deployment "
+                 "(rf_<partition>_<24 hex digits>)");
+  return violations.ToStatus();
+}
+
+// One WatchRefund call. Subscribes to the refund feed first, then reads the
+// refund and the id of its latest event atomically and sends it; each feed
+// notice (or heartbeat) reads the events after the last one sent and sends
+// one message per transition, in order, until a final state. At most one
+// read and one write are in flight; actions are decided under the lock and
+// carried out after it (gRPC may call back from inside StartWrite/Finish).
+class RefundWatch final
+    : public grpc::ServerWriteReactor<makegood::v1::WatchRefundResponse>,
+      public std::enable_shared_from_this<RefundWatch> {
+ public:
+  RefundWatch(store::RefundStore& refunds, store::RefundFeed& feed,
+              int partition, std::string refund_id)
+      : refunds_(refunds),
+        feed_(feed),
+        partition_(partition),
+        refund_id_(std::move(refund_id)) {}
+
+  void Begin() {
+    {
+      absl::MutexLock lock(&mu_);
+      self_ = shared_from_this();
+    }
+    std::weak_ptr<RefundWatch> weak = weak_from_this();
+    subscription_ = feed_.Subscribe(refund_id_, [weak] {
+      if (auto watch = weak.lock()) watch->LookAgain();
+    });
+    refunds_.GetForWatch(partition_, refund_id_,
+                         [watch = shared_from_this()](
+                             absl::StatusOr<store::WatchedRefund> initial) {
+                           watch->OnInitial(std::move(initial));
+                         });
+  }
+
+  void OnWriteDone(bool ok) override {
+    {
+      absl::MutexLock lock(&mu_);
+      writing_ = false;
+      if (!ok) closing_ = true;  // The client went away.
+    }
+    Pump(ok ? grpc::Status::OK
+            : grpc::Status(grpc::StatusCode::CANCELLED, "write failed"));
+  }
+
+  void OnCancel() override {
+    {
+      absl::MutexLock lock(&mu_);
+      closing_ = true;
+    }
+    Pump(grpc::Status(grpc::StatusCode::CANCELLED, "the watch was cancelled"));
+  }
+
+  void OnDone() override {
+    feed_.Unsubscribe(refund_id_, subscription_);  // 0: never subscribed.
+    std::shared_ptr<RefundWatch> self;
+    {
+      absl::MutexLock lock(&mu_);
+      self = std::move(self_);
+    }
+    // `self` going out of scope may delete this.
+  }
+
+  // Refuses the call before it starts.
+  void FinishEarly(grpc::Status status) {
+    {
+      absl::MutexLock lock(&mu_);
+      self_ = shared_from_this();
+      finished_ = true;
+    }
+    Finish(std::move(status));
+  }
+
+ private:
+  void OnInitial(absl::StatusOr<store::WatchedRefund> initial) {
+    bool look_again = false;
+    {
+      absl::MutexLock lock(&mu_);
+      if (!initial.ok()) {
+        closing_ = true;
+        close_status_ = ToGrpcStatus(initial.status());
+      } else {
+        refund_ = std::move(initial->refund);
+        last_event_id_ = std::move(initial->last_event_id);
+        Queue();
+        started_ = true;
+        look_again = missed_;
+      }
+    }
+    Pump(grpc::Status::OK);
+    if (look_again) LookAgain();
+  }
+
+  void LookAgain() {
+    {
+      absl::MutexLock lock(&mu_);
+      if (!started_) {
+        missed_ = true;
+        return;
+      }
+      if (final_ || closing_) return;
+      if (reading_) {
+        again_ = true;
+        return;
+      }
+      reading_ = true;
+    }
+    std::string after;
+    {
+      absl::MutexLock lock(&mu_);
+      after = last_event_id_;
+    }
+    refunds_.GetEvents(
+        partition_, refund_id_, after, 100,
+        [watch = shared_from_this()](
+            absl::StatusOr<std::vector<store::RefundEvent>> events) {
+          watch->OnEvents(std::move(events));
+        });
+  }
+
+  void OnEvents(absl::StatusOr<std::vector<store::RefundEvent>> events) {
+    bool again;
+    {
+      absl::MutexLock lock(&mu_);
+      reading_ = false;
+      again = again_;
+      again_ = false;
+      if (events.ok()) {
+        for (const auto& event : *events) {
+          if (final_) break;
+          store::ApplyRefundEvent(event, refund_);
+          last_event_id_ = event.id;
+          Queue();
+        }
+        if (events->size() == 100) again = true;  // More to read.
+      }
+      // A failed read is retried on the next notice or heartbeat.
+    }
+    Pump(grpc::Status::OK);
+    if (again) LookAgain();
+  }
+
+  // Queues the refund as it now stands.
+  void Queue() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    makegood::v1::WatchRefundResponse message;
+    *message.mutable_refund() = refund_;
+    queue_.push_back(std::move(message));
+    if (store::IsFinalRefundState(refund_.state())) final_ = true;
+  }
+
+  // Starts the next write, or finishes once everything is written.
+  void Pump(grpc::Status status_if_closing) {
+    enum { kNothing, kWrite, kFinish } action = kNothing;
+    grpc::Status status;
+    {
+      absl::MutexLock lock(&mu_);
+      if (finished_ || writing_) return;
+      if (closing_) {
+        action = kFinish;
+        status = close_status_.ok() ? status_if_closing : close_status_;
+      } else if (!queue_.empty()) {
+        action = kWrite;
+        writing_ = true;
+        current_ = std::move(queue_.front());
+        queue_.pop_front();
+      } else if (final_) {
+        action = kFinish;
+      }
+      if (action == kFinish) finished_ = true;
+    }
+    if (action == kWrite) StartWrite(&current_);
+    if (action == kFinish) Finish(status);
+  }
+
+  store::RefundStore& refunds_;
+  store::RefundFeed& feed_;
+  const int partition_;
+  const std::string refund_id_;
+  uint64_t subscription_ = 0;
+
+  absl::Mutex mu_;
+  // Keeps the reactor alive until OnDone.
+  std::shared_ptr<RefundWatch> self_ ABSL_GUARDED_BY(mu_);
+  makegood::v1::Refund refund_ ABSL_GUARDED_BY(mu_);
+  std::string last_event_id_ ABSL_GUARDED_BY(mu_);
+  std::deque<makegood::v1::WatchRefundResponse> queue_ ABSL_GUARDED_BY(mu_);
+  makegood::v1::WatchRefundResponse current_;  // Being written.
+  grpc::Status close_status_ ABSL_GUARDED_BY(mu_);
+  bool started_ ABSL_GUARDED_BY(mu_) = false;
+  bool missed_ ABSL_GUARDED_BY(mu_) = false;
+  bool reading_ ABSL_GUARDED_BY(mu_) = false;
+  bool again_ ABSL_GUARDED_BY(mu_) = false;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool final_ ABSL_GUARDED_BY(mu_) = false;
+  bool closing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+};
+
 }  // namespace
+
+grpc::ServerWriteReactor<makegood::v1::WatchRefundResponse>*
+RefundService::WatchRefund(grpc::CallbackServerContext* context,
+                           const makegood::v1::WatchRefundRequest* request) {
+  (void)context;
+  std::optional<int> partition =
+      rating::RefundIdPartition(request->refund_id(), keys_.partitions());
+  auto watch = std::make_shared<RefundWatch>(
+      refunds_, feed_, partition.value_or(0), request->refund_id());
+  if (partition.has_value()) {
+    watch->Begin();
+  } else {
+    watch->FinishEarly(ToGrpcStatus(BadRefundId()));
+  }
+  // The reactor keeps itself alive until OnDone.
+  RefundWatch* raw = watch.get();
+  return raw;
+}
+
+grpc::ServerUnaryReactor* RefundService::MarkRefundAbusive(
+    grpc::CallbackServerContext* context,
+    const makegood::v1::MarkRefundAbusiveRequest* request,
+    makegood::v1::MarkRefundAbusiveResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  Violations violations;
+  std::optional<int> partition =
+      rating::RefundIdPartition(request->refund_id(), keys_.partitions());
+  if (!partition.has_value()) {
+    violations.Add("refund_id",
+                   "is not a refund id of this deployment "
+                   "(rf_<partition>_<24 hex digits>)");
+  }
+  ValidateId("operator_id", request->operator_id(), violations);
+  if (!IsLowerToken(request->reason(), 64)) {
+    violations.Add("reason", "must be 1-64 characters of [a-z0-9_-]");
+  }
+  if (!violations.empty()) {
+    reactor->Finish(ToGrpcStatus(violations.ToStatus()));
+    return reactor;
+  }
+  refunds_.MarkAbusive(
+      *partition, request->refund_id(),
+      absl::StrCat("operator:", request->operator_id()), request->reason(),
+      request->reverse_refund(), clock_.Now(),
+      [this, reactor, response, partition = *partition,
+       refund_id = request->refund_id()](
+          absl::StatusOr<store::RefundStore::AbuseMark> mark) {
+        if (!mark.ok()) {
+          reactor->Finish(ToGrpcStatus(mark.status()));
+          return;
+        }
+        response->set_feedback_reversed(mark->feedback_reversed);
+        response->set_newly_marked(mark->newly_marked);
+        refunds_.GetRefund(
+            partition, refund_id,
+            [reactor, response](absl::StatusOr<makegood::v1::Refund> refund) {
+              if (!refund.ok()) {
+                reactor->Finish(ToGrpcStatus(refund.status()));
+                return;
+              }
+              *response->mutable_refund() = *std::move(refund);
+              reactor->Finish(grpc::Status::OK);
+            });
+      });
+  return reactor;
+}
 
 grpc::ServerUnaryReactor* RefundService::GetRefund(
     grpc::CallbackServerContext* context,
@@ -54,13 +341,30 @@ grpc::ServerUnaryReactor* RefundService::GetRefund(
   }
   refunds_.GetRefund(
       *partition, request->refund_id(),
-      [reactor, response](absl::StatusOr<makegood::v1::Refund> refund) {
+      [reactor, response, refunds = &refunds_, partition = *partition,
+       include_events = request->include_events()](
+          absl::StatusOr<makegood::v1::Refund> refund) {
         if (!refund.ok()) {
           reactor->Finish(ToGrpcStatus(refund.status()));
           return;
         }
         *response->mutable_refund() = *std::move(refund);
-        reactor->Finish(grpc::Status::OK);
+        if (!include_events) {
+          reactor->Finish(grpc::Status::OK);
+          return;
+        }
+        refunds->GetEvents(
+            partition, response->refund().refund_id(), "0-0", 10000,
+            [reactor,
+             response](absl::StatusOr<std::vector<store::RefundEvent>> events) {
+              if (!events.ok()) {
+                reactor->Finish(ToGrpcStatus(events.status()));
+                return;
+              }
+              for (const auto& e : *events)
+                *response->add_events() = EventToProto(e);
+              reactor->Finish(grpc::Status::OK);
+            });
       });
   return reactor;
 }

@@ -1,14 +1,18 @@
 // File: services/api/refund_service.h
 //
-// makegood.v1.RefundService: GetRefund and ListRefunds (by member or order,
-// newest first, with opaque page tokens bound to their selector). WatchRefund
-// belongs to the settlement issue and answers UNIMPLEMENTED until it lands.
+// makegood.v1.RefundService: GetRefund (optionally with the audit trail),
+// ListRefunds (by member or order, newest first, with opaque page tokens
+// bound to their selector), WatchRefund (the current state at once, then
+// every transition in order until a final state, woken by the refund feed)
+// and MarkRefundAbusive (operator corrections).
 //
 // Thread-safety: thread-safe; handlers never block.
 #pragma once
 
 #include "makegood/v1/refund_service.grpc.pb.h"
+#include "services/core/clock.h"
 #include "services/store/key_schema.h"
+#include "services/store/refund_feed.h"
 #include "services/store/refund_store.h"
 
 namespace makegood::api {
@@ -19,9 +23,10 @@ class RefundService final
   static constexpr int kDefaultPageSize = 20;
   static constexpr int kMaxPageSize = 100;
 
-  // Does not take ownership; both must outlive the service.
-  RefundService(store::RefundStore& refunds, const store::KeySchema& keys)
-      : refunds_(refunds), keys_(keys) {}
+  // Does not take ownership; all must outlive the service.
+  RefundService(store::RefundStore& refunds, store::RefundFeed& feed,
+                const store::KeySchema& keys, const Clock& clock)
+      : refunds_(refunds), feed_(feed), keys_(keys), clock_(clock) {}
 
   grpc::ServerUnaryReactor* GetRefund(
       grpc::CallbackServerContext* context,
@@ -33,9 +38,20 @@ class RefundService final
       const makegood::v1::ListRefundsRequest* request,
       makegood::v1::ListRefundsResponse* response) override;
 
+  grpc::ServerWriteReactor<makegood::v1::WatchRefundResponse>* WatchRefund(
+      grpc::CallbackServerContext* context,
+      const makegood::v1::WatchRefundRequest* request) override;
+
+  grpc::ServerUnaryReactor* MarkRefundAbusive(
+      grpc::CallbackServerContext* context,
+      const makegood::v1::MarkRefundAbusiveRequest* request,
+      makegood::v1::MarkRefundAbusiveResponse* response) override;
+
  private:
   store::RefundStore& refunds_;
+  store::RefundFeed& feed_;
   const store::KeySchema& keys_;
+  const Clock& clock_;
 };
 
 }  // namespace makegood::api

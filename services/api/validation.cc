@@ -216,6 +216,11 @@ void ValidateOrder(absl::string_view field, const Order& order, absl::Time now,
                    "must be one of PAYMENT_METHOD_CARD, PAYMENT_METHOD_WALLET, "
                    "PAYMENT_METHOD_CASH, PAYMENT_METHOD_OTHER");
   }
+  if (!order.payment_reference().empty() &&
+      !IsPrintableAscii(order.payment_reference(), 1, 255)) {
+    violations.Add(Path(field, "payment_reference"),
+                   "must be up to 255 printable ASCII characters");
+  }
 }
 
 void ValidateMember(absl::string_view field, const Member& member,

@@ -95,6 +95,7 @@ PolicyConfig DefaultPolicyConfig() {
       .low_ratings_max_penalty = 100,
       .flag_weights = {{"chargeback", -300},
                        {"linked_to_abuser", -500},
+                       {"confirmed_abuse", -400},
                        {"verified", 50}},
   };
   config.thresholds = {.instant_min_score = 500,

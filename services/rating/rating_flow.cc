@@ -24,6 +24,83 @@ using store::RedisReply;
 
 constexpr char kMethod[] = "SubmitRating";
 
+// The decision event insights aggregate (see docs/ARCHITECTURE.md, "Event
+// streams"): no member id, only what per store / courier / SKU statistics
+// need. Each line gets its own satisfaction (its line rating, else the
+// overall one) and a share of the refund proportional to its amount.
+void AppendDecisionEvent(const std::string& rating_id, absl::Time now,
+                         const makegood::v1::SubmitRatingRequest& request,
+                         const makegood::v1::Order& order,
+                         const policy::Decision& decision,
+                         std::vector<std::string>& args) {
+  int64_t refund_minor =
+      decision.refund.has_value() &&
+              decision.refund->instrument != policy::Instrument::kCoupon
+          ? decision.refund->amount_minor
+          : 0;
+  std::vector<std::string> fields = {
+      "rating_id",    rating_id,
+      "at_ms",        absl::StrCat(absl::ToUnixMillis(now)),
+      "satisfaction", absl::StrCat(request.satisfaction_percent()),
+      "outcome",      std::string(policy::OutcomeName(decision.outcome)),
+      "refund_minor", absl::StrCat(refund_minor),
+      "currency",     order.currency(),
+      "store_id",     order.store_id(),
+      "courier_id",   order.courier_id(),
+      "lines",        absl::StrCat(order.lines_size())};
+  int64_t goods = 0;
+  for (const auto& line : order.lines()) goods += line.amount_minor();
+  for (int i = 0; i < order.lines_size(); ++i) {
+    const auto& line = order.lines(i);
+    int satisfaction = request.satisfaction_percent();
+    for (const auto& rated : request.line_ratings()) {
+      if (rated.line_id() == line.line_id()) {
+        satisfaction = rated.satisfaction_percent();
+      }
+    }
+    // Amounts are at most 10^12 minor units, so the product fits in double
+    // precision well enough for a statistic; money never depends on it.
+    int64_t share =
+        goods > 0
+            ? static_cast<int64_t>(static_cast<double>(refund_minor) *
+                                   static_cast<double>(line.amount_minor()) /
+                                   static_cast<double>(goods))
+            : 0;
+    fields.push_back(absl::StrCat("sku.", i));
+    fields.push_back(line.sku());
+    fields.push_back(absl::StrCat("sat.", i));
+    fields.push_back(absl::StrCat(satisfaction));
+    fields.push_back(absl::StrCat("refund.", i));
+    fields.push_back(absl::StrCat(share));
+  }
+  args.push_back(absl::StrCat(fields.size()));
+  for (auto& field : fields) args.push_back(std::move(field));
+}
+
+const char* FollowUpKindName(policy::FollowUpKind kind) {
+  switch (kind) {
+    case policy::FollowUpKind::kCourierFeedback:
+      return "courier_feedback";
+    case policy::FollowUpKind::kStoreFeedback:
+      return "store_feedback";
+    case policy::FollowUpKind::kManagerFollowUp:
+      return "manager_follow_up";
+    case policy::FollowUpKind::kSilentRecovery:
+      return "silent_recovery";
+  }
+  return "unknown";
+}
+
+void AppendFollowUps(const policy::Decision& decision,
+                     std::vector<std::string>& args) {
+  args.push_back(absl::StrCat(decision.follow_ups.size()));
+  for (const auto& follow_up : decision.follow_ups) {
+    args.push_back(FollowUpKindName(follow_up.kind));
+    args.push_back(follow_up.target_id);
+    args.push_back(absl::StrJoin(follow_up.reason_codes, ","));
+  }
+}
+
 std::string NewClaimToken() {
   thread_local absl::BitGen gen;
   return absl::StrCat(
@@ -433,7 +510,12 @@ void RatingFlow::DecideAndCommit(std::shared_ptr<Call> call,
       absl::StrCat(prefix, "ledger"),
       absl::StrCat(prefix, "ledger:balances"),
       absl::StrCat(prefix, "outbox"),
-      absl::StrCat(prefix, "ratings:t")};
+      absl::StrCat(prefix, "ratings:t"),
+      absl::StrCat(prefix, "refund:", call->ids.refund_id, ":events"),
+      absl::StrCat(prefix, "fu:feedback"),
+      absl::StrCat(prefix, "fu:tasks"),
+      absl::StrCat(prefix, "fu:notifications"),
+      absl::StrCat(prefix, "decisions")};
   std::vector<std::string> args = {
       call->token,
       snapshot->stats_version,
@@ -457,7 +539,15 @@ void RatingFlow::DecideAndCommit(std::shared_ptr<Call> call,
       call->ids.rating_id,
       order_id,
       absl::StrCat(refund.has_value() && !money ? refund->amount_minor() : 0),
-      absl::StrJoin(decision->replacement_line_ids, " ")};
+      absl::StrJoin(decision->replacement_line_ids, " "),
+      snapshot->order.payment_reference().empty()
+          ? order_id
+          : snapshot->order.payment_reference(),
+      absl::StrCat("policy:", decision->policy_version),
+      absl::StrJoin(decision->reason_codes, ",")};
+  AppendDecisionEvent(call->ids.rating_id, call->now, call->request,
+                      snapshot->order, *decision, args);
+  AppendFollowUps(*decision, args);
   redis_.Eval(store::scripts::kCommitRating, std::move(keys), std::move(args),
               [this, call, response = std::move(response)](
                   absl::StatusOr<RedisReply> reply) mutable {

@@ -34,6 +34,10 @@ absl::StatusOr<StoredMember> MemberFromStored(
       s.stats_version = stats.elements[i + 1].str;
     } else if (field == "last_low_ms") {
       h.last_low_rating_at = absl::FromUnixMillis(value);
+    } else if (field == "abuse") {
+      // Claims an operator marked abusive (MarkRefundAbusive) feed trust as
+      // the derived flag "confirmed_abuse", which the policy weighs.
+      if (value > 0) s.snapshot.flags.push_back(std::string(kAbuseFlag));
     } else if (field == "ib_balance") {
       ib_balance = value;
     } else if (field == "ib_as_of_ms") {

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "makegood/v1/member.pb.h"
 #include "makegood/v1/order.pb.h"
@@ -54,6 +55,9 @@ struct StoredMember {
 absl::StatusOr<StoredMember> MemberFromStored(
     const store::RedisReply& member_pb, const store::RedisReply& stats,
     absl::Time now);
+
+// The member flag derived from claims marked abusive.
+inline constexpr absl::string_view kAbuseFlag = "confirmed_abuse";
 
 struct AdmitSnapshot {
   makegood::v1::Order order;

@@ -1,8 +1,11 @@
 #include "services/server/app.h"
 
 #include <chrono>
+#include <fstream>
+#include <sstream>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "grpc/health/v1/health.pb.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
@@ -22,10 +25,15 @@
 #include "services/policy_file/policy_watcher.h"
 #include "services/rating/rating_flow.h"
 #include "services/server/health_monitor.h"
+#include "services/settlement/http/http_provider.h"
+#include "services/settlement/sandbox_provider.h"
+#include "services/settlement/wallet_provider.h"
+#include "services/settlement/worker.h"
 #include "services/store/key_schema.h"
 #include "services/store/member_store.h"
 #include "services/store/order_store.h"
 #include "services/store/redis_client.h"
+#include "services/store/refund_feed.h"
 #include "services/store/refund_store.h"
 
 namespace makegood::server {
@@ -34,13 +42,15 @@ namespace makegood::server {
 struct App::Parts {
   Parts(const ServerConfig& c, const Clock& clk, store::KeySchema k,
         std::unique_ptr<store::RedisClient> r, policy_file::PolicySnapshot p,
-        std::unique_ptr<policy_file::ActivePolicy> shadow)
+        std::unique_ptr<policy_file::ActivePolicy> shadow,
+        std::unique_ptr<store::RefundFeed> f)
       : config(c),
         clock(clk),
         keys(std::move(k)),
         redis(std::move(r)),
         policy(std::move(p)),
         shadow_policy(std::move(shadow)),
+        feed(std::move(f)),
         orders(*redis, keys, clock),
         members(*redis, keys, clock),
         refunds(*redis, keys),
@@ -50,7 +60,7 @@ struct App::Parts {
         member_service(members, *redis, keys, policy, clock),
         policy_service(policy, *redis, keys, clock, shadow_policy.get()),
         rating_service(rating_flow),
-        refund_service(refunds, keys) {}
+        refund_service(refunds, *feed, keys, clock) {}
 
   ServerConfig config;
   const Clock& clock;
@@ -58,6 +68,7 @@ struct App::Parts {
   std::unique_ptr<store::RedisClient> redis;
   policy_file::ActivePolicy policy;
   std::unique_ptr<policy_file::ActivePolicy> shadow_policy;  // May be null.
+  std::unique_ptr<store::RefundFeed> feed;
   store::OrderStore orders;
   store::MemberStore members;
   store::RefundStore refunds;
@@ -70,6 +81,11 @@ struct App::Parts {
   // Services of issues still open: every method answers UNIMPLEMENTED.
   makegood::v1::GoodwillService::CallbackService goodwill_service;
   makegood::v1::InsightsService::CallbackService insights_service;
+  // Settlement (with --settlement_worker): providers, then the worker.
+  std::unique_ptr<settlement::PaymentProvider> wallet_provider;
+  std::unique_ptr<settlement::PaymentProvider> coupon_provider;
+  std::unique_ptr<settlement::PaymentProvider> card_provider;
+  std::unique_ptr<settlement::SettlementWorker> worker;
   std::unique_ptr<policy_file::PolicyWatcher> policy_watcher;
   std::unique_ptr<policy_file::PolicyWatcher> shadow_watcher;
   std::unique_ptr<grpc::Server> server;
@@ -77,6 +93,64 @@ struct App::Parts {
   int port = 0;
   bool stopped = false;
 };
+
+namespace {
+
+absl::StatusOr<std::string> ReadSecretFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    return absl::InvalidArgumentError(absl::StrCat("cannot read ", path));
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string secret(absl::StripAsciiWhitespace(text.str()));
+  if (secret.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, " is empty"));
+  }
+  return secret;
+}
+
+}  // namespace
+
+absl::Status App::StartSettlement(const ServerConfig& config,
+                                  const Clock& clock, Parts& parts) {
+  const SettlementConfig& s = config.settlement;
+  if (!s.run_worker) return absl::OkStatus();
+  parts.wallet_provider = std::make_unique<settlement::WalletProvider>(
+      *parts.redis, parts.keys, settlement::WalletProvider::Kind::kWallet);
+  parts.coupon_provider = std::make_unique<settlement::WalletProvider>(
+      *parts.redis, parts.keys, settlement::WalletProvider::Kind::kCoupon);
+  if (s.card_provider == "http") {
+    settlement::HttpProviderOptions options;
+    options.base_url = s.http_url;
+    MAKEGOOD_ASSIGN_OR_RETURN(options.api_key,
+                              ReadSecretFile(s.http_api_key_file));
+    options.ca_file = s.http_ca_file;
+    options.request_timeout = s.http_timeout;
+    MAKEGOOD_ASSIGN_OR_RETURN(parts.card_provider,
+                              settlement::HttpProvider::Create(options));
+  } else {
+    MAKEGOOD_ASSIGN_OR_RETURN(settlement::SandboxOptions options,
+                              settlement::ParseSandboxSpec(s.sandbox_spec));
+    parts.card_provider = std::make_unique<settlement::SandboxProvider>(
+        *parts.redis, parts.keys, options);
+  }
+  settlement::WorkerOptions options;
+  options.consumer = s.consumer;
+  options.card_provider = s.card_provider;
+  options.fallback = s.fallback;
+  options.max_in_flight = s.max_in_flight;
+  options.retry_after = s.retry_after;
+  options.max_deliveries = s.max_deliveries;
+  parts.worker = std::make_unique<settlement::SettlementWorker>(
+      *parts.redis, parts.keys, clock,
+      absl::flat_hash_map<std::string, settlement::PaymentProvider*>{
+          {"wallet", parts.wallet_provider.get()},
+          {"coupon", parts.coupon_provider.get()},
+          {s.card_provider, parts.card_provider.get()}},
+      options);
+  return parts.worker->Start(config.redis);
+}
 
 App::App(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
 
@@ -86,6 +160,11 @@ int App::port() const { return parts_->port; }
 
 rating::RatingFlowStats App::rating_stats() const {
   return parts_->rating_flow.stats();
+}
+
+settlement::WorkerStats App::settlement_stats() const {
+  return parts_->worker != nullptr ? parts_->worker->stats()
+                                   : settlement::WorkerStats{};
 }
 
 absl::StatusOr<std::unique_ptr<App>> App::Start(const ServerConfig& config,
@@ -109,9 +188,13 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const ServerConfig& config,
   MAKEGOOD_ASSIGN_OR_RETURN(std::unique_ptr<store::RedisClient> redis,
                             store::RedisClient::Start(config.redis));
 
-  auto parts =
-      std::make_unique<Parts>(config, clock, std::move(keys), std::move(redis),
-                              std::move(policy), std::move(shadow));
+  MAKEGOOD_ASSIGN_OR_RETURN(std::unique_ptr<store::RefundFeed> feed,
+                            store::RefundFeed::Start(config.redis, keys));
+
+  auto parts = std::make_unique<Parts>(config, clock, std::move(keys),
+                                       std::move(redis), std::move(policy),
+                                       std::move(shadow), std::move(feed));
+  MAKEGOOD_RETURN_IF_ERROR(StartSettlement(config, clock, *parts));
 
   grpc::EnableDefaultHealthCheckService(true);
   // Touch the health descriptor so the linker keeps it: server reflection
@@ -131,13 +214,15 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const ServerConfig& config,
         std::make_unique<api::RequestLogFactory>(config.log_pseudonym_key));
     builder.experimental().SetInterceptorCreators(std::move(interceptors));
   }
-  builder.RegisterService(&parts->order_service);
-  builder.RegisterService(&parts->member_service);
-  builder.RegisterService(&parts->policy_service);
-  builder.RegisterService(&parts->rating_service);
-  builder.RegisterService(&parts->refund_service);
-  builder.RegisterService(&parts->goodwill_service);
-  builder.RegisterService(&parts->insights_service);
+  if (config.serve_api) {
+    builder.RegisterService(&parts->order_service);
+    builder.RegisterService(&parts->member_service);
+    builder.RegisterService(&parts->policy_service);
+    builder.RegisterService(&parts->rating_service);
+    builder.RegisterService(&parts->refund_service);
+    builder.RegisterService(&parts->goodwill_service);
+    builder.RegisterService(&parts->insights_service);
+  }
   parts->server = builder.BuildAndStart();
   if (parts->server == nullptr || parts->port == 0) {
     return absl::UnavailableError(absl::StrCat(
@@ -188,6 +273,12 @@ void App::Shutdown() {
                        absl::ToChronoNanoseconds(p.config.shutdown_grace));
     p.server->Wait();
   }
+  // The worker finishes what it has in flight (the rest stays pending in the
+  // outbox and is resumed by the next worker), then its providers go.
+  if (p.worker != nullptr) p.worker->Stop(p.config.shutdown_grace);
+  p.worker.reset();
+  p.card_provider.reset();
+  p.feed.reset();
   p.redis.reset();  // Fails anything still pending, joins the I/O thread.
   Log(LogLevel::kInfo, "shutdown_complete");
 }

@@ -19,6 +19,7 @@
 #include "services/core/clock.h"
 #include "services/rating/rating_flow.h"
 #include "services/server/config.h"
+#include "services/settlement/worker.h"
 
 namespace makegood::server {
 
@@ -37,6 +38,9 @@ class App {
   // Counters of the rating path (for metrics and tests).
   rating::RatingFlowStats rating_stats() const;
 
+  // Counters of the in-process settlement worker (zero without one).
+  settlement::WorkerStats settlement_stats() const;
+
   // Graceful stop: health goes NOT_SERVING, new calls are refused, in-flight
   // calls get up to config.shutdown_grace to finish (then are cancelled), then
   // Redis I/O stops. Idempotent.
@@ -45,6 +49,8 @@ class App {
  private:
   struct Parts;
   explicit App(std::unique_ptr<Parts> parts);
+  static absl::Status StartSettlement(const ServerConfig& config,
+                                      const Clock& clock, Parts& parts);
 
   std::unique_ptr<Parts> parts_;
 };

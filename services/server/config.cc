@@ -1,5 +1,7 @@
 #include "services/server/config.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <vector>
@@ -71,6 +73,45 @@ ABSL_FLAG(absl::Duration, idempotency_ttl, absl::Hours(24),
 ABSL_FLAG(absl::Duration, claim_lease, absl::Seconds(10),
           "How long an in-flight idempotency key stays claimed if the server "
           "holding it dies.");
+
+ABSL_FLAG(bool, serve_api, true,
+          "Serve the public gRPC API. false: only health and reflection (a "
+          "settlement-only process, with --settlement_worker).");
+ABSL_FLAG(bool, settlement_worker, false,
+          "Run a settlement worker in this process: it pays accepted refunds "
+          "from the outbox through the providers below.");
+ABSL_FLAG(std::string, settlement_consumer, "",
+          "The worker's name in the outbox consumer group; must be stable "
+          "across restarts of the same replica and unique among replicas "
+          "(default: the host name, which is the pod name on Kubernetes).");
+ABSL_FLAG(std::string, card_provider, "sandbox",
+          "Provider of refunds to the original payment: sandbox (simulated) "
+          "or http (Stripe-compatible HTTPS API, see --http_provider_*).");
+ABSL_FLAG(std::string, sandbox, "",
+          "Sandbox card processor behaviour: comma-separated latency=DUR, "
+          "slow_latency=DUR, decline=P, error=P, commit_timeout=P, slow=P, "
+          "seed=N (P a probability), e.g. latency=20ms,decline=0.05.");
+ABSL_FLAG(std::string, http_provider_url, "",
+          "Base URL of the Stripe-compatible refunds API (https://...).");
+ABSL_FLAG(std::string, http_provider_api_key_file, "",
+          "File holding the API key sent as a bearer token (a mounted "
+          "Secret).");
+ABSL_FLAG(std::string, http_provider_ca, "",
+          "CA bundle that verifies the provider (empty: system CAs).");
+ABSL_FLAG(absl::Duration, http_provider_timeout, absl::Seconds(10),
+          "Deadline of one provider call; a timed-out call is reconciled "
+          "(looked up) before any retry.");
+ABSL_FLAG(std::string, settlement_fallback, "wallet",
+          "What a card refund the provider declines becomes: wallet (credit "
+          "to the member's wallet) or none (the refund FAILS).");
+ABSL_FLAG(int, settlement_concurrency, 64,
+          "Refunds one worker settles at once.");
+ABSL_FLAG(absl::Duration, settlement_retry_after, absl::Seconds(5),
+          "An outbox entry pending this long (unknown provider answer, dead "
+          "worker) is retried or taken over.");
+ABSL_FLAG(int, settlement_max_deliveries, 8,
+          "Deliveries after which an entry goes to the dead-letter stream and "
+          "its refund to NEEDS_ATTENTION.");
 
 namespace makegood::server {
 namespace {
@@ -222,6 +263,52 @@ absl::StatusOr<ServerConfig> ConfigFromFlags() {
       config.rating.claim_lease < absl::Seconds(1)) {
     return absl::InvalidArgumentError(
         "--idempotency_ttl must be >= 1m and --claim_lease >= 1s");
+  }
+  config.serve_api = absl::GetFlag(FLAGS_serve_api);
+  SettlementConfig& settlement = config.settlement;
+  settlement.run_worker = absl::GetFlag(FLAGS_settlement_worker);
+  settlement.consumer = absl::GetFlag(FLAGS_settlement_consumer);
+  if (settlement.consumer.empty()) {
+    char host[256] = {0};
+    settlement.consumer =
+        gethostname(host, sizeof(host) - 1) == 0 ? host : "worker";
+  }
+  settlement.card_provider = absl::GetFlag(FLAGS_card_provider);
+  if (settlement.card_provider != "sandbox" &&
+      settlement.card_provider != "http") {
+    return absl::InvalidArgumentError(
+        "--card_provider: must be sandbox or http");
+  }
+  settlement.sandbox_spec = absl::GetFlag(FLAGS_sandbox);
+  settlement.http_url = absl::GetFlag(FLAGS_http_provider_url);
+  settlement.http_api_key_file =
+      absl::GetFlag(FLAGS_http_provider_api_key_file);
+  settlement.http_ca_file = absl::GetFlag(FLAGS_http_provider_ca);
+  settlement.http_timeout = absl::GetFlag(FLAGS_http_provider_timeout);
+  if (settlement.card_provider == "http" &&
+      (settlement.http_url.empty() || settlement.http_api_key_file.empty())) {
+    return absl::InvalidArgumentError(
+        "--card_provider=http needs --http_provider_url and "
+        "--http_provider_api_key_file");
+  }
+  std::string fallback = absl::GetFlag(FLAGS_settlement_fallback);
+  if (fallback != "wallet" && fallback != "none") {
+    return absl::InvalidArgumentError(
+        "--settlement_fallback: must be wallet or none");
+  }
+  settlement.fallback = fallback == "none" ? "" : fallback;
+  settlement.max_in_flight = absl::GetFlag(FLAGS_settlement_concurrency);
+  settlement.retry_after = absl::GetFlag(FLAGS_settlement_retry_after);
+  settlement.max_deliveries = absl::GetFlag(FLAGS_settlement_max_deliveries);
+  if (settlement.max_in_flight < 1 || settlement.max_deliveries < 1 ||
+      settlement.retry_after < absl::Milliseconds(10)) {
+    return absl::InvalidArgumentError(
+        "--settlement_concurrency and --settlement_max_deliveries must be >= "
+        "1, --settlement_retry_after >= 10ms");
+  }
+  if (!config.serve_api && !settlement.run_worker) {
+    return absl::InvalidArgumentError(
+        "--serve_api=false without --settlement_worker would do nothing");
   }
   return config;
 }

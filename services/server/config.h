@@ -16,6 +16,28 @@
 
 namespace makegood::server {
 
+// The settlement worker and its payment providers (see
+// services/settlement/worker.h).
+struct SettlementConfig {
+  // Run a settlement worker inside this process.
+  bool run_worker = false;
+  // Consumer name in the outbox consumer group: stable per process across
+  // restarts (default: the host name, i.e. the pod name).
+  std::string consumer;
+  // Card refunds: "sandbox" or "http".
+  std::string card_provider = "sandbox";
+  std::string sandbox_spec;
+  std::string http_url;
+  std::string http_api_key_file;
+  std::string http_ca_file;
+  absl::Duration http_timeout = absl::Seconds(10);
+  // "wallet": a declined card refund becomes wallet credit; "none": FAILED.
+  std::string fallback = "wallet";
+  int max_in_flight = 64;
+  absl::Duration retry_after = absl::Seconds(5);
+  int max_deliveries = 8;
+};
+
 struct ServerConfig {
   std::string listen = "127.0.0.1:50051";
   store::RedisOptions redis;
@@ -35,6 +57,9 @@ struct ServerConfig {
   bool request_log = false;
   std::string log_pseudonym_key;
   rating::RatingFlowOptions rating;
+  // Serve the public API; false leaves only health (a worker-only process).
+  bool serve_api = true;
+  SettlementConfig settlement;
 };
 
 // Applies MAKEGOOD_* environment variables to the flags they name. Call before

@@ -6,7 +6,9 @@
 -- KEYS[4] rating record       KEYS[5] refund record
 -- KEYS[6] refunds by member   KEYS[7] refunds by order
 -- KEYS[8] ledger stream       KEYS[9] ledger balances  KEYS[10] outbox stream
--- KEYS[11] ratings by time
+-- KEYS[11] ratings by time     KEYS[12] refund events
+-- KEYS[13] feedback stream     KEYS[14] tasks stream
+-- KEYS[15] notifications stream  KEYS[16] decision events stream
 -- ARGV[1] claim token  ARGV[2] member stats version read at admit
 -- ARGV[3] now ms  ARGV[4] response bytes  ARGV[5] idempotency ttl ms
 -- ARGV[6] rating record bytes
@@ -20,6 +22,11 @@
 -- ARGV[20] rating id  ARGV[21] order id
 -- ARGV[22] coupon value granted now (0: none)
 -- ARGV[23] line ids sent again now, space separated
+-- ARGV[24] the order's payment reference (for card refunds)
+-- ARGV[25] actor of the decision (e.g. "policy:default@3f2a9c01")
+-- ARGV[26] reason codes, comma separated
+-- ARGV[27] D, then D args: field/value pairs of the decision event
+-- then F, then F triples: follow-up kind, target id, reason codes
 -- Returns {'OK'} | {'STALE'} | {'LOST_CLAIM'} | {'REPLAY', response}
 --       | {'CEILING', refunded_minor, total_minor}
 local idem = redis.call('HMGET', KEYS[1], 'state', 'token', 'response')
@@ -61,7 +68,14 @@ if amount > 0 then
   redis.call('HSET', KEYS[5], 'pb', ARGV[9], 'state', 'ACCEPTED',
     'amount_minor', ARGV[7], 'currency', ARGV[12], 'instrument', ARGV[11],
     'member_id', ARGV[13], 'order_id', ARGV[21], 'rating_id', ARGV[20],
-    'created_at_ms', now, 'updated_at_ms', now)
+    'created_at_ms', now, 'updated_at_ms', now, 'payment_ref', ARGV[24],
+    'seq', '1', 'state_reason', 'decided')
+  redis.call('XADD', KEYS[12], '*', 'seq', '1', 'from', '', 'to', 'ACCEPTED',
+    'actor', ARGV[25], 'reason', ARGV[26], 'at_ms', now)
+  redis.call('XADD', KEYS[15], 'MAXLEN', '~', '1000000', '*',
+    'kind', 'refund_on_its_way', 'member_id', ARGV[13],
+    'refund_id', refund_id, 'order_id', ARGV[21], 'amount_minor', ARGV[7],
+    'currency', ARGV[12], 'at_ms', now)
   redis.call('ZADD', KEYS[6], now, refund_id)
   redis.call('ZADD', KEYS[7], now, refund_id)
   -- Double entry: the refund expense against what is now owed to the member.
@@ -113,6 +127,35 @@ end
 redis.call('HSET', KEYS[2], unpack(stats_fields))
 for field in string.gmatch(ARGV[19], '%S+') do
   redis.call('HDEL', KEYS[2], field)
+end
+
+-- The decision event (insights) and the follow-ups, as events for
+-- downstream consumers; feedback carries an appeal id and is remembered on
+-- the rating so a correction can reverse it.
+local d = tonumber(ARGV[27])
+redis.call('XADD', KEYS[16], 'MAXLEN', '~', '1000000', '*',
+  unpack(ARGV, 28, 27 + d))
+local f_at = 28 + d
+local feedback = {}
+for i = 1, tonumber(ARGV[f_at]) do
+  local kind = ARGV[f_at + 3 * i - 2]
+  local target = ARGV[f_at + 3 * i - 1]
+  local codes = ARGV[f_at + 3 * i]
+  if kind == 'courier_feedback' or kind == 'store_feedback' then
+    local appeal = 'ap_' .. string.sub(ARGV[20], 4) .. '_' .. i
+    redis.call('XADD', KEYS[13], 'MAXLEN', '~', '1000000', '*',
+      'kind', kind, 'appeal_id', appeal, 'target_id', target,
+      'order_id', ARGV[21], 'rating_id', ARGV[20], 'reason_codes', codes,
+      'at_ms', now)
+    table.insert(feedback, kind .. '|' .. target .. '|' .. appeal)
+  else
+    redis.call('XADD', KEYS[14], 'MAXLEN', '~', '1000000', '*',
+      'kind', kind, 'member_id', ARGV[13], 'order_id', ARGV[21],
+      'rating_id', ARGV[20], 'reason_codes', codes, 'at_ms', now)
+  end
+end
+if #feedback > 0 then
+  redis.call('HSET', KEYS[4], 'feedback', table.concat(feedback, ' '))
 end
 
 redis.call('HSET', KEYS[1], 'state', 'done', 'response', ARGV[4], 'token', '')

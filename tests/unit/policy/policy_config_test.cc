@@ -127,14 +127,14 @@ TEST(Validate, ChecksTheTrustModel) {
   config.trust.penalty_per_extra_refund_30d = -5;
   config.trust.refund_money_step_minor = 0;
   config.trust.flag_weights[0].flag = "Charge-back";
-  config.trust.flag_weights[1].flag = "verified";  // also flag_weights[2]
-  config.trust.flag_weights[2].points = -2000;
+  config.trust.flag_weights[1].flag = "verified";  // also flag_weights[3]
+  config.trust.flag_weights[3].points = -2000;
   EXPECT_THAT(
       ViolatedFields(config),
       ElementsAre("trust.penalty_per_extra_refund_30d",
                   "trust.refund_money_step_minor", "trust.flag_weights[0].flag",
-                  "trust.flag_weights[2].flag",
-                  "trust.flag_weights[2].points"));
+                  "trust.flag_weights[3].flag",
+                  "trust.flag_weights[3].points"));
 }
 
 TEST(Validate, ChecksTopLevelFields) {

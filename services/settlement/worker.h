@@ -1,0 +1,142 @@
+// File: services/settlement/worker.h
+//
+// The settlement worker: pays the refunds the rating path commits.
+//
+// The commit script appends a `refund_accepted` entry to its partition's
+// outbox stream (mg:{p<N>}:outbox) in the same atomic step as the refund.
+// Workers read every partition's outbox through one consumer group
+// ("settlement"), each under a stable consumer name (its pod/host name), and
+// for each entry:
+//   1. settle_begin.lua: ACCEPTED -> SETTLING, recording the provider (wallet
+//      and coupon refunds go to the internal providers, card refunds to the
+//      configured card provider). A refund already SETTLING was taken before
+//      by a worker that died or lost the provider's answer: it is RESUMED,
+//      which means Lookup at the provider first — an unknown result is
+//      reconciled, never guessed — and Pay only if the provider never saw it.
+//   2. The provider is asked to pay with the refund id as idempotency key.
+//   3. settle_finish.lua records the answer (SUCCEEDED; FAILED, or wallet
+//      credit when the fallback applies; NEEDS_ATTENTION), posts the ledger,
+//      notifies the member, and XACKs + XDELs the entry, atomically.
+// An unknown answer (timeout, 5xx, Redis trouble) leaves the entry pending.
+// Pending entries idle for `retry_after` — this worker's or a dead worker's —
+// are taken over with XAUTOCLAIM and tried again; after `max_deliveries`
+// deliveries an entry goes to the dead-letter stream (mg:{p<N>}:outbox:dead)
+// and its refund to NEEDS_ATTENTION, with an operator task. Nothing is ever
+// dropped, and because every step is idempotent and keyed by the refund id, a
+// worker killed at any point never pays twice.
+//
+// Example:
+//   SettlementWorker worker(redis, keys, clock, providers, options);
+//   absl::Status started = worker.Start(redis_options);
+//   ...
+//   worker.Stop();
+//
+// Thread-safety: Start/Stop from one thread; stats() from any.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "services/core/clock.h"
+#include "services/settlement/provider.h"
+#include "services/store/key_schema.h"
+#include "services/store/redis_client.h"
+
+namespace makegood::settlement {
+
+struct WorkerOptions {
+  // Stable per process across restarts (e.g. the pod name): a restarted
+  // worker resumes its own pending entries at once.
+  std::string consumer = "worker";
+  std::string group = "settlement";
+  // The provider of card (original payment) refunds: "sandbox" or "http".
+  std::string card_provider = "sandbox";
+  // What a declined card refund becomes: "wallet" (credit) or "" (FAILED).
+  std::string fallback = "wallet";
+  // Entries being settled at once.
+  int max_in_flight = 64;
+  // How long XREADGROUP blocks waiting for new entries.
+  absl::Duration block = absl::Milliseconds(500);
+  // Pending entries idle this long are retried (or taken over).
+  absl::Duration retry_after = absl::Seconds(5);
+  // Deliveries after which an entry is dead-lettered.
+  int max_deliveries = 8;
+};
+
+struct WorkerStats {
+  uint64_t succeeded = 0;
+  uint64_t failed = 0;
+  uint64_t fallbacks = 0;  // Included in succeeded.
+  uint64_t attention = 0;
+  uint64_t dead_letters = 0;
+  uint64_t unknown = 0;    // Provider answers left for a retry.
+  uint64_t reclaimed = 0;  // Entries taken over with XAUTOCLAIM.
+  uint64_t resumed = 0;    // Refunds found SETTLING and reconciled.
+  // Accepted -> final, per settled refund, summed (for a mean).
+  absl::Duration lag_total = absl::ZeroDuration();
+  absl::Duration lag_max = absl::ZeroDuration();
+};
+
+class SettlementWorker {
+ public:
+  // Providers by name ("wallet", "coupon", the card provider). Nothing is
+  // owned; everything must outlive the worker.
+  SettlementWorker(store::RedisClient& redis, const store::KeySchema& keys,
+                   const Clock& clock,
+                   absl::flat_hash_map<std::string, PaymentProvider*> providers,
+                   WorkerOptions options);
+  ~SettlementWorker();
+
+  // Opens a connection of its own for blocking reads (to `redis_options`),
+  // creates the consumer group on every partition's outbox if missing and
+  // starts the loop. FAILED_PRECONDITION if a needed provider is missing.
+  absl::Status Start(store::RedisOptions redis_options);
+
+  // Stops reading; waits up to `grace` for entries in flight (the rest stay
+  // pending and are resumed later). Idempotent.
+  void Stop(absl::Duration grace = absl::Seconds(5));
+
+  WorkerStats stats() const;
+
+ private:
+  struct Job;
+
+  void Run();
+  void EnsureGroups();
+  // Reads new (or, on the first pass, this consumer's own pending) entries.
+  void ReadOnce(bool own_pending);
+  void Reclaim();
+  void Process(std::shared_ptr<Job> job);
+  void OnBegun(std::shared_ptr<Job> job, absl::StatusOr<store::RedisReply>);
+  void OnProviderAnswer(std::shared_ptr<Job> job, PayoutResult result);
+  void Finish(std::shared_ptr<Job> job, const char* result,
+              std::string reference, std::string reason);
+  void Done(const std::shared_ptr<Job>& job);
+  bool TryStart(const std::string& entry_id);
+
+  store::RedisClient& redis_;
+  const store::KeySchema& keys_;
+  const Clock& clock_;
+  const absl::flat_hash_map<std::string, PaymentProvider*> providers_;
+  const WorkerOptions options_;
+  std::vector<std::string> outbox_keys_;
+  std::unique_ptr<store::RedisClient> blocking_;
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+
+  mutable absl::Mutex mu_;
+  absl::flat_hash_set<std::string> in_flight_ ABSL_GUARDED_BY(mu_);
+  WorkerStats stats_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace makegood::settlement

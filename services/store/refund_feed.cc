@@ -1,0 +1,125 @@
+#include "services/store/refund_feed.h"
+
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "services/core/log.h"
+
+namespace makegood::store {
+
+absl::StatusOr<std::unique_ptr<RefundFeed>> RefundFeed::Start(
+    RedisOptions options, const KeySchema& keys, absl::Duration heartbeat) {
+  std::unique_ptr<RefundFeed> feed(new RefundFeed(keys, heartbeat));
+  options.connections = 1;
+  options.command_timeout = absl::Seconds(3);  // Beyond the 500 ms block.
+  auto redis = RedisClient::Start(std::move(options));
+  if (!redis.ok()) return redis.status();
+  feed->redis_ = *std::move(redis);
+  feed->thread_ = std::thread([f = feed.get()] { f->Run(); });
+  return feed;
+}
+
+RefundFeed::RefundFeed(const KeySchema& keys, absl::Duration heartbeat)
+    : keys_(keys), heartbeat_(heartbeat) {
+  for (int p = 0; p < keys_.partitions(); ++p) {
+    feed_keys_.push_back(absl::StrCat(keys_.PartitionPrefix(p), "refund_feed"));
+  }
+}
+
+RefundFeed::~RefundFeed() {
+  stopping_.store(true);
+  if (thread_.joinable()) thread_.join();
+}
+
+uint64_t RefundFeed::Subscribe(const std::string& refund_id,
+                               std::function<void()> on_change) {
+  absl::MutexLock lock(&mu_);
+  uint64_t id = next_id_++;
+  subscribers_[refund_id].emplace_back(id, std::move(on_change));
+  return id;
+}
+
+void RefundFeed::Unsubscribe(const std::string& refund_id,
+                             uint64_t subscription) {
+  absl::MutexLock lock(&mu_);
+  auto it = subscribers_.find(refund_id);
+  if (it == subscribers_.end()) return;
+  auto& list = it->second;
+  for (size_t i = 0; i < list.size(); ++i) {
+    if (list[i].first == subscription) {
+      list.erase(list.begin() + static_cast<std::ptrdiff_t>(i));
+      break;
+    }
+  }
+  if (list.empty()) subscribers_.erase(it);
+}
+
+void RefundFeed::NotifyAll() {
+  absl::MutexLock lock(&mu_);
+  for (auto& [refund_id, list] : subscribers_) {
+    for (auto& [id, callback] : list) callback();
+  }
+}
+
+void RefundFeed::Run() {
+  // Where each feed is read from: entries after the moment we start (Redis's
+  // clock), so nothing between two reads is missed.
+  std::vector<std::string> last_ids;
+  absl::Time next_heartbeat = absl::Now() + heartbeat_;
+  while (!stopping_.load()) {
+    if (last_ids.empty()) {
+      auto time = redis_->CommandSync({"TIME"});
+      if (!time.ok() || time->elements.size() < 2) {
+        absl::SleepFor(absl::Milliseconds(100));
+        continue;
+      }
+      int64_t seconds = 0, micros = 0;
+      if (!absl::SimpleAtoi(time->elements[0].str, &seconds) ||
+          !absl::SimpleAtoi(time->elements[1].str, &micros)) {
+        continue;
+      }
+      last_ids.assign(feed_keys_.size(),
+                      absl::StrCat(seconds * 1000 + micros / 1000, "-0"));
+      NotifyAll();  // Anything that happened while we were not reading.
+    }
+    std::vector<std::string> argv = {"XREAD", "COUNT", "1000",
+                                     "BLOCK", "500",   "STREAMS"};
+    for (const auto& key : feed_keys_) argv.push_back(key);
+    for (const auto& id : last_ids) argv.push_back(id);
+    auto reply = redis_->CommandSync(std::move(argv));
+    if (!reply.ok()) {
+      absl::SleepFor(absl::Milliseconds(100));
+      continue;
+    }
+    for (const RedisReply& stream : reply->elements) {
+      if (stream.elements.size() < 2) continue;
+      size_t index = 0;
+      while (index < feed_keys_.size() &&
+             feed_keys_[index] != stream.elements[0].str) {
+        ++index;
+      }
+      if (index == feed_keys_.size()) continue;
+      for (const RedisReply& entry : stream.elements[1].elements) {
+        if (entry.elements.size() < 2) continue;
+        last_ids[index] = entry.elements[0].str;
+        const auto& kv = entry.elements[1].elements;
+        for (size_t i = 0; i + 1 < kv.size(); i += 2) {
+          if (kv[i].str != "refund_id") continue;
+          notices_.fetch_add(1);
+          absl::MutexLock lock(&mu_);
+          auto it = subscribers_.find(kv[i + 1].str);
+          if (it == subscribers_.end()) break;
+          for (auto& [id, callback] : it->second) callback();
+          break;
+        }
+      }
+    }
+    if (absl::Now() >= next_heartbeat) {
+      NotifyAll();
+      next_heartbeat = absl::Now() + heartbeat_;
+    }
+  }
+}
+
+}  // namespace makegood::store
