@@ -15,6 +15,7 @@ MAKEGOOD_BUILD_TARGETS=makegood scripts/setup.sh
 BUILD_DIR="${MAKEGOOD_BUILD_DIR:-build}"
 BUF=node_modules/.bin/buf
 LISTEN="${MAKEGOOD_LISTEN:-127.0.0.1:50051}"
+ADMIN_LISTEN="${MAKEGOOD_ADMIN_LISTEN:-127.0.0.1:9464}"
 POLICY="${MAKEGOOD_POLICY:-config/policy/default.textproto}"
 RUN_DIR=.run
 mkdir -p "$RUN_DIR"
@@ -45,8 +46,12 @@ if [[ -z "${MAKEGOOD_REDIS:-}" ]]; then
 fi
 
 echo "==> starting makegood on ${LISTEN} (policy ${POLICY}, redis ${MAKEGOOD_REDIS})"
+# Development mode: plaintext and no credentials, allowed on loopback only
+# (production takes --tls_cert/--tls_key and JWT or API keys, see README).
+# The settlement worker runs in the same process; metrics on ADMIN_LISTEN.
 "$BUILD_DIR/services/server/makegood" --listen="$LISTEN" \
-  --redis="$MAKEGOOD_REDIS" --policy="$POLICY" "$@" &
+  --redis="$MAKEGOOD_REDIS" --policy="$POLICY" --insecure_dev \
+  --settlement_worker --admin_listen="$ADMIN_LISTEN" "$@" &
 pids+=($!)
 
 curl_grpc() {  # curl_grpc METHOD [JSON]

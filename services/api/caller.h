@@ -1,23 +1,35 @@
 // File: services/api/caller.h
 //
-// Who is calling. Until authentication lands (mTLS / JWT / API keys, the
-// production-readiness issue), the caller names itself in the `x-client-id`
-// request metadata, which is trusted as is; without it the caller is
-// "anonymous". The caller scopes idempotency keys and per-client rate limits.
+// The first step of every makegood.v1 handler: who is calling, and may they
+// call this method? Authentication and the method -> role table live in
+// services/auth (Authenticator); this adapts their answer to a reactor. The
+// principal's id is what idempotency scopes and per-client rate limits use.
+//
+// Example:
+//   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+//   std::optional<auth::Principal> who = Admit(
+//       auth_, *context, reactor, "/makegood.v1.RatingService/SubmitRating");
+//   if (!who.has_value()) return reactor;  // Already finished.
+//
+// Thread-safety: thread-safe.
 #pragma once
 
-#include <string>
+#include <optional>
 
-#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "grpcpp/server_context.h"
+#include "grpcpp/support/server_callback.h"
+#include "services/auth/authenticator.h"
+#include "services/auth/principal.h"
 
 namespace makegood::api {
 
-inline constexpr char kClientIdMetadata[] = "x-client-id";
-inline constexpr char kAnonymousCaller[] = "anonymous";
-
-// The caller's id; INVALID_ARGUMENT if `x-client-id` is present but not an id.
-absl::StatusOr<std::string> CallerId(
-    const grpc::CallbackServerContext& context);
+// The caller if `auth` lets them call `full_method`; otherwise finishes
+// `reactor` with UNAUTHENTICATED / PERMISSION_DENIED (and its reason) and
+// returns nullopt.
+std::optional<auth::Principal> Admit(const auth::Authenticator& auth,
+                                     const grpc::CallbackServerContext& context,
+                                     grpc::ServerUnaryReactor* reactor,
+                                     absl::string_view full_method);
 
 }  // namespace makegood::api

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "services/api/caller.h"
 #include "services/api/validation.h"
 #include "services/errors/errors.h"
 #include "services/rating/conversions.h"
@@ -18,6 +19,10 @@ grpc::ServerUnaryReactor* MemberService::UpsertMember(
     const makegood::v1::UpsertMemberRequest* request,
     makegood::v1::UpsertMemberResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (!Admit(auth_, *context, reactor,
+             "/makegood.v1.MemberService/UpsertMember")) {
+    return reactor;
+  }
   Violations violations;
   if (!request->has_member()) {
     violations.Add("member", "is required");
@@ -48,6 +53,10 @@ grpc::ServerUnaryReactor* MemberService::GetMember(
     const makegood::v1::GetMemberRequest* request,
     makegood::v1::GetMemberResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (!Admit(auth_, *context, reactor,
+             "/makegood.v1.MemberService/GetMember")) {
+    return reactor;
+  }
   Violations violations;
   ValidateId("member_id", request->member_id(), violations);
   if (!violations.empty()) {
@@ -71,6 +80,9 @@ grpc::ServerUnaryReactor* MemberService::GetTrust(
     const makegood::v1::GetTrustRequest* request,
     makegood::v1::GetTrustResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (!Admit(auth_, *context, reactor, "/makegood.v1.MemberService/GetTrust")) {
+    return reactor;
+  }
   Violations violations;
   ValidateId("member_id", request->member_id(), violations);
   if (!violations.empty()) {

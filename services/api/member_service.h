@@ -8,6 +8,7 @@
 #pragma once
 
 #include "makegood/v1/member_service.grpc.pb.h"
+#include "services/auth/authenticator.h"
 #include "services/core/clock.h"
 #include "services/policy_file/policy_document.h"
 #include "services/store/member_state_store.h"
@@ -20,10 +21,11 @@ class MemberService final
  public:
   // Does not take ownership; all must outlive the service. GetTrust reads
   // through a store::MemberStateStore over `redis` and `keys`.
-  MemberService(store::MemberStore& members, store::RedisClient& redis,
-                const store::KeySchema& keys,
+  MemberService(const auth::Authenticator& auth, store::MemberStore& members,
+                store::RedisClient& redis, const store::KeySchema& keys,
                 const policy_file::ActivePolicy& policy, const Clock& clock)
-      : members_(members),
+      : auth_(auth),
+        members_(members),
         member_states_(redis, keys),
         policy_(policy),
         clock_(clock) {}
@@ -47,6 +49,7 @@ class MemberService final
       makegood::v1::GetTrustResponse* response) override;
 
  private:
+  const auth::Authenticator& auth_;
   store::MemberStore& members_;
   store::MemberStateStore member_states_;
   const policy_file::ActivePolicy& policy_;

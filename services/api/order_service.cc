@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "services/api/caller.h"
 #include "services/api/validation.h"
 #include "services/errors/errors.h"
 
@@ -14,6 +15,10 @@ grpc::ServerUnaryReactor* OrderService::RecordDelivery(
     const makegood::v1::RecordDeliveryRequest* request,
     makegood::v1::RecordDeliveryResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (!Admit(auth_, *context, reactor,
+             "/makegood.v1.OrderService/RecordDelivery")) {
+    return reactor;
+  }
   Violations violations;
   if (!request->has_order()) {
     violations.Add("order", "is required");
@@ -43,6 +48,9 @@ grpc::ServerUnaryReactor* OrderService::GetOrder(
     const makegood::v1::GetOrderRequest* request,
     makegood::v1::GetOrderResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (!Admit(auth_, *context, reactor, "/makegood.v1.OrderService/GetOrder")) {
+    return reactor;
+  }
   Violations violations;
   ValidateId("order_id", request->order_id(), violations);
   if (!violations.empty()) {

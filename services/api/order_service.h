@@ -7,6 +7,7 @@
 #pragma once
 
 #include "makegood/v1/order_service.grpc.pb.h"
+#include "services/auth/authenticator.h"
 #include "services/core/clock.h"
 #include "services/store/order_store.h"
 
@@ -15,8 +16,9 @@ namespace makegood::api {
 class OrderService final : public makegood::v1::OrderService::CallbackService {
  public:
   // Does not take ownership; both must outlive the service.
-  OrderService(store::OrderStore& orders, const Clock& clock)
-      : orders_(orders), clock_(clock) {}
+  OrderService(const auth::Authenticator& auth, store::OrderStore& orders,
+               const Clock& clock)
+      : auth_(auth), orders_(orders), clock_(clock) {}
 
   grpc::ServerUnaryReactor* RecordDelivery(
       grpc::CallbackServerContext* context,
@@ -29,6 +31,7 @@ class OrderService final : public makegood::v1::OrderService::CallbackService {
       makegood::v1::GetOrderResponse* response) override;
 
  private:
+  const auth::Authenticator& auth_;
   store::OrderStore& orders_;
   const Clock& clock_;
 };

@@ -15,6 +15,7 @@
 #include "absl/types/span.h"
 #include "google/protobuf/util/time_util.h"
 #include "makegood/storage/v1/records.pb.h"
+#include "services/api/caller.h"
 #include "services/errors/errors.h"
 #include "services/policy_file/engine_proto.h"
 #include "services/policy_file/simulation.h"
@@ -231,11 +232,13 @@ class PolicyService::Worker {
   std::thread thread_;  // Last: starts once the rest is built.
 };
 
-PolicyService::PolicyService(const policy_file::ActivePolicy& policy,
+PolicyService::PolicyService(const auth::Authenticator& auth,
+                             const policy_file::ActivePolicy& policy,
                              store::RedisClient& redis,
                              const store::KeySchema& keys, const Clock& clock,
                              const policy_file::ActivePolicy* shadow)
-    : policy_(policy),
+    : auth_(auth),
+      policy_(policy),
       shadow_(shadow),
       records_(redis, keys),
       clock_(clock),
@@ -259,6 +262,10 @@ grpc::ServerUnaryReactor* PolicyService::GetPolicy(
     response->set_shadow_version(shadow->version);
   }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (!Admit(auth_, *context, reactor,
+             "/makegood.v1.PolicyService/GetPolicy")) {
+    return reactor;
+  }
   reactor->Finish(grpc::Status::OK);
   return reactor;
 }
@@ -268,6 +275,10 @@ grpc::ServerUnaryReactor* PolicyService::ValidatePolicy(
     const makegood::v1::ValidatePolicyRequest* request,
     makegood::v1::ValidatePolicyResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (!Admit(auth_, *context, reactor,
+             "/makegood.v1.PolicyService/ValidatePolicy")) {
+    return reactor;
+  }
   makegood::v1::Policy candidate;
   switch (request->candidate_case()) {
     case makegood::v1::ValidatePolicyRequest::kPolicy:
@@ -315,6 +326,10 @@ grpc::ServerUnaryReactor* PolicyService::SimulatePolicy(
     const makegood::v1::SimulatePolicyRequest* request,
     makegood::v1::SimulatePolicyResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (!Admit(auth_, *context, reactor,
+             "/makegood.v1.PolicyService/SimulatePolicy")) {
+    return reactor;
+  }
   Violations violations;
   std::shared_ptr<const policy::PolicyEngine> candidate =
       BuildCandidate(*request, clock_.Now(), violations);

@@ -21,6 +21,7 @@
 
 #include "absl/time/time.h"
 #include "makegood/v1/policy_service.grpc.pb.h"
+#include "services/auth/authenticator.h"
 #include "services/core/clock.h"
 #include "services/policy_file/policy_document.h"
 #include "services/store/rating_record_store.h"
@@ -48,7 +49,8 @@ class PolicyService final
   // new arrives).
   // `shadow` (may be null) is the candidate decided beside the active policy;
   // GetPolicy reports it.
-  PolicyService(const policy_file::ActivePolicy& policy,
+  PolicyService(const auth::Authenticator& auth,
+                const policy_file::ActivePolicy& policy,
                 store::RedisClient& redis, const store::KeySchema& keys,
                 const Clock& clock,
                 const policy_file::ActivePolicy* shadow = nullptr);
@@ -75,6 +77,7 @@ class PolicyService final
  private:
   class Worker;
 
+  const auth::Authenticator& auth_;
   const policy_file::ActivePolicy& policy_;
   const policy_file::ActivePolicy* const shadow_;
   store::RatingRecordStore records_;

@@ -2,31 +2,64 @@
 
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "services/api/caller.h"
 #include "services/api/validation.h"
 #include "services/errors/errors.h"
 
 namespace makegood::api {
+namespace {
+
+// "OUTCOME_WALLET_CREDIT" -> "wallet_credit".
+std::string OutcomeLabel(makegood::v1::Outcome outcome) {
+  return absl::AsciiStrToLower(
+      absl::StripPrefix(makegood::v1::Outcome_Name(outcome), "OUTCOME_"));
+}
+
+std::string InstrumentLabel(makegood::v1::Instrument instrument) {
+  return absl::AsciiStrToLower(absl::StripPrefix(
+      makegood::v1::Instrument_Name(instrument), "INSTRUMENT_"));
+}
+
+}  // namespace
+
+void RatingService::Count(const rating::RatingResult& result) const {
+  if (metrics_ == nullptr) return;
+  if (result.status.code() == absl::StatusCode::kResourceExhausted &&
+      result.rate_limit.has_value()) {
+    metrics_->RecordRateLimitRejection(
+        "/makegood.v1.RatingService/SubmitRating", result.rate_limit->scope);
+  }
+  if (!result.status.ok() || result.response.replayed()) return;
+  const makegood::v1::Decision& decision = result.response.decision();
+  metrics_->RecordDecision(OutcomeLabel(decision.outcome()),
+                           decision.policy_version());
+  if (decision.has_refund()) {
+    metrics_->RecordRefund(InstrumentLabel(decision.refund().instrument()),
+                           decision.refund().currency(),
+                           decision.refund().amount_minor());
+  }
+}
 
 grpc::ServerUnaryReactor* RatingService::SubmitRating(
     grpc::CallbackServerContext* context,
     const makegood::v1::SubmitRatingRequest* request,
     makegood::v1::SubmitRatingResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::StatusOr<std::string> caller = CallerId(*context);
-  if (!caller.ok()) {
-    reactor->Finish(ToGrpcStatus(caller.status()));
-    return reactor;
-  }
+  std::optional<auth::Principal> who = Admit(
+      auth_, *context, reactor, "/makegood.v1.RatingService/SubmitRating");
+  if (!who.has_value()) return reactor;
   Violations violations;
   ValidateSubmitRating(*request, violations);
   if (!violations.empty()) {
     reactor->Finish(ToGrpcStatus(violations.ToStatus()));
     return reactor;
   }
-  flow_.Submit(*std::move(caller), request,
-               [context, reactor, response](rating::RatingResult result) {
+  flow_.Submit(std::move(who->id), request,
+               [this, context, reactor, response](rating::RatingResult result) {
+                 Count(result);
                  if (result.rate_limit.has_value()) {
                    const rating::RateLimitHeaders& h = *result.rate_limit;
                    context->AddTrailingMetadata("ratelimit-limit",

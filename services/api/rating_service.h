@@ -10,6 +10,8 @@
 #pragma once
 
 #include "makegood/v1/rating_service.grpc.pb.h"
+#include "services/auth/authenticator.h"
+#include "services/metrics/metrics.h"
 #include "services/rating/rating_flow.h"
 
 namespace makegood::api {
@@ -18,7 +20,10 @@ class RatingService final
     : public makegood::v1::RatingService::CallbackService {
  public:
   // Does not take ownership; `flow` must outlive the service.
-  explicit RatingService(rating::RatingFlow& flow) : flow_(flow) {}
+  // `metrics` (may be null) counts decisions, money and rate-limit refusals.
+  RatingService(const auth::Authenticator& auth, rating::RatingFlow& flow,
+                metrics::Metrics* metrics = nullptr)
+      : auth_(auth), flow_(flow), metrics_(metrics) {}
 
   grpc::ServerUnaryReactor* SubmitRating(
       grpc::CallbackServerContext* context,
@@ -26,7 +31,11 @@ class RatingService final
       makegood::v1::SubmitRatingResponse* response) override;
 
  private:
+  void Count(const rating::RatingResult& result) const;
+
+  const auth::Authenticator& auth_;
   rating::RatingFlow& flow_;
+  metrics::Metrics* const metrics_;
 };
 
 }  // namespace makegood::api

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
+#include "services/api/caller.h"
 #include "services/api/validation.h"
 #include "services/core/text.h"
 #include "services/errors/errors.h"
@@ -261,15 +262,18 @@ class RefundWatch final
 grpc::ServerWriteReactor<makegood::v1::WatchRefundResponse>*
 RefundService::WatchRefund(grpc::CallbackServerContext* context,
                            const makegood::v1::WatchRefundRequest* request) {
-  (void)context;
   std::optional<int> partition =
       rating::RefundIdPartition(request->refund_id(), keys_.partitions());
   auto watch = std::make_shared<RefundWatch>(
       refunds_, feed_, partition.value_or(0), request->refund_id());
-  if (partition.has_value()) {
-    watch->Begin();
-  } else {
+  absl::StatusOr<auth::Principal> who =
+      auth_.Authorize(*context, "/makegood.v1.RefundService/WatchRefund");
+  if (!who.ok()) {
+    watch->FinishEarly(ToGrpcStatus(who.status()));
+  } else if (!partition.has_value()) {
     watch->FinishEarly(ToGrpcStatus(BadRefundId()));
+  } else {
+    watch->Begin();
   }
   // The reactor keeps itself alive until OnDone.
   RefundWatch* raw = watch.get();
@@ -281,6 +285,10 @@ grpc::ServerUnaryReactor* RefundService::MarkRefundAbusive(
     const makegood::v1::MarkRefundAbusiveRequest* request,
     makegood::v1::MarkRefundAbusiveResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (!Admit(auth_, *context, reactor,
+             "/makegood.v1.RefundService/MarkRefundAbusive")) {
+    return reactor;
+  }
   Violations violations;
   std::optional<int> partition =
       rating::RefundIdPartition(request->refund_id(), keys_.partitions());
@@ -329,6 +337,10 @@ grpc::ServerUnaryReactor* RefundService::GetRefund(
     const makegood::v1::GetRefundRequest* request,
     makegood::v1::GetRefundResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (!Admit(auth_, *context, reactor,
+             "/makegood.v1.RefundService/GetRefund")) {
+    return reactor;
+  }
   std::optional<int> partition =
       rating::RefundIdPartition(request->refund_id(), keys_.partitions());
   if (!partition.has_value()) {
@@ -374,6 +386,10 @@ grpc::ServerUnaryReactor* RefundService::ListRefunds(
     const makegood::v1::ListRefundsRequest* request,
     makegood::v1::ListRefundsResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (!Admit(auth_, *context, reactor,
+             "/makegood.v1.RefundService/ListRefunds")) {
+    return reactor;
+  }
   Violations violations;
   std::string selector;
   switch (request->selector_case()) {

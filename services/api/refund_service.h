@@ -10,6 +10,7 @@
 #pragma once
 
 #include "makegood/v1/refund_service.grpc.pb.h"
+#include "services/auth/authenticator.h"
 #include "services/core/clock.h"
 #include "services/store/key_schema.h"
 #include "services/store/refund_feed.h"
@@ -24,9 +25,14 @@ class RefundService final
   static constexpr int kMaxPageSize = 100;
 
   // Does not take ownership; all must outlive the service.
-  RefundService(store::RefundStore& refunds, store::RefundFeed& feed,
-                const store::KeySchema& keys, const Clock& clock)
-      : refunds_(refunds), feed_(feed), keys_(keys), clock_(clock) {}
+  RefundService(const auth::Authenticator& auth, store::RefundStore& refunds,
+                store::RefundFeed& feed, const store::KeySchema& keys,
+                const Clock& clock)
+      : auth_(auth),
+        refunds_(refunds),
+        feed_(feed),
+        keys_(keys),
+        clock_(clock) {}
 
   grpc::ServerUnaryReactor* GetRefund(
       grpc::CallbackServerContext* context,
@@ -48,6 +54,7 @@ class RefundService final
       makegood::v1::MarkRefundAbusiveResponse* response) override;
 
  private:
+  const auth::Authenticator& auth_;
   store::RefundStore& refunds_;
   store::RefundFeed& feed_;
   const store::KeySchema& keys_;

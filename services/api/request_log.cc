@@ -41,6 +41,7 @@ class RequestLog final : public grpc::experimental::Interceptor {
   RequestLog(const RequestLogFactory& factory,
              grpc::experimental::ServerRpcInfo* info)
       : factory_(factory),
+        info_(info),
         method_(info->method() != nullptr ? info->method() : ""),
         start_(std::chrono::steady_clock::now()) {}
 
@@ -49,6 +50,13 @@ class RequestLog final : public grpc::experimental::Interceptor {
     if (methods->QueryInterceptionHookPoint(
             InterceptionHookPoints::POST_RECV_INITIAL_METADATA)) {
       ReadMetadata(*methods->GetRecvInitialMetadata());
+      if (factory_.auth() != nullptr) {
+        // The caller as the handler sees it (verified), not as claimed.
+        absl::StatusOr<auth::Principal> who = factory_.auth()->Authenticate(
+            *methods->GetRecvInitialMetadata(),
+            info_->server_context()->auth_context().get());
+        caller_ = who.ok() ? who->id : "unauthenticated";
+      }
     }
     if (methods->QueryInterceptionHookPoint(
             InterceptionHookPoints::POST_RECV_MESSAGE) &&
@@ -101,6 +109,7 @@ class RequestLog final : public grpc::experimental::Interceptor {
   }
 
   const RequestLogFactory& factory_;
+  grpc::experimental::ServerRpcInfo* const info_;
   const std::string method_;
   const std::chrono::steady_clock::time_point start_;
   std::string request_id_;
@@ -110,8 +119,10 @@ class RequestLog final : public grpc::experimental::Interceptor {
 
 }  // namespace
 
-RequestLogFactory::RequestLogFactory(std::string pseudonym_key)
-    : key_(pseudonym_key.empty() ? RandomHex(32) : std::move(pseudonym_key)) {}
+RequestLogFactory::RequestLogFactory(std::string pseudonym_key,
+                                     const auth::Authenticator* auth)
+    : key_(pseudonym_key.empty() ? RandomHex(32) : std::move(pseudonym_key)),
+      auth_(auth) {}
 
 grpc::experimental::Interceptor* RequestLogFactory::CreateServerInterceptor(
     grpc::experimental::ServerRpcInfo* info) {

@@ -22,13 +22,19 @@
 #include "absl/strings/string_view.h"
 #include "google/protobuf/message.h"
 #include "grpcpp/support/server_interceptor.h"
+#include "services/auth/authenticator.h"
 
 namespace makegood::api {
 
 class RequestLogFactory final
     : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
-  explicit RequestLogFactory(std::string pseudonym_key);
+  // `auth` (not owned; may be null) names the caller the way handlers do;
+  // null logs the self-declared `x-client-id`.
+  RequestLogFactory(std::string pseudonym_key,
+                    const auth::Authenticator* auth = nullptr);
+
+  const auth::Authenticator* auth() const { return auth_; }
 
   grpc::experimental::Interceptor* CreateServerInterceptor(
       grpc::experimental::ServerRpcInfo* info) override;
@@ -38,6 +44,7 @@ class RequestLogFactory final
 
  private:
   std::string key_;
+  const auth::Authenticator* auth_;
 };
 
 // The member id a request is about: its `member_id` field, or that of its

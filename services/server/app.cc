@@ -19,8 +19,13 @@
 #include "services/api/rating_service.h"
 #include "services/api/refund_service.h"
 #include "services/api/request_log.h"
+#include "services/auth/authenticator.h"
+#include "services/auth/tls_credentials.h"
 #include "services/core/log.h"
 #include "services/core/status_macros.h"
+#include "services/metrics/admin_server.h"
+#include "services/metrics/metrics.h"
+#include "services/metrics/rpc_metrics.h"
 #include "services/policy_file/policy_document.h"
 #include "services/policy_file/policy_watcher.h"
 #include "services/rating/rating_flow.h"
@@ -40,11 +45,15 @@ namespace makegood::server {
 
 // Declared in dependency order: destroyed in reverse.
 struct App::Parts {
-  Parts(const ServerConfig& c, const Clock& clk, store::KeySchema k,
+  Parts(std::unique_ptr<metrics::Metrics> m,
+        std::unique_ptr<auth::Authenticator> a, const ServerConfig& c,
+        const Clock& clk, store::KeySchema k,
         std::unique_ptr<store::RedisClient> r, policy_file::PolicySnapshot p,
         std::unique_ptr<policy_file::ActivePolicy> shadow,
         std::unique_ptr<store::RefundFeed> f)
-      : config(c),
+      : metrics(std::move(m)),
+        auth(std::move(a)),
+        config(c),
         clock(clk),
         keys(std::move(k)),
         redis(std::move(r)),
@@ -56,12 +65,15 @@ struct App::Parts {
         refunds(*redis, keys),
         rating_flow(*redis, keys, policy, clock, config.rating,
                     shadow_policy.get()),
-        order_service(orders, clock),
-        member_service(members, *redis, keys, policy, clock),
-        policy_service(policy, *redis, keys, clock, shadow_policy.get()),
-        rating_service(rating_flow),
-        refund_service(refunds, *feed, keys, clock) {}
+        order_service(*auth, orders, clock),
+        member_service(*auth, members, *redis, keys, policy, clock),
+        policy_service(*auth, policy, *redis, keys, clock, shadow_policy.get()),
+        rating_service(*auth, rating_flow, metrics.get()),
+        refund_service(*auth, refunds, *feed, keys, clock) {}
 
+  // First, so they outlive everything that reports to or asks them.
+  std::unique_ptr<metrics::Metrics> metrics;
+  std::unique_ptr<auth::Authenticator> auth;
   ServerConfig config;
   const Clock& clock;
   store::KeySchema keys;
@@ -89,6 +101,7 @@ struct App::Parts {
   std::unique_ptr<policy_file::PolicyWatcher> policy_watcher;
   std::unique_ptr<policy_file::PolicyWatcher> shadow_watcher;
   std::unique_ptr<grpc::Server> server;
+  std::unique_ptr<metrics::AdminServer> admin;
   std::unique_ptr<HealthMonitor> health;
   int port = 0;
   bool stopped = false;
@@ -142,6 +155,18 @@ absl::Status App::StartSettlement(const ServerConfig& config,
   options.max_in_flight = s.max_in_flight;
   options.retry_after = s.retry_after;
   options.max_deliveries = s.max_deliveries;
+  metrics::Metrics* m = parts.metrics.get();
+  options.on_result = [m](absl::string_view provider,
+                          absl::string_view result) {
+    m->RecordSettlementResult(provider, result);
+  };
+  options.on_settled = [m](absl::Duration lag) {
+    m->ObserveSettlementLag(lag);
+  };
+  options.on_backlog = [m](int64_t outbox, int64_t dead) {
+    m->SetOutboxPending(outbox);
+    m->SetDeadLetters(dead);
+  };
   parts.worker = std::make_unique<settlement::SettlementWorker>(
       *parts.redis, parts.keys, clock,
       absl::flat_hash_map<std::string, settlement::PaymentProvider*>{
@@ -150,6 +175,42 @@ absl::Status App::StartSettlement(const ServerConfig& config,
           {s.card_provider, parts.card_provider.get()}},
       options);
   return parts.worker->Start(config.redis);
+}
+
+absl::Status App::StartAdmin(const ServerConfig& config, Parts& parts) {
+  metrics::Metrics& m = *parts.metrics;
+  // Counters owned elsewhere, published at scrape time.
+  m.AddScrapeCallback([&m, &redis = *parts.redis] {
+    store::RedisClientStats s = redis.stats();
+    metrics::RedisStatsSnapshot snapshot;
+    snapshot.commands = s.commands;
+    snapshot.failures = s.failures;
+    snapshot.timeouts = s.timeouts;
+    snapshot.connects = s.connects;
+    snapshot.rejected_full = s.rejected_full;
+    snapshot.noscript = s.noscript;
+    snapshot.ready_connections = redis.ready_connections();
+    m.SetRedisStats(snapshot);
+  });
+  m.AddScrapeCallback([&m, &flow = parts.rating_flow,
+                       seen_evaluated = uint64_t{0},
+                       seen_disagreements = uint64_t{0}]() mutable {
+    rating::RatingFlowStats s = flow.stats();
+    uint64_t disagreements = s.shadow_disagreements - seen_disagreements;
+    uint64_t agreements = (s.shadow_evaluated - seen_evaluated) - disagreements;
+    for (uint64_t i = 0; i < disagreements; ++i) {
+      m.RecordShadowEvaluation(true);
+    }
+    for (uint64_t i = 0; i < agreements; ++i) {
+      m.RecordShadowEvaluation(false);
+    }
+    seen_evaluated = s.shadow_evaluated;
+    seen_disagreements = s.shadow_disagreements;
+  });
+  if (config.admin_listen.empty()) return absl::OkStatus();
+  MAKEGOOD_ASSIGN_OR_RETURN(
+      parts.admin, metrics::AdminServer::Start(config.admin_listen, m));
+  return absl::OkStatus();
 }
 
 App::App(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
@@ -185,15 +246,29 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const ServerConfig& config,
         {{"path", config.shadow_policy_path}, {"version", candidate.version}});
     shadow = std::make_unique<policy_file::ActivePolicy>(std::move(candidate));
   }
+  auto metrics = std::make_unique<metrics::Metrics>();
+  if (config.insecure_dev) {
+    Log(LogLevel::kWarning, "insecure_dev_mode",
+        {{"listen", config.listen},
+         {"detail",
+          "plaintext gRPC, no credentials, every caller has every role: "
+          "development only"}});
+  }
+  MAKEGOOD_ASSIGN_OR_RETURN(std::unique_ptr<auth::Authenticator> auth,
+                            auth::Authenticator::Create(config.auth, clock));
+  store::RedisOptions redis_options = config.redis;
+  redis_options.observe_latency = [m = metrics.get()](absl::Duration d) {
+    m->ObserveRedisCommand(d);
+  };
   MAKEGOOD_ASSIGN_OR_RETURN(std::unique_ptr<store::RedisClient> redis,
-                            store::RedisClient::Start(config.redis));
+                            store::RedisClient::Start(redis_options));
 
   MAKEGOOD_ASSIGN_OR_RETURN(std::unique_ptr<store::RefundFeed> feed,
                             store::RefundFeed::Start(config.redis, keys));
 
-  auto parts = std::make_unique<Parts>(config, clock, std::move(keys),
-                                       std::move(redis), std::move(policy),
-                                       std::move(shadow), std::move(feed));
+  auto parts = std::make_unique<Parts>(
+      std::move(metrics), std::move(auth), config, clock, std::move(keys),
+      std::move(redis), std::move(policy), std::move(shadow), std::move(feed));
   MAKEGOOD_RETURN_IF_ERROR(StartSettlement(config, clock, *parts));
 
   grpc::EnableDefaultHealthCheckService(true);
@@ -202,16 +277,25 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const ServerConfig& config,
   (void)grpc::health::v1::HealthCheckRequest::descriptor();
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(),
-                           &parts->port);
+  std::shared_ptr<grpc::ServerCredentials> credentials =
+      grpc::InsecureServerCredentials();
+  if (!config.insecure_dev) {
+    MAKEGOOD_ASSIGN_OR_RETURN(credentials,
+                              auth::MakeServerCredentials(config.tls));
+  }
+  builder.AddListeningPort(config.listen, credentials, &parts->port);
   builder.SetMaxReceiveMessageSize(config.max_message_bytes);
   builder.SetMaxSendMessageSize(config.max_message_bytes);
-  if (config.request_log) {
+  {
     std::vector<
         std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
         interceptors;
     interceptors.push_back(
-        std::make_unique<api::RequestLogFactory>(config.log_pseudonym_key));
+        std::make_unique<metrics::RpcMetricsFactory>(*parts->metrics));
+    if (config.request_log) {
+      interceptors.push_back(std::make_unique<api::RequestLogFactory>(
+          config.log_pseudonym_key, parts->auth.get()));
+    }
     builder.experimental().SetInterceptorCreators(std::move(interceptors));
   }
   if (config.serve_api) {
@@ -248,12 +332,16 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const ServerConfig& config,
       parts->shadow_watcher->Start();
     }
   }
+  MAKEGOOD_RETURN_IF_ERROR(StartAdmin(config, *parts));
   Log(LogLevel::kInfo, "serving",
       {{"listen", config.listen},
        {"port", parts->port},
        {"redis", absl::StrCat(config.redis.host, ":", config.redis.port, "/",
                               config.redis.db)},
-       {"partitions", config.partitions}});
+       {"partitions", config.partitions},
+       {"tls", !config.insecure_dev},
+       {"mtls", !config.insecure_dev && !config.tls.client_ca_file.empty()},
+       {"admin_port", parts->admin != nullptr ? parts->admin->port() : 0}});
   return std::unique_ptr<App>(new App(std::move(parts)));
 }
 
@@ -275,6 +363,7 @@ void App::Shutdown() {
   }
   // The worker finishes what it has in flight (the rest stays pending in the
   // outbox and is resumed by the next worker), then its providers go.
+  if (p.admin != nullptr) p.admin->Stop();  // Its scrapes read the parts.
   if (p.worker != nullptr) p.worker->Stop(p.config.shutdown_grace);
   p.worker.reset();
   p.card_provider.reset();

@@ -49,6 +49,7 @@ class App {
  private:
   struct Parts;
   explicit App(std::unique_ptr<Parts> parts);
+  static absl::Status StartAdmin(const ServerConfig& config, Parts& parts);
   static absl::Status StartSettlement(const ServerConfig& config,
                                       const Clock& clock, Parts& parts);
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <optional>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -74,6 +75,41 @@ ABSL_FLAG(absl::Duration, claim_lease, absl::Seconds(10),
           "How long an in-flight idempotency key stays claimed if the server "
           "holding it dies.");
 
+ABSL_FLAG(bool, insecure_dev, false,
+          "Development only: plaintext gRPC and no credentials (the caller "
+          "names itself in x-client-id metadata, every role allowed). "
+          "Refused unless --listen is a loopback address; logged loudly.");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate chain of the gRPC port (e.g. a mounted Secret); "
+          "re-read when it changes. Required unless --insecure_dev.");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key for --tls_cert.");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "CA bundle for mutual TLS: clients must present a certificate it "
+          "signed. Empty: no client certificates asked for.");
+ABSL_FLAG(absl::Duration, tls_refresh_interval, absl::Minutes(1),
+          "How often the TLS files are checked for changes (>= 1s).");
+ABSL_FLAG(std::string, jwt_issuer, "",
+          "JWT bearer tokens: the required `iss` claim. With --jwt_audience "
+          "and --jwt_key_file.");
+ABSL_FLAG(std::string, jwt_audience, "", "JWT: the required `aud` claim.");
+ABSL_FLAG(std::string, jwt_key_file, "",
+          "JWT: the HS256 secret or the RS256/ES256 public key (PEM).");
+ABSL_FLAG(std::string, jwt_algorithm, "RS256",
+          "JWT: HS256, RS256 or ES256 (fixed here, never taken from tokens).");
+ABSL_FLAG(absl::Duration, jwt_leeway, absl::Seconds(30),
+          "JWT: allowed clock skew for exp/nbf (<= 5m).");
+ABSL_FLAG(std::string, api_keys_file, "",
+          "API keys, stored hashed: lines `<sha256 hex of key> <principal> "
+          "<role>[,<role>...]` (roles: app-backend, order-system, agent, "
+          "admin).");
+ABSL_FLAG(std::string, tls_clients_file, "",
+          "mTLS identities: lines `<certificate SAN or CN> <role>[,...]`.");
+ABSL_FLAG(absl::Duration, auth_reload_interval, absl::Seconds(10),
+          "How often the JWT key, API keys and clients files are re-read; "
+          "0: never.");
+ABSL_FLAG(std::string, admin_listen, "",
+          "Prometheus /metrics on IPv4:PORT (e.g. 0.0.0.0:9090), apart from "
+          "the gRPC port. Empty: no metrics endpoint.");
 ABSL_FLAG(bool, serve_api, true,
           "Serve the public gRPC API. false: only health and reflection (a "
           "settlement-only process, with --settlement_worker).");
@@ -264,6 +300,37 @@ absl::StatusOr<ServerConfig> ConfigFromFlags() {
     return absl::InvalidArgumentError(
         "--idempotency_ttl must be >= 1m and --claim_lease >= 1s");
   }
+  config.insecure_dev = absl::GetFlag(FLAGS_insecure_dev);
+  auth::AuthOptions& a = config.auth;
+  a.insecure_dev = config.insecure_dev;
+  a.jwt_issuer = absl::GetFlag(FLAGS_jwt_issuer);
+  a.jwt_audience = absl::GetFlag(FLAGS_jwt_audience);
+  a.jwt_key_file = absl::GetFlag(FLAGS_jwt_key_file);
+  std::optional<auth::JwtAlgorithm> algorithm =
+      auth::ParseJwtAlgorithm(absl::GetFlag(FLAGS_jwt_algorithm));
+  if (!algorithm.has_value()) {
+    return absl::InvalidArgumentError(
+        "--jwt_algorithm: must be HS256, RS256 or ES256");
+  }
+  a.jwt_algorithm = *algorithm;
+  a.jwt_leeway = absl::GetFlag(FLAGS_jwt_leeway);
+  a.api_keys_file = absl::GetFlag(FLAGS_api_keys_file);
+  a.tls_clients_file = absl::GetFlag(FLAGS_tls_clients_file);
+  a.reload_interval = absl::GetFlag(FLAGS_auth_reload_interval);
+  config.tls.cert_file = absl::GetFlag(FLAGS_tls_cert);
+  config.tls.key_file = absl::GetFlag(FLAGS_tls_key);
+  config.tls.client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
+  config.tls.refresh_interval = absl::GetFlag(FLAGS_tls_refresh_interval);
+  if (config.insecure_dev) {
+    absl::Status loopback = auth::CheckInsecureAllowed(config.listen);
+    if (!loopback.ok()) return loopback;
+  } else if (config.tls.cert_file.empty() || config.tls.key_file.empty()) {
+    return absl::InvalidArgumentError(
+        "--tls_cert and --tls_key are required: makegood moves money and "
+        "does not serve plaintext, except with --insecure_dev on a loopback "
+        "address for development");
+  }
+  config.admin_listen = absl::GetFlag(FLAGS_admin_listen);
   config.serve_api = absl::GetFlag(FLAGS_serve_api);
   SettlementConfig& settlement = config.settlement;
   settlement.run_worker = absl::GetFlag(FLAGS_settlement_worker);

@@ -10,6 +10,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "services/auth/authenticator.h"
+#include "services/auth/tls_credentials.h"
 #include "services/core/log.h"
 #include "services/rating/rating_flow.h"
 #include "services/store/redis_client.h"
@@ -57,6 +59,14 @@ struct ServerConfig {
   bool request_log = false;
   std::string log_pseudonym_key;
   rating::RatingFlowOptions rating;
+  // Plaintext, no credentials, every role: loopback development only.
+  bool insecure_dev = false;
+  // Who may call (JWT, API keys, mTLS clients); insecure_dev copied in.
+  auth::AuthOptions auth;
+  // TLS of the gRPC port; required unless insecure_dev.
+  auth::ServerTlsOptions tls;
+  // Prometheus /metrics on its own "IPv4:port"; empty: off.
+  std::string admin_listen;
   // Serve the public API; false leaves only health (a worker-only process).
   bool serve_api = true;
   SettlementConfig settlement;

@@ -109,6 +109,7 @@ void SettlementWorker::Run() {
   bool groups_ready = false;
   bool own_pending_read = false;
   absl::Time next_reclaim = absl::InfinitePast();
+  absl::Time next_backlog = absl::InfinitePast();
   while (!stopping_.load()) {
     if (blocking_->ready_connections() == 0) {
       absl::SleepFor(absl::Milliseconds(50));
@@ -123,6 +124,10 @@ void SettlementWorker::Run() {
       // but not finished is resumed at once rather than after retry_after.
       ReadOnce(/*own_pending=*/true);
       own_pending_read = true;
+    }
+    if (options_.on_backlog && absl::Now() >= next_backlog) {
+      ReportBacklog();
+      next_backlog = absl::Now() + options_.backlog_interval;
     }
     if (absl::Now() >= next_reclaim) {
       Reclaim();
@@ -235,6 +240,19 @@ void SettlementWorker::Reclaim() {
   }
 }
 
+void SettlementWorker::ReportBacklog() {
+  int64_t outbox = 0, dead = 0;
+  for (const std::string& key : outbox_keys_) {
+    auto length = blocking_->CommandSync({"XLEN", key});
+    auto dead_length =
+        blocking_->CommandSync({"XLEN", absl::StrCat(key, ":dead")});
+    if (!length.ok() || !dead_length.ok()) return;  // Next time.
+    outbox += length->integer;
+    dead += dead_length->integer;
+  }
+  options_.on_backlog(outbox, dead);
+}
+
 bool SettlementWorker::TryStart(const std::string& entry_id) {
   absl::MutexLock lock(&mu_);
   return in_flight_.insert(entry_id).second;
@@ -331,6 +349,9 @@ void SettlementWorker::OnBegun(std::shared_ptr<Job> job,
 
 void SettlementWorker::OnProviderAnswer(std::shared_ptr<Job> job,
                                         PayoutResult result) {
+  if (options_.on_result) {
+    options_.on_result(job->provider, PayoutOutcomeName(result.outcome));
+  }
   switch (result.outcome) {
     case PayoutOutcome::kSucceeded:
       Finish(std::move(job), "succeeded", std::move(result.provider_reference),
@@ -406,6 +427,7 @@ void SettlementWorker::Finish(std::shared_ptr<Job> job, const char* result,
                           clock_.Now() -
                           absl::FromUnixMillis(job->created_at_ms);
                       stats_.lag_total += lag;
+                      if (options_.on_settled) options_.on_settled(lag);
                       stats_.lag_max = std::max(stats_.lag_max, lag);
                     }
                   }

@@ -36,6 +36,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -71,6 +72,15 @@ struct WorkerOptions {
   absl::Duration retry_after = absl::Seconds(5);
   // Deliveries after which an entry is dead-lettered.
   int max_deliveries = 8;
+  // Optional observers (metrics); called on worker or I/O threads, must be
+  // quick. A provider's answer ("succeeded", "declined", "unknown", ...):
+  std::function<void(absl::string_view provider, absl::string_view result)>
+      on_result;
+  // Accepted -> final time of each refund settled here.
+  std::function<void(absl::Duration lag)> on_settled;
+  // Every `backlog_interval`: entries in the outboxes and dead letters.
+  std::function<void(int64_t outbox, int64_t dead_letters)> on_backlog;
+  absl::Duration backlog_interval = absl::Seconds(5);
 };
 
 struct WorkerStats {
@@ -116,6 +126,7 @@ class SettlementWorker {
   // Reads new (or, on the first pass, this consumer's own pending) entries.
   void ReadOnce(bool own_pending);
   void Reclaim();
+  void ReportBacklog();
   void Process(std::shared_ptr<Job> job);
   void OnBegun(std::shared_ptr<Job> job, absl::StatusOr<store::RedisReply>);
   void OnProviderAnswer(std::shared_ptr<Job> job, PayoutResult result);

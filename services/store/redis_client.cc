@@ -519,6 +519,11 @@ void RedisClient::Finish(Pending* pending, absl::StatusOr<RedisReply> result) {
   pending->finished = true;
   if (!result.ok()) failures_.fetch_add(1, std::memory_order_relaxed);
   outstanding_.fetch_sub(1, std::memory_order_relaxed);
+  if (options_.observe_latency) {
+    // Submitted at deadline - command_timeout.
+    options_.observe_latency(absl::FromChrono(SteadyNow() - pending->deadline) +
+                             options_.command_timeout);
+  }
   Callback done = std::move(pending->done);
   if (done) done(std::move(result));
 }

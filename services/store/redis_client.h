@@ -28,6 +28,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -59,6 +60,9 @@ struct RedisOptions {
   int max_outstanding = 10000;
   absl::Duration reconnect_min_backoff = absl::Milliseconds(20);
   absl::Duration reconnect_max_backoff = absl::Milliseconds(500);
+  // If set, called on the I/O thread with each command's submit -> reply
+  // time (any outcome), e.g. to feed a latency histogram. Must be quick.
+  std::function<void(absl::Duration)> observe_latency;
 };
 
 // Parses "redis://[[user]:password@]host[:port][/db]" into the address fields

@@ -56,7 +56,8 @@ class MakegoodE2eTest : public ::testing::Test {
     std::vector<std::string> argv = {kBinary};
     if (args.empty()) {
       args = {"--listen=127.0.0.1:0", "--redis=" + redis_->url(),
-              "--policy=" + kPolicy, "--health_interval=50ms"};
+              "--policy=" + kPolicy, "--health_interval=50ms",
+              "--insecure_dev"};
     }
     argv.insert(argv.end(), args.begin(), args.end());
     auto server = Subprocess::Start(argv, env);
@@ -133,7 +134,7 @@ TEST_F(MakegoodE2eTest, BadConfigurationStopsStartupNamingTheOption) {
   std::ofstream(bad_policy) << "name: \"x\"\ntiers { name: \"Gold Tier\" }\n";
   auto invalid =
       RunCommand({kBinary, "--policy=" + bad_policy, "--redis=" + redis_->url(),
-                  "--listen=127.0.0.1:0"});
+                  "--listen=127.0.0.1:0", "--insecure_dev"});
   ASSERT_TRUE(invalid.ok());
   EXPECT_EQ(invalid->exit_code, 1);
   EXPECT_THAT(invalid->output, HasSubstr("tiers[0].name"));
@@ -225,7 +226,8 @@ TEST_F(MakegoodE2eTest, TakesItsConfigurationFromTheEnvironment) {
   StartServer({"--health_interval=50ms"}, {{"MAKEGOOD_LISTEN", "127.0.0.1:0"},
                                            {"MAKEGOOD_REDIS", redis_->url()},
                                            {"MAKEGOOD_POLICY", kPolicy},
-                                           {"MAKEGOOD_PARTITIONS", "64"}});
+                                           {"MAKEGOOD_PARTITIONS", "64"},
+                                           {"MAKEGOOD_INSECURE_DEV", "true"}});
   EXPECT_EQ(HealthStatus(), "SERVING");
   CommandResult member =
       Curl("makegood.v1.MemberService/UpsertMember", kMember);
@@ -235,7 +237,7 @@ TEST_F(MakegoodE2eTest, TakesItsConfigurationFromTheEnvironment) {
 TEST_F(MakegoodE2eTest, LogsOneLinePerCallAndNoPersonalData) {
   StartServer({"--listen=127.0.0.1:0", "--redis=" + redis_->url(),
                "--policy=" + kPolicy, "--health_interval=50ms",
-               "--request_log"});
+               "--insecure_dev", "--request_log"});
   // Personal data planted in every field that could leak: member ids (also
   // an unknown one, in an error path) and the member's free-text comment.
   const std::string member = "planted-member-9f1c";

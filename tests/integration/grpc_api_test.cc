@@ -79,6 +79,8 @@ class GrpcApiTest : public ::testing::Test {
     ASSERT_TRUE(redis.ok()) << redis.status();
     redis_ = *std::move(redis);
     config_.listen = "127.0.0.1:0";
+    config_.insecure_dev = true;
+    config_.auth.insecure_dev = true;
     ASSERT_TRUE(store::ParseRedisUrl(redis_->url(), &config_.redis).ok());
     config_.redis.command_timeout = absl::Seconds(2);
     config_.policy_path =

@@ -61,6 +61,11 @@ bool WaitServing(grpc::health::v1::Health::Stub& health) {
 server::ServerConfig TestConfig(const RedisServer& redis) {
   server::ServerConfig config;
   config.listen = "127.0.0.1:0";
+  // Plaintext on loopback, the caller named by x-client-id: the API tests
+  // are about the API; tests/integration/auth_test.cc covers credentials.
+  config.insecure_dev = true;
+  config.auth.insecure_dev = true;
+  config.auth.reload_interval = absl::ZeroDuration();
   (void)store::ParseRedisUrl(redis.url(), &config.redis);
   config.redis.command_timeout = absl::Seconds(2);
   config.policy_path =

@@ -27,6 +27,20 @@ ABSL_DECLARE_FLAG(int, max_message_bytes);
 ABSL_DECLARE_FLAG(absl::Duration, shutdown_grace);
 ABSL_DECLARE_FLAG(absl::Duration, health_interval);
 ABSL_DECLARE_FLAG(std::string, log_level);
+ABSL_DECLARE_FLAG(bool, insecure_dev);
+ABSL_DECLARE_FLAG(std::string, tls_cert);
+ABSL_DECLARE_FLAG(std::string, tls_key);
+ABSL_DECLARE_FLAG(std::string, tls_client_ca);
+ABSL_DECLARE_FLAG(std::string, jwt_issuer);
+ABSL_DECLARE_FLAG(std::string, jwt_audience);
+ABSL_DECLARE_FLAG(std::string, jwt_key_file);
+ABSL_DECLARE_FLAG(std::string, jwt_algorithm);
+ABSL_DECLARE_FLAG(std::string, api_keys_file);
+ABSL_DECLARE_FLAG(std::string, admin_listen);
+ABSL_DECLARE_FLAG(bool, settlement_worker);
+ABSL_DECLARE_FLAG(std::string, settlement_consumer);
+ABSL_DECLARE_FLAG(std::string, sandbox);
+ABSL_DECLARE_FLAG(std::string, settlement_fallback);
 
 namespace makegood::server {
 namespace {
@@ -65,10 +79,14 @@ class ConfigTest : public ::testing::Test {
     for (const auto& [flag, env] : AllFlags()) unsetenv(env.c_str());
   }
 
-  // ConfigFromFlags with --policy set, so the other checks are reached.
+  // ConfigFromFlags with --policy and --insecure_dev set (the default listen
+  // address is loopback), so the other checks are reached.
   static absl::StatusOr<ServerConfig> Config() {
     if (absl::GetFlag(FLAGS_policy).empty()) {
       absl::SetFlag(&FLAGS_policy, "policy.textproto");
+    }
+    if (absl::GetFlag(FLAGS_tls_cert).empty()) {
+      absl::SetFlag(&FLAGS_insecure_dev, true);
     }
     return ConfigFromFlags();
   }
@@ -179,6 +197,19 @@ TEST_F(ConfigTest, ConfigFromFlagsReadsEveryFlag) {
   absl::SetFlag(&FLAGS_shutdown_grace, absl::ZeroDuration());
   absl::SetFlag(&FLAGS_health_interval, absl::Seconds(2));
   absl::SetFlag(&FLAGS_log_level, "warning");
+  absl::SetFlag(&FLAGS_tls_cert, "/tls/cert.pem");
+  absl::SetFlag(&FLAGS_tls_key, "/tls/key.pem");
+  absl::SetFlag(&FLAGS_tls_client_ca, "/tls/ca.pem");
+  absl::SetFlag(&FLAGS_jwt_issuer, "https://issuer");
+  absl::SetFlag(&FLAGS_jwt_audience, "makegood");
+  absl::SetFlag(&FLAGS_jwt_key_file, "/jwt/key.pem");
+  absl::SetFlag(&FLAGS_jwt_algorithm, "ES256");
+  absl::SetFlag(&FLAGS_api_keys_file, "/keys/api_keys");
+  absl::SetFlag(&FLAGS_admin_listen, "0.0.0.0:9090");
+  absl::SetFlag(&FLAGS_settlement_worker, true);
+  absl::SetFlag(&FLAGS_settlement_consumer, "pod-1");
+  absl::SetFlag(&FLAGS_sandbox, "latency=5ms");
+  absl::SetFlag(&FLAGS_settlement_fallback, "none");
 
   absl::StatusOr<ServerConfig> config = ConfigFromFlags();
   ASSERT_TRUE(config.ok()) << config.status();
@@ -199,6 +230,31 @@ TEST_F(ConfigTest, ConfigFromFlagsReadsEveryFlag) {
   EXPECT_EQ(config->shutdown_grace, absl::ZeroDuration());
   EXPECT_EQ(config->health_interval, absl::Seconds(2));
   EXPECT_EQ(config->log_level, LogLevel::kWarning);
+  EXPECT_FALSE(config->insecure_dev);
+  EXPECT_EQ(config->tls.cert_file, "/tls/cert.pem");
+  EXPECT_EQ(config->tls.key_file, "/tls/key.pem");
+  EXPECT_EQ(config->tls.client_ca_file, "/tls/ca.pem");
+  EXPECT_EQ(config->auth.jwt_issuer, "https://issuer");
+  EXPECT_EQ(config->auth.jwt_audience, "makegood");
+  EXPECT_EQ(config->auth.jwt_key_file, "/jwt/key.pem");
+  EXPECT_EQ(config->auth.jwt_algorithm, auth::JwtAlgorithm::kEs256);
+  EXPECT_EQ(config->auth.api_keys_file, "/keys/api_keys");
+  EXPECT_EQ(config->admin_listen, "0.0.0.0:9090");
+  EXPECT_TRUE(config->settlement.run_worker);
+  EXPECT_EQ(config->settlement.consumer, "pod-1");
+  EXPECT_EQ(config->settlement.sandbox_spec, "latency=5ms");
+  EXPECT_EQ(config->settlement.fallback, "");
+}
+
+TEST_F(ConfigTest, PlaintextOnlyInInsecureDevModeAndOnlyOnLoopback) {
+  absl::SetFlag(&FLAGS_policy, "policy.textproto");
+  ExpectInvalid(ConfigFromFlags(), "--tls_cert and --tls_key are required");
+  absl::SetFlag(&FLAGS_insecure_dev, true);
+  EXPECT_TRUE(ConfigFromFlags().ok());
+  absl::SetFlag(&FLAGS_listen, "0.0.0.0:50051");
+  ExpectInvalid(ConfigFromFlags(), "insecure_dev");
+  absl::SetFlag(&FLAGS_listen, "[::1]:50051");
+  EXPECT_TRUE(ConfigFromFlags().ok());
 }
 
 TEST_F(ConfigTest, ConfigFromFlagsRequiresAPolicy) {
