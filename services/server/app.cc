@@ -13,6 +13,7 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "makegood/v1/goodwill_service.grpc.pb.h"
 #include "makegood/v1/insights_service.grpc.pb.h"
+#include "services/api/goodwill_service.h"
 #include "services/api/member_service.h"
 #include "services/api/order_service.h"
 #include "services/api/policy_service.h"
@@ -69,7 +70,8 @@ struct App::Parts {
         member_service(*auth, members, *redis, keys, policy, clock),
         policy_service(*auth, policy, *redis, keys, clock, shadow_policy.get()),
         rating_service(*auth, rating_flow, metrics.get()),
-        refund_service(*auth, refunds, *feed, keys, clock) {}
+        refund_service(*auth, refunds, *feed, keys, clock),
+        goodwill_service(*auth, *redis, keys, policy, clock, config.goodwill) {}
 
   // First, so they outlive everything that reports to or asks them.
   std::unique_ptr<metrics::Metrics> metrics;
@@ -90,8 +92,9 @@ struct App::Parts {
   api::PolicyService policy_service;
   api::RatingService rating_service;
   api::RefundService refund_service;
+  api::GoodwillService goodwill_service;
   // Services of issues still open: every method answers UNIMPLEMENTED.
-  makegood::v1::GoodwillService::CallbackService goodwill_service;
+
   makegood::v1::InsightsService::CallbackService insights_service;
   // Settlement (with --settlement_worker): providers, then the worker.
   std::unique_ptr<settlement::PaymentProvider> wallet_provider;

@@ -110,6 +110,12 @@ ABSL_FLAG(absl::Duration, auth_reload_interval, absl::Seconds(10),
 ABSL_FLAG(std::string, admin_listen, "",
           "Prometheus /metrics on IPv4:PORT (e.g. 0.0.0.0:9090), apart from "
           "the gRPC port. Empty: no metrics endpoint.");
+ABSL_FLAG(int64_t, goodwill_agent_daily_budget, 10000,
+          "GrantGoodwill: what one support agent may grant per UTC day, in "
+          "minor units of the policy's currency.");
+ABSL_FLAG(int64_t, goodwill_member_budget, 5000,
+          "GrantGoodwill: what one member may receive over 30 days, in minor "
+          "units of the policy's currency.");
 ABSL_FLAG(bool, serve_api, true,
           "Serve the public gRPC API. false: only health and reflection (a "
           "settlement-only process, with --settlement_worker).");
@@ -331,6 +337,17 @@ absl::StatusOr<ServerConfig> ConfigFromFlags() {
         "address for development");
   }
   config.admin_listen = absl::GetFlag(FLAGS_admin_listen);
+  config.goodwill.agent_daily_budget_minor =
+      absl::GetFlag(FLAGS_goodwill_agent_daily_budget);
+  config.goodwill.member_budget_minor =
+      absl::GetFlag(FLAGS_goodwill_member_budget);
+  config.goodwill.idempotency_ttl = config.rating.idempotency_ttl;
+  if (config.goodwill.agent_daily_budget_minor < 0 ||
+      config.goodwill.member_budget_minor < 0) {
+    return absl::InvalidArgumentError(
+        "--goodwill_agent_daily_budget and --goodwill_member_budget must be "
+        ">= 0");
+  }
   config.serve_api = absl::GetFlag(FLAGS_serve_api);
   SettlementConfig& settlement = config.settlement;
   settlement.run_worker = absl::GetFlag(FLAGS_settlement_worker);

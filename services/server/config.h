@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "services/api/goodwill_service.h"
 #include "services/auth/authenticator.h"
 #include "services/auth/tls_credentials.h"
 #include "services/core/log.h"
@@ -67,6 +68,7 @@ struct ServerConfig {
   auth::ServerTlsOptions tls;
   // Prometheus /metrics on its own "IPv4:port"; empty: off.
   std::string admin_listen;
+  api::GoodwillOptions goodwill;
   // Serve the public API; false leaves only health (a worker-only process).
   bool serve_api = true;
   SettlementConfig settlement;

@@ -58,7 +58,9 @@ void OrderStore::RecordDelivery(
       absl::StrCat(order.delivery_fee_minor()),
       absl::StrCat(TimeUtil::TimestampToMilliseconds(order.delivered_at())),
       absl::StrCat(absl::ToUnixMillis(clock_.Now())),
-      LineIds(order)};
+      LineIds(order),
+      order.payment_reference().empty() ? order.order_id()
+                                        : order.payment_reference()};
   std::string order_key = keys_.OrderKey(order.member_id(), order.order_id());
   std::string stats_key = keys_.MemberStatsKey(order.member_id());
   // Step 1: claim the order id for this member (idempotent). Step 2: write

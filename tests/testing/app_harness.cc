@@ -38,6 +38,7 @@ Stubs ConnectStubs(int port) {
   s.ratings = v1::RatingService::NewStub(s.channel);
   s.refunds = v1::RefundService::NewStub(s.channel);
   s.policies = v1::PolicyService::NewStub(s.channel);
+  s.goodwill = v1::GoodwillService::NewStub(s.channel);
   s.health = grpc::health::v1::Health::NewStub(s.channel);
   return s;
 }

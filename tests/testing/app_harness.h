@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
+#include "makegood/v1/goodwill_service.grpc.pb.h"
 #include "makegood/v1/member_service.grpc.pb.h"
 #include "makegood/v1/order_service.grpc.pb.h"
 #include "makegood/v1/policy_service.grpc.pb.h"
@@ -45,6 +46,7 @@ struct Stubs {
   std::unique_ptr<v1::RatingService::Stub> ratings;
   std::unique_ptr<v1::RefundService::Stub> refunds;
   std::unique_ptr<v1::PolicyService::Stub> policies;
+  std::unique_ptr<v1::GoodwillService::Stub> goodwill;
   std::unique_ptr<grpc::health::v1::Health::Stub> health;
 };
 

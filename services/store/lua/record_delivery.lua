@@ -11,6 +11,7 @@
 -- ARGV[7]  delivered_at, unix ms
 -- ARGV[8]  now, unix ms
 -- ARGV[9]  line ids, space separated
+-- ARGV[10] payment reference card refunds are made against
 -- Returns {"CREATED"} | {"UPDATED"} | {"UNCHANGED"}
 --       | {"MEMBER_MISMATCH", stored_member_id} | {"MONEY_LOCKED"}
 local key = KEYS[1]
@@ -23,7 +24,7 @@ local function write()
     'member_id', ARGV[1], 'pb', ARGV[2], 'money_fp', ARGV[3],
     'currency', ARGV[4], 'total_minor', ARGV[5],
     'delivery_fee_minor', ARGV[6], 'delivered_at_ms', ARGV[7],
-    'updated_at_ms', ARGV[8], 'line_ids', ARGV[9])
+    'updated_at_ms', ARGV[8], 'line_ids', ARGV[9], 'payment_ref', ARGV[10])
   redis.call('HINCRBY', stats, 'sp:' .. day(ARGV[7]), ARGV[5])
   -- Ratings in flight decided on the old order: make their commit retry.
   redis.call('HINCRBY', stats, 'ver', 1)

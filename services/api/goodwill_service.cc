@@ -1,0 +1,322 @@
+#include "services/api/goodwill_service.h"
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "lua/scripts.h"
+#include "services/api/caller.h"
+#include "services/api/validation.h"
+#include "services/core/text.h"
+#include "services/errors/errors.h"
+#include "services/rating/rating_ids.h"
+#include "services/rating/snapshot.h"
+#include "services/store/redis_reply.h"
+
+namespace makegood::api {
+namespace {
+
+using store::RedisReply;
+
+constexpr char kMethod[] = "/makegood.v1.GoodwillService/GrantGoodwill";
+
+const char* InstrumentName(makegood::v1::Instrument instrument) {
+  switch (instrument) {
+    case makegood::v1::INSTRUMENT_ORIGINAL_PAYMENT:
+      return "original_payment";
+    case makegood::v1::INSTRUMENT_WALLET:
+      return "wallet";
+    case makegood::v1::INSTRUMENT_COUPON:
+      return "coupon";
+    default:
+      return "";
+  }
+}
+
+void Validate(const makegood::v1::GrantGoodwillRequest& r,
+              Violations& violations) {
+  if (!IsPrintableAscii(r.idempotency_key(), 1, 255)) {
+    violations.Add("idempotency_key",
+                   "must be 1-255 printable ASCII characters");
+  }
+  ValidateId("agent_id", r.agent_id(), violations);
+  ValidateId("member_id", r.member_id(), violations);
+  if (!r.order_id().empty()) ValidateId("order_id", r.order_id(), violations);
+  if (r.amount_minor() <= 0 || r.amount_minor() > 1'000'000'000) {
+    violations.Add("amount_minor", "must be 1-1000000000");
+  }
+  if (!IsCurrencyCode(r.currency())) {
+    violations.Add("currency", "must be an ISO 4217 code such as \"EUR\"");
+  }
+  switch (r.instrument()) {
+    case makegood::v1::INSTRUMENT_WALLET:
+    case makegood::v1::INSTRUMENT_COUPON:
+      break;
+    case makegood::v1::INSTRUMENT_ORIGINAL_PAYMENT:
+      if (r.order_id().empty()) {
+        violations.Add("instrument",
+                       "INSTRUMENT_ORIGINAL_PAYMENT needs the order_id whose "
+                       "payment is refunded");
+      }
+      break;
+    default:
+      violations.Add("instrument",
+                     "must be INSTRUMENT_WALLET, INSTRUMENT_COUPON or "
+                     "INSTRUMENT_ORIGINAL_PAYMENT");
+  }
+  if (!IsLowerToken(r.reason(), 64)) {
+    violations.Add("reason", "must be 1-64 characters of [a-z0-9_-]");
+  }
+  if (r.note().size() > GoodwillService::kMaxNoteLength) {
+    violations.Add("note",
+                   absl::StrCat("must be at most ",
+                                GoodwillService::kMaxNoteLength, " bytes"));
+  }
+}
+
+// Business fields, canonically: the idempotency key itself is not part.
+std::string Fingerprint(const makegood::v1::GrantGoodwillRequest& r) {
+  return rating::Sha256Hex(absl::StrCat(
+      r.agent_id().size(), ":", r.agent_id(), "|", r.member_id().size(), ":",
+      r.member_id(), "|", r.order_id().size(), ":", r.order_id(), "|",
+      r.amount_minor(), "|", r.currency(), "|", r.instrument(), "|", r.reason(),
+      "|", r.note().size(), ":", r.note()));
+}
+
+int64_t Int(const RedisReply& reply) {
+  int64_t v = 0;
+  (void)absl::SimpleAtoi(reply.str, &v);
+  return v;
+}
+
+// State shared by the steps of one call.
+struct Grant {
+  grpc::ServerUnaryReactor* reactor;
+  makegood::v1::GrantGoodwillResponse* response;
+  std::string agent_key;
+  std::string refund_id;
+  int64_t amount = 0;
+  bool reserved_now = false;    // Step 1 made (not found) the reservation.
+  makegood::v1::Refund refund;  // As written by a fresh grant.
+};
+
+}  // namespace
+
+grpc::ServerUnaryReactor* GoodwillService::GrantGoodwill(
+    grpc::CallbackServerContext* context,
+    const makegood::v1::GrantGoodwillRequest* request,
+    makegood::v1::GrantGoodwillResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  std::optional<auth::Principal> who = Admit(auth_, *context, reactor, kMethod);
+  if (!who.has_value()) return reactor;
+  Violations violations;
+  Validate(*request, violations);
+  if (!violations.empty()) {
+    reactor->Finish(ToGrpcStatus(violations.ToStatus()));
+    return reactor;
+  }
+  const std::string currency = policy_.Get()->policy.currency();
+  if (request->currency() != currency) {
+    reactor->Finish(ToGrpcStatus(ErrorWithReason(
+        absl::StatusCode::kFailedPrecondition, "CURRENCY_NOT_SUPPORTED",
+        absl::StrCat("goodwill is granted in ", currency,
+                     ", the policy's "
+                     "currency"))));
+    return reactor;
+  }
+
+  const absl::Time now = clock_.Now();
+  const int64_t day = rating::DayNumber(now);
+  const int partition = keys_.PartitionOf(request->member_id());
+  rating::RatingIds ids =
+      rating::DeriveRatingIds(who->id, "GrantGoodwill", request->member_id(),
+                              request->idempotency_key(), partition);
+  auto grant = std::make_shared<Grant>();
+  grant->reactor = reactor;
+  grant->response = response;
+  grant->refund_id = ids.refund_id;
+  grant->amount = request->amount_minor();
+  grant->agent_key =
+      absl::StrCat("mg:{g", keys_.PartitionOf(request->agent_id()),
+                   "}:agent:", request->agent_id(), ":", day);
+
+  makegood::v1::Refund refund;
+  refund.set_refund_id(ids.refund_id);
+  refund.set_order_id(request->order_id());
+  refund.set_member_id(request->member_id());
+  refund.set_amount_minor(request->amount_minor());
+  refund.set_currency(request->currency());
+  refund.set_instrument(request->instrument());
+  refund.set_state(makegood::v1::REFUND_STATE_ACCEPTED);
+  refund.mutable_created_at()->set_seconds(absl::ToUnixSeconds(now));
+  *refund.mutable_updated_at() = refund.created_at();
+  refund.set_state_reason("goodwill");
+
+  const std::string prefix = keys_.PartitionPrefix(partition);
+  std::vector<std::string> grant_keys = {
+      absl::StrCat(prefix, "idem:", ids.scope_hash),
+      keys_.MemberKey(request->member_id()),
+      keys_.MemberStatsKey(request->member_id()),
+      request->order_id().empty()
+          ? absl::StrCat(prefix, "order:")
+          : keys_.OrderKey(request->member_id(), request->order_id()),
+      absl::StrCat(prefix, "refund:", ids.refund_id),
+      absl::StrCat(prefix, "refunds:m:", request->member_id()),
+      absl::StrCat(prefix, "refunds:o:", request->order_id()),
+      absl::StrCat(prefix, "ledger"),
+      absl::StrCat(prefix, "ledger:balances"),
+      absl::StrCat(prefix, "outbox"),
+      absl::StrCat(prefix, "refund:", ids.refund_id, ":events"),
+      absl::StrCat(prefix, "goodwill"),
+      absl::StrCat(prefix, "fu:notifications")};
+  std::vector<std::string> grant_args = {
+      Fingerprint(*request),
+      absl::StrCat(absl::ToUnixMillis(now)),
+      absl::StrCat(absl::ToInt64Milliseconds(options_.idempotency_ttl)),
+      ids.refund_id,
+      absl::StrCat(request->amount_minor()),
+      request->currency(),
+      InstrumentName(request->instrument()),
+      absl::StrCat(options_.member_budget_minor),
+      absl::StrCat(day),
+      request->agent_id(),
+      who->id,
+      request->reason(),
+      request->note(),
+      request->order_id(),
+      refund.SerializeAsString(),
+      ""};  // Agent budget remaining: known after step 1.
+  grant->refund = std::move(refund);
+
+  // A refusal after step 1: the reservation is given back, unless it belongs
+  // to the first use of this key (another payload reusing it).
+  auto refuse = [this, grant](absl::Status status, bool release) {
+    if (!release) {
+      grant->reactor->Finish(ToGrpcStatus(status));
+      return;
+    }
+    redis_.Eval(store::scripts::kGoodwillAgent, {grant->agent_key},
+                {"release", grant->refund_id, "0", "0", "0"},
+                [grant, status](absl::StatusOr<RedisReply>) {
+                  grant->reactor->Finish(ToGrpcStatus(status));
+                });
+  };
+
+  redis_.Eval(
+      store::scripts::kGoodwillAgent, {grant->agent_key},
+      {"reserve", ids.refund_id, absl::StrCat(request->amount_minor()),
+       absl::StrCat(options_.agent_daily_budget_minor),
+       absl::StrCat(absl::ToInt64Milliseconds(absl::Hours(48)))},
+      [this, grant, refuse, grant_keys = std::move(grant_keys),
+       grant_args =
+           std::move(grant_args)](absl::StatusOr<RedisReply> reserved) mutable {
+        if (!reserved.ok()) {
+          grant->reactor->Finish(ToGrpcStatus(reserved.status()));
+          return;
+        }
+        auto r = store::ReplyArray(*reserved, 2, "goodwill_agent");
+        if (!r.ok()) {
+          grant->reactor->Finish(ToGrpcStatus(r.status()));
+          return;
+        }
+        const int64_t spent = Int((**r)[1]);
+        const int64_t agent_remaining =
+            options_.agent_daily_budget_minor - spent;
+        if ((**r)[0].str == "REFUSED") {
+          grant->reactor->Finish(ToGrpcStatus(ErrorWithReason(
+              absl::StatusCode::kFailedPrecondition, "AGENT_BUDGET_EXCEEDED",
+              absl::StrCat("the agent's goodwill budget for today has ",
+                           agent_remaining, " left"))));
+          return;
+        }
+        grant->reserved_now = (**r)[0].str == "NEW";
+        grant_args.back() = absl::StrCat(agent_remaining);
+        redis_.Eval(
+            store::scripts::kGrantGoodwill, std::move(grant_keys),
+            std::move(grant_args),
+            [grant, refuse,
+             agent_remaining](absl::StatusOr<RedisReply> granted) {
+              if (!granted.ok()) {
+                // It may have run: a retry with the same key replays it, and
+                // a reservation that outlives a failed grant only expires.
+                grant->reactor->Finish(ToGrpcStatus(granted.status()));
+                return;
+              }
+              auto g = store::ReplyArray(*granted, 1, "grant_goodwill");
+              if (!g.ok()) {
+                refuse(g.status(), grant->reserved_now);
+                return;
+              }
+              const auto& e = **g;
+              const std::string& tag = e[0].str;
+              makegood::v1::GrantGoodwillResponse& out = *grant->response;
+              if (tag == "OK" && e.size() >= 2) {
+                out.set_agent_budget_remaining_minor(agent_remaining);
+                out.set_member_budget_remaining_minor(Int(e[1]));
+              } else if (tag == "REPLAY" && e.size() >= 4) {
+                out.set_replayed(true);
+                out.set_agent_budget_remaining_minor(Int(e[2]));
+                out.set_member_budget_remaining_minor(Int(e[3]));
+                if (!out.mutable_refund()->ParseFromString(e[1].str)) {
+                  grant->reactor->Finish(ToGrpcStatus(
+                      absl::DataLossError("stored goodwill does not parse")));
+                  return;
+                }
+                if (grant->reserved_now) {  // A new day's reservation.
+                  refuse(absl::OkStatus(), true);
+                  return;
+                }
+                grant->reactor->Finish(grpc::Status::OK);
+                return;
+              } else if (tag == "REUSED") {
+                refuse(ErrorWithReason(absl::StatusCode::kFailedPrecondition,
+                                       "IDEMPOTENCY_KEY_REUSED",
+                                       "this idempotency key was already "
+                                       "used with a different request"),
+                       false);
+                return;
+              } else if (tag == "NO_MEMBER") {
+                refuse(absl::NotFoundError("the member is not known"), true);
+                return;
+              } else if (tag == "NO_ORDER") {
+                refuse(absl::NotFoundError(
+                           "the order is not recorded for this member"),
+                       true);
+                return;
+              } else if (tag == "MEMBER_BUDGET" && e.size() >= 2) {
+                refuse(ErrorWithReason(
+                           absl::StatusCode::kFailedPrecondition,
+                           "MEMBER_BUDGET_EXCEEDED",
+                           absl::StrCat("the member's goodwill budget (30 "
+                                        "days) has ",
+                                        e[1].str, " left")),
+                       true);
+                return;
+              } else if (tag == "CEILING" && e.size() >= 3) {
+                refuse(ErrorWithReason(
+                           absl::StatusCode::kFailedPrecondition,
+                           "ORDER_FULLY_REFUNDED",
+                           absl::StrCat("the order paid ", e[2].str, " and ",
+                                        e[1].str,
+                                        " is already refunded: money back "
+                                        "never exceeds what was paid")),
+                       true);
+                return;
+              } else {
+                refuse(absl::InternalError(
+                           absl::StrCat("grant_goodwill answered ", tag)),
+                       grant->reserved_now);
+                return;
+              }
+              // Fresh grant: the refund as written.
+              *out.mutable_refund() = grant->refund;
+              grant->reactor->Finish(grpc::Status::OK);
+            });
+      });
+  return reactor;
+}
+
+}  // namespace makegood::api
