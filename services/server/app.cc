@@ -222,6 +222,10 @@ App::~App() { Shutdown(); }
 
 int App::port() const { return parts_->port; }
 
+int App::admin_port() const {
+  return parts_->admin != nullptr ? parts_->admin->port() : 0;
+}
+
 rating::RatingFlowStats App::rating_stats() const {
   return parts_->rating_flow.stats();
 }

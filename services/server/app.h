@@ -35,6 +35,9 @@ class App {
   // The port the gRPC server listens on.
   int port() const;
 
+  // The port of /metrics (--admin_listen), 0 if none.
+  int admin_port() const;
+
   // Counters of the rating path (for metrics and tests).
   rating::RatingFlowStats rating_stats() const;
 

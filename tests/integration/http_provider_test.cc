@@ -31,6 +31,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/testing/app_harness.h"
 #include "tests/testing/subprocess.h"
 
 namespace makegood::settlement {
@@ -625,6 +626,70 @@ TEST(HttpProviderOptionsTest, CreateRefusesBadOptionsNamingTheField) {
   absl::StatusOr<std::unique_ptr<HttpProvider>> no_ca =
       HttpProvider::Create(options);
   EXPECT_THAT(no_ca.status().message(), ::testing::HasSubstr("ca_file"));
+}
+
+// The whole path with the HTTPS provider: a rating's card refund is paid by
+// the settlement worker through fake_psp.py (the refund id as
+// Idempotency-Key, the order's payment reference as payment_intent), also
+// when the processor commits and the answer is lost.
+TEST_F(HttpProviderTest, WorkerSettlesACardRefundThroughTheHttpProvider) {
+  auto harness = testing::AppHarness::Create();
+  ASSERT_TRUE(harness.ok()) << harness.status();
+  testing::AppHarness& h = **harness;
+  std::string key_file = certs_->dir + "/psp_api_key";
+  std::ofstream(key_file) << kApiKey << "\n";
+  server::SettlementConfig& s = h.config().settlement;
+  s.run_worker = true;
+  s.consumer = "http-worker";
+  s.card_provider = "http";
+  s.http_url = psp_->base_url();
+  s.http_api_key_file = key_file;
+  s.http_ca_file = certs_->ca;
+  s.http_timeout = absl::Milliseconds(500);
+  s.retry_after = absl::Milliseconds(300);
+  ASSERT_TRUE(h.StartApp().ok());
+  ASSERT_TRUE(h.UpsertMember("m-1").ok());
+  v1::RecordDeliveryRequest record;
+  *record.mutable_order() = testing::AppHarness::SampleOrder(
+      "m-1", "o-1", h.clock().Now() - absl::Hours(1));
+  record.mutable_order()->set_payment_reference("pi_3Mtw");
+  {
+    grpc::ClientContext context;
+    v1::RecordDeliveryResponse response;
+    ASSERT_TRUE(
+        h.stubs().orders->RecordDelivery(&context, record, &response).ok());
+  }
+  // The first POST commits, then answers too late: unknown, looked up later.
+  ASSERT_TRUE(psp_->SetFault("commit_then_timeout", 1, 1500).ok());
+  v1::SubmitRatingResponse rated;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(
+        h.stubs()
+            .ratings
+            ->SubmitRating(&context, testing::MeltedRating("k-1"), &rated)
+            .ok());
+  }
+  const std::string refund_id = rated.decision().refund().refund_id();
+  ASSERT_FALSE(refund_id.empty());
+  v1::Refund refund;
+  for (int i = 0; i < 1000 && refund.state() != v1::REFUND_STATE_SUCCEEDED;
+       ++i) {
+    v1::GetRefundRequest get;
+    get.set_refund_id(refund_id);
+    v1::GetRefundResponse got;
+    grpc::ClientContext context;
+    ASSERT_TRUE(h.stubs().refunds->GetRefund(&context, get, &got).ok());
+    refund = got.refund();
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(refund.state(), v1::REFUND_STATE_SUCCEEDED);
+  EXPECT_EQ(psp_->Payouts(), (std::map<std::string, int>{{refund_id, 1}}));
+  Json refunds = psp_->Refunds();
+  ASSERT_EQ(refunds.size(), 1u);
+  EXPECT_EQ(refunds[0]["payment_intent"], "pi_3Mtw");
+  EXPECT_EQ(refunds[0]["amount"], refund.amount_minor());
+  EXPECT_GE(h.app().settlement_stats().resumed, 1u);
 }
 
 }  // namespace
