@@ -51,7 +51,7 @@ echo "==> starting makegood on ${LISTEN} (policy ${POLICY}, redis ${MAKEGOOD_RED
 # The settlement worker runs in the same process; metrics on ADMIN_LISTEN.
 "$BUILD_DIR/services/server/makegood" --listen="$LISTEN" \
   --redis="$MAKEGOOD_REDIS" --policy="$POLICY" --insecure_dev \
-  --settlement_worker --admin_listen="$ADMIN_LISTEN" "$@" &
+  --settlement_worker --insights_aggregator --admin_listen="$ADMIN_LISTEN" "$@" &
 pids+=($!)
 
 curl_grpc() {  # curl_grpc METHOD [JSON]

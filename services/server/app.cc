@@ -24,6 +24,8 @@
 #include "services/auth/tls_credentials.h"
 #include "services/core/log.h"
 #include "services/core/status_macros.h"
+#include "services/insights/aggregator.h"
+#include "services/insights/insights_service.h"
 #include "services/metrics/admin_server.h"
 #include "services/metrics/metrics.h"
 #include "services/metrics/rpc_metrics.h"
@@ -71,7 +73,8 @@ struct App::Parts {
         policy_service(*auth, policy, *redis, keys, clock, shadow_policy.get()),
         rating_service(*auth, rating_flow, metrics.get()),
         refund_service(*auth, refunds, *feed, keys, clock),
-        goodwill_service(*auth, *redis, keys, policy, clock, config.goodwill) {}
+        goodwill_service(*auth, *redis, keys, policy, clock, config.goodwill),
+        insights_service(*auth, *redis, keys, clock) {}
 
   // First, so they outlive everything that reports to or asks them.
   std::unique_ptr<metrics::Metrics> metrics;
@@ -93,14 +96,14 @@ struct App::Parts {
   api::RatingService rating_service;
   api::RefundService refund_service;
   api::GoodwillService goodwill_service;
-  // Services of issues still open: every method answers UNIMPLEMENTED.
-
-  makegood::v1::InsightsService::CallbackService insights_service;
+  api::InsightsService insights_service;
   // Settlement (with --settlement_worker): providers, then the worker.
   std::unique_ptr<settlement::PaymentProvider> wallet_provider;
   std::unique_ptr<settlement::PaymentProvider> coupon_provider;
   std::unique_ptr<settlement::PaymentProvider> card_provider;
   std::unique_ptr<settlement::SettlementWorker> worker;
+  // Decision events -> insights aggregates (with --insights_aggregator).
+  std::unique_ptr<insights::Aggregator> insights_aggregator;
   std::unique_ptr<policy_file::PolicyWatcher> policy_watcher;
   std::unique_ptr<policy_file::PolicyWatcher> shadow_watcher;
   std::unique_ptr<grpc::Server> server;
@@ -277,6 +280,13 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const ServerConfig& config,
       std::move(metrics), std::move(auth), config, clock, std::move(keys),
       std::move(redis), std::move(policy), std::move(shadow), std::move(feed));
   MAKEGOOD_RETURN_IF_ERROR(StartSettlement(config, clock, *parts));
+  if (config.insights_aggregator) {
+    insights::AggregatorOptions options;
+    options.consumer = config.settlement.consumer;  // Stable pod/host name.
+    parts->insights_aggregator = std::make_unique<insights::Aggregator>(
+        *parts->redis, parts->keys, clock, options);
+    MAKEGOOD_RETURN_IF_ERROR(parts->insights_aggregator->Start(config.redis));
+  }
 
   grpc::EnableDefaultHealthCheckService(true);
   // Touch the health descriptor so the linker keeps it: server reflection
@@ -373,6 +383,8 @@ void App::Shutdown() {
   if (p.admin != nullptr) p.admin->Stop();  // Its scrapes read the parts.
   if (p.worker != nullptr) p.worker->Stop(p.config.shutdown_grace);
   p.worker.reset();
+  if (p.insights_aggregator != nullptr) p.insights_aggregator->Stop();
+  p.insights_aggregator.reset();
   p.card_provider.reset();
   p.feed.reset();
   p.redis.reset();  // Fails anything still pending, joins the I/O thread.

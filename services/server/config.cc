@@ -116,6 +116,10 @@ ABSL_FLAG(int64_t, goodwill_agent_daily_budget, 10000,
 ABSL_FLAG(int64_t, goodwill_member_budget, 5000,
           "GrantGoodwill: what one member may receive over 30 days, in minor "
           "units of the policy's currency.");
+ABSL_FLAG(bool, insights_aggregator, false,
+          "Fold decision events into the per store / courier / SKU aggregates "
+          "GetSatisfactionStats reads (run it in the worker processes; one "
+          "consumer group, so any number of them is fine).");
 ABSL_FLAG(bool, serve_api, true,
           "Serve the public gRPC API. false: only health and reflection (a "
           "settlement-only process, with --settlement_worker).");
@@ -348,6 +352,7 @@ absl::StatusOr<ServerConfig> ConfigFromFlags() {
         "--goodwill_agent_daily_budget and --goodwill_member_budget must be "
         ">= 0");
   }
+  config.insights_aggregator = absl::GetFlag(FLAGS_insights_aggregator);
   config.serve_api = absl::GetFlag(FLAGS_serve_api);
   SettlementConfig& settlement = config.settlement;
   settlement.run_worker = absl::GetFlag(FLAGS_settlement_worker);
@@ -390,7 +395,8 @@ absl::StatusOr<ServerConfig> ConfigFromFlags() {
         "--settlement_concurrency and --settlement_max_deliveries must be >= "
         "1, --settlement_retry_after >= 10ms");
   }
-  if (!config.serve_api && !settlement.run_worker) {
+  if (!config.serve_api && !settlement.run_worker &&
+      !config.insights_aggregator) {
     return absl::InvalidArgumentError(
         "--serve_api=false without --settlement_worker would do nothing");
   }

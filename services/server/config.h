@@ -69,6 +69,8 @@ struct ServerConfig {
   // Prometheus /metrics on its own "IPv4:port"; empty: off.
   std::string admin_listen;
   api::GoodwillOptions goodwill;
+  // Fold decision events into the insights aggregates in this process.
+  bool insights_aggregator = false;
   // Serve the public API; false leaves only health (a worker-only process).
   bool serve_api = true;
   SettlementConfig settlement;

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "makegood/v1/insights_service.grpc.pb.h"
 #include "tests/testing/app_harness.h"
 #include "tests/unit/metrics/http_get.h"
 
@@ -89,6 +90,44 @@ TEST(ObservabilityTest, MetricsShowARatingFromRequestToSettlement) {
       1);
   EXPECT_EQ(Sample(lines, "makegood_settlement_lag_seconds_count"), 1);
   EXPECT_GE(Sample(lines, "makegood_redis_command_duration_seconds_count"), 3);
+}
+
+TEST(ObservabilityTest, InsightsCountARatingFromItsDecisionEvent) {
+  auto harness = AppHarness::Create();
+  ASSERT_TRUE(harness.ok()) << harness.status();
+  auto& h = **harness;
+  h.config().insights_aggregator = true;
+  h.config().settlement.consumer = "insights-1";
+  ASSERT_TRUE(h.StartApp().ok());
+  ASSERT_TRUE(h.UpsertMember("m-1").ok());
+  ASSERT_TRUE(h.RecordOrder("m-1", "o-1").ok());
+  v1::SubmitRatingResponse rated;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(h.stubs()
+                    .ratings
+                    ->SubmitRating(
+                        &context,
+                        testing::MeltedRating("k-1", "m-1", "o-1", 40), &rated)
+                    .ok());
+  }
+  auto insights = v1::InsightsService::NewStub(h.stubs().channel);
+  v1::GetSatisfactionStatsRequest request;
+  request.set_dimension(v1::DIMENSION_STORE);
+  request.set_subject_id("store-1");
+  request.set_window(v1::STATS_WINDOW_24H);
+  v1::GetSatisfactionStatsResponse response;
+  for (int i = 0; i < 500 && response.stats().ratings() == 0; ++i) {
+    grpc::ClientContext context;
+    ASSERT_TRUE(
+        insights->GetSatisfactionStats(&context, request, &response).ok());
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(response.stats().ratings(), 1);
+  EXPECT_DOUBLE_EQ(response.stats().average_satisfaction_percent(), 40);
+  EXPECT_DOUBLE_EQ(response.stats().refund_rate(), 1);
+  EXPECT_EQ(response.stats().refunded_minor().at("EUR"),
+            rated.decision().refund().amount_minor());
 }
 
 }  // namespace

@@ -1,0 +1,139 @@
+// File: services/insights/aggregator.h
+//
+// The insights aggregator: folds every committed decision into the
+// aggregates InsightsService reads (stats_store.h).
+//
+// It reads every partition's decisions stream (mg:{p<N>}:decisions) through
+// one consumer group ("insights"), under a stable consumer name per process,
+// and hands each entry to fold_decision.lua, which adds it to the store's,
+// the courier's and the SKUs' buckets in the same partition and XACKs it in
+// one atomic step. An entry is therefore counted exactly when it is
+// acknowledged, whatever happens around it:
+//   - a fold whose reply is lost leaves the entry acknowledged; a retry finds
+//     it so and changes nothing (FoldResult::kDuplicate);
+//   - a fold that failed leaves the entry pending; it is retried after
+//     `retry_after` (XAUTOCLAIM by this consumer);
+//   - after a restart under the same name, this consumer's pending entries
+//     are read again at once; a dead consumer's are taken over with
+//     XAUTOCLAIM once idle for `retry_after`, by whichever aggregator runs.
+// Malformed entries (and entries trimmed from the stream before they were
+// read) are acknowledged without being counted and logged
+// (insights_bad_event). Events too old for any kept bucket are acknowledged
+// and counted as stale. The group starts at the beginning of each stream, so
+// a first start folds the history still in the streams (capped at about a
+// million entries each by the rating path).
+//
+// Blocking reads (XREADGROUP BLOCK, XAUTOCLAIM) use a Redis connection of
+// the aggregator's own; folds go through the shared client, at most
+// `max_in_flight` at once.
+//
+// Example:
+//   Aggregator aggregator(redis, keys, clock, options);
+//   MAKEGOOD_RETURN_IF_ERROR(aggregator.Start(redis_options));
+//   ...
+//   aggregator.Stop();
+//
+// Thread-safety: Start/Stop from one thread; stats() from any. Nothing is
+// owned; the client, key schema and clock must outlive the aggregator.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "services/core/clock.h"
+#include "services/insights/stats_store.h"
+#include "services/store/key_schema.h"
+#include "services/store/redis_client.h"
+
+namespace makegood::insights {
+
+struct AggregatorOptions {
+  // Stable per process across restarts (e.g. the pod name), so a restarted
+  // aggregator resumes its own pending entries at once.
+  std::string consumer = "insights";
+  std::string group = "insights";
+  // How long XREADGROUP blocks waiting for new entries.
+  absl::Duration block = absl::Milliseconds(500);
+  // Pending entries idle this long (a failed fold, a dead consumer's) are
+  // taken over and folded again.
+  absl::Duration retry_after = absl::Seconds(30);
+  // Entries read per stream and call.
+  int read_count = 100;
+  // Folds in flight at once.
+  int max_in_flight = 256;
+};
+
+struct AggregatorStats {
+  uint64_t folded = 0;      // Events counted.
+  uint64_t stale = 0;       // Acknowledged, too old to count.
+  uint64_t skipped = 0;     // Malformed or trimmed: acknowledged, not counted.
+  uint64_t duplicates = 0;  // Delivered again after being counted.
+  uint64_t failed = 0;      // Folds that failed; the entry stays pending.
+  uint64_t reclaimed = 0;   // Entries taken over with XAUTOCLAIM.
+};
+
+class Aggregator {
+ public:
+  Aggregator(store::RedisClient& redis, const store::KeySchema& keys,
+             const Clock& clock, AggregatorOptions options);
+  ~Aggregator();
+
+  Aggregator(const Aggregator&) = delete;
+  Aggregator& operator=(const Aggregator&) = delete;
+
+  // Opens a connection of its own for blocking reads (to `redis_options`)
+  // and starts the loop, which creates the consumer group on every
+  // partition's stream if missing. INVALID_ARGUMENT naming the option if one
+  // is bad; FAILED_PRECONDITION if already started (an aggregator starts at
+  // most once; after Stop, make a new one).
+  absl::Status Start(store::RedisOptions redis_options);
+
+  // Stops reading and waits for the folds in flight (at most about `block`
+  // plus the Redis command timeout). Unfolded entries stay pending and are
+  // resumed by the next start. Idempotent.
+  void Stop();
+
+  AggregatorStats stats() const;
+
+ private:
+  struct Entry {
+    int partition = 0;
+    std::string id;
+    store::RedisReply fields;  // Nil if the entry was trimmed.
+  };
+
+  void Run();
+  bool EnsureGroups();
+  // Re-reads this consumer's pending entries, all of them, once per start.
+  void ReadOwnPending();
+  void Reclaim();
+  void ReadNew();
+  // Entries of an XREADGROUP reply.
+  std::vector<Entry> EntriesOf(const store::RedisReply& reply) const;
+  // Folds every entry; returns when all are done.
+  void FoldAll(std::vector<Entry> entries);
+  void FoldOne(Entry entry);
+
+  const store::KeySchema& keys_;
+  const Clock& clock_;
+  const AggregatorOptions options_;
+  StatsStore store_;  // Folds go through the shared client.
+  std::vector<std::string> stream_keys_;
+  std::unique_ptr<store::RedisClient> blocking_;
+  std::thread thread_;
+  std::atomic<bool> started_{false};
+  std::atomic<bool> stopping_{false};
+
+  mutable absl::Mutex mu_;
+  int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  AggregatorStats stats_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace makegood::insights

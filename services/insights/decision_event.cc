@@ -1,0 +1,128 @@
+#include "services/insights/decision_event.h"
+
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace makegood::insights {
+namespace {
+
+using Fields = absl::flat_hash_map<std::string, std::string>;
+
+absl::Status Bad(absl::string_view field, absl::string_view problem) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("decision event field ", field, " ", problem));
+}
+
+absl::StatusOr<int64_t> Integer(const Fields& fields, const std::string& name,
+                                int64_t min, int64_t max) {
+  auto it = fields.find(name);
+  if (it == fields.end()) return Bad(name, "is missing");
+  int64_t value = 0;
+  if (!absl::SimpleAtoi(it->second, &value) || value < min || value > max) {
+    return Bad(name, absl::StrCat("is not an integer in [", min, ", ", max,
+                                  "]: \"", it->second, "\""));
+  }
+  return value;
+}
+
+std::string Text(const Fields& fields, const std::string& name) {
+  auto it = fields.find(name);
+  return it == fields.end() ? std::string() : it->second;
+}
+
+// Amounts are at most 10^12 minor units (api/validation.h); anything far
+// beyond that is a corrupt entry, and would break exact sums in Lua.
+constexpr int64_t kMaxMinor = int64_t{1} << 50;
+
+}  // namespace
+
+absl::string_view DimensionName(Dimension dimension) {
+  switch (dimension) {
+    case Dimension::kStore:
+      return "store";
+    case Dimension::kCourier:
+      return "courier";
+    case Dimension::kSku:
+      return "sku";
+  }
+  return "unknown";
+}
+
+absl::StatusOr<DecisionEvent> ParseDecisionEvent(
+    const store::RedisReply& reply) {
+  if (reply.type != store::RedisReply::Type::kArray) {
+    return absl::InvalidArgumentError(
+        "decision event has no fields (trimmed or deleted entry)");
+  }
+  Fields fields;
+  for (size_t i = 0; i + 1 < reply.elements.size(); i += 2) {
+    fields[reply.elements[i].str] = reply.elements[i + 1].str;
+  }
+  DecisionEvent event;
+  event.rating_id = Text(fields, "rating_id");
+  auto at_ms = Integer(fields, "at_ms", 1, kMaxMinor);
+  if (!at_ms.ok()) return at_ms.status();
+  event.at_ms = *at_ms;
+  auto satisfaction = Integer(fields, "satisfaction", 0, 100);
+  if (!satisfaction.ok()) return satisfaction.status();
+  event.satisfaction = static_cast<int>(*satisfaction);
+  event.outcome = Text(fields, "outcome");
+  auto refund = Integer(fields, "refund_minor", 0, kMaxMinor);
+  if (!refund.ok()) return refund.status();
+  event.refund_minor = *refund;
+  event.currency = Text(fields, "currency");
+  if (event.refund_minor > 0 && event.currency.empty()) {
+    return Bad("currency", "is missing while refund_minor > 0");
+  }
+  event.store_id = Text(fields, "store_id");
+  event.courier_id = Text(fields, "courier_id");
+  auto lines = Integer(fields, "lines", 0, kMaxEventLines);
+  if (!lines.ok()) return lines.status();
+  event.lines.reserve(static_cast<size_t>(*lines));
+  for (int64_t i = 0; i < *lines; ++i) {
+    DecisionLine line;
+    line.sku = Text(fields, absl::StrCat("sku.", i));
+    auto sat = Integer(fields, absl::StrCat("sat.", i), 0, 100);
+    if (!sat.ok()) return sat.status();
+    line.satisfaction = static_cast<int>(*sat);
+    auto share = Integer(fields, absl::StrCat("refund.", i), 0, kMaxMinor);
+    if (!share.ok()) return share.status();
+    line.refund_minor = *share;
+    event.lines.push_back(std::move(line));
+  }
+  return event;
+}
+
+std::vector<Contribution> ContributionsOf(const DecisionEvent& event) {
+  std::vector<Contribution> out;
+  out.reserve(2 + event.lines.size());
+  auto whole = [&](Dimension dimension, const std::string& subject) {
+    if (subject.empty()) return;
+    Contribution c;
+    c.dimension = dimension;
+    c.subject = subject;
+    c.satisfaction = event.satisfaction;
+    c.refunded = event.refund_minor > 0;
+    c.refund_minor = event.refund_minor;
+    out.push_back(std::move(c));
+  };
+  whole(Dimension::kStore, event.store_id);
+  whole(Dimension::kCourier, event.courier_id);
+  for (const DecisionLine& line : event.lines) {
+    if (line.sku.empty()) continue;
+    Contribution c;
+    c.dimension = Dimension::kSku;
+    c.subject = line.sku;
+    c.satisfaction = line.satisfaction;
+    c.refunded = line.refund_minor > 0;
+    c.refund_minor = line.refund_minor;
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+}  // namespace makegood::insights

@@ -1,0 +1,60 @@
+// File: services/insights/insights_service.h
+//
+// makegood.v1.InsightsService.GetSatisfactionStats: for operations staff,
+// the ratings, average satisfaction, refund rate and refunded money of one
+// store, courier or SKU over the last hour, 24 hours or 7 days.
+//
+// Figures come from the aggregates the insights aggregator (aggregator.h)
+// folds from the decision events; they lag the ratings by about one
+// XREADGROUP round (well under a second while the aggregator runs). Windows
+// are whole buckets ending now (see stats_store.h). A subject nobody rated
+// gets zeros, not NOT_FOUND: the aggregates cannot tell "unknown" from
+// "quiet". The refund rate is the share of ratings whose decision refunded
+// or credited money (for a SKU: money for that line); coupons, replacements
+// and reviews still pending do not count.
+//
+// Requests are checked first: dimension and window are required (not
+// *_UNSPECIFIED, nor a value this server does not know) and subject_id must
+// be 1-255 printable ASCII characters; otherwise INVALID_ARGUMENT with a
+// google.rpc.BadRequest naming each bad field.
+//
+// Thread-safety: thread-safe; handlers never block.
+#pragma once
+
+#include "makegood/v1/insights_service.grpc.pb.h"
+#include "services/auth/authenticator.h"
+#include "services/core/clock.h"
+#include "services/errors/errors.h"
+#include "services/insights/stats_store.h"
+#include "services/store/key_schema.h"
+#include "services/store/redis_client.h"
+
+namespace makegood::api {
+
+// Adds a violation per bad field of `request` (pure).
+void ValidateGetSatisfactionStats(
+    const makegood::v1::GetSatisfactionStatsRequest& request,
+    Violations& violations);
+
+class InsightsService final
+    : public makegood::v1::InsightsService::CallbackService {
+ public:
+  static constexpr size_t kMaxSubjectIdLength = 255;
+
+  // Does not take ownership; all must outlive the service.
+  InsightsService(const auth::Authenticator& auth, store::RedisClient& redis,
+                  const store::KeySchema& keys, const Clock& clock)
+      : auth_(auth), clock_(clock), stats_(redis, keys) {}
+
+  grpc::ServerUnaryReactor* GetSatisfactionStats(
+      grpc::CallbackServerContext* context,
+      const makegood::v1::GetSatisfactionStatsRequest* request,
+      makegood::v1::GetSatisfactionStatsResponse* response) override;
+
+ private:
+  const auth::Authenticator& auth_;
+  const Clock& clock_;
+  insights::StatsStore stats_;
+};
+
+}  // namespace makegood::api
