@@ -1,18 +1,31 @@
 #!/usr/bin/env bash
 # Offline checks of the deployment files (no Docker engine or API server
 # needed):
-#   1. every overlay in deploy/k8s/overlays renders with `kubectl kustomize`;
+#   1. every overlay in deploy/k8s/overlays renders with `kubectl kustomize`,
+#      and so does prod with each component of deploy/k8s/components it does
+#      not already use ("prod+mtls"), so opt-in components are checked too;
 #   2. every rendered document validates against the Kubernetes schemas of
-#      npm kubernetes-models, plus makegood's own rules (restricted security
-#      context, requests and limits, gRPC probes, drain budget, no subPath on
-#      the policy mount, no Secret outside dev, ...): deploy/check/validate.cjs;
-#   3. `tsc --noEmit --strict` on a TypeScript file per overlay that assigns
-#      each document to its kubernetes-models interface (unknown fields fail);
-#   4. the policy copy in the base equals config/policy/default.textproto;
-#   5. dockerfilelint on deploy/Dockerfile.
-# Needs the npm devDependencies (npm install at the repo root) and kubectl
-# with kustomize >= v4 (kubectl >= 1.21; Debian's kubernetes-client 1.20 is
-# too old). Exits non-zero on any failure.
+#      npm kubernetes-models (cert-manager: structural checks), plus
+#      makegood's own rules (restricted security context, requests and limits,
+#      TLS exec health probes, TLS and auth from mounted Secrets, no
+#      --insecure_dev, metrics port and scrape annotations, drain budgets, the
+#      settlement worker's StatefulSet, PDB and egress, the money-check
+#      CronJob, the dashboard ConfigMap, no Secret outside dev, ...):
+#      deploy/check/validate.cjs;
+#   3. `tsc --noEmit --strict` on a TypeScript file per rendering that assigns
+#      each document to its kubernetes-models interface (cert-manager:
+#      deploy/check/cert-manager.d.ts), so unknown fields fail;
+#   4. the copies in the base equal their sources: the policy
+#      (config/policy/default.textproto) and the Grafana dashboard
+#      (deploy/grafana/makegood.json);
+#   5. dockerfilelint on deploy/Dockerfile;
+#   6. the exec-probe client deploy/probe/makegood_health_probe.cc compiles
+#      (as deploy/Dockerfile builds it) and answers usage and connection
+#      errors with its documented exit codes.
+# Needs the npm devDependencies (npm install at the repo root), kubectl with
+# kustomize >= v4 (kubectl >= 1.21; Debian's kubernetes-client 1.20 is too
+# old), g++ and the gRPC C++ development files (scripts/setup.sh installs
+# them). Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,16 +44,31 @@ ok() { echo "ok"; }
 bad() { echo "FAILED"; failed=$((failed + 1)); }
 
 echo "==> deploy checks"
-overlays=()
+renders=()
 for dir in deploy/k8s/overlays/*/; do
   name=$(basename "$dir")
-  overlays+=("$name")
+  renders+=("$name")
   step "kustomize render: $name"
   if kubectl kustomize "$dir" >"$out/$name.yaml" 2>"$out/$name.err"; then ok; else bad; cat "$out/$name.err" >&2; fi
 done
+# Opt-in components on top of prod, in a throwaway kustomization (inside
+# deploy/ so that its relative paths reach the overlay and the component).
+for dir in deploy/k8s/components/*/; do
+  component=$(basename "$dir")
+  grep -q "components/$component\$" deploy/k8s/overlays/prod/kustomization.yaml && continue
+  name="prod+$component"
+  renders+=("$name")
+  mkdir -p "$out/variant-$component"
+  printf 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ../../k8s/overlays/prod\ncomponents:\n  - ../../k8s/components/%s\n' \
+    "$component" >"$out/variant-$component/kustomization.yaml"
+  step "kustomize render: $name"
+  if kubectl kustomize "$out/variant-$component" >"$out/$name.yaml" 2>"$out/$name.err"; then ok; else
+    bad; cat "$out/$name.err" >&2
+  fi
+done
 
 step "kubernetes-models validate + rules"
-if node deploy/check/validate.cjs "$out" "${overlays[@]}" >"$out/validate.log" 2>&1; then ok; else bad; fi
+if node deploy/check/validate.cjs "$out" "${renders[@]}" >"$out/validate.log" 2>&1; then ok; else bad; fi
 cat "$out/validate.log"
 
 step "tsc --strict against k8s interfaces"
@@ -52,11 +80,36 @@ if cmp -s config/policy/default.textproto deploy/k8s/base/makegood/policy.textpr
   bad; echo "    copy it: cp config/policy/default.textproto deploy/k8s/base/makegood/policy.textproto" >&2
 fi
 
+step "dashboard copy == deploy/grafana"
+if cmp -s deploy/grafana/makegood.json deploy/k8s/base/grafana/makegood.json; then ok; else
+  bad; echo "    copy it: cp deploy/grafana/makegood.json deploy/k8s/base/grafana/makegood.json" >&2
+fi
+
 step "dockerfilelint deploy/Dockerfile"
 if $bin/dockerfilelint deploy/Dockerfile >"$out/dockerfilelint.log" 2>&1; then ok; else bad; cat "$out/dockerfilelint.log" >&2; fi
+
+# Same command line as deploy/Dockerfile's build stage. Exit codes: 1 usage,
+# 2 no connection (port 1 on loopback is closed).
+step "exec probe builds and runs"
+probe="$out/makegood_health_probe"
+# shellcheck disable=SC2046  # pkg-config prints a list of arguments.
+if g++ -std=c++17 -O2 -o "$probe" deploy/probe/makegood_health_probe.cc \
+  $(pkg-config --cflags --libs grpc++) >"$out/probe.log" 2>&1; then
+  set +e
+  "$probe" --no-such-flag 2>>"$out/probe.log"
+  usage=$?
+  "$probe" --addr=127.0.0.1:1 --timeout_ms=300 2>>"$out/probe.log"
+  refused=$?
+  set -e
+  if [[ $usage == 1 && $refused == 2 ]]; then ok; else
+    bad; echo "    exit codes: usage $usage (want 1), closed port $refused (want 2)" >&2; cat "$out/probe.log" >&2
+  fi
+else
+  bad; cat "$out/probe.log" >&2
+fi
 
 if ((failed > 0)); then
   echo "deploy checks: $failed failed" >&2
   exit 1
 fi
-echo "deploy checks: all passed (${#overlays[@]} overlays: ${overlays[*]})"
+echo "deploy checks: all passed (${#renders[@]} renderings: ${renders[*]})"

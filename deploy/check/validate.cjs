@@ -4,9 +4,12 @@
 // cannot express, and writes one TypeScript file per overlay that assigns
 // every document to its kubernetes-models interface, so that
 // `tsc --noEmit --strict` rejects unknown (misspelt or misplaced) fields.
+// cert-manager documents have no kubernetes-models class: they get a few
+// structural checks here and the interfaces of ./cert-manager.d.ts.
 //
 // Usage: node validate.cjs OUT_DIR OVERLAY... (reads OUT_DIR/OVERLAY.yaml,
-// writes OUT_DIR/OVERLAY.ts). Exits 1 on any failure.
+// writes OUT_DIR/OVERLAY.ts). An overlay named "prod" or "prod+<component>"
+// gets the prod rules. Exits 1 on any failure.
 "use strict";
 const fs = require("fs");
 const path = require("path");
@@ -19,17 +22,58 @@ const fail = (where, msg) => {
   console.error(`FAIL ${where}: ${msg}`);
 };
 
-// "apps/v1" -> "kubernetes-models/apps/v1/Deployment"; "v1" -> ".../v1/Service"
-const modulePath = (doc) => `kubernetes-models/${doc.apiVersion}/${doc.kind}`;
+const CERT_MANAGER = "cert-manager.io/v1";
+const PROBE = "/usr/local/bin/makegood_health_probe";
+const ADMIN = "/usr/local/bin/makegood_admin";
+const API = "makegood"; // Deployment
+const WORKER = "makegood-worker"; // StatefulSet
+
+// "apps/v1" -> "kubernetes-models/apps/v1/Deployment"; "v1" -> ".../v1/Service";
+// cert-manager -> the local interfaces (a path relative to OUT_DIR).
+const modulePath = (doc) =>
+  doc.apiVersion === CERT_MANAGER ? "../check/cert-manager" : `kubernetes-models/${doc.apiVersion}/${doc.kind}`;
 
 const parseDuration = (s) => {
-  const m = /^(\d+)(ms|s|m)$/.exec(String(s));
+  const m = /^(\d+)(ms|s|m|h)$/.exec(String(s));
   if (!m) return NaN;
-  return Number(m[1]) * { ms: 0.001, s: 1, m: 60 }[m[2]];
+  return Number(m[1]) * { ms: 0.001, s: 1, m: 60, h: 3600 }[m[2]];
 };
 
-function checkContainers(where, podSpec) {
+const podSpecOf = (doc) =>
+  doc.kind === "CronJob"
+    ? doc.spec && doc.spec.jobTemplate && doc.spec.jobTemplate.spec && doc.spec.jobTemplate.spec.template && doc.spec.jobTemplate.spec.template.spec
+    : doc.spec && doc.spec.template && doc.spec.template.spec;
+const podLabelsOf = (doc) =>
+  ((doc.kind === "CronJob" ? doc.spec.jobTemplate.spec.template : doc.spec.template).metadata || {}).labels || {};
+const selects = (matchLabels, labels) =>
+  !!matchLabels && Object.entries(matchLabels).every(([k, v]) => labels[k] === v);
+const envOf = (c) => Object.fromEntries((c.env || []).map((e) => [e.name, e]));
+
+// cert-manager: what the schemas would catch first (the TypeScript interfaces
+// catch unknown fields).
+function checkCertManager(where, doc) {
+  const spec = doc.spec || {};
+  if (doc.kind === "Certificate") {
+    if (!spec.secretName) fail(where, "spec.secretName missing");
+    if (!(spec.issuerRef && spec.issuerRef.name)) fail(where, "spec.issuerRef.name missing");
+    if (!spec.isCA && !(spec.dnsNames || []).length && !spec.commonName) fail(where, "no dnsNames");
+  } else if (doc.kind === "Issuer" || doc.kind === "ClusterIssuer") {
+    // Only the issuer types cert-manager.d.ts knows (extend both together).
+    const kinds = ["selfSigned", "ca"].filter((k) => spec[k]);
+    if (kinds.length !== 1) fail(where, "an Issuer needs exactly one of selfSigned, ca");
+    if (spec.ca && !spec.ca.secretName) fail(where, "spec.ca.secretName missing");
+  } else {
+    fail(where, `no check for cert-manager kind ${doc.kind}`);
+  }
+}
+
+// claims: a StatefulSet's volumeClaimTemplates names (volumes too).
+function checkContainers(where, podSpec, claims = []) {
   const all = [...(podSpec.initContainers || []), ...(podSpec.containers || [])];
+  const volumes = Object.fromEntries([
+    ...claims.map((name) => [name, { persistentVolumeClaim: { claimName: name } }]),
+    ...(podSpec.volumes || []).map((v) => [v.name, v]),
+  ]);
   for (const c of all) {
     const w = `${where} container ${c.name}`;
     const sc = c.securityContext || {};
@@ -41,6 +85,20 @@ function checkContainers(where, podSpec) {
       for (const res of ["cpu", "memory"])
         if (!(r[kind] && r[kind][res])) fail(w, `resources.${kind}.${res} missing`);
     if (/:latest$/.test(c.image) || !c.image.includes(":")) fail(w, `image ${c.image} needs a fixed tag`);
+    // Plaintext development mode: never in a manifest (it binds loopback
+    // only, useless in a pod, and accepts every caller).
+    const env = envOf(c);
+    if (env.MAKEGOOD_INSECURE_DEV) fail(w, "MAKEGOOD_INSECURE_DEV must not be set in any overlay");
+    if ([...(c.command || []), ...(c.args || [])].some((a) => String(a).startsWith("--insecure_dev")))
+      fail(w, "--insecure_dev must not be used in any overlay");
+    // Secrets and ConfigMaps as directories: subPath mounts never see
+    // updates (policy reload, certificate renewal, key rotation).
+    for (const m of c.volumeMounts || []) {
+      const v = volumes[m.name];
+      if (!v) fail(w, `volumeMount ${m.name} has no volume`);
+      else if ((v.secret || v.configMap) && m.subPath) fail(w, `${m.mountPath}: no subPath on Secret/ConfigMap mounts`);
+      if (v && v.secret && m.readOnly !== true) fail(w, `${m.mountPath}: Secret mounts must be readOnly`);
+    }
   }
   const psc = podSpec.securityContext || {};
   if (psc.runAsNonRoot !== true) fail(where, "pod runAsNonRoot must be true");
@@ -49,66 +107,211 @@ function checkContainers(where, podSpec) {
   if (podSpec.automountServiceAccountToken !== false) fail(where, "automountServiceAccountToken must be false");
 }
 
-function checkMakegood(where, d, overlay) {
+// A file named by an env var must live in a mounted volume (of the given
+// kind, when asked), or be /dev/null.
+function checkFileEnv(where, c, volumes, name, kind) {
+  const e = envOf(c)[name];
+  if (!e) return;
+  if (e.value === "/dev/null") return;
+  const dir = path.posix.dirname(e.value || "");
+  const mount = (c.volumeMounts || []).find((m) => m.mountPath === dir);
+  if (!mount) return fail(where, `${name}=${e.value}: nothing mounted at ${dir}`);
+  const v = volumes[mount.name] || {};
+  if (kind && !v[kind]) fail(where, `${name}: ${dir} must be a ${kind} volume`);
+}
+
+// The API Deployment and the worker StatefulSet: the same server binary.
+function checkServer(where, d, overlay, role) {
   const spec = d.spec.template.spec;
   const c = spec.containers.find((x) => x.name === "makegood");
   if (!c) return fail(where, "no makegood container");
-  for (const p of ["startupProbe", "readinessProbe", "livenessProbe"])
-    if (!(c[p] && c[p].grpc && c[p].grpc.port === 50051)) fail(where, `${p} must be a gRPC probe on 50051`);
-  const env = Object.fromEntries((c.env || []).map((e) => [e.name, e]));
+  const env = envOf(c);
+  const volumes = Object.fromEntries((spec.volumes || []).map((v) => [v.name, v]));
+
+  // Probes: the in-image TLS health client (the kubelet's native gRPC probe
+  // dials plaintext and cannot reach makegood's TLS port).
+  const mtls = !!env.MAKEGOOD_TLS_CLIENT_CA;
+  for (const p of ["startupProbe", "readinessProbe", "livenessProbe"]) {
+    const probe = c[p] || {};
+    const cmd = (probe.exec && probe.exec.command) || [];
+    if (probe.grpc) fail(where, `${p}: native gRPC probes dial plaintext; makegood's port is TLS (use ${PROBE})`);
+    else if (cmd[0] !== PROBE || !cmd.includes("--addr=127.0.0.1:50051"))
+      fail(where, `${p} must exec ${PROBE} --addr=127.0.0.1:50051`);
+    if (mtls && !(cmd.some((a) => a.startsWith("--tls_cert=")) && cmd.some((a) => a.startsWith("--tls_key="))))
+      fail(where, `${p}: with mutual TLS the probe needs --tls_cert and --tls_key`);
+    if (!(probe.timeoutSeconds >= 2)) fail(where, `${p}: timeoutSeconds >= 2 (the probe's own deadline is 1.5 s)`);
+  }
+
   if (!env.MAKEGOOD_LISTEN || env.MAKEGOOD_LISTEN.value !== "0.0.0.0:50051") fail(where, "MAKEGOOD_LISTEN");
   if (!env.MAKEGOOD_POLICY || !env.MAKEGOOD_POLICY.value) fail(where, "MAKEGOOD_POLICY");
   if (!(env.MAKEGOOD_REDIS && env.MAKEGOOD_REDIS.valueFrom && env.MAKEGOOD_REDIS.valueFrom.secretKeyRef))
     fail(where, "MAKEGOOD_REDIS must come from a Secret");
+
+  // TLS from a mounted Secret.
+  for (const name of ["MAKEGOOD_TLS_CERT", "MAKEGOOD_TLS_KEY"]) {
+    if (!(env[name] && env[name].value)) fail(where, `${name} must be set (TLS is mandatory)`);
+    else checkFileEnv(where, c, volumes, name, "secret");
+  }
+  checkFileEnv(where, c, volumes, "MAKEGOOD_TLS_CLIENT_CA", "secret");
+  checkFileEnv(where, c, volumes, "MAKEGOOD_TLS_CLIENTS_FILE", "secret");
+  checkFileEnv(where, c, volumes, "MAKEGOOD_API_KEYS_FILE", "secret");
+  checkFileEnv(where, c, volumes, "MAKEGOOD_JWT_KEY_FILE", "secret");
+  checkFileEnv(where, c, volumes, "MAKEGOOD_HTTP_PROVIDER_API_KEY_FILE", "secret");
+  const jwt = ["MAKEGOOD_JWT_ISSUER", "MAKEGOOD_JWT_AUDIENCE", "MAKEGOOD_JWT_KEY_FILE"].filter((n) => env[n]);
+  if (jwt.length !== 0 && jwt.length !== 3) fail(where, "JWT needs issuer, audience and key file together");
+  if (!(env.MAKEGOOD_API_KEYS_FILE || jwt.length === 3 || env.MAKEGOOD_TLS_CLIENTS_FILE))
+    fail(where, "no caller authentication (API keys, JWT or mTLS clients): the server refuses to start");
+
+  // Metrics.
+  const admin = env.MAKEGOOD_ADMIN_LISTEN && env.MAKEGOOD_ADMIN_LISTEN.value;
+  if (admin !== "0.0.0.0:9090") fail(where, "MAKEGOOD_ADMIN_LISTEN must be 0.0.0.0:9090");
+  if (!(c.ports || []).some((p) => p.name === "metrics" && p.containerPort === 9090))
+    fail(where, "needs containerPort 9090 named metrics");
+  const ann = d.spec.template.metadata.annotations || {};
+  if (ann["prometheus.io/scrape"] !== "true" || ann["prometheus.io/port"] !== "9090")
+    fail(where, "pod annotations prometheus.io/scrape=true and prometheus.io/port=9090");
+
+  // Drain budget.
   const grace = parseDuration((env.MAKEGOOD_SHUTDOWN_GRACE || {}).value || "20s");
   const sleep = (((c.lifecycle || {}).preStop || {}).sleep || {}).seconds || 0;
-  if (!(spec.terminationGracePeriodSeconds > grace + sleep))
-    fail(where, `terminationGracePeriodSeconds ${spec.terminationGracePeriodSeconds} must exceed shutdown_grace ${grace}s + preStop ${sleep}s`);
+  // The worker drains twice in a row: the (health-only) gRPC server, then the
+  // settlements in flight, each up to --shutdown_grace.
+  const needed = (role === "worker" ? 2 * grace : grace) + sleep;
+  if (!(spec.terminationGracePeriodSeconds > needed))
+    fail(where, `terminationGracePeriodSeconds ${spec.terminationGracePeriodSeconds} must exceed ${needed}s (shutdown_grace ${grace}s${role === "worker" ? " x 2" : ""} + preStop ${sleep}s)`);
+
   const policyDir = path.posix.dirname(env.MAKEGOOD_POLICY ? env.MAKEGOOD_POLICY.value : "");
   const mount = (c.volumeMounts || []).find((m) => m.mountPath === policyDir);
   if (!mount) fail(where, `no volume mounted at ${policyDir}`);
   else if (mount.subPath) fail(where, "policy mount must not use subPath (breaks hot reload)");
-  if (overlay === "prod" && !(d.spec.replicas >= 3)) fail(where, "prod needs >= 3 replicas");
+
+  const value = (n) => (env[n] ? env[n].value : undefined);
+  const prod = overlay.split("+")[0] === "prod";
+  if (role === "api") {
+    if (value("MAKEGOOD_SETTLEMENT_WORKER") === "true") fail(where, "the API must not run the settlement worker");
+    if (value("MAKEGOOD_SERVE_API") === "false") fail(where, "the API Deployment must serve the API");
+    if (prod && !(d.spec.replicas >= 3)) fail(where, "prod needs >= 3 API replicas");
+  } else {
+    if (d.kind !== "StatefulSet") fail(where, "the worker must be a StatefulSet (stable consumer names)");
+    if (value("MAKEGOOD_SERVE_API") !== "false") fail(where, "the worker needs MAKEGOOD_SERVE_API=false");
+    if (value("MAKEGOOD_SETTLEMENT_WORKER") !== "true") fail(where, "the worker needs MAKEGOOD_SETTLEMENT_WORKER=true");
+    const consumer = env.MAKEGOOD_SETTLEMENT_CONSUMER;
+    if (consumer && !(consumer.valueFrom && consumer.valueFrom.fieldRef && consumer.valueFrom.fieldRef.fieldPath === "metadata.name"))
+      fail(where, "MAKEGOOD_SETTLEMENT_CONSUMER must be the pod name (unique and stable per replica)");
+    if (value("MAKEGOOD_CARD_PROVIDER") === "http") {
+      if (!env.MAKEGOOD_HTTP_PROVIDER_URL || !env.MAKEGOOD_HTTP_PROVIDER_API_KEY_FILE)
+        fail(where, "the http card provider needs MAKEGOOD_HTTP_PROVIDER_URL and _API_KEY_FILE");
+      const retry = parseDuration(value("MAKEGOOD_SETTLEMENT_RETRY_AFTER") || "5s");
+      const timeout = parseDuration(value("MAKEGOOD_HTTP_PROVIDER_TIMEOUT") || "10s");
+      if (!(retry > timeout))
+        fail(where, `MAKEGOOD_SETTLEMENT_RETRY_AFTER (${retry}s) must exceed the provider timeout (${timeout}s)`);
+    }
+    if (prod && !(d.spec.replicas >= 2)) fail(where, "prod needs >= 2 workers");
+  }
+}
+
+// NetworkPolicy rule helpers.
+const allowsPort = (rule, port) =>
+  !rule.ports || rule.ports.some((p) => (p.protocol || "TCP") === "TCP" && (p.port === port || p.port === undefined));
+function checkNetworkPolicies(overlay, docs, podLabels, what) {
+  const policies = docs.filter((d) => d.kind === "NetworkPolicy" && selects(d.spec.podSelector.matchLabels, podLabels));
+  if (!policies.length) return fail(overlay, `no NetworkPolicy selects the ${what} pods`);
+  const ingress = policies.flatMap((p) => p.spec.ingress || []);
+  if (!ingress.some((r) => allowsPort(r, 9090) && (r.from || []).some((f) => f.namespaceSelector)))
+    fail(overlay, `${what}: no ingress to the metrics port 9090 from a monitoring namespace`);
+  return policies;
 }
 
 for (const overlay of overlays) {
   const file = path.join(outDir, `${overlay}.yaml`);
-  const docs = YAML.parseAllDocuments(fs.readFileSync(file, "utf8"));
+  const yamlDocs = YAML.parseAllDocuments(fs.readFileSync(file, "utf8"));
   const imports = new Map();
   const lines = [];
   const kinds = {};
-  docs.forEach((yamlDoc, i) => {
+  const docs = [];
+  yamlDocs.forEach((yamlDoc, i) => {
     if (yamlDoc.errors.length) return fail(`${overlay}#${i}`, yamlDoc.errors.join("; "));
     const doc = yamlDoc.toJS();
     if (!doc) return;
+    docs.push(doc);
     const where = `${overlay} ${doc.kind}/${doc.metadata && doc.metadata.name}`;
-    let Model;
-    try {
-      Model = require(modulePath(doc))[doc.kind];
-    } catch (e) {
-      return fail(where, `no kubernetes-models class for ${doc.apiVersion} ${doc.kind}`);
-    }
-    try {
-      new Model(doc).validate();
-    } catch (e) {
-      fail(where, `schema: ${e.message}`);
+    if (doc.apiVersion === CERT_MANAGER) {
+      checkCertManager(where, doc);
+    } else {
+      let Model;
+      try {
+        Model = require(modulePath(doc))[doc.kind];
+      } catch (e) {
+        return fail(where, `no kubernetes-models class for ${doc.apiVersion} ${doc.kind}`);
+      }
+      try {
+        new Model(doc).validate();
+      } catch (e) {
+        fail(where, `schema: ${e.message}`);
+      }
     }
     kinds[doc.kind] = (kinds[doc.kind] || 0) + 1;
     const iface = `I${doc.kind}`;
-    imports.set(modulePath(doc), iface);
+    imports.set(`${modulePath(doc)}#${iface}`, [modulePath(doc), iface]);
     lines.push(`// ${where}\nexport const doc${i}: ${iface} = ${JSON.stringify(doc, null, 2)};\n`);
 
-    const podSpec = doc.spec && doc.spec.template && doc.spec.template.spec;
-    if (podSpec) checkContainers(where, podSpec);
-    if (doc.kind === "Deployment" && doc.metadata.name === "makegood") checkMakegood(where, doc, overlay);
+    const podSpec = podSpecOf(doc);
+    const claims = ((doc.spec && doc.spec.volumeClaimTemplates) || []).map((t) => t.metadata.name);
+    if (podSpec) checkContainers(where, podSpec, claims);
+    if (doc.kind === "Deployment" && doc.metadata.name === API) checkServer(where, doc, overlay, "api");
+    if (doc.metadata.name === WORKER && (doc.kind === "StatefulSet" || doc.kind === "Deployment"))
+      checkServer(where, doc, overlay, "worker");
     if (doc.kind === "ServiceAccount" && doc.automountServiceAccountToken !== false)
       fail(where, "automountServiceAccountToken must be false");
     if (doc.kind === "Secret" && overlay !== "dev") fail(where, "only the dev overlay may carry an (example) Secret");
   });
-  for (const k of ["Deployment", "StatefulSet", "Service", "NetworkPolicy", "ConfigMap", "PodDisruptionBudget"])
+
+  for (const k of ["Deployment", "StatefulSet", "Service", "NetworkPolicy", "ConfigMap", "PodDisruptionBudget", "CronJob"])
     if (!kinds[k]) fail(overlay, `no ${k} rendered`);
-  if (overlay === "prod" && !kinds.HorizontalPodAutoscaler) fail(overlay, "no HorizontalPodAutoscaler");
-  const header = [...imports].map(([mod, iface]) => `import type { ${iface} } from "${mod}";`).join("\n");
+  const prod = overlay.split("+")[0] === "prod";
+  if (prod && !kinds.HorizontalPodAutoscaler) fail(overlay, "no HorizontalPodAutoscaler");
+
+  const find = (kind, name) => docs.find((d) => d.kind === kind && d.metadata.name === name);
+  const api = find("Deployment", API);
+  const worker = find("StatefulSet", WORKER) || find("Deployment", WORKER);
+  if (!api) fail(overlay, `no Deployment ${API}`);
+  if (!worker) fail(overlay, `no settlement worker ${WORKER}`);
+  if (api) checkNetworkPolicies(overlay, docs, podLabelsOf(api), "API");
+  if (worker) {
+    const labels = podLabelsOf(worker);
+    if (!docs.some((d) => d.kind === "PodDisruptionBudget" && selects(d.spec.selector.matchLabels, labels)))
+      fail(overlay, "no PodDisruptionBudget for the worker");
+    if (api && selects(api.spec.selector.matchLabels, labels))
+      fail(overlay, "the API's selector also matches the worker pods (Service, PDB and HPA would include them)");
+    const policies = checkNetworkPolicies(overlay, docs, labels, "worker") || [];
+    const egress = policies.flatMap((p) => p.spec.egress || []);
+    if (!egress.some((r) => r.ports && allowsPort(r, 443)))
+      fail(overlay, "worker: no egress to TCP 443 (the card provider)");
+  }
+
+  // The nightly money check.
+  const check = find("CronJob", "makegood-money-check");
+  if (!check) fail(overlay, "no CronJob makegood-money-check");
+  else {
+    const c = podSpecOf(check).containers[0];
+    if ((c.command || [])[0] !== ADMIN || (c.args || [])[0] !== "check")
+      fail(overlay, `makegood-money-check must run ${ADMIN} check`);
+    if (prod && check.spec.suspend) fail(overlay, "the money check must not be suspended in prod");
+  }
+
+  // The Grafana dashboard.
+  const dashboards = docs.filter((d) => d.kind === "ConfigMap" && ((d.metadata.labels || {}).grafana_dashboard === "1"));
+  if (!dashboards.length) fail(overlay, "no ConfigMap labelled grafana_dashboard=1");
+  for (const d of dashboards)
+    for (const [key, text] of Object.entries(d.data || {})) {
+      try {
+        JSON.parse(text);
+      } catch (e) {
+        fail(overlay, `dashboard ${d.metadata.name}/${key}: ${e.message}`);
+      }
+    }
+
+  const header = [...imports.values()].map(([mod, iface]) => `import type { ${iface} } from "${mod}";`).join("\n");
   fs.writeFileSync(path.join(outDir, `${overlay}.ts`), `${header}\n\n${lines.join("\n")}`);
   const summary = Object.entries(kinds).map(([k, n]) => `${n} ${k}`).join(", ");
   console.log(`  ${overlay}: ${docs.length} documents checked (${summary})`);
