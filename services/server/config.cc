@@ -20,7 +20,11 @@ ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
           "the chosen one is logged as event \"serving\").");
 ABSL_FLAG(
     std::string, redis, "redis://127.0.0.1:6379/0",
-    "Redis to keep state in: redis://[[user]:password@]host[:port][/db].");
+    "Redis to keep state in: redis://[[user]:password@]host[:port][/db], or "
+    "the primary that Redis Sentinel names: "
+    "redis-sentinel://[[user]:password@]host[:port][,host[:port]...]/master"
+    "[/db][?sentinel_password=PASSWORD] (sentinel port 26379 by default; "
+    "user/password are for Redis, sentinel_password for the sentinels).");
 ABSL_FLAG(std::string, policy, "",
           "Policy file (makegood.v1.Policy as textproto). Required.");
 ABSL_FLAG(std::string, shadow_policy, "",
@@ -152,9 +156,10 @@ ABSL_FLAG(std::string, settlement_fallback, "wallet",
           "to the member's wallet) or none (the refund FAILS).");
 ABSL_FLAG(int, settlement_concurrency, 64,
           "Refunds one worker settles at once.");
-ABSL_FLAG(absl::Duration, settlement_retry_after, absl::Seconds(5),
+ABSL_FLAG(absl::Duration, settlement_retry_after, absl::Seconds(30),
           "An outbox entry pending this long (unknown provider answer, dead "
-          "worker) is retried or taken over.");
+          "worker) is retried or taken over. Keep it above "
+          "--http_provider_timeout, or a slow call is retried while it runs.");
 ABSL_FLAG(int, settlement_max_deliveries, 8,
           "Deliveries after which an entry goes to the dead-letter stream and "
           "its refund to NEEDS_ATTENTION.");

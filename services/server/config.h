@@ -37,7 +37,7 @@ struct SettlementConfig {
   // "wallet": a declined card refund becomes wallet credit; "none": FAILED.
   std::string fallback = "wallet";
   int max_in_flight = 64;
-  absl::Duration retry_after = absl::Seconds(5);
+  absl::Duration retry_after = absl::Seconds(30);
   int max_deliveries = 8;
 };
 

@@ -17,6 +17,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/notification.h"
 #include "services/core/log.h"
 
@@ -75,7 +77,203 @@ std::string FormatMillis(absl::Duration d) {
   return absl::StrCat(absl::ToInt64Milliseconds(d), "ms");
 }
 
+// Queues `args` (binary-safe) on `ctx`; hiredis copies them. REDIS_OK or
+// REDIS_ERR (the context is closing).
+int CommandArgv(redisAsyncContext* ctx, redisCallbackFn* fn, void* privdata,
+                const std::vector<std::string>& args) {
+  std::vector<const char*> argv;
+  std::vector<size_t> lengths;
+  argv.reserve(args.size());
+  lengths.reserve(args.size());
+  for (const std::string& arg : args) {
+    argv.push_back(arg.data());
+    lengths.push_back(arg.size());
+  }
+  return redisAsyncCommandArgv(ctx, fn, privdata, static_cast<int>(args.size()),
+                               argv.data(), lengths.data());
+}
+
+// Tags telling the replies on a sentinel connection apart.
+char kSentinelAuthTag;
+char kSentinelQuestionTag;
+
+bool AllDigits(absl::string_view text) {
+  return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) {
+    return c >= '0' && c <= '9';
+  });
+}
+
+bool ParsePort(absl::string_view text, int* port) {
+  return AllDigits(text) && absl::SimpleAtoi(text, port) && *port >= 1 &&
+         *port <= 65535;
+}
+
+// Parses "host[:port]" or "[ipv6][:port]" into `address`; on failure returns
+// what is wrong (for the caller's message).
+absl::Status ParseHostPort(absl::string_view text, int default_port,
+                           RedisAddress* address) {
+  absl::string_view host = text;
+  std::optional<absl::string_view> port;
+  if (absl::StartsWith(text, "[")) {  // [IPv6]:port
+    size_t close = text.find(']');
+    if (close == absl::string_view::npos) {
+      return absl::InvalidArgumentError("unclosed [ in host");
+    }
+    host = text.substr(1, close - 1);
+    absl::string_view after = text.substr(close + 1);
+    if (!after.empty()) {
+      if (after[0] != ':') {
+        return absl::InvalidArgumentError("unexpected text after ]");
+      }
+      port = after.substr(1);
+    }
+  } else {
+    size_t colon = text.find(':');
+    if (colon != absl::string_view::npos) {
+      host = text.substr(0, colon);
+      port = text.substr(colon + 1);
+      if (absl::StrContains(*port, ':')) {
+        return absl::InvalidArgumentError(
+            "an IPv6 host must be written in brackets, e.g. [::1]:6379");
+      }
+    }
+  }
+  if (host.empty()) return absl::InvalidArgumentError("host is empty");
+  if (absl::StrContains(host, ' ')) {
+    return absl::InvalidArgumentError("host contains a space");
+  }
+  int number = default_port;
+  if (port.has_value() &&
+      (!AllDigits(*port) || !absl::SimpleAtoi(*port, &number))) {
+    return absl::InvalidArgumentError("port must be a number");
+  }
+  if (number < 1 || number > 65535) {
+    return absl::InvalidArgumentError("port out of range");
+  }
+  address->host = std::string(host);
+  address->port = number;
+  return absl::OkStatus();
+}
+
+// Takes "[user]:password@" off the front of `rest` (the last '@' ends it, so
+// a password may contain '@') into `options`.
+absl::Status TakeCredentials(absl::string_view* rest, RedisOptions* options) {
+  size_t at = rest->rfind('@');
+  if (at == absl::string_view::npos) return absl::OkStatus();
+  absl::string_view userinfo = rest->substr(0, at);
+  *rest = rest->substr(at + 1);
+  size_t colon = userinfo.find(':');
+  if (colon == absl::string_view::npos) {
+    return absl::InvalidArgumentError(
+        "credentials must be user:password or :password");
+  }
+  options->username = std::string(userinfo.substr(0, colon));
+  options->password = std::string(userinfo.substr(colon + 1));
+  return absl::OkStatus();
+}
+
+// An empty database means 0.
+absl::Status ParseDatabase(absl::string_view text, int* db) {
+  if (!text.empty() &&
+      (!AllDigits(text) || !absl::SimpleAtoi(text, db) || *db > 1000)) {
+    return absl::InvalidArgumentError("database must be a number 0-1000");
+  }
+  return absl::OkStatus();
+}
+
+constexpr absl::string_view kDirectScheme = "redis://";
+constexpr absl::string_view kSentinelScheme = "redis-sentinel://";
+constexpr absl::string_view kDirectForm =
+    "redis://[[user]:password@]host[:port][/db]";
+constexpr absl::string_view kSentinelForm =
+    "redis-sentinel://[[user]:password@]host[:port][,host[:port]...]/master"
+    "[/db][?sentinel_password=PASSWORD]";
+constexpr absl::string_view kSentinelPasswordParam = "?sentinel_password=";
+
+// Address fields of `parsed` from "redis://...", `rest` being after it.
+absl::Status ParseDirect(absl::string_view rest, RedisOptions* parsed) {
+  if (absl::Status s = TakeCredentials(&rest, parsed); !s.ok()) return s;
+  if (size_t slash = rest.find('/'); slash != absl::string_view::npos) {
+    absl::string_view db = rest.substr(slash + 1);
+    rest = rest.substr(0, slash);
+    if (absl::Status s = ParseDatabase(db, &parsed->db); !s.ok()) return s;
+  }
+  RedisAddress address;
+  if (absl::Status s = ParseHostPort(rest, 6379, &address); !s.ok()) return s;
+  parsed->host = std::move(address.host);
+  parsed->port = address.port;
+  return absl::OkStatus();
+}
+
+// Address fields of `parsed` from "redis-sentinel://...", `rest` after it.
+absl::Status ParseSentinel(absl::string_view rest, RedisOptions* parsed) {
+  if (size_t param = rest.find(kSentinelPasswordParam);
+      param != absl::string_view::npos) {
+    parsed->sentinel_password =
+        std::string(rest.substr(param + kSentinelPasswordParam.size()));
+    rest = rest.substr(0, param);
+  }
+  if (absl::Status s = TakeCredentials(&rest, parsed); !s.ok()) return s;
+  size_t slash = rest.find('/');
+  if (slash == absl::string_view::npos) {
+    return absl::InvalidArgumentError("the master name is missing");
+  }
+  absl::string_view hosts = rest.substr(0, slash);
+  absl::string_view path = rest.substr(slash + 1);
+  absl::string_view master = path;
+  if (size_t db_slash = path.find('/'); db_slash != absl::string_view::npos) {
+    master = path.substr(0, db_slash);
+    if (absl::Status s = ParseDatabase(path.substr(db_slash + 1), &parsed->db);
+        !s.ok()) {
+      return s;
+    }
+  }
+  if (master.empty()) {
+    return absl::InvalidArgumentError("the master name is missing");
+  }
+  if (std::any_of(master.begin(), master.end(), [](char c) {
+        return c == '?' || c == ' ' || c == ',' || c == '@' || c == ':';
+      })) {
+    return absl::InvalidArgumentError(
+        "the master name must not contain ? space , @ or : (the only "
+        "parameter understood is ?sentinel_password=)");
+  }
+  parsed->sentinel_master = std::string(master);
+  for (absl::string_view host : absl::StrSplit(hosts, ',')) {
+    RedisAddress address;
+    if (absl::Status s = ParseHostPort(host, 26379, &address); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "sentinel ", parsed->sentinels.size() + 1, ": ", s.message()));
+    }
+    parsed->sentinels.push_back(std::move(address));
+  }
+  parsed->host.clear();  // Found through the sentinels.
+  parsed->port = 0;
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+std::string FormatRedisAddress(const RedisAddress& address) {
+  if (absl::StrContains(address.host, ':')) {
+    return absl::StrCat("[", address.host, "]:", address.port);
+  }
+  return absl::StrCat(address.host, ":", address.port);
+}
+
+std::string DescribeRedisTarget(const RedisOptions& options) {
+  if (options.sentinels.empty()) {
+    return absl::StrCat(FormatRedisAddress({options.host, options.port}), "/",
+                        options.db);
+  }
+  return absl::StrCat(
+      "sentinel ", options.sentinel_master, "@",
+      absl::StrJoin(options.sentinels, ",",
+                    [](std::string* out, const RedisAddress& address) {
+                      out->append(FormatRedisAddress(address));
+                    }),
+      "/", options.db);
+}
 
 struct RedisClient::Pending {
   std::vector<std::string> argv;
@@ -89,6 +287,12 @@ struct RedisClient::Pending {
 };
 
 // One hiredis async connection. Lives on the loop thread only.
+//
+// Direct mode: kDisconnected -> kConnecting -> kReady.
+// Sentinel mode: kDisconnected -> kResolving (the sentinels name the
+// primary) -> kConnecting -> kVerifying (ROLE must say master) -> kReady.
+// kClosing: a ready connection that must be dropped (reset at the next tick,
+// since hiredis does not allow freeing a context inside its callbacks).
 class RedisClient::Connection {
  public:
   Connection(RedisClient* owner, int index)
@@ -102,17 +306,8 @@ class RedisClient::Connection {
   bool ready() const { return state_ == State::kReady; }
 
   void Send(std::unique_ptr<Pending> pending) {
-    std::vector<const char*> argv;
-    std::vector<size_t> lengths;
-    argv.reserve(pending->argv.size());
-    lengths.reserve(pending->argv.size());
-    for (const std::string& arg : pending->argv) {
-      argv.push_back(arg.data());
-      lengths.push_back(arg.size());
-    }
-    if (redisAsyncCommandArgv(ctx_, &Connection::OnReply, pending.get(),
-                              static_cast<int>(argv.size()), argv.data(),
-                              lengths.data()) != REDIS_OK) {
+    if (CommandArgv(ctx_, &Connection::OnReply, pending.get(), pending->argv) !=
+        REDIS_OK) {
       owner_->Finish(pending.get(), absl::UnavailableError(
                                         "redis connection is not writable"));
       return;
@@ -123,20 +318,26 @@ class RedisClient::Connection {
   }
 
   void Tick(SteadyTime now) {
+    if (ctx_ != nullptr && !reset_reason_.ok()) {
+      Reset(reset_reason_);
+      return;
+    }
     switch (state_) {
       case State::kDisconnected:
         if (now >= next_attempt_) Connect(now);
         break;
+      case State::kResolving:
+        break;  // The sentinels answer or give up within their timeouts.
       case State::kConnecting:
         if (now >= connect_deadline_) {
           ConnectFailed("connect timed out");
           Reset(absl::UnavailableError("redis connect timed out"));
         }
         break;
+      case State::kVerifying:
       case State::kReady:
-        if (!reset_reason_.ok()) {
-          Reset(reset_reason_);
-        } else if (!inflight_.empty() && inflight_.front()->deadline < now) {
+      case State::kClosing:
+        if (!inflight_.empty() && inflight_.front()->deadline < now) {
           // Redis answers in order: if the oldest command is late, the
           // connection is stalled. Reset it rather than wait forever.
           owner_->timeouts_.fetch_add(1, std::memory_order_relaxed);
@@ -152,8 +353,28 @@ class RedisClient::Connection {
     }
   }
 
+  // Sentinel mode: the sentinels name `primary`. A connection to another
+  // server is dropped (it reconnects through the sentinels): after a
+  // failover the old primary keeps taking writes until Sentinel demotes it.
+  void PrimaryIs(const RedisAddress& primary) {
+    if (ctx_ == nullptr || address_ == primary || !reset_reason_.ok()) return;
+    owner_->primary_changes_.fetch_add(1, std::memory_order_relaxed);
+    MarkForReset(absl::UnavailableError(
+        absl::StrCat("redis primary moved from ", FormatRedisAddress(address_),
+                     " to ", FormatRedisAddress(primary))));
+  }
+
  private:
-  enum class State { kDisconnected, kConnecting, kReady };
+  enum class State {
+    kDisconnected,
+    kResolving,
+    kConnecting,
+    kVerifying,
+    kReady,
+    kClosing
+  };
+
+  bool sentinel_mode() const { return owner_->sentinels_ != nullptr; }
 
   void SetState(State state) {
     if (state_ == State::kReady && state != State::kReady) {
@@ -164,16 +385,38 @@ class RedisClient::Connection {
     state_ = state;
   }
 
-  void Connect(SteadyTime now) {
-    const RedisOptions& options = owner_->options_;
-    reset_reason_ = absl::OkStatus();
+  // Takes the connection out of use now and drops it at the next tick; the
+  // first reason given is what its commands in flight fail with.
+  void MarkForReset(absl::Status why) {
+    if (!reset_reason_.ok()) return;
+    reset_reason_ = std::move(why);
+    if (state_ == State::kReady) SetState(State::kClosing);
+  }
+
+  // Defined after Sentinels.
+  void Connect(SteadyTime now);
+
+  void Resolved(absl::StatusOr<RedisAddress> primary) {
+    if (state_ != State::kResolving) return;
+    if (!primary.ok()) {
+      ConnectFailed(primary.status().message());
+      SetState(State::kDisconnected);
+      ScheduleReconnect(SteadyNow());
+      return;
+    }
+    ConnectTo(*std::move(primary), SteadyNow());
+  }
+
+  void ConnectTo(RedisAddress address, SteadyTime now) {
+    address_ = std::move(address);
     redisAsyncContext* ctx =
-        redisAsyncConnect(options.host.c_str(), options.port);
+        redisAsyncConnect(address_.host.c_str(), address_.port);
     if (ctx == nullptr || ctx->err != 0) {
       if (ctx != nullptr) {
         ConnectFailed(ctx->errstr);
         redisAsyncFree(ctx);
       }
+      SetState(State::kDisconnected);
       ScheduleReconnect(now);
       return;
     }
@@ -184,7 +427,7 @@ class RedisClient::Connection {
     ctx_ = ctx;
     SetState(State::kConnecting);
     connect_deadline_ =
-        now + absl::ToChronoNanoseconds(options.connect_timeout);
+        now + absl::ToChronoNanoseconds(owner_->options_.connect_timeout);
   }
 
   void ScheduleReconnect(SteadyTime now) {
@@ -212,13 +455,19 @@ class RedisClient::Connection {
   }
 
   // Logs the first failed attempt of an outage only; retries are quiet.
-  void ConnectFailed(const char* error) {
+  void ConnectFailed(absl::string_view error) {
     if (failed_attempts_++ == 0) {
       Log(LogLevel::kWarning, "redis_connect_failed",
           {{"connection", index_},
-           {"error", error != nullptr ? error : ""},
+           {"addr", address_.host.empty()
+                        ? DescribeRedisTarget(owner_->options_)
+                        : FormatRedisAddress(address_)},
+           {"error", error},
            {"note", "retrying with backoff; further failures not logged"}});
     }
+  }
+  void ConnectFailed(const char* error) {
+    ConnectFailed(absl::string_view(error != nullptr ? error : ""));
   }
 
   // The connection failed or was closed by the server: hiredis frees it.
@@ -227,28 +476,78 @@ class RedisClient::Connection {
       ConnectFailed(error);
     } else {
       Log(LogLevel::kWarning, "redis_disconnected",
-          {{"connection", index_}, {"error", error != nullptr ? error : ""}});
+          {{"connection", index_},
+           {"addr", FormatRedisAddress(address_)},
+           {"error", error != nullptr ? error : ""}});
     }
     ctx_ = nullptr;
     SetState(State::kDisconnected);
     ScheduleReconnect(SteadyNow());
   }
 
-  // Sends AUTH/SELECT ahead of user commands; a failure resets at next tick.
-  void SendSetup(std::vector<std::string> argv) {
+  // Sends AUTH/SELECT/ROLE ahead of user commands. Without `done`, a failure
+  // drops the connection at the next tick.
+  void SendSetup(std::vector<std::string> argv, Callback done = nullptr) {
     auto pending = std::make_unique<Pending>();
     pending->argv = std::move(argv);
     pending->deadline = SteadyNow() + absl::ToChronoNanoseconds(
                                           owner_->options_.command_timeout);
-    pending->done = [this](absl::StatusOr<RedisReply> reply) {
-      if (!reply.ok() && ctx_ != nullptr) {
-        Log(LogLevel::kError, "redis_setup_failed",
-            {{"connection", index_}, {"error", reply.status().ToString()}});
-        reset_reason_ = reply.status();
-      }
-    };
+    if (done) {
+      pending->done = std::move(done);
+    } else {
+      pending->done = [this](absl::StatusOr<RedisReply> reply) {
+        if (!reply.ok() && ctx_ != nullptr) {
+          Log(LogLevel::kError, "redis_setup_failed",
+              {{"connection", index_}, {"error", reply.status().ToString()}});
+          MarkForReset(reply.status());
+        }
+      };
+    }
     owner_->outstanding_.fetch_add(1, std::memory_order_relaxed);
     Send(std::move(pending));
+  }
+
+  // Sentinel mode: the connection is used only once ROLE says "master"; the
+  // sentinels may name a server that is no longer (or not yet) the primary.
+  void SendRoleCheck() {
+    SendSetup({"ROLE"}, [this](absl::StatusOr<RedisReply> reply) {
+      if (ctx_ == nullptr || state_ != State::kVerifying ||
+          !reset_reason_.ok()) {
+        return;
+      }
+      if (!reply.ok()) {
+        MarkForReset(reply.status());
+        return;
+      }
+      std::string role = "(unexpected reply)";
+      if (reply->type == RedisReply::Type::kArray && !reply->elements.empty() &&
+          reply->elements[0].type == RedisReply::Type::kString) {
+        role = reply->elements[0].str;
+      }
+      if (role == "master") {
+        SetState(State::kReady);
+        Established();
+        return;
+      }
+      owner_->primary_changes_.fetch_add(1, std::memory_order_relaxed);
+      std::string why = absl::StrCat("redis at ", FormatRedisAddress(address_),
+                                     " answers ROLE ", role, ", not master");
+      ConnectFailed(why);
+      MarkForReset(absl::UnavailableError(why));
+    });
+  }
+
+  // Ready for commands: counts and logs it, and resets the backoff.
+  void Established() {
+    backoff_ =
+        absl::ToChronoNanoseconds(owner_->options_.reconnect_min_backoff);
+    owner_->connects_.fetch_add(1, std::memory_order_relaxed);
+    Log(LogLevel::kInfo, "redis_connected",
+        {{"connection", index_},
+         {"addr", FormatRedisAddress(address_)},
+         {"via_sentinel", sentinel_mode()},
+         {"failed_attempts", failed_attempts_}});
+    failed_attempts_ = 0;
   }
 
   static void OnConnect(const redisAsyncContext* ac, int status) {
@@ -258,8 +557,10 @@ class RedisClient::Connection {
       self->Lost(/*connecting=*/true, ac->errstr);
       return;
     }
+    if (!self->reset_reason_.ok()) return;  // Dropped at the next tick.
     const RedisOptions& options = self->owner_->options_;
-    self->SetState(State::kReady);
+    const bool verify = self->sentinel_mode();
+    self->SetState(verify ? State::kVerifying : State::kReady);
     if (!options.password.empty()) {
       if (options.username.empty()) {
         self->SendSetup({"AUTH", options.password});
@@ -268,13 +569,11 @@ class RedisClient::Connection {
       }
     }
     if (options.db != 0) self->SendSetup({"SELECT", absl::StrCat(options.db)});
-    self->backoff_ = absl::ToChronoNanoseconds(options.reconnect_min_backoff);
-    self->owner_->connects_.fetch_add(1, std::memory_order_relaxed);
-    Log(LogLevel::kInfo, "redis_connected",
-        {{"connection", self->index_},
-         {"addr", absl::StrCat(options.host, ":", options.port)},
-         {"failed_attempts", self->failed_attempts_}});
-    self->failed_attempts_ = 0;
+    if (verify) {
+      self->SendRoleCheck();
+    } else {
+      self->Established();
+    }
   }
 
   static void OnDisconnect(const redisAsyncContext* ac, int /*status*/) {
@@ -315,7 +614,11 @@ class RedisClient::Connection {
     } else {
       const auto* r = static_cast<const redisReply*>(reply);
       if (r->type == REDIS_REPLY_ERROR) {
-        result = ErrorReplyToStatus(absl::string_view(r->str, r->len));
+        absl::string_view text(r->str, r->len);
+        result = ErrorReplyToStatus(text);
+        if (self->sentinel_mode() && absl::StartsWith(text, "READONLY")) {
+          self->Demoted();
+        }
       } else {
         result = Convert(r);
       }
@@ -323,10 +626,25 @@ class RedisClient::Connection {
     self->owner_->Finish(pending.get(), std::move(result));
   }
 
+  // Sentinel mode: a READONLY reply; the server became a replica under us.
+  void Demoted() {
+    if (ctx_ == nullptr || !reset_reason_.ok()) return;
+    owner_->primary_changes_.fetch_add(1, std::memory_order_relaxed);
+    Log(LogLevel::kWarning, "redis_primary_demoted",
+        {{"connection", index_},
+         {"addr", FormatRedisAddress(address_)},
+         {"note", "READONLY reply; asking the sentinels for the primary"}});
+    MarkForReset(absl::UnavailableError(
+        absl::StrCat("redis at ", FormatRedisAddress(address_),
+                     " became a replica (READONLY)")));
+  }
+
   RedisClient* const owner_;
   const int index_;
   redisAsyncContext* ctx_ = nullptr;
   State state_ = State::kDisconnected;
+  // The server connected to (or last tried).
+  RedisAddress address_;
   std::deque<std::unique_ptr<Pending>> inflight_;
   SteadyTime connect_deadline_{};
   SteadyTime next_attempt_{};
@@ -337,72 +655,267 @@ class RedisClient::Connection {
   absl::Status reset_reason_;
 };
 
+// Sentinel mode: asks the sentinels where the primary is. One question at a
+// time: Ask() while one is out joins it. The connection to the sentinel that
+// answered is kept for the next question; a sentinel that fails (refused,
+// closed, an error or malformed answer, no answer within sentinel_timeout)
+// is dropped and the next one asked, until each has been tried once.
+// Every answer is also given to every connection (PrimaryIs), and the
+// sentinels are asked again every sentinel_check_interval.
+// Lives on the loop thread only; never frees a context inside a callback.
+class RedisClient::Sentinels {
+ public:
+  using Done = absl::AnyInvocable<void(absl::StatusOr<RedisAddress>)>;
+
+  explicit Sentinels(RedisClient* owner)
+      : owner_(owner), failing_(owner->options_.sentinels.size(), false) {}
+
+  // Waiting callers are dropped, not called: their connections go too.
+  ~Sentinels() {
+    waiters_.clear();
+    Close();
+  }
+
+  Sentinels(const Sentinels&) = delete;
+  Sentinels& operator=(const Sentinels&) = delete;
+
+  // `done` gets the primary's address, or UNAVAILABLE if no sentinel named
+  // it; called on the loop thread, possibly before Ask returns. Not to be
+  // called from a hiredis callback.
+  void Ask(SteadyTime now, Done done) {
+    waiters_.push_back(std::move(done));
+    if (waiters_.size() == 1) {
+      tried_ = 0;
+      Query(now);
+    }
+  }
+
+  void Tick(SteadyTime now) {
+    if (broken_) Close();
+    if (asking_ && now >= deadline_) {
+      Failed(absl::StrCat("no answer within ",
+                          FormatMillis(owner_->options_.sentinel_timeout)));
+      Close();
+    }
+    if (now >= next_check_) {
+      next_check_ = now + absl::ToChronoNanoseconds(
+                              owner_->options_.sentinel_check_interval);
+      // The answer reaches the connections through PrimaryIs.
+      Ask(now, [](absl::StatusOr<RedisAddress>) {});
+    }
+    if (!asking_ && !waiters_.empty()) {
+      Query(now);  // The previous sentinel failed inside a callback.
+    }
+  }
+
+ private:
+  void Query(SteadyTime now) {
+    if (broken_) Close();
+    const RedisOptions& options = owner_->options_;
+    asking_ = true;
+    deadline_ = now + absl::ToChronoNanoseconds(options.sentinel_timeout);
+    if (ctx_ == nullptr) {
+      const RedisAddress& sentinel = options.sentinels[current_];
+      redisAsyncContext* ctx =
+          redisAsyncConnect(sentinel.host.c_str(), sentinel.port);
+      if (ctx == nullptr || ctx->err != 0) {
+        std::string error = ctx != nullptr ? ctx->errstr : "out of memory";
+        if (ctx != nullptr) redisAsyncFree(ctx);
+        Failed(error);
+        return;
+      }
+      ctx->data = this;
+      redisLibeventAttach(ctx, owner_->base_);
+      redisAsyncSetConnectCallback(ctx, &Sentinels::OnConnect);
+      redisAsyncSetDisconnectCallback(ctx, &Sentinels::OnDisconnect);
+      ctx_ = ctx;
+      if (!options.sentinel_password.empty()) {
+        Send({"AUTH", options.sentinel_password}, &kSentinelAuthTag);
+      }
+    }
+    Send({"SENTINEL", "get-master-addr-by-name", options.sentinel_master},
+         &kSentinelQuestionTag);
+  }
+
+  void Send(const std::vector<std::string>& args, void* tag) {
+    if (broken_ || ctx_ == nullptr) return;
+    if (CommandArgv(ctx_, &Sentinels::OnReply, tag, args) != REDIS_OK) {
+      Failed("connection is not writable");
+    }
+  }
+
+  // Frees the connection (never from inside its callbacks: they see ctx_
+  // cleared and do nothing).
+  void Close() {
+    broken_ = false;
+    if (ctx_ == nullptr) return;
+    redisAsyncContext* ctx = ctx_;
+    ctx_ = nullptr;
+    redisAsyncFree(ctx);
+  }
+
+  // The current sentinel did not answer: ask the next, or give up.
+  void Failed(absl::string_view why) {
+    if (!asking_) return;
+    asking_ = false;
+    if (ctx_ != nullptr) broken_ = true;  // Closed at the next tick.
+    const RedisOptions& options = owner_->options_;
+    const std::string sentinel =
+        FormatRedisAddress(options.sentinels[current_]);
+    if (!failing_[current_]) {
+      failing_[current_] = true;
+      Log(LogLevel::kWarning, "redis_sentinel_failed",
+          {{"sentinel", sentinel},
+           {"master", options.sentinel_master},
+           {"error", why},
+           {"note", "asking the next sentinel; repeats not logged"}});
+    }
+    last_error_ = absl::StrCat(sentinel, ": ", why);
+    current_ = (current_ + 1) % options.sentinels.size();
+    if (++tried_ >= options.sentinels.size()) {
+      Answer(absl::UnavailableError(absl::StrCat(
+          "no sentinel named the redis primary \"", options.sentinel_master,
+          "\" (last: ", last_error_, ")")));
+    }
+  }
+
+  void Answer(absl::StatusOr<RedisAddress> primary) {
+    asking_ = false;
+    tried_ = 0;
+    if (primary.ok()) {
+      failing_[current_] = false;
+      if (primary_.has_value() && *primary_ != *primary) {
+        Log(LogLevel::kWarning, "redis_primary_changed",
+            {{"master", owner_->options_.sentinel_master},
+             {"from", FormatRedisAddress(*primary_)},
+             {"to", FormatRedisAddress(*primary)}});
+      }
+      primary_ = *primary;
+      for (auto& connection : owner_->connections_) {
+        connection->PrimaryIs(*primary);
+      }
+    }
+    std::vector<Done> waiters;
+    waiters.swap(waiters_);
+    for (Done& done : waiters) done(primary);
+  }
+
+  // SENTINEL get-master-addr-by-name answers [host, port], or nil for a
+  // master it does not know.
+  void Answered(const redisReply* reply) {
+    if (reply->type == REDIS_REPLY_ERROR) {
+      Failed(absl::string_view(reply->str, reply->len));
+      return;
+    }
+    if (reply->type == REDIS_REPLY_NIL) {
+      Failed(absl::StrCat("does not know master \"",
+                          owner_->options_.sentinel_master, "\""));
+      return;
+    }
+    RedisAddress primary;
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+        reply->element[0]->type != REDIS_REPLY_STRING ||
+        reply->element[1]->type != REDIS_REPLY_STRING ||
+        reply->element[0]->len == 0 ||
+        !ParsePort(
+            absl::string_view(reply->element[1]->str, reply->element[1]->len),
+            &primary.port)) {
+      Failed("unexpected answer to SENTINEL get-master-addr-by-name");
+      return;
+    }
+    primary.host.assign(reply->element[0]->str, reply->element[0]->len);
+    Answer(std::move(primary));
+  }
+
+  static void OnConnect(const redisAsyncContext* ac, int status) {
+    auto* self = static_cast<Sentinels*>(ac->data);
+    if (self->ctx_ != ac || status == REDIS_OK) return;
+    self->ctx_ = nullptr;  // hiredis frees it.
+    self->Failed(ac->errstr != nullptr ? ac->errstr : "connect failed");
+  }
+
+  static void OnDisconnect(const redisAsyncContext* ac, int /*status*/) {
+    auto* self = static_cast<Sentinels*>(ac->data);
+    if (self->ctx_ != ac) return;
+    self->ctx_ = nullptr;  // hiredis frees it.
+    self->broken_ = false;
+    self->Failed("connection closed");
+  }
+
+  static void OnReply(redisAsyncContext* ac, void* reply, void* tag) {
+    auto* self = static_cast<Sentinels*>(ac->data);
+    if (self->ctx_ != ac || self->broken_) return;
+    if (reply == nullptr) {  // hiredis is freeing the connection.
+      self->ctx_ = nullptr;
+      self->Failed("connection lost");
+      return;
+    }
+    const auto* r = static_cast<const redisReply*>(reply);
+    if (tag == &kSentinelAuthTag) {
+      if (r->type == REDIS_REPLY_ERROR) {
+        self->Failed(absl::StrCat("AUTH: ", absl::string_view(r->str, r->len)));
+      }
+      return;
+    }
+    self->Answered(r);
+  }
+
+  RedisClient* const owner_;
+  redisAsyncContext* ctx_ = nullptr;
+  // ctx_ failed inside a callback and is freed at the next tick.
+  bool broken_ = false;
+  // A question is out on ctx_, due by deadline_.
+  bool asking_ = false;
+  SteadyTime deadline_{};
+  SteadyTime next_check_{};
+  size_t current_ = 0;  // Index of the sentinel asked.
+  size_t tried_ = 0;    // Sentinels that failed the current question.
+  std::vector<Done> waiters_;
+  std::vector<bool> failing_;  // Per sentinel: failure logged, not recovered.
+  std::string last_error_;
+  std::optional<RedisAddress> primary_;  // Last answer.
+};
+
+void RedisClient::Connection::Connect(SteadyTime now) {
+  reset_reason_ = absl::OkStatus();
+  if (sentinel_mode()) {
+    address_ = {};  // Not known until the sentinels answer.
+    SetState(State::kResolving);
+    owner_->sentinels_->Ask(now, [this](absl::StatusOr<RedisAddress> primary) {
+      Resolved(std::move(primary));
+    });
+    return;
+  }
+  const RedisOptions& options = owner_->options_;
+  ConnectTo(RedisAddress{options.host, options.port}, now);
+}
+
 absl::Status ParseRedisUrl(absl::string_view url, RedisOptions* options) {
-  auto bad = [url](absl::string_view why) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("redis URL \"", url, "\": ", why,
-                     " (want redis://[[user]:password@]host[:port][/db])"));
-  };
-  constexpr absl::string_view kScheme = "redis://";
-  if (!absl::StartsWith(url, kScheme)) return bad("must start with redis://");
-  absl::string_view rest = url.substr(kScheme.size());
   RedisOptions parsed = *options;
   parsed.username.clear();
   parsed.password.clear();
-  parsed.port = 6379;
   parsed.db = 0;
-  if (size_t at = rest.rfind('@'); at != absl::string_view::npos) {
-    absl::string_view userinfo = rest.substr(0, at);
-    rest = rest.substr(at + 1);
-    size_t colon = userinfo.find(':');
-    if (colon == absl::string_view::npos) {
-      return bad("credentials must be user:password or :password");
-    }
-    parsed.username = std::string(userinfo.substr(0, colon));
-    parsed.password = std::string(userinfo.substr(colon + 1));
-  }
-  auto all_digits = [](absl::string_view text) {
-    return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) {
-      return c >= '0' && c <= '9';
-    });
-  };
-  if (size_t slash = rest.find('/'); slash != absl::string_view::npos) {
-    absl::string_view db = rest.substr(slash + 1);
-    rest = rest.substr(0, slash);
-    if (!db.empty() && (!all_digits(db) || !absl::SimpleAtoi(db, &parsed.db) ||
-                        parsed.db > 1000)) {
-      return bad("database must be a number 0-1000");
-    }
-  }
-  absl::string_view host = rest;
-  std::optional<absl::string_view> port;
-  if (absl::StartsWith(rest, "[")) {  // [IPv6]:port
-    size_t close = rest.find(']');
-    if (close == absl::string_view::npos) return bad("unclosed [ in host");
-    host = rest.substr(1, close - 1);
-    absl::string_view after = rest.substr(close + 1);
-    if (!after.empty()) {
-      if (after[0] != ':') return bad("unexpected text after ]");
-      port = after.substr(1);
-    }
+  parsed.sentinels.clear();
+  parsed.sentinel_master.clear();
+  parsed.sentinel_password.clear();
+  absl::string_view form;
+  absl::Status status;
+  if (absl::StartsWith(url, kDirectScheme)) {
+    form = kDirectForm;
+    status = ParseDirect(url.substr(kDirectScheme.size()), &parsed);
+  } else if (absl::StartsWith(url, kSentinelScheme)) {
+    form = kSentinelForm;
+    status = ParseSentinel(url.substr(kSentinelScheme.size()), &parsed);
   } else {
-    size_t colon = rest.find(':');
-    if (colon != absl::string_view::npos) {
-      host = rest.substr(0, colon);
-      port = rest.substr(colon + 1);
-      if (absl::StrContains(*port, ':')) {
-        return bad("an IPv6 host must be written in brackets, e.g. [::1]:6379");
-      }
-    }
+    return absl::InvalidArgumentError(
+        absl::StrCat("redis URL \"", url,
+                     "\": must start with redis:// or redis-sentinel:// (want ",
+                     kDirectForm, " or ", kSentinelForm, ")"));
   }
-  if (host.empty()) return bad("host is empty");
-  if (absl::StrContains(host, ' ')) return bad("host contains a space");
-  if (port.has_value() &&
-      (!all_digits(*port) || !absl::SimpleAtoi(*port, &parsed.port))) {
-    return bad("port must be a number");
+  if (!status.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "redis URL \"", url, "\": ", status.message(), " (want ", form, ")"));
   }
-  if (parsed.port < 1 || parsed.port > 65535) return bad("port out of range");
-  parsed.host = std::string(host);
   *options = std::move(parsed);
   return absl::OkStatus();
 }
@@ -421,6 +934,25 @@ absl::StatusOr<std::unique_ptr<RedisClient>> RedisClient::Start(
       options.connect_timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("redis timeouts must be positive");
   }
+  if (!options.sentinels.empty() || !options.sentinel_master.empty()) {
+    if (options.sentinels.empty() || options.sentinel_master.empty()) {
+      return absl::InvalidArgumentError(
+          "redis sentinel mode needs both sentinels and sentinel_master");
+    }
+    for (const RedisAddress& sentinel : options.sentinels) {
+      if (sentinel.host.empty() || sentinel.port < 1 || sentinel.port > 65535) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("redis sentinel address \"",
+                         FormatRedisAddress(sentinel), "\" is not host:port"));
+      }
+    }
+    if (options.sentinel_timeout <= absl::ZeroDuration() ||
+        options.sentinel_check_interval <= absl::ZeroDuration()) {
+      return absl::InvalidArgumentError(
+          "redis sentinel_timeout and sentinel_check_interval must be "
+          "positive");
+    }
+  }
   std::unique_ptr<RedisClient> client(new RedisClient(std::move(options)));
   client->base_ = event_base_new();
   if (client->base_ == nullptr) {
@@ -437,6 +969,9 @@ absl::StatusOr<std::unique_ptr<RedisClient>> RedisClient::Start(
                       std::chrono::microseconds(kTickInterval).count())};
   event_add(client->wake_event_, nullptr);
   event_add(client->tick_event_, &tick);
+  if (!client->options_.sentinels.empty()) {
+    client->sentinels_ = std::make_unique<Sentinels>(client.get());
+  }
   for (int i = 0; i < client->options_.connections; ++i) {
     client->connections_.push_back(
         std::make_unique<Connection>(client.get(), i));
@@ -463,9 +998,12 @@ RedisClient::~RedisClient() {
 void RedisClient::Run() {
   loop_thread_id_.store(std::this_thread::get_id());
   SteadyTime now = SteadyNow();
+  if (sentinels_ != nullptr) sentinels_->Tick(now);
   for (auto& connection : connections_) connection->Tick(now);
   event_base_dispatch(base_);
   // Stopping: fail whatever is in flight or queued, still on this thread.
+  // The sentinels first: they hold callbacks into the connections.
+  sentinels_.reset();
   connections_.clear();
   DrainQueue();
 }
@@ -489,6 +1027,7 @@ void RedisClient::OnWake(int fd, short /*events*/, void* arg) {
 void RedisClient::OnTick(int /*fd*/, short /*events*/, void* arg) {
   auto* self = static_cast<RedisClient*>(arg);
   SteadyTime now = SteadyNow();
+  if (self->sentinels_ != nullptr) self->sentinels_->Tick(now);
   for (auto& connection : self->connections_) connection->Tick(now);
 }
 
@@ -612,6 +1151,7 @@ RedisClientStats RedisClient::stats() const {
   s.connects = connects_.load(std::memory_order_relaxed);
   s.rejected_full = rejected_full_.load(std::memory_order_relaxed);
   s.noscript = noscript_.load(std::memory_order_relaxed);
+  s.primary_changes = primary_changes_.load(std::memory_order_relaxed);
   return s;
 }
 

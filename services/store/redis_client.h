@@ -18,6 +18,25 @@
 // A failed command may still have run on Redis (the reply was lost): callers
 // must make writes idempotent, as every makegood script is.
 //
+// Sentinel mode (RedisOptions::sentinels non-empty): the client finds the
+// primary through Redis Sentinel instead of a fixed address.
+//   - before each (re)connect it asks the sentinels, in turn, SENTINEL
+//     get-master-addr-by-name (one question at a time, shared by every
+//     connection that needs it; each sentinel gets sentinel_timeout, and one
+//     that is down or answers badly is skipped), then connects to the answer
+//     and sends ROLE: only a server answering "master" is used; a replica
+//     (e.g. a demoted old primary that a stale sentinel still names) is
+//     dropped and the sentinels asked again after backoff;
+//   - a READONLY error reply means the server was demoted under us: that
+//     command fails UNAVAILABLE as before, and its connection is dropped and
+//     re-resolved;
+//   - every sentinel_check_interval the sentinels are asked again, and
+//     connections to any other address are dropped, because after a
+//     failover the old primary keeps accepting writes (which replication
+//     then discards) until Sentinel demotes it, ~10 s later.
+// All of it runs on the I/O thread with non-blocking hiredis contexts; only
+// host name lookups (getaddrinfo inside hiredis) block, as in direct mode.
+//
 // Example:
 //   auto client = RedisClient::Start(options);
 //   (*client)->Command({"PING"}, [](absl::StatusOr<RedisReply> reply) { ... });
@@ -47,12 +66,36 @@ struct event;
 
 namespace makegood::store {
 
+// A server's address: a host name, IPv4 or IPv6 address (no brackets), and
+// a TCP port.
+struct RedisAddress {
+  std::string host;
+  int port = 0;
+
+  bool operator==(const RedisAddress&) const = default;
+};
+
+// "host:port", or "[host]:port" for an IPv6 address.
+std::string FormatRedisAddress(const RedisAddress& address);
+
 struct RedisOptions {
+  // Direct mode: the server. Ignored in sentinel mode.
   std::string host = "127.0.0.1";
   int port = 6379;
+  // Database, user and password on the server (in sentinel mode, on the
+  // primary the sentinels name).
   int db = 0;
   std::string username;  // Empty: AUTH with the password only.
   std::string password;  // Empty: no AUTH.
+  // Sentinel mode when non-empty: the sentinels to ask, in this order, for
+  // the address of the primary called `sentinel_master`.
+  std::vector<RedisAddress> sentinels;
+  std::string sentinel_master;
+  std::string sentinel_password;  // Empty: no AUTH to the sentinels.
+  // Deadline of one question to one sentinel (connect and answer).
+  absl::Duration sentinel_timeout = absl::Milliseconds(500);
+  // How often the sentinels are asked whether the primary moved.
+  absl::Duration sentinel_check_interval = absl::Seconds(1);
   // Connections multiplexed by the I/O thread, round-robin.
   int connections = 2;
   absl::Duration command_timeout = absl::Seconds(1);
@@ -65,9 +108,29 @@ struct RedisOptions {
   std::function<void(absl::Duration)> observe_latency;
 };
 
-// Parses "redis://[[user]:password@]host[:port][/db]" into the address fields
-// of `options` (other fields keep their values). INVALID_ARGUMENT on bad URLs.
+// Parses a Redis URL into the address fields of `options` (host, port, db,
+// username, password and the sentinel_* addresses; other fields keep their
+// values). INVALID_ARGUMENT on bad URLs, leaving `options` untouched. Forms:
+//
+//   redis://[[user]:password@]host[:port][/db]
+//     Direct mode; port 6379 and db 0 by default.
+//
+//   redis-sentinel://[[user]:password@]host[:port][,host[:port]...]/master[/db]
+//       [?sentinel_password=PASSWORD]
+//     Sentinel mode: the sentinels (port 26379 by default) are asked for the
+//     primary called `master`. user/password are for the Redis servers; the
+//     optional sentinel_password (everything after "=", verbatim) for the
+//     sentinels. E.g.
+//     redis-sentinel://:pw@sentinel-a:26379,sentinel-b:26379/mymaster/0
+//
+// IPv6 hosts go in brackets ([::1]:26379). Nothing is percent-decoded: a
+// password may contain '@', ':' and '/', but not the text
+// "?sentinel_password=".
 absl::Status ParseRedisUrl(absl::string_view url, RedisOptions* options);
+
+// Where `options` point, for logs and error messages (no credentials):
+// "host:port/db", or "sentinel master@host:port,host:port/db".
+std::string DescribeRedisTarget(const RedisOptions& options);
 
 // Counters for metrics and tests; monotonically increasing.
 struct RedisClientStats {
@@ -77,6 +140,10 @@ struct RedisClientStats {
   uint64_t connects = 0;       // Successful connections (first and re-).
   uint64_t rejected_full = 0;  // Refused by the outstanding-command cap.
   uint64_t noscript = 0;       // EVALSHA fallbacks to EVAL.
+  // Sentinel mode: connections dropped because their server was not (or no
+  // longer) the primary: a READONLY reply, a ROLE other than master, or the
+  // sentinels naming another address.
+  uint64_t primary_changes = 0;
 };
 
 class RedisClient {
@@ -99,7 +166,9 @@ class RedisClient {
   //                 of outstanding commands reached (retry later);
   //   INTERNAL      Redis answered with an error (the message has its text);
   //                 LOADING/BUSY/READONLY/MASTERDOWN/OOM/TRYAGAIN answers are
-  //                 UNAVAILABLE since they pass.
+  //                 UNAVAILABLE since they pass (in sentinel mode READONLY
+  //                 also drops the connection, which asks the sentinels
+  //                 where the primary went).
   void Command(std::vector<std::string> argv, Callback done);
 
   // Runs `script` with EVALSHA; on NOSCRIPT sends it with EVAL (which also
@@ -122,6 +191,7 @@ class RedisClient {
 
  private:
   class Connection;
+  class Sentinels;
   struct Pending;
 
   explicit RedisClient(RedisOptions options);
@@ -145,6 +215,8 @@ class RedisClient {
   // Owned by the loop thread once Run() starts.
   std::vector<std::unique_ptr<Connection>> connections_;
   size_t next_connection_ = 0;
+  // Sentinel mode only (else null). Destroyed before connections_.
+  std::unique_ptr<Sentinels> sentinels_;
 
   absl::Mutex mu_;
   std::vector<std::unique_ptr<Pending>> queue_ ABSL_GUARDED_BY(mu_);
@@ -162,6 +234,7 @@ class RedisClient {
   std::atomic<uint64_t> connects_{0};
   std::atomic<uint64_t> rejected_full_{0};
   std::atomic<uint64_t> noscript_{0};
+  std::atomic<uint64_t> primary_changes_{0};
 };
 
 }  // namespace makegood::store

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
@@ -12,19 +13,48 @@
 namespace makegood::testing {
 
 absl::StatusOr<std::unique_ptr<RedisServer>> RedisServer::Start() {
+  return Start({});
+}
+
+absl::StatusOr<std::unique_ptr<RedisServer>> RedisServer::Start(
+    std::vector<std::string> extra_args) {
   char dir_template[] = "/tmp/makegood-redis-XXXXXX";
   if (mkdtemp(dir_template) == nullptr) {
     return absl::InternalError("mkdtemp failed");
   }
+  return StartIn(dir_template, extra_args, /*sentinel=*/false);
+}
+
+absl::StatusOr<std::unique_ptr<RedisServer>> RedisServer::StartSentinel(
+    const std::string& config) {
+  char dir_template[] = "/tmp/makegood-sentinel-XXXXXX";
+  if (mkdtemp(dir_template) == nullptr) {
+    return absl::InternalError("mkdtemp failed");
+  }
+  std::string path = absl::StrCat(dir_template, "/sentinel.conf");
+  std::ofstream file(path);
+  file << config;
+  file.close();
+  if (!file) return absl::InternalError(absl::StrCat("cannot write ", path));
+  return StartIn(dir_template, {}, /*sentinel=*/true);
+}
+
+absl::StatusOr<std::unique_ptr<RedisServer>> RedisServer::StartIn(
+    const std::string& dir, const std::vector<std::string>& extra_args,
+    bool sentinel) {
   // A port picked free can be taken before redis binds it: try a few.
   absl::Status last = absl::OkStatus();
   for (int attempt = 0; attempt < 5; ++attempt) {
     absl::StatusOr<int> port = PickFreePort();
     if (!port.ok()) return port.status();
-    std::unique_ptr<RedisServer> server(new RedisServer(*port, dir_template));
+    std::unique_ptr<RedisServer> server(
+        new RedisServer(*port, dir, extra_args, sentinel));
     last = server->Launch();
     if (last.ok()) return server;
+    server->dir_.clear();  // Kept for the next attempt.
   }
+  std::error_code ignored;
+  std::filesystem::remove_all(dir, ignored);
   return last;
 }
 
@@ -33,8 +63,10 @@ RedisServer::~RedisServer() {
     Resume();
     (void)Stop();
   }
-  std::error_code ignored;
-  std::filesystem::remove_all(dir_, ignored);
+  if (!dir_.empty()) {
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
 }
 
 std::string RedisServer::url() const {
@@ -42,14 +74,27 @@ std::string RedisServer::url() const {
 }
 
 absl::Status RedisServer::Launch() {
-  auto process = Subprocess::Start(
-      {"redis-server", "--port", absl::StrCat(port_), "--bind", "127.0.0.1",
-       "--save", "", "--appendonly", "no", "--dir", dir_, "--logfile", "",
-       "--daemonize", "no", "--protected-mode", "no"});
+  std::vector<std::string> argv = {"redis-server"};
+  if (sentinel_) {
+    argv.insert(argv.end(),
+                {absl::StrCat(dir_, "/sentinel.conf"), "--sentinel"});
+  }
+  argv.insert(argv.end(), {"--port", absl::StrCat(port_), "--bind", "127.0.0.1",
+                           "--dir", dir_, "--logfile", "", "--daemonize", "no",
+                           "--protected-mode", "no"});
+  if (!sentinel_) {
+    argv.insert(argv.end(), {"--save", "", "--appendonly", "no"});
+  }
+  argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
+  auto process = Subprocess::Start(argv);
   if (!process.ok()) return process.status();
+  // A sentinel does not print "Ready to accept connections"; it prints its
+  // id once listening.
+  const absl::string_view ready_line =
+      sentinel_ ? "Sentinel ID is" : "Ready to accept connections";
   absl::StatusOr<std::string> ready = (*process)->WaitForLine(
-      [](const std::string& line) {
-        return absl::StrContains(line, "Ready to accept connections");
+      [ready_line](const std::string& line) {
+        return absl::StrContains(line, ready_line);
       },
       absl::Seconds(10));
   if (!ready.ok()) {
@@ -63,6 +108,14 @@ absl::Status RedisServer::Launch() {
 absl::Status RedisServer::Stop() {
   if (process_ == nullptr) return absl::OkStatus();
   process_->Signal(SIGTERM);
+  absl::StatusOr<int> code = process_->Wait(absl::Seconds(10));
+  process_.reset();
+  return code.ok() ? absl::OkStatus() : code.status();
+}
+
+absl::Status RedisServer::Kill() {
+  if (process_ == nullptr) return absl::OkStatus();
+  process_->Signal(SIGKILL);
   absl::StatusOr<int> code = process_->Wait(absl::Seconds(10));
   process_.reset();
   return code.ok() ? absl::OkStatus() : code.status();
