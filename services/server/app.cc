@@ -23,6 +23,7 @@
 #include "services/auth/authenticator.h"
 #include "services/auth/tls_credentials.h"
 #include "services/core/log.h"
+#include "services/core/secret_file.h"
 #include "services/core/status_macros.h"
 #include "services/insights/aggregator.h"
 #include "services/insights/insights_service.h"
@@ -112,24 +113,6 @@ struct App::Parts {
   int port = 0;
   bool stopped = false;
 };
-
-namespace {
-
-absl::StatusOr<std::string> ReadSecretFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) {
-    return absl::InvalidArgumentError(absl::StrCat("cannot read ", path));
-  }
-  std::stringstream text;
-  text << in.rdbuf();
-  std::string secret(absl::StripAsciiWhitespace(text.str()));
-  if (secret.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(path, " is empty"));
-  }
-  return secret;
-}
-
-}  // namespace
 
 absl::Status App::StartSettlement(const ServerConfig& config,
                                   const Clock& clock, Parts& parts) {

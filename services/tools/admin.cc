@@ -80,6 +80,7 @@
 #include "nlohmann/json.hpp"
 #include "services/core/clock.h"
 #include "services/core/log.h"
+#include "services/core/secret_file.h"
 #include "services/core/status_macros.h"
 #include "services/settlement/http/http_provider.h"
 #include "services/settlement/provider.h"
@@ -218,19 +219,6 @@ absl::StatusOr<Options> ParseArgs(const std::vector<std::string>& args) {
         "--http_provider_url and --http_provider_api_key_file go together");
   }
   return o;
-}
-
-absl::StatusOr<std::string> ReadSecretFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in)
-    return absl::InvalidArgumentError(absl::StrCat("cannot read ", path));
-  std::stringstream text;
-  text << in.rdbuf();
-  std::string secret(absl::StripAsciiWhitespace(text.str()));
-  if (secret.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(path, " is empty"));
-  }
-  return secret;
 }
 
 // ---------------------------------------------------------------------------
