@@ -16,6 +16,11 @@ struct SettlementWorker::Job {
   int partition = 0;
   std::string prefix;
   std::string entry_id;
+  // What in_flight_ knows the entry by: entry ids are per stream, so two
+  // partitions' outboxes can both hold "<ms>-0".
+  std::string InFlightKey() const {
+    return absl::StrCat(partition, "/", entry_id);
+  }
   std::string entry_flat;  // "k=v k=v", for the dead-letter stream.
   std::string type;
   int64_t deliveries = 1;
@@ -260,11 +265,11 @@ bool SettlementWorker::TryStart(const std::string& entry_id) {
 
 void SettlementWorker::Done(const std::shared_ptr<Job>& job) {
   absl::MutexLock lock(&mu_);
-  in_flight_.erase(job->entry_id);
+  in_flight_.erase(job->InFlightKey());
 }
 
 void SettlementWorker::Process(std::shared_ptr<Job> job) {
-  if (!TryStart(job->entry_id)) return;  // Already being settled here.
+  if (!TryStart(job->InFlightKey())) return;  // Already being settled here.
   if (job->dead) {
     Finish(std::move(job), "attention", "", "max_deliveries_exceeded");
     return;

@@ -429,6 +429,46 @@ TEST_F(SettlementTest, ManyRefundsSettleExactlyOnceEach) {
   EXPECT_GE(worker_->stats().unknown, 1u) << "the faults were exercised";
 }
 
+TEST_F(SettlementTest, SameEntryIdInTwoPartitionsIsSettledAtOnceInBoth) {
+  StartApp();
+  // Two members in different partitions, one refund each.
+  std::vector<std::pair<std::string, std::string>> refunds;  // member, id
+  for (const char* member : {"mm-a", "mm-b"}) {
+    ASSERT_TRUE(h_->UpsertMember(member).ok());
+    RecordOrder(absl::StrCat("o-", member), v1::PAYMENT_METHOD_WALLET, member);
+    refunds.emplace_back(member,
+                         Rate("k", absl::StrCat("o-", member), 50, member)
+                             .decision()
+                             .refund()
+                             .refund_id());
+  }
+  ASSERT_NE(Prefix("mm-a"), Prefix("mm-b"));
+  // Outbox entry ids are per stream: give both entries the same id, as two
+  // commits in the same millisecond in different partitions get.
+  for (const auto& [member, id] : refunds) {
+    const std::string outbox = Prefix(member) + "outbox";
+    auto entries = h_->Redis({"XRANGE", outbox, "-", "+"});
+    ASSERT_EQ(entries->elements.size(), 1u);
+    std::vector<std::string> argv = {"XADD", outbox, "1700000000000-0"};
+    for (const auto& f : entries->elements[0].elements[1].elements) {
+      argv.push_back(f.str);
+    }
+    ASSERT_TRUE(h_->Redis({"DEL", outbox}).ok());
+    ASSERT_TRUE(h_->Redis(argv).ok());
+  }
+  // A long retry_after: a skipped entry would wait for it.
+  StartWorker("", "wallet", absl::Seconds(60));
+  for (const auto& [member, id] : refunds) {
+    v1::Refund refund;
+    for (int i = 0; i < 300 && refund.state() != v1::REFUND_STATE_SUCCEEDED;
+         ++i) {
+      refund = GetRefund(id);
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    EXPECT_EQ(refund.state(), v1::REFUND_STATE_SUCCEEDED) << member;
+  }
+}
+
 TEST_F(SettlementTest, FollowUpsAreEventsWithAppealIds) {
   StartApp();
   RecordOrder("o-1");
