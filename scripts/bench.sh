@@ -7,10 +7,15 @@
 #      the same binary), fresh ratings and replayed ratings;
 #   2. fresh ratings at a fixed rate of half the maximum fresh QPS (open loop:
 #      the p99 that matters);
-# with Redis commands and server CPU per rating from INFO commandstats and
-# /proc/<pid>/stat. Prints a Markdown table with the targets beside the
+#   3. settlement latency: a fresh makegood with --settlement_worker (card
+#      refunds through the sandbox provider, --sandbox=latency=0ms) on the
+#      same Redis, emptied first; ratings that move money at fixed rates, each
+#      followed by WatchRefund: the time from SubmitRating's reply to the
+#      SUCCEEDED message, for wallet and card refunds;
+# with Redis commands and server CPU per call from INFO commandstats and
+# /proc/<pid>/stat. Prints Markdown tables with the targets beside the
 # figures; raw results stay in .run/bench/. Everything it starts is stopped on
-# exit.
+# exit. Every makegood is started with --insecure_dev (plaintext on loopback).
 #
 # Environment (defaults in brackets): MAKEGOOD_BUILD_DIR [build],
 # BENCH_DURATION [10s] and BENCH_WARMUP [2s] per phase, BENCH_CONCURRENCY
@@ -18,7 +23,15 @@
 # BENCH_ORDERS_PER_MEMBER [25], BENCH_REPLAY_KEYS [2000], BENCH_SEED [1],
 # BENCH_SERVER_CPU [0] and BENCH_LOADGEN_CPU [1], BENCH_SKIP_BUILD [0] (1: use
 # the binaries already built), BENCH_SERVER [the built makegood] (another
-# server binary, e.g. an older build to compare with).
+# server binary, e.g. an older build to compare with), BENCH_SECTIONS
+# [rating,settlement] (which of 1-2 and 3 to run). Settlement:
+# BENCH_SETTLE_RATES ["200 500 1000 half"] ratings/s, "half" = half the maximum
+# fresh QPS of section 1 (1000 when section 1 is not run),
+# BENCH_SETTLE_INSTRUMENTS ["wallet card"], BENCH_SETTLE_DURATION [10s] and
+# BENCH_SETTLE_WARMUP [2s] per run, BENCH_SETTLE_TIMEOUT [15s] (a refund not
+# SUCCEEDED by then is an error), BENCH_SANDBOX [latency=0ms],
+# BENCH_SETTLE_SERVER_FLAGS [none] (more makegood flags, e.g.
+# --settlement_concurrency=128).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,6 +46,15 @@ SEED="${BENCH_SEED:-1}"
 SERVER_CPU="${BENCH_SERVER_CPU:-0}"
 LOADGEN_CPU="${BENCH_LOADGEN_CPU:-1}"
 POLICY=config/policy/default.textproto
+SECTIONS="${BENCH_SECTIONS:-rating,settlement}"
+SETTLE_RATES="${BENCH_SETTLE_RATES:-200 500 1000 half}"
+SETTLE_INSTRUMENTS="${BENCH_SETTLE_INSTRUMENTS:-wallet card}"
+SETTLE_DURATION="${BENCH_SETTLE_DURATION:-10s}"
+SETTLE_WARMUP="${BENCH_SETTLE_WARMUP:-2s}"
+SANDBOX="${BENCH_SANDBOX:-latency=0ms}"
+SETTLE_TIMEOUT="${BENCH_SETTLE_TIMEOUT:-15s}"
+read -r -a SETTLE_SERVER_FLAGS <<<"${BENCH_SETTLE_SERVER_FLAGS:-}"
+section() { [[ ",${SECTIONS}," == *",$1,"* ]]; }
 # Limits far above anything one core can offer, so they never reject.
 RATE_LIMITS="SubmitRating.member=1000000/s:burst=1000000,SubmitRating.client=1000000/s:burst=1000000"
 
@@ -104,12 +126,15 @@ redis-cli -p "$REDIS_PORT" ping >/dev/null ||
   { echo "bench: redis-server did not start; see $OUT/redis.log" >&2; exit 1; }
 
 GRPC_PORT="$(free_port)"
-# start_server [FLAG...]: starts makegood in the background, sets server_pid;
-# fails if it exits before it listens.
+server_pid=""
+# start_server LOG FLAG...: starts makegood in the background (stderr to
+# $OUT/LOG), sets server_pid; fails if it exits before it listens.
 start_server() {
+  local log="$1"
+  shift
   "${SERVER_PIN[@]}" "$SERVER" --listen="127.0.0.1:${GRPC_PORT}" \
     --redis="redis://127.0.0.1:${REDIS_PORT}/0" --policy="$POLICY" "$@" \
-    2>"$OUT/server.log" &
+    2>"$OUT/$log" &
   server_pid=$!
   for _ in $(seq 200); do
     listening "$GRPC_PORT" && return 0
@@ -118,20 +143,41 @@ start_server() {
   done
   return 1
 }
-echo "==> starting makegood on 127.0.0.1:${GRPC_PORT}"
-RATE_LIMITS_NOTE="--rate_limits set to 1000000/s per member and per client"
-if ! start_server --rate_limits="$RATE_LIMITS"; then
+# start_makegood LOG FLAG...: start_server, but a flag in OPTIONAL_FLAGS that
+# this makegood does not know (an older build, "Unknown command line flag")
+# is left out and the server started again; DROPPED_FLAGS lists them.
+OPTIONAL_FLAGS=" insecure_dev rate_limits "
+start_makegood() {
+  local log="$1" flag name
+  shift
+  local flags=("$@")
+  DROPPED_FLAGS=()
+  while ! start_server "$log" "${flags[@]}"; do
+    wait "$server_pid" 2>/dev/null || true
+    server_pid=""
+    name="$(sed -n "s/.*Unknown command line flag '\([a-z_]*\)'.*/\1/p" \
+      "$OUT/$log" | head -n 1)"
+    if [[ -z "$name" || "$OPTIONAL_FLAGS" != *" $name "* ]]; then
+      cat "$OUT/$log" >&2
+      return 1
+    fi
+    echo "bench: this makegood has no --${name} flag (omitted)"
+    DROPPED_FLAGS+=("$name")
+    local kept=()
+    for flag in "${flags[@]}"; do
+      [[ "$flag" == "--${name}" || "$flag" == "--${name}="* ]] || kept+=("$flag")
+    done
+    flags=("${kept[@]}")
+  done
+  pids+=("$server_pid")
+}
+# stop_server: SIGTERM to the current makegood, waits for it to drain.
+stop_server() {
+  [[ -n "$server_pid" ]] || return 0
+  kill -TERM "$server_pid" 2>/dev/null || true
   wait "$server_pid" 2>/dev/null || true
-  if grep -q "Unknown command line flag 'rate_limits'" "$OUT/server.log"; then
-    RATE_LIMITS_NOTE="this makegood has no --rate_limits flag (omitted)"
-    echo "bench: ${RATE_LIMITS_NOTE}"
-    start_server || { cat "$OUT/server.log" >&2; exit 1; }
-  else
-    cat "$OUT/server.log" >&2
-    exit 1
-  fi
-fi
-pids+=("$server_pid")
+  server_pid=""
+}
 
 CLK_TCK="$(getconf CLK_TCK)"
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }  # utime + stime
@@ -186,29 +232,83 @@ measure() {
   } >"$OUT/${name}.cost"
 }
 
-LOAD=(--duration="$DURATION" --warmup="$WARMUP")
-echo "==> setup: ${MEMBERS} members x ${ORDERS_PER_MEMBER} orders"
-run_loadgen setup --mode=nowork --setup --duration=0s
-echo "==> nowork, maximum QPS (closed loop, ${CONCURRENCY} in flight)"
-measure nowork --mode=nowork --concurrency="$CONCURRENCY" "${LOAD[@]}"
-echo "==> fresh, maximum QPS"
-measure fresh --mode=fresh --concurrency="$CONCURRENCY" "${LOAD[@]}"
-echo "==> replay: submitting ${REPLAY_KEYS} ratings to replay"
-run_loadgen replay_prime --mode=replay --duration=0s
-echo "==> replay, maximum QPS"
-measure replay --mode=replay --replay_prime=false \
-  --concurrency="$CONCURRENCY" "${LOAD[@]}"
-half_rate="$(node -e '
-  const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-  console.log(Math.floor((r.ok_qps || 0) / 2));' "$OUT/fresh.json")"
-if ((half_rate > 0)); then
-  echo "==> fresh at ${half_rate}/s (half the maximum fresh QPS, open loop)"
-  measure fresh_half --mode=fresh --rate="$half_rate" "${LOAD[@]}"
-else
-  echo "==> fresh at half load: skipped (no successful fresh rating)"
-fi
+RATE_LIMITS_NOTE="--rate_limits set to 1000000/s per member and per client"
+half_rate=0
+if section rating; then
+  echo "==> starting makegood on 127.0.0.1:${GRPC_PORT}"
+  start_makegood server.log --insecure_dev --rate_limits="$RATE_LIMITS" || exit 1
+  [[ " ${DROPPED_FLAGS[*]} " != *" rate_limits "* ]] ||
+    RATE_LIMITS_NOTE="this makegood has no --rate_limits flag (omitted)"
+  LOAD=(--duration="$DURATION" --warmup="$WARMUP")
+  echo "==> setup: ${MEMBERS} members x ${ORDERS_PER_MEMBER} orders"
+  run_loadgen setup --mode=nowork --setup --duration=0s
+  echo "==> nowork, maximum QPS (closed loop, ${CONCURRENCY} in flight)"
+  measure nowork --mode=nowork --concurrency="$CONCURRENCY" "${LOAD[@]}"
+  echo "==> fresh, maximum QPS"
+  measure fresh --mode=fresh --concurrency="$CONCURRENCY" "${LOAD[@]}"
+  echo "==> replay: submitting ${REPLAY_KEYS} ratings to replay"
+  run_loadgen replay_prime --mode=replay --duration=0s
+  echo "==> replay, maximum QPS"
+  measure replay --mode=replay --replay_prime=false \
+    --concurrency="$CONCURRENCY" "${LOAD[@]}"
+  half_rate="$(node -e '
+    const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+    console.log(Math.floor((r.ok_qps || 0) / 2));' "$OUT/fresh.json")"
+  if ((half_rate > 0)); then
+    echo "==> fresh at ${half_rate}/s (half the maximum fresh QPS, open loop)"
+    measure fresh_half --mode=fresh --rate="$half_rate" "${LOAD[@]}"
+  else
+    echo "==> fresh at half load: skipped (no successful fresh rating)"
+  fi
+  stop_server
+fi  # section rating
+
+if section settlement; then
+  # Each run gets a makegood of its own, with the settlement worker, on an
+  # emptied Redis: otherwise the worker would first settle what an earlier
+  # run (or section 1's fresh ratings, tens of thousands) left in the outbox.
+  : >"$OUT/settle.runs"
+  for rate in $SETTLE_RATES; do
+    if [[ "$rate" == half ]]; then
+      rate=1000
+      ((half_rate <= 0)) || rate="$half_rate"
+    fi
+    for instrument in $SETTLE_INSTRUMENTS; do
+      name="settle_${instrument}_${rate}"
+      grep -qx "$name" "$OUT/settle.runs" && continue  # rate listed twice
+      stop_server
+      redis-cli -p "$REDIS_PORT" FLUSHALL >/dev/null
+      echo "==> settlement, ${instrument}, ${rate} ratings/s: makegood --settlement_worker (card: sandbox ${SANDBOX}), members and orders"
+      if ! start_makegood "${name}.server.log" --insecure_dev \
+        --rate_limits="$RATE_LIMITS" --settlement_worker \
+        --card_provider=sandbox --sandbox="$SANDBOX" \
+        "${SETTLE_SERVER_FLAGS[@]}"; then
+        echo "bench: makegood did not start with --settlement_worker; settlement skipped" >&2
+        break 2
+      fi
+      # Fresh members and orders per run (--id_prefix): every rating is an
+      # order's first, by a premium member never refunded before.
+      SETTLE=(--mode=settle --instrument="$instrument" --rate="$rate"
+        --duration="$SETTLE_DURATION" --warmup="$SETTLE_WARMUP"
+        --settle_timeout="$SETTLE_TIMEOUT" --id_prefix="$name")
+      run_loadgen "${name}_setup" "${SETTLE[@]}" --setup --setup_only
+      echo "==> settlement, ${instrument}, ${rate} ratings/s (open loop), WatchRefund each"
+      measure "$name" "${SETTLE[@]}"
+      # What the worker had not settled when the last watch ended.
+      left=0 dead=0
+      for key in $(redis-cli -p "$REDIS_PORT" --scan --pattern '*:outbox'); do
+        left=$((left + $(redis-cli -p "$REDIS_PORT" XLEN "$key")))
+        dead=$((dead + $(redis-cli -p "$REDIS_PORT" XLEN "${key}:dead")))
+      done
+      printf 'outbox_left %s\ndead_letters %s\n' "$left" "$dead" >>"$OUT/${name}.cost"
+      echo "$name" >>"$OUT/settle.runs"
+    done
+  done
+  stop_server
+fi  # section settlement
 
 echo
+if section rating; then
 node - "$OUT" "$CLK_TCK" "$PINNING" "$RATE_LIMITS_NOTE" <<'JS'
 const fs = require("fs");
 const [out, clkTck, pinning, rateLimitsNote] = process.argv.slice(2);
@@ -328,5 +428,81 @@ const failed = phases.filter(([name]) => results[name] && results[name].calls > 
   results[name].error_ratio > results[name].max_error_ratio).map(([name]) => name);
 if (failed.length) console.log(`\nPhases with errors above --max_error_ratio: ${failed.join(", ")}.`);
 JS
+fi  # report of section rating
+
+if section settlement && [[ -s "$OUT/settle.runs" ]]; then
+echo
+node - "$OUT" "$CLK_TCK" "$PINNING" "$SANDBOX" <<'JS'
+const fs = require("fs");
+const [out, clkTck, pinning, sandbox] = process.argv.slice(2);
+const runs = fs.readFileSync(`${out}/settle.runs`, "utf8").split("\n").filter(Boolean);
+const ROUND_TRIP_COMMANDS = new Set(["eval", "evalsha", "eval_ro", "evalsha_ro",
+  "fcall", "fcall_ro", "script|load", "multi", "exec"]);
+const read = (name) => {
+  const file = `${out}/${name}.json`;
+  if (!fs.existsSync(file)) return null;
+  const text = fs.readFileSync(file, "utf8").trim();
+  return text ? JSON.parse(text) : null;
+};
+const cost = (name) => {
+  const file = `${out}/${name}.cost`;
+  if (!fs.existsSync(file)) return null;
+  const c = { cmds: {}, roundTrips: 0 };
+  for (const line of fs.readFileSync(file, "utf8").split("\n")) {
+    const f = line.trim().split(/\s+/);
+    if (f[0] === "server_ticks") c.server = Number(f[1]);
+    if (f[0] === "redis_ticks") c.redis = Number(f[1]);
+    if (f[0] === "outbox_left") c.outboxLeft = Number(f[1]);
+    if (f[0] === "dead_letters") c.deadLetters = Number(f[1]);
+    if (f[0] === "cmd") {
+      c.cmds[f[1]] = Number(f[2]);
+      if (ROUND_TRIP_COMMANDS.has(f[1])) c.roundTrips += Number(f[2]);
+    }
+  }
+  return c;
+};
+const ms = (us, digits = 1) => (us === null || us === undefined ? "n/a" : (us / 1000).toFixed(digits));
+const usPerTick = 1e6 / Number(clkTck);
+console.log(`## Settlement latency (${new Date().toISOString()}; ${pinning}; card refunds: sandbox ${sandbox})\n`);
+console.log("Time from SubmitRating's reply to the WatchRefund message saying SUCCEEDED (ms), per instrument and offered load; e2e = from the rating's scheduled send.\n");
+console.log("| instrument | offered ratings/s | ratings measured | SUCCEEDED | errors | reply→SUCCEEDED p50 | p90 | p99 | max | e2e p50 | e2e p99 | SubmitRating p99 | first message SETTLING / SUCCEEDED | outbox left / dead letters at the end | server CPU µs / rating | Redis CPU µs / rating | Redis script calls / rating | p99 ≤ 100 ms |");
+console.log("|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---:|---|");
+const commands = [];
+for (const name of runs) {
+  const r = read(name);
+  if (!r || !r.settle) { console.log(`| ${name} | not run | | | | | | | | | | | | | | | | |`); continue; }
+  const s = r.settle;
+  const c = cost(name);
+  const calls = r.total_calls || 0;
+  const per = (x) => (c && calls ? (x / calls).toFixed(1) : "n/a");
+  const lat = s.reply_to_succeeded_us || {};
+  const e2e = s.e2e_us || {};
+  const errors = Object.entries(s.outcomes).filter(([k]) => k !== "succeeded")
+    .map(([k, v]) => `${k} ${v}`).concat(Object.entries(r.codes).filter(([k]) => k !== "OK")
+    .map(([k, v]) => `${k} ${v}`)).join(", ") || "none";
+  const first = s.first_state || {};
+  // Percentiles cover the SUCCEEDED refunds only: too many errors miss too.
+  const verdict = s.succeeded === 0 ? "n/a"
+    : lat.p99 > 100000 ? "**missed**"
+    : r.error_ratio > r.max_error_ratio ? "**missed** (errors)" : "met";
+  console.log(`| ${s.instrument} | ${r.offered_qps} | ${s.ratings} | ${s.succeeded} | ${errors} | ` +
+    `${ms(lat.p50)} | ${ms(lat.p90)} | ${ms(lat.p99)} | ${ms(lat.max)} | ${ms(e2e.p50)} | ${ms(e2e.p99)} | ` +
+    `${ms(s.submit_us ? s.submit_us.p99 : null)} | ${first.SETTLING || 0} / ${first.SUCCEEDED || 0} | ` +
+    `${c && c.outboxLeft !== undefined ? `${c.outboxLeft} / ${c.deadLetters}` : "n/a"} | ` +
+    `${c ? per(c.server * usPerTick) : "n/a"} | ${c ? per(c.redis * usPerTick) : "n/a"} | ` +
+    `${c ? per(c.roundTrips) : "n/a"} | ${verdict} |`);
+  if (c) commands.push(`- ${name}: ` + Object.entries(c.cmds).map(([k, v]) => `${k} ${v}`).join(", "));
+}
+console.log("\nErrors: rating_failed (SubmitRating not OK), watch_failed (WatchRefund failed,");
+console.log("e.g. DEADLINE_EXCEEDED: not final within --settle_timeout), no_refund,");
+console.log("final_not_succeeded (FAILED, NEEDS_ATTENTION); the gRPC codes follow.");
+console.log("Percentiles are over the SUCCEEDED refunds; a run above 1 % errors misses the");
+console.log("target whatever its p99.");
+console.log("\nPer-rating figures divide the whole run (warmup and drain included) by every");
+console.log("rating in it; they include the settlement worker, the refund feed and the");
+console.log("WatchRefund streams. Redis commands per run (INFO commandstats delta):");
+commands.forEach((line) => console.log(line));
+JS
+fi  # report of section settlement
 echo
 echo "Raw results: ${OUT}/ (loadgen JSON lines, logs, Redis commandstats)."

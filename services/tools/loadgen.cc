@@ -7,7 +7,13 @@
 //   replay  SubmitRating re-sending keys submitted before (first --replay_keys
 //           ratings, then those keys round-robin); answers must say replayed;
 //   nowork  grpc.health.v1.Health/Check, answered from memory by the same
-//           server binary: the gRPC ceiling of this machine.
+//           server binary: the gRPC ceiling of this machine;
+//   settle  settlement latency: SubmitRating on a never-rated order (one
+//           premium member and one order each, paid by --instrument) that
+//           moves money, then RefundService.WatchRefund on the refund id at
+//           once, until the refund's final state. Measures the time from the
+//           rating's reply to the first message saying SUCCEEDED (and from
+//           the rating's scheduled send to it). Needs --rate (open loop).
 // Load shapes:
 //   --rate=0  closed loop: --concurrency calls always in flight, as fast as
 //             the server answers (maximum throughput);
@@ -20,6 +26,7 @@
 //
 // Example:
 //   makegood_loadgen --target=127.0.0.1:50051 --mode=fresh --setup
+//   makegood_loadgen --mode=settle --instrument=wallet --setup --rate=200
 
 #include <sys/prctl.h>
 
@@ -32,6 +39,7 @@
 #include <cstdio>
 #include <functional>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <random>
 #include <string>
@@ -56,6 +64,7 @@
 #include "makegood/v1/member_service.grpc.pb.h"
 #include "makegood/v1/order_service.grpc.pb.h"
 #include "makegood/v1/rating_service.grpc.pb.h"
+#include "makegood/v1/refund_service.grpc.pb.h"
 
 ABSL_FLAG(std::string, target, "127.0.0.1:50051",
           "makegood's gRPC address, HOST:PORT.");
@@ -64,7 +73,9 @@ ABSL_FLAG(std::string, mode, "nowork",
           "replay: SubmitRating re-sending already submitted keys "
           "round-robin (answers must say replayed: true); nowork: "
           "grpc.health.v1.Health/Check, answered from memory (the gRPC "
-          "ceiling of the same binary).");
+          "ceiling of the same binary); settle: SubmitRating on a fresh "
+          "order that moves money, then WatchRefund until the refund is "
+          "final (time from the reply to SUCCEEDED; needs --rate).");
 ABSL_FLAG(double, rate, 0,
           "Offered load in calls/s: open loop, latency measured from each "
           "call's scheduled send time. 0 = maximum throughput: closed loop "
@@ -90,6 +101,11 @@ ABSL_FLAG(bool, setup, false,
           "Before the run, create --members members (UpsertMember) and "
           "--orders_per_member delivered orders each (RecordDelivery), with "
           "--setup_concurrency calls in flight. Any failure stops the run.");
+ABSL_FLAG(bool, setup_only, false,
+          "Stop after --setup and replay priming, like --duration=0s, but "
+          "with --rate, --warmup and --duration still sizing the settle "
+          "mode's orders (so a later run with the same flags, without "
+          "--setup, rates them).");
 ABSL_FLAG(int, members, 200,
           "Members the ratings are spread over (created by --setup).");
 ABSL_FLAG(int, orders_per_member, 10,
@@ -111,6 +127,20 @@ ABSL_FLAG(std::string, id_prefix, "lg",
 ABSL_FLAG(std::vector<std::string>, metadata, {},
           "Extra metadata on every makegood.v1 call, KEY=VALUE[,KEY=VALUE] "
           "(e.g. caller credentials).");
+ABSL_FLAG(std::string, instrument, "wallet",
+          "settle: how the rated orders were paid, so how refunds settle: "
+          "wallet (PAYMENT_METHOD_WALLET, credited in Redis) or card "
+          "(PAYMENT_METHOD_CARD, paid through the server's --card_provider).");
+ABSL_FLAG(int64_t, settle_orders, 0,
+          "settle: premium members, one delivered order each, that the "
+          "ratings use (the i-th rating rates order i; each is rated once). "
+          "0 = rate x (warmup + duration), one per call. --setup creates "
+          "them; ids come from --id_prefix and --seed, so rerunning against "
+          "the same Redis needs a new --id_prefix (an order already refunded "
+          "moves no money the second time).");
+ABSL_FLAG(absl::Duration, settle_timeout, absl::Seconds(30),
+          "settle: deadline of each WatchRefund stream; a refund not final "
+          "by then counts as DEADLINE_EXCEEDED.");
 ABSL_FLAG(double, max_error_ratio, 0.01,
           "Exit 1 if more than this fraction of the measured calls failed: "
           "a non-OK status, or an OK answer that contradicts the mode (a "
@@ -217,6 +247,13 @@ class Dataset {
         members_(members),
         orders_per_member_(orders_per_member) {}
 
+  // Every member of this tier instead of cycling basic/plus/premium, and
+  // every order paid this way instead of by card (the settle mode's data).
+  void set_tier(std::string tier) { tier_ = std::move(tier); }
+  void set_payment_method(v1::PaymentMethod method) {
+    payment_method_ = method;
+  }
+
   int members() const { return members_; }
   int64_t orders() const {
     return static_cast<int64_t>(members_) * orders_per_member_;
@@ -229,20 +266,22 @@ class Dataset {
     return absl::StrCat(prefix_, "-o", member, "-", order);
   }
 
-  // Tier cycles basic/plus/premium; members for 1-5 years; verified.
+  // Tier cycles basic/plus/premium (unless set_tier); members for 1-5
+  // years; verified.
   v1::Member MakeMember(int member, absl::Time now) const {
     static constexpr std::array<const char*, 3> kTiers = {"basic", "plus",
                                                           "premium"};
     v1::Member out;
     out.set_member_id(MemberId(member));
-    out.set_tier(kTiers[member % kTiers.size()]);
+    out.set_tier(tier_.empty() ? kTiers[member % kTiers.size()] : tier_);
     absl::Time since = now - absl::Hours(24 * 365 * (1 + member % 5));
     out.mutable_member_since()->set_seconds(absl::ToUnixSeconds(since));
     out.add_flags("verified");
     return out;
   }
 
-  // Delivered an hour ago, EUR, card; 2-4 lines, the first one frozen.
+  // Delivered an hour ago, EUR, card (unless set_payment_method); 2-4 lines,
+  // the first one frozen.
   v1::Order MakeOrder(int member, int order, absl::Time now) const {
     struct Product {
       const char* sku;
@@ -287,7 +326,7 @@ class Dataset {
     out.set_total_minor(total);
     out.mutable_delivered_at()->set_seconds(
         absl::ToUnixSeconds(now - absl::Hours(1)));
-    out.set_payment_method(v1::PAYMENT_METHOD_CARD);
+    out.set_payment_method(payment_method_);
     return out;
   }
 
@@ -332,6 +371,26 @@ class Dataset {
     return out;
   }
 
+  // settle: a rating of order `pair` that always moves money for a new
+  // premium member: 50 %, melted, the frozen line rated 0 % (refunded in
+  // full by the melted rule, the rest along the curve; the member's instant
+  // budget caps the amount paid at once).
+  v1::SubmitRatingRequest MakeSettleRating(int64_t pair) const {
+    pair %= orders();
+    int member = static_cast<int>(pair % members_);
+    int order = static_cast<int>(pair / members_);
+    v1::SubmitRatingRequest out;
+    out.set_member_id(MemberId(member));
+    out.set_order_id(OrderId(member, order));
+    out.set_satisfaction_percent(50);
+    out.add_reasons(v1::REASON_MELTED_OR_WARM);
+    v1::LineRating* frozen = out.add_line_ratings();
+    frozen->set_line_id("l1");
+    frozen->set_satisfaction_percent(0);
+    frozen->add_reasons(v1::REASON_MELTED_OR_WARM);
+    return out;
+  }
+
  private:
   int64_t OrderIndex(int member, int order) const {
     return static_cast<int64_t>(member) * orders_per_member_ + order;
@@ -344,6 +403,8 @@ class Dataset {
   uint64_t seed_;
   int members_;
   int orders_per_member_;
+  std::string tier_;  // empty: cycle
+  v1::PaymentMethod payment_method_ = v1::PAYMENT_METHOD_CARD;
 };
 
 // The channels and stubs every call goes through, with --metadata. Built
@@ -364,6 +425,7 @@ class Connections {
       ratings_.push_back(v1::RatingService::NewStub(channel));
       members_.push_back(v1::MemberService::NewStub(channel));
       orders_.push_back(v1::OrderService::NewStub(channel));
+      refunds_.push_back(v1::RefundService::NewStub(channel));
       health_.push_back(grpc::health::v1::Health::NewStub(channel));
       channels_.push_back(std::move(channel));
     }
@@ -386,6 +448,9 @@ class Connections {
   v1::OrderService::Stub& Order(uint64_t n) {
     return *orders_[n % orders_.size()];
   }
+  v1::RefundService::Stub& Refund(uint64_t n) {
+    return *refunds_[n % refunds_.size()];
+  }
   HealthStub& Health(uint64_t n) { return *health_[n % health_.size()]; }
 
   // Deadline and --metadata for a makegood.v1 call.
@@ -401,6 +466,7 @@ class Connections {
   std::vector<std::unique_ptr<v1::RatingService::Stub>> ratings_;
   std::vector<std::unique_ptr<v1::MemberService::Stub>> members_;
   std::vector<std::unique_ptr<v1::OrderService::Stub>> orders_;
+  std::vector<std::unique_ptr<v1::RefundService::Stub>> refunds_;
   std::vector<std::unique_ptr<HealthStub>> health_;
   std::vector<std::pair<std::string, std::string>> metadata_;
 };
@@ -410,6 +476,9 @@ struct CallResult {
   grpc::StatusCode code = grpc::OK;
   // OK, but the answer contradicts the mode (see --max_error_ratio).
   bool unexpected = false;
+  // When the call's answer that counts arrived, if not when OnDone runs
+  // (settle: the SUCCEEDED message, before the stream closes). 0 = now.
+  int64_t done_ns = 0;
 };
 
 // Receives the end of each call. Implementations are thread-safe.
@@ -609,6 +678,10 @@ struct RunStats {
   // Open loop: how late each measured call was sent after its due time (the
   // load generator's own share of the latency).
   std::vector<int64_t> send_lag_ns;
+  // Calls scheduled (open loop) or started (closed loop) in
+  // [measure_from_ns, measure_until_ns) are measured.
+  int64_t measure_from_ns = 0;
+  int64_t measure_until_ns = 0;
 };
 
 struct RunOptions {
@@ -652,11 +725,14 @@ class Runner : public CallSink {
         std::max(measure_until_ns_, stats.last_done_ns) - measure_from_ns_;
     stats.window_seconds = static_cast<double>(window) / 1e9;
     stats.send_lag_ns = std::move(send_lag_ns_);
+    stats.measure_from_ns = measure_from_ns_;
+    stats.measure_until_ns = measure_until_ns_;
     return stats;
   }
 
   void OnDone(int64_t scheduled_ns, CallResult result) override {
     int64_t now = NowNs();
+    int64_t answered = result.done_ns > 0 ? result.done_ns : now;
     bool measured =
         scheduled_ns >= measure_from_ns_ && scheduled_ns < measure_until_ns_;
     {
@@ -667,7 +743,7 @@ class Runner : public CallSink {
         if (result.unexpected) {
           ++stats_.unexpected;
         } else if (result.code == grpc::OK) {
-          stats_.latencies_ns.push_back(now - scheduled_ns);
+          stats_.latencies_ns.push_back(answered - scheduled_ns);
         }
         stats_.last_done_ns = std::max(stats_.last_done_ns, now);
       }
@@ -739,6 +815,334 @@ std::string LatencyJson(std::vector<int64_t>& ns) {
       PercentileUs(ns, 99.9), PercentileUs(ns, 100),
       sum / 1000.0 / static_cast<double>(ns.size()));
 }
+
+// settle: one call is SubmitRating of a never-rated order (MakeSettleRating)
+// and, when the answer moves money, WatchRefund on its refund id, opened from
+// the rating's callback and read until the server ends the stream (it does at
+// a final state). The call is OK when a message said SUCCEEDED; for the
+// runner it is answered when that message arrived. Every call's timestamps
+// are kept and summarised after the run over the calls the runner measured.
+class SettleWorkload : public Workload {
+ public:
+  SettleWorkload(Connections& connections, absl::Duration timeout,
+                 absl::Duration settle_timeout, const Dataset& dataset,
+                 std::string key_prefix, v1::Instrument instrument)
+      : connections_(connections),
+        timeout_(timeout),
+        settle_timeout_(settle_timeout),
+        dataset_(dataset),
+        key_prefix_(std::move(key_prefix)),
+        instrument_(instrument) {}
+
+  void Start(uint64_t n, int64_t scheduled_ns, CallSink& sink) override {
+    auto* call = new RatingCall;
+    call->n = n;
+    call->sink = &sink;
+    call->sample.scheduled_ns = scheduled_ns;
+    call->request = dataset_.MakeSettleRating(static_cast<int64_t>(n));
+    call->request.set_idempotency_key(absl::StrCat(key_prefix_, n));
+    connections_.Prepare(call->context, timeout_, /*with_metadata=*/true);
+    connections_.Rating(n).async()->SubmitRating(
+        &call->context, &call->request, &call->response,
+        [this, call](grpc::Status status) { OnRated(call, status); });
+  }
+
+  // The "settle" JSON object: counts and latencies of the calls scheduled in
+  // [from_ns, until_ns).
+  std::string SummaryJson(int64_t from_ns, int64_t until_ns) {
+    absl::MutexLock lock(&mu_);
+    std::array<int64_t, kOutcomes> outcomes{};
+    std::map<std::string, int64_t> first_states, final_states;
+    std::vector<int64_t> submit, first_message, settling, succeeded, e2e;
+    int64_t ratings = 0, refunds = 0;
+    for (const Sample& s : samples_) {
+      if (s.scheduled_ns < from_ns || s.scheduled_ns >= until_ns) continue;
+      ++ratings;
+      outcomes[static_cast<size_t>(s.outcome)]++;
+      if (s.outcome == Outcome::kRatingFailed) continue;
+      submit.push_back(s.reply_ns - s.scheduled_ns);
+      if (s.first_ns == 0 && s.outcome != Outcome::kWatchFailed &&
+          s.outcome != Outcome::kWatchEndedEarly) {
+        continue;  // Never watched: no refund, replayed, wrong instrument.
+      }
+      ++refunds;
+      if (s.first_ns > 0) {
+        first_states[StateName(s.first_state)]++;
+        first_message.push_back(s.first_ns - s.reply_ns);
+      }
+      if (s.final_state != v1::REFUND_STATE_UNSPECIFIED) {
+        final_states[StateName(s.final_state)]++;
+      }
+      if (s.settling_ns > 0) settling.push_back(s.settling_ns - s.reply_ns);
+      if (s.succeeded_ns > 0) {
+        succeeded.push_back(s.succeeded_ns - s.reply_ns);
+        e2e.push_back(s.succeeded_ns - s.scheduled_ns);
+      }
+    }
+    std::vector<std::string> outcome_parts;
+    for (size_t i = 0; i < kOutcomes; ++i) {
+      if (outcomes[i] == 0) continue;
+      outcome_parts.push_back(absl::StrCat(
+          "\"", OutcomeName(static_cast<Outcome>(i)), "\":", outcomes[i]));
+    }
+    auto map_json = [](const std::map<std::string, int64_t>& counts) {
+      std::vector<std::string> parts;
+      for (const auto& [name, count] : counts) {
+        parts.push_back(absl::StrCat("\"", name, "\":", count));
+      }
+      return absl::StrCat("{", absl::StrJoin(parts, ","), "}");
+    };
+    int64_t settled = static_cast<int64_t>(succeeded.size());
+    return absl::StrCat(
+        "\"settle\":{\"instrument\":\"", InstrumentFlag(instrument_),
+        "\",\"orders\":", dataset_.orders(), ",\"ratings\":", ratings,
+        ",\"refunds\":", refunds, ",\"succeeded\":", settled, ",\"outcomes\":{",
+        absl::StrJoin(outcome_parts, ","),
+        "},\"first_state\":", map_json(first_states),
+        ",\"final_state\":", map_json(final_states),
+        ",\"submit_us\":", LatencyJson(submit),
+        ",\"reply_to_first_message_us\":", LatencyJson(first_message),
+        ",\"reply_to_settling_us\":", LatencyJson(settling),
+        ",\"reply_to_succeeded_us\":", LatencyJson(succeeded),
+        ",\"e2e_us\":", LatencyJson(e2e), "}");
+  }
+
+  // What went wrong first (for stderr): the first failed or moneyless
+  // rating, and the first few watches that did not see SUCCEEDED.
+  std::string FirstProblem() {
+    absl::MutexLock lock(&mu_);
+    std::string out = first_problem_;
+    for (const std::string& problem : watch_problems_) {
+      absl::StrAppend(&out, out.empty() ? "" : "; ", "WatchRefund ", problem);
+    }
+    return out;
+  }
+
+  static const char* InstrumentFlag(v1::Instrument instrument) {
+    return instrument == v1::INSTRUMENT_WALLET ? "wallet" : "card";
+  }
+
+ private:
+  enum class Outcome {
+    kSucceeded,          // SUCCEEDED seen on the watch
+    kRatingFailed,       // SubmitRating not OK
+    kReplayed,           // answered as a replay: the key was not fresh
+    kNoRefund,           // OK, but no money moves (no refund id)
+    kWrongInstrument,    // a refund, but not by --instrument (not watched)
+    kFinalNotSucceeded,  // the refund ended FAILED, NEEDS_ATTENTION, ...
+    kWatchFailed,        // the stream failed before a final state
+    kWatchEndedEarly,    // the stream ended OK without a final state
+  };
+  static constexpr size_t kOutcomes = 8;
+  static const char* OutcomeName(Outcome outcome) {
+    switch (outcome) {
+      case Outcome::kSucceeded:
+        return "succeeded";
+      case Outcome::kRatingFailed:
+        return "rating_failed";
+      case Outcome::kReplayed:
+        return "replayed";
+      case Outcome::kNoRefund:
+        return "no_refund";
+      case Outcome::kWrongInstrument:
+        return "wrong_instrument";
+      case Outcome::kFinalNotSucceeded:
+        return "final_not_succeeded";
+      case Outcome::kWatchFailed:
+        return "watch_failed";
+      case Outcome::kWatchEndedEarly:
+        return "watch_ended_early";
+    }
+    return "unknown";
+  }
+  static std::string StateName(v1::RefundState state) {
+    std::string name = v1::RefundState_Name(state);
+    constexpr absl::string_view kPrefix = "REFUND_STATE_";
+    return absl::StartsWith(name, kPrefix) ? name.substr(kPrefix.size()) : name;
+  }
+  static bool IsFinal(v1::RefundState state) {
+    return state == v1::REFUND_STATE_SUCCEEDED ||
+           state == v1::REFUND_STATE_FAILED ||
+           state == v1::REFUND_STATE_NEEDS_ATTENTION ||
+           state == v1::REFUND_STATE_REVERSED;
+  }
+
+  // Timestamps (NowNs) of one call; 0 = did not happen.
+  struct Sample {
+    int64_t scheduled_ns = 0;
+    int64_t reply_ns = 0;
+    int64_t first_ns = 0;      // first WatchRefund message
+    int64_t settling_ns = 0;   // first message saying SETTLING
+    int64_t succeeded_ns = 0;  // first message saying SUCCEEDED
+    Outcome outcome = Outcome::kRatingFailed;
+    grpc::StatusCode code = grpc::OK;  // of the call that failed
+    v1::RefundState first_state = v1::REFUND_STATE_UNSPECIFIED;
+    v1::RefundState final_state = v1::REFUND_STATE_UNSPECIFIED;
+  };
+
+  struct RatingCall {
+    uint64_t n = 0;
+    CallSink* sink = nullptr;
+    Sample sample;
+    grpc::ClientContext context;
+    v1::SubmitRatingRequest request;
+    v1::SubmitRatingResponse response;
+  };
+
+  // The WatchRefund stream of one call; deletes itself when it ends.
+  class Watch : public grpc::ClientReadReactor<v1::WatchRefundResponse> {
+   public:
+    Watch(SettleWorkload& workload, CallSink& sink, Sample sample)
+        : workload_(workload), sink_(sink), sample_(sample) {}
+
+    void Begin(uint64_t n, const std::string& refund_id) {
+      request_.set_refund_id(refund_id);
+      workload_.connections_.Prepare(context_, workload_.settle_timeout_,
+                                     /*with_metadata=*/true);
+      workload_.connections_.Refund(n).async()->WatchRefund(&context_,
+                                                            &request_, this);
+      StartRead(&response_);
+      StartCall();
+    }
+
+    void OnReadDone(bool ok) override {
+      if (!ok) return;  // The stream ended: OnDone follows.
+      int64_t now = NowNs();
+      v1::RefundState state = response_.refund().state();
+      ++messages_;
+      last_state_ = state;
+      if (sample_.first_ns == 0) {
+        sample_.first_ns = now;
+        sample_.first_state = state;
+      }
+      if (state == v1::REFUND_STATE_SETTLING && sample_.settling_ns == 0) {
+        sample_.settling_ns = now;
+      }
+      if (state == v1::REFUND_STATE_SUCCEEDED && sample_.succeeded_ns == 0) {
+        sample_.succeeded_ns = now;
+      }
+      if (IsFinal(state) &&
+          sample_.final_state == v1::REFUND_STATE_UNSPECIFIED) {
+        sample_.final_state = state;
+      }
+      StartRead(&response_);  // Until the server ends the stream.
+    }
+
+    void OnDone(const grpc::Status& status) override {
+      if (sample_.succeeded_ns > 0) {
+        sample_.outcome = Outcome::kSucceeded;
+      } else if (sample_.final_state != v1::REFUND_STATE_UNSPECIFIED) {
+        sample_.outcome = Outcome::kFinalNotSucceeded;
+      } else if (!status.ok()) {
+        sample_.outcome = Outcome::kWatchFailed;
+        sample_.code = status.error_code();
+      } else {
+        sample_.outcome = Outcome::kWatchEndedEarly;
+      }
+      if (sample_.outcome != Outcome::kSucceeded) {
+        workload_.NoteWatchProblem(absl::StrCat(
+            request_.refund_id(), ": ",
+            StatusCodeName(CodeIndex(status.error_code())), " after ",
+            messages_, " message(s), last state ", StateName(last_state_)));
+      }
+      workload_.Record(sample_, sink_);
+      delete this;
+    }
+
+   private:
+    SettleWorkload& workload_;
+    CallSink& sink_;
+    Sample sample_;
+    grpc::ClientContext context_;
+    v1::WatchRefundRequest request_;
+    v1::WatchRefundResponse response_;
+    int messages_ = 0;
+    v1::RefundState last_state_ = v1::REFUND_STATE_UNSPECIFIED;
+  };
+
+  // SubmitRating's callback: watches the refund at once, if there is one.
+  void OnRated(RatingCall* call, const grpc::Status& status) {
+    Sample sample = call->sample;
+    sample.reply_ns = NowNs();
+    CallSink& sink = *call->sink;
+    const v1::SubmitRatingResponse& response = call->response;
+    const v1::Refund& refund = response.decision().refund();
+    if (!status.ok()) {
+      sample.outcome = Outcome::kRatingFailed;
+      sample.code = status.error_code();
+      NoteProblem(absl::StrCat(
+          "SubmitRating: ", StatusCodeName(CodeIndex(status.error_code())),
+          ": ", status.error_message()));
+    } else if (response.replayed()) {
+      sample.outcome = Outcome::kReplayed;
+      NoteProblem("SubmitRating answered replayed: true");
+    } else if (refund.refund_id().empty()) {
+      sample.outcome = Outcome::kNoRefund;
+      NoteProblem(absl::StrCat("no refund: outcome ",
+                               v1::Outcome_Name(response.decision().outcome()),
+                               ": ", response.decision().explanation()));
+    } else if (refund.instrument() != instrument_) {
+      sample.outcome = Outcome::kWrongInstrument;
+      NoteProblem(absl::StrCat("refund by ",
+                               v1::Instrument_Name(refund.instrument()),
+                               ", not ", v1::Instrument_Name(instrument_)));
+    } else {
+      auto* watch = new Watch(*this, sink, sample);
+      uint64_t n = call->n;
+      std::string refund_id = refund.refund_id();
+      delete call;
+      watch->Begin(n, refund_id);
+      return;
+    }
+    delete call;
+    Record(sample, sink);
+  }
+
+  void NoteProblem(std::string problem) {
+    absl::MutexLock lock(&mu_);
+    if (first_problem_.empty()) first_problem_ = std::move(problem);
+  }
+
+  // The first few refunds whose watch did not see SUCCEEDED, for stderr.
+  void NoteWatchProblem(std::string problem) {
+    absl::MutexLock lock(&mu_);
+    if (watch_problems_.size() < 3)
+      watch_problems_.push_back(std::move(problem));
+  }
+
+  // Keeps the sample and tells the runner the call ended.
+  void Record(const Sample& sample, CallSink& sink) {
+    {
+      absl::MutexLock lock(&mu_);
+      samples_.push_back(sample);
+    }
+    CallResult result;
+    switch (sample.outcome) {
+      case Outcome::kSucceeded:
+        result.done_ns = sample.succeeded_ns;
+        break;
+      case Outcome::kRatingFailed:
+      case Outcome::kWatchFailed:
+        result.code = sample.code;
+        break;
+      default:
+        result.unexpected = true;
+        break;
+    }
+    sink.OnDone(sample.scheduled_ns, result);
+  }
+
+  Connections& connections_;
+  const absl::Duration timeout_;
+  const absl::Duration settle_timeout_;
+  const Dataset& dataset_;
+  const std::string key_prefix_;
+  const v1::Instrument instrument_;
+  absl::Mutex mu_;
+  std::vector<Sample> samples_ ABSL_GUARDED_BY(mu_);
+  std::string first_problem_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> watch_problems_ ABSL_GUARDED_BY(mu_);
+};
 
 // --setup: members, then their orders.
 bool Setup(Connections& connections, const Dataset& dataset, int concurrency,
@@ -900,13 +1304,17 @@ std::string HelpText() {
       "\n"
       "Usage: makegood_loadgen --target=HOST:PORT --mode=fresh|replay|nowork\n"
       "           [--rate=N | --concurrency=C] [--setup] [flags]\n"
+      "       makegood_loadgen --target=HOST:PORT --mode=settle --rate=N\n"
+      "           --instrument=wallet|card [--setup] [flags]\n"
       "\n"
       "Prints one JSON line on stdout: mode, offered rate, achieved QPS,\n"
       "p50/p90/p99/p99.9 latency in microseconds (exact nearest-rank\n"
       "percentiles over a sorted vector of every successful measured call;\n"
       "open loop measures from each call's scheduled send time), and counts\n"
-      "per gRPC status code. Exit status: 0 ok, 1 too many errors\n"
-      "(--max_error_ratio), 2 bad flags, server not serving or setup failed.\n"
+      "per gRPC status code; settle adds a \"settle\" object (time from\n"
+      "SubmitRating's reply to SUCCEEDED on WatchRefund, and more).\n"
+      "Exit status: 0 ok, 1 too many errors (--max_error_ratio), 2 bad\n"
+      "flags, server not serving or setup failed.\n"
       "\n"
       "Flags:\n";
   std::vector<absl::CommandLineFlag*> flags;
@@ -946,10 +1354,34 @@ int Main(int argc, char** argv) {
   const absl::Duration duration = absl::GetFlag(FLAGS_duration);
   const absl::Duration warmup = absl::GetFlag(FLAGS_warmup);
   const absl::Duration timeout = absl::GetFlag(FLAGS_timeout);
-  if (mode != "fresh" && mode != "replay" && mode != "nowork") {
-    return Fail("--mode must be fresh, replay or nowork");
+  if (mode != "fresh" && mode != "replay" && mode != "nowork" &&
+      mode != "settle") {
+    return Fail("--mode must be fresh, replay, nowork or settle");
   }
   if (rate < 0 || !std::isfinite(rate)) return Fail("--rate must be >= 0");
+  const std::string instrument_flag = absl::GetFlag(FLAGS_instrument);
+  if (instrument_flag != "wallet" && instrument_flag != "card") {
+    return Fail("--instrument must be wallet or card");
+  }
+  const v1::Instrument instrument = instrument_flag == "wallet"
+                                        ? v1::INSTRUMENT_WALLET
+                                        : v1::INSTRUMENT_ORIGINAL_PAYMENT;
+  int64_t settle_orders = absl::GetFlag(FLAGS_settle_orders);
+  if (mode == "settle") {
+    if (rate <= 0 && duration > absl::ZeroDuration()) {
+      return Fail("--mode=settle needs --rate > 0 (open loop)");
+    }
+    if (settle_orders == 0) {
+      settle_orders = 1 + static_cast<int64_t>(std::ceil(
+                              rate * absl::ToDoubleSeconds(warmup + duration)));
+    }
+    if (settle_orders < 1 || settle_orders > 2'000'000) {
+      return Fail("--settle_orders must be 1-2000000 (or 0: automatic)");
+    }
+    if (absl::GetFlag(FLAGS_settle_timeout) <= absl::ZeroDuration()) {
+      return Fail("--settle_timeout must be > 0");
+    }
+  }
   if (absl::GetFlag(FLAGS_concurrency) < 1) {
     return Fail("--concurrency must be >= 1");
   }
@@ -995,6 +1427,16 @@ int Main(int argc, char** argv) {
   const std::string prefix = absl::GetFlag(FLAGS_id_prefix);
   const uint64_t seed = absl::GetFlag(FLAGS_seed);
   Dataset dataset(prefix, seed, members, orders_per_member);
+  if (mode == "settle") {
+    // One premium member per order, so no member's budget, trust or rate
+    // limit is touched twice; ids apart from the other modes'.
+    dataset = Dataset(absl::StrCat(prefix, "-s", seed), seed,
+                      static_cast<int>(settle_orders), 1);
+    dataset.set_tier("premium");
+    dataset.set_payment_method(instrument == v1::INSTRUMENT_WALLET
+                                   ? v1::PAYMENT_METHOD_WALLET
+                                   : v1::PAYMENT_METHOD_CARD);
+  }
 
   std::vector<std::string> extra_json;
   if (absl::GetFlag(FLAGS_setup)) {
@@ -1009,7 +1451,16 @@ int Main(int argc, char** argv) {
   }
 
   std::unique_ptr<Workload> workload;
-  if (mode == "nowork") {
+  SettleWorkload* settle = nullptr;
+  if (mode == "settle") {
+    std::random_device random;
+    uint64_t nonce = (uint64_t{random()} << 32) | random();
+    auto settle_workload = std::make_unique<SettleWorkload>(
+        connections, timeout, absl::GetFlag(FLAGS_settle_timeout), dataset,
+        absl::StrCat(prefix, "-s", absl::Hex(nonce), "-"), instrument);
+    settle = settle_workload.get();
+    workload = std::move(settle_workload);
+  } else if (mode == "nowork") {
     workload = std::make_unique<NoWorkWorkload>(connections, timeout);
   } else if (mode == "fresh") {
     // A per-process nonce keeps keys fresh across runs on the same Redis.
@@ -1038,14 +1489,21 @@ int Main(int argc, char** argv) {
       rate > 0 ? 0 : absl::GetFlag(FLAGS_concurrency),
       absl::GetFlag(FLAGS_channels), absl::ToDoubleSeconds(warmup),
       absl::ToDoubleSeconds(duration));
+  if (settle != nullptr) {
+    absl::StrAppendFormat(&head, ",\"instrument\":\"%s\",\"settle_orders\":%d",
+                          instrument_flag, settle_orders);
+  }
   for (const std::string& json : extra_json) absl::StrAppend(&head, ",", json);
-  if (duration == absl::ZeroDuration()) {
+  if (duration == absl::ZeroDuration() || absl::GetFlag(FLAGS_setup_only)) {
     std::cout << head << "}" << std::endl;
     return 0;
   }
 
-  std::cerr << "loadgen: " << mode << " for " << absl::FormatDuration(warmup)
-            << " warmup + " << absl::FormatDuration(duration)
+  std::cerr << "loadgen: " << mode
+            << (settle != nullptr ? absl::StrCat(" (", instrument_flag, ")")
+                                  : "")
+            << " for " << absl::FormatDuration(warmup) << " warmup + "
+            << absl::FormatDuration(duration)
             << (rate > 0 ? absl::StrFormat(" at %.0f calls/s", rate)
                          : absl::StrFormat(" closed loop, %d in flight",
                                            absl::GetFlag(FLAGS_concurrency)))
@@ -1080,12 +1538,25 @@ int Main(int argc, char** argv) {
       stats.window_seconds, static_cast<double>(calls) / stats.window_seconds,
       static_cast<double>(succeeded) / stats.window_seconds,
       LatencyJson(stats.latencies_ns),
-      rate > 0 ? ", from the scheduled send time" : "");
+      settle != nullptr
+          ? ", from the rating's scheduled send time to the WatchRefund "
+            "message saying SUCCEEDED"
+          : (rate > 0 ? ", from the scheduled send time" : ""));
   if (rate > 0) {
     absl::StrAppend(&out, ",\"send_lag_us\":", LatencyJson(stats.send_lag_ns));
   }
   absl::StrAppend(&out, ",\"codes\":", CodesJson(stats.codes),
-                  ",\"total_calls\":", stats.total_calls, "}");
+                  ",\"total_calls\":", stats.total_calls);
+  if (settle != nullptr) {
+    absl::StrAppend(
+        &out, ",",
+        settle->SummaryJson(stats.measure_from_ns, stats.measure_until_ns));
+    std::string problem = settle->FirstProblem();
+    if (!problem.empty()) {
+      std::cerr << "loadgen: settle: first problem: " << problem << "\n";
+    }
+  }
+  absl::StrAppend(&out, "}");
   std::cout << out << std::endl;
   if (calls == 0 || error_ratio > max_error_ratio) {
     std::cerr << absl::StrFormat(
