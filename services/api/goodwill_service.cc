@@ -15,6 +15,7 @@
 #include "services/rating/rating_ids.h"
 #include "services/rating/snapshot.h"
 #include "services/store/redis_reply.h"
+#include "services/store/refund_store.h"
 
 namespace makegood::api {
 namespace {
@@ -22,19 +23,6 @@ namespace {
 using store::RedisReply;
 
 constexpr char kMethod[] = "/makegood.v1.GoodwillService/GrantGoodwill";
-
-const char* InstrumentName(makegood::v1::Instrument instrument) {
-  switch (instrument) {
-    case makegood::v1::INSTRUMENT_ORIGINAL_PAYMENT:
-      return "original_payment";
-    case makegood::v1::INSTRUMENT_WALLET:
-      return "wallet";
-    case makegood::v1::INSTRUMENT_COUPON:
-      return "coupon";
-    default:
-      return "";
-  }
-}
 
 void Validate(const makegood::v1::GrantGoodwillRequest& r,
               Violations& violations) {
@@ -139,9 +127,7 @@ grpc::ServerUnaryReactor* GoodwillService::GrantGoodwill(
   grant->response = response;
   grant->refund_id = ids.refund_id;
   grant->amount = request->amount_minor();
-  grant->agent_key =
-      absl::StrCat("mg:{g", keys_.PartitionOf(request->agent_id()),
-                   "}:agent:", request->agent_id(), ":", day);
+  grant->agent_key = keys_.AgentBudgetKey(request->agent_id(), day);
 
   makegood::v1::Refund refund;
   refund.set_refund_id(ids.refund_id);
@@ -179,7 +165,7 @@ grpc::ServerUnaryReactor* GoodwillService::GrantGoodwill(
       ids.refund_id,
       absl::StrCat(request->amount_minor()),
       request->currency(),
-      InstrumentName(request->instrument()),
+      std::string(store::InstrumentName(request->instrument())),
       absl::StrCat(options_.member_budget_minor),
       absl::StrCat(day),
       request->agent_id(),

@@ -8,6 +8,7 @@
 #include "services/api/caller.h"
 #include "services/api/validation.h"
 #include "services/errors/errors.h"
+#include "services/store/refund_store.h"
 
 namespace makegood::api {
 namespace {
@@ -16,11 +17,6 @@ namespace {
 std::string OutcomeLabel(makegood::v1::Outcome outcome) {
   return absl::AsciiStrToLower(
       absl::StripPrefix(makegood::v1::Outcome_Name(outcome), "OUTCOME_"));
-}
-
-std::string InstrumentLabel(makegood::v1::Instrument instrument) {
-  return absl::AsciiStrToLower(absl::StripPrefix(
-      makegood::v1::Instrument_Name(instrument), "INSTRUMENT_"));
 }
 
 }  // namespace
@@ -37,9 +33,9 @@ void RatingService::Count(const rating::RatingResult& result) const {
   metrics_->RecordDecision(OutcomeLabel(decision.outcome()),
                            decision.policy_version());
   if (decision.has_refund()) {
-    metrics_->RecordRefund(InstrumentLabel(decision.refund().instrument()),
-                           decision.refund().currency(),
-                           decision.refund().amount_minor());
+    metrics_->RecordRefund(
+        store::InstrumentName(decision.refund().instrument()),
+        decision.refund().currency(), decision.refund().amount_minor());
   }
 }
 

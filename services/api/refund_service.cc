@@ -153,6 +153,7 @@ class RefundWatch final
   }
 
   void LookAgain() {
+    std::string after;
     {
       absl::MutexLock lock(&mu_);
       if (!started_) {
@@ -165,10 +166,6 @@ class RefundWatch final
         return;
       }
       reading_ = true;
-    }
-    std::string after;
-    {
-      absl::MutexLock lock(&mu_);
       after = last_event_id_;
     }
     refunds_.GetEvents(

@@ -69,4 +69,10 @@ std::string KeySchema::ClientLimiterKey(absl::string_view client_id) const {
                       "}:rl:c:", client_id);
 }
 
+std::string KeySchema::AgentBudgetKey(absl::string_view agent_id,
+                                      int64_t day) const {
+  return absl::StrCat("mg:{g", PartitionOf(agent_id), "}:agent:", agent_id, ":",
+                      day);
+}
+
 }  // namespace makegood::store

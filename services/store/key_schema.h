@@ -49,6 +49,9 @@ class KeySchema {
   std::string MemberLimiterKey(absl::string_view member_id) const;
   // A client's limiter lives in a slot of its own (hash of the client id).
   std::string ClientLimiterKey(absl::string_view client_id) const;
+  // A support agent's goodwill budget for one day (`day` = days since the
+  // epoch), in a slot of its own like a client's limiter.
+  std::string AgentBudgetKey(absl::string_view agent_id, int64_t day) const;
 
   // Keys of partition `partition` (0 <= partition < partitions()).
   std::string PartitionPrefix(int partition) const;

@@ -58,6 +58,19 @@ makegood::v1::Instrument InstrumentFromName(absl::string_view name) {
   return makegood::v1::INSTRUMENT_UNSPECIFIED;
 }
 
+absl::string_view InstrumentName(makegood::v1::Instrument instrument) {
+  switch (instrument) {
+    case makegood::v1::INSTRUMENT_ORIGINAL_PAYMENT:
+      return "original_payment";
+    case makegood::v1::INSTRUMENT_WALLET:
+      return "wallet";
+    case makegood::v1::INSTRUMENT_COUPON:
+      return "coupon";
+    default:
+      return "";
+  }
+}
+
 bool IsFinalRefundState(makegood::v1::RefundState state) {
   return state == makegood::v1::REFUND_STATE_SUCCEEDED ||
          state == makegood::v1::REFUND_STATE_FAILED ||

@@ -44,6 +44,9 @@ struct WatchedRefund {
 
 makegood::v1::RefundState RefundStateFromName(absl::string_view name);
 makegood::v1::Instrument InstrumentFromName(absl::string_view name);
+// The stored name of an instrument ("original_payment", "wallet", "coupon";
+// "" for UNSPECIFIED), as the scripts and the ledger accounts use it.
+absl::string_view InstrumentName(makegood::v1::Instrument instrument);
 // True for SUCCEEDED, FAILED, NEEDS_ATTENTION and REVERSED.
 bool IsFinalRefundState(makegood::v1::RefundState state);
 

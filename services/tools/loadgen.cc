@@ -51,6 +51,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/reflection.h"
+#include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -157,26 +158,9 @@ using ::grpc::health::v1::HealthCheckResponse;
 
 constexpr int kStatusCodes = 17;  // grpc::StatusCode 0 (OK) .. 16.
 
-absl::string_view StatusCodeName(int code) {
-  static constexpr std::array<absl::string_view, kStatusCodes> kNames = {
-      "OK",
-      "CANCELLED",
-      "UNKNOWN",
-      "INVALID_ARGUMENT",
-      "DEADLINE_EXCEEDED",
-      "NOT_FOUND",
-      "ALREADY_EXISTS",
-      "PERMISSION_DENIED",
-      "RESOURCE_EXHAUSTED",
-      "FAILED_PRECONDITION",
-      "ABORTED",
-      "OUT_OF_RANGE",
-      "UNIMPLEMENTED",
-      "INTERNAL",
-      "UNAVAILABLE",
-      "DATA_LOSS",
-      "UNAUTHENTICATED"};
-  return code >= 0 && code < kStatusCodes ? kNames[code] : "INVALID_CODE";
+// gRPC's codes are absl's codes (same numbers, same names).
+std::string StatusCodeName(int code) {
+  return absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
 }
 
 // Counts per grpc::StatusCode.
