@@ -5,11 +5,13 @@
 #include <utility>
 #include <vector>
 
+#include "absl/random/random.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "lua/scripts.h"
 #include "services/api/caller.h"
 #include "services/api/validation.h"
+#include "services/core/log.h"
 #include "services/core/text.h"
 #include "services/errors/errors.h"
 #include "services/rating/rating_ids.h"
@@ -80,18 +82,46 @@ int64_t Int(const RedisReply& reply) {
   return v;
 }
 
+std::string NewToken() {
+  thread_local absl::BitGen gen;
+  return absl::StrCat(
+      absl::Hex(absl::Uniform<uint64_t>(gen), absl::kZeroPad16),
+      absl::Hex(absl::Uniform<uint64_t>(gen), absl::kZeroPad16));
+}
+
+}  // namespace
+
 // State shared by the steps of one call.
-struct Grant {
+struct GoodwillService::Grant {
   grpc::ServerUnaryReactor* reactor;
   makegood::v1::GrantGoodwillResponse* response;
   std::string agent_key;
   std::string refund_id;
+  std::string token;  // Names this request's reservation, if it makes one.
   int64_t amount = 0;
-  bool reserved_now = false;    // Step 1 made (not found) the reservation.
+  int64_t day = 0;
   makegood::v1::Refund refund;  // As written by a fresh grant.
 };
 
-}  // namespace
+void GoodwillService::AgentBudget(std::shared_ptr<Grant> grant,
+                                  const char* operation,
+                                  absl::AnyInvocable<void()> then) {
+  redis_.Eval(
+      store::scripts::kGoodwillAgent, {grant->agent_key},
+      {operation, grant->refund_id, absl::StrCat(grant->amount),
+       absl::StrCat(options_.agent_daily_budget_minor),
+       absl::StrCat(absl::ToInt64Milliseconds(absl::Hours(48))), grant->token},
+      [grant, operation,
+       then = std::move(then)](absl::StatusOr<RedisReply> reply) mutable {
+        if (!reply.ok()) {
+          Log(LogLevel::kWarning, "goodwill_agent_budget_not_updated",
+              {{"grant_id", grant->refund_id},
+               {"operation", operation},
+               {"error", reply.status().ToString()}});
+        }
+        then();
+      });
+}
 
 grpc::ServerUnaryReactor* GoodwillService::GrantGoodwill(
     grpc::CallbackServerContext* context,
@@ -126,7 +156,9 @@ grpc::ServerUnaryReactor* GoodwillService::GrantGoodwill(
   grant->reactor = reactor;
   grant->response = response;
   grant->refund_id = ids.refund_id;
+  grant->token = NewToken();
   grant->amount = request->amount_minor();
+  grant->day = day;
   grant->agent_key = keys_.AgentBudgetKey(request->agent_id(), day);
 
   makegood::v1::Refund refund;
@@ -143,7 +175,6 @@ grpc::ServerUnaryReactor* GoodwillService::GrantGoodwill(
 
   const std::string prefix = keys_.PartitionPrefix(partition);
   std::vector<std::string> grant_keys = {
-      absl::StrCat(prefix, "idem:", ids.scope_hash),
       keys_.MemberKey(request->member_id()),
       keys_.MemberStatsKey(request->member_id()),
       request->order_id().empty()
@@ -161,7 +192,6 @@ grpc::ServerUnaryReactor* GoodwillService::GrantGoodwill(
   std::vector<std::string> grant_args = {
       Fingerprint(*request),
       absl::StrCat(absl::ToUnixMillis(now)),
-      absl::StrCat(absl::ToInt64Milliseconds(options_.idempotency_ttl)),
       ids.refund_id,
       absl::StrCat(request->amount_minor()),
       request->currency(),
@@ -174,29 +204,16 @@ grpc::ServerUnaryReactor* GoodwillService::GrantGoodwill(
       request->note(),
       request->order_id(),
       refund.SerializeAsString(),
-      ""};  // Agent budget remaining: known after step 1.
+      "",  // Agent budget remaining: known after step 1.
+      request->member_id()};
   grant->refund = std::move(refund);
-
-  // A refusal after step 1: the reservation is given back, unless it belongs
-  // to the first use of this key (another payload reusing it).
-  auto refuse = [this, grant](absl::Status status, bool release) {
-    if (!release) {
-      grant->reactor->Finish(ToGrpcStatus(status));
-      return;
-    }
-    redis_.Eval(store::scripts::kGoodwillAgent, {grant->agent_key},
-                {"release", grant->refund_id, "0", "0", "0"},
-                [grant, status](absl::StatusOr<RedisReply>) {
-                  grant->reactor->Finish(ToGrpcStatus(status));
-                });
-  };
 
   redis_.Eval(
       store::scripts::kGoodwillAgent, {grant->agent_key},
       {"reserve", ids.refund_id, absl::StrCat(request->amount_minor()),
        absl::StrCat(options_.agent_daily_budget_minor),
-       absl::StrCat(absl::ToInt64Milliseconds(absl::Hours(48)))},
-      [this, grant, refuse, grant_keys = std::move(grant_keys),
+       absl::StrCat(absl::ToInt64Milliseconds(absl::Hours(48))), grant->token},
+      [this, grant, grant_keys = std::move(grant_keys),
        grant_args =
            std::move(grant_args)](absl::StatusOr<RedisReply> reserved) mutable {
         if (!reserved.ok()) {
@@ -208,9 +225,8 @@ grpc::ServerUnaryReactor* GoodwillService::GrantGoodwill(
           grant->reactor->Finish(ToGrpcStatus(r.status()));
           return;
         }
-        const int64_t spent = Int((**r)[1]);
         const int64_t agent_remaining =
-            options_.agent_daily_budget_minor - spent;
+            options_.agent_daily_budget_minor - Int((**r)[1]);
         if ((**r)[0].str == "REFUSED") {
           grant->reactor->Finish(ToGrpcStatus(ErrorWithReason(
               absl::StatusCode::kFailedPrecondition, "AGENT_BUDGET_EXCEEDED",
@@ -218,91 +234,93 @@ grpc::ServerUnaryReactor* GoodwillService::GrantGoodwill(
                            agent_remaining, " left"))));
           return;
         }
-        grant->reserved_now = (**r)[0].str == "NEW";
-        grant_args.back() = absl::StrCat(agent_remaining);
+        grant_args[14] = absl::StrCat(agent_remaining);
         redis_.Eval(
             store::scripts::kGrantGoodwill, std::move(grant_keys),
             std::move(grant_args),
-            [grant, refuse,
-             agent_remaining](absl::StatusOr<RedisReply> granted) {
-              if (!granted.ok()) {
-                // It may have run: a retry with the same key replays it, and
-                // a reservation that outlives a failed grant only expires.
-                grant->reactor->Finish(ToGrpcStatus(granted.status()));
-                return;
-              }
-              auto g = store::ReplyArray(*granted, 1, "grant_goodwill");
-              if (!g.ok()) {
-                refuse(g.status(), grant->reserved_now);
-                return;
-              }
-              const auto& e = **g;
-              const std::string& tag = e[0].str;
-              makegood::v1::GrantGoodwillResponse& out = *grant->response;
-              if (tag == "OK" && e.size() >= 2) {
-                out.set_agent_budget_remaining_minor(agent_remaining);
-                out.set_member_budget_remaining_minor(Int(e[1]));
-              } else if (tag == "REPLAY" && e.size() >= 4) {
-                out.set_replayed(true);
-                out.set_agent_budget_remaining_minor(Int(e[2]));
-                out.set_member_budget_remaining_minor(Int(e[3]));
-                if (!out.mutable_refund()->ParseFromString(e[1].str)) {
-                  grant->reactor->Finish(ToGrpcStatus(
-                      absl::DataLossError("stored goodwill does not parse")));
-                  return;
-                }
-                if (grant->reserved_now) {  // A new day's reservation.
-                  refuse(absl::OkStatus(), true);
-                  return;
-                }
-                grant->reactor->Finish(grpc::Status::OK);
-                return;
-              } else if (tag == "REUSED") {
-                refuse(ErrorWithReason(absl::StatusCode::kFailedPrecondition,
-                                       "IDEMPOTENCY_KEY_REUSED",
-                                       "this idempotency key was already "
-                                       "used with a different request"),
-                       false);
-                return;
-              } else if (tag == "NO_MEMBER") {
-                refuse(absl::NotFoundError("the member is not known"), true);
-                return;
-              } else if (tag == "NO_ORDER") {
-                refuse(absl::NotFoundError(
-                           "the order is not recorded for this member"),
-                       true);
-                return;
-              } else if (tag == "MEMBER_BUDGET" && e.size() >= 2) {
-                refuse(ErrorWithReason(
-                           absl::StatusCode::kFailedPrecondition,
-                           "MEMBER_BUDGET_EXCEEDED",
-                           absl::StrCat("the member's goodwill budget (30 "
-                                        "days) has ",
-                                        e[1].str, " left")),
-                       true);
-                return;
-              } else if (tag == "CEILING" && e.size() >= 3) {
-                refuse(ErrorWithReason(
-                           absl::StatusCode::kFailedPrecondition,
-                           "ORDER_FULLY_REFUNDED",
-                           absl::StrCat("the order paid ", e[2].str, " and ",
-                                        e[1].str,
-                                        " is already refunded: money back "
-                                        "never exceeds what was paid")),
-                       true);
-                return;
-              } else {
-                refuse(absl::InternalError(
-                           absl::StrCat("grant_goodwill answered ", tag)),
-                       grant->reserved_now);
-                return;
-              }
-              // Fresh grant: the refund as written.
-              *out.mutable_refund() = grant->refund;
-              grant->reactor->Finish(grpc::Status::OK);
+            [this, grant, agent_remaining](absl::StatusOr<RedisReply> granted) {
+              OnGranted(grant, agent_remaining, std::move(granted));
             });
       });
   return reactor;
 }
 
+void GoodwillService::OnGranted(std::shared_ptr<Grant> grant,
+                                int64_t agent_remaining,
+                                absl::StatusOr<RedisReply> granted) {
+  // A refusal gives this request's reservation back (a no-op when the
+  // reservation is another request's, or already the grant's).
+  auto refuse = [this, grant](absl::Status status) {
+    AgentBudget(grant, "release", [grant, status = std::move(status)] {
+      grant->reactor->Finish(ToGrpcStatus(status));
+    });
+  };
+  if (!granted.ok()) {
+    // It may have run: a retry with the same key replays it and confirms the
+    // reservation; until then the reservation stays (never under-counted).
+    grant->reactor->Finish(ToGrpcStatus(granted.status()));
+    return;
+  }
+  auto g = store::ReplyArray(*granted, 1, "grant_goodwill");
+  if (!g.ok()) {
+    refuse(g.status());
+    return;
+  }
+  const auto& e = **g;
+  const std::string& tag = e[0].str;
+  makegood::v1::GrantGoodwillResponse& out = *grant->response;
+  if (tag == "OK" && e.size() >= 2) {
+    out.set_agent_budget_remaining_minor(agent_remaining);
+    out.set_member_budget_remaining_minor(Int(e[1]));
+    *out.mutable_refund() = grant->refund;
+    AgentBudget(grant, "confirm",
+                [grant] { grant->reactor->Finish(grpc::Status::OK); });
+    return;
+  }
+  if (tag == "REPLAY" && e.size() >= 5) {
+    out.set_replayed(true);
+    out.set_agent_budget_remaining_minor(Int(e[2]));
+    out.set_member_budget_remaining_minor(Int(e[3]));
+    if (!out.mutable_refund()->ParseFromString(e[1].str)) {
+      grant->reactor->Finish(
+          ToGrpcStatus(absl::DataLossError("stored goodwill does not parse")));
+      return;
+    }
+    // Granted today: the reservation is the grant's (confirming heals one a
+    // refused twin released). Granted on another day: what this request
+    // reserved today is not spent.
+    const bool today = e[4].str == absl::StrCat(grant->day);
+    AgentBudget(grant, today ? "confirm" : "release",
+                [grant] { grant->reactor->Finish(grpc::Status::OK); });
+    return;
+  }
+  if (tag == "REUSED") {
+    refuse(ErrorWithReason(
+        absl::StatusCode::kFailedPrecondition, "IDEMPOTENCY_KEY_REUSED",
+        "this idempotency key was already used with a different request"));
+  } else if (tag == "NO_MEMBER") {
+    refuse(ErrorWithReason(absl::StatusCode::kNotFound, "MEMBER_NOT_FOUND",
+                           "the member is not recorded"));
+  } else if (tag == "NO_ORDER") {
+    refuse(ErrorWithReason(absl::StatusCode::kNotFound, "ORDER_NOT_FOUND",
+                           "the order is not recorded for this member"));
+  } else if (tag == "NOT_OWNER") {
+    refuse(ErrorWithReason(absl::StatusCode::kPermissionDenied,
+                           "NOT_ORDER_MEMBER",
+                           "the order belongs to another member"));
+  } else if (tag == "MEMBER_BUDGET" && e.size() >= 2) {
+    refuse(ErrorWithReason(
+        absl::StatusCode::kFailedPrecondition, "MEMBER_BUDGET_EXCEEDED",
+        absl::StrCat("the member's goodwill budget (30 days) has ", e[1].str,
+                     " left")));
+  } else if (tag == "CEILING" && e.size() >= 3) {
+    refuse(ErrorWithReason(
+        absl::StatusCode::kFailedPrecondition, "ORDER_FULLY_REFUNDED",
+        absl::StrCat("the order paid ", e[2].str, " and ", e[1].str,
+                     " is already refunded: money back never exceeds what was "
+                     "paid")));
+  } else {
+    refuse(absl::InternalError(absl::StrCat("grant_goodwill answered ", tag)));
+  }
+}
 }  // namespace makegood::api

@@ -5,13 +5,17 @@
 // of an order — with no approval, within two budgets, fully audited:
 //   1. goodwill_agent.lua reserves the amount on the agent's daily budget
 //      (a key in a slot of its own, idempotent per grant);
-//   2. grant_goodwill.lua, in the member's partition, checks idempotency,
-//      the member's 30-day goodwill budget and the order's ceiling, then
+//   2. grant_goodwill.lua, in the member's partition, checks idempotency
+//      (the refund record is the idempotency record: it never expires), the
+//      member's 30-day goodwill budget, the order's owner and ceiling, then
 //      writes the refund (ACCEPTED, paid by the settlement worker like any
 //      refund), its ledger postings, outbox entry, creation event, an audit
 //      entry (mg:{p<N>}:goodwill: agent, caller, reason, note) and a member
 //      notification — atomically;
-//   3. if step 2 refuses, the reservation of step 1 is released.
+//   3. if step 2 refuses, this request's reservation of step 1 is released;
+//      once it grants (or replays a grant of the same day), the reservation
+//      is confirmed as the grant's, so concurrent requests with one key can
+//      never leave the agent's day below its committed grants.
 // Ids derive from the idempotency scope (caller, method, member, key), so a
 // retry maps to the same grant and refund; a replay answers as the first
 // call did. A crash between steps 1 and 2 leaves a reservation that the
@@ -21,7 +25,10 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 
+#include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "makegood/v1/goodwill_service.grpc.pb.h"
 #include "services/auth/authenticator.h"
@@ -29,6 +36,7 @@
 #include "services/policy_file/policy_document.h"
 #include "services/store/key_schema.h"
 #include "services/store/redis_client.h"
+#include "services/store/redis_reply.h"
 
 namespace makegood::api {
 
@@ -38,7 +46,6 @@ struct GoodwillOptions {
   int64_t agent_daily_budget_minor = 10000;
   // What one member may receive over 30 days.
   int64_t member_budget_minor = 5000;
-  absl::Duration idempotency_ttl = absl::Hours(24);
 };
 
 class GoodwillService final
@@ -64,6 +71,15 @@ class GoodwillService final
       makegood::v1::GrantGoodwillResponse* response) override;
 
  private:
+  struct Grant;
+
+  // Runs `operation` of goodwill_agent.lua on the grant's reservation, then
+  // `then` (whatever Redis answered: failures are logged).
+  void AgentBudget(std::shared_ptr<Grant> grant, const char* operation,
+                   absl::AnyInvocable<void()> then);
+  void OnGranted(std::shared_ptr<Grant> grant, int64_t agent_remaining,
+                 absl::StatusOr<store::RedisReply> granted);
+
   const auth::Authenticator& auth_;
   store::RedisClient& redis_;
   const store::KeySchema& keys_;

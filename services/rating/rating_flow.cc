@@ -128,6 +128,13 @@ RatingResult Failure(absl::Status status,
   return result;
 }
 
+absl::Status KeyReusedError() {
+  return ErrorWithReason(absl::StatusCode::kFailedPrecondition,
+                         "IDEMPOTENCY_KEY_REUSED",
+                         "this idempotency key was already used with a "
+                         "different request; use a new key for a new rating");
+}
+
 RatingResult Success(makegood::v1::SubmitRatingResponse response,
                      std::optional<RateLimitHeaders> headers) {
   RatingResult result;
@@ -158,7 +165,8 @@ struct RatingFlow::Call {
   RatingIds ids;
   std::string fingerprint;
   std::string token;
-  std::string idem_key, member_key, stats_key, order_key, member_limiter_key;
+  std::string idem_key, member_key, stats_key, order_key, member_limiter_key,
+      rating_key;
   int attempts = 0;
 
   // Round trip 1 joins two replies; both callbacks run on the I/O thread,
@@ -200,6 +208,7 @@ void RatingFlow::Submit(std::string caller,
   call->stats_key = keys_.MemberStatsKey(member_id);
   call->order_key = keys_.OrderKey(member_id, request->order_id());
   call->member_limiter_key = keys_.MemberLimiterKey(member_id);
+  call->rating_key = absl::StrCat(prefix, "rating:", call->ids.rating_id);
   StartAttempt(std::move(call), /*first=*/true);
 }
 
@@ -222,7 +231,7 @@ void RatingFlow::StartAttempt(std::shared_ptr<Call> call, bool first) {
   redis_.Eval(
       store::scripts::kAdmitRating,
       {call->idem_key, call->member_key, call->stats_key, call->order_key,
-       call->member_limiter_key},
+       call->member_limiter_key, call->rating_key},
       {call->fingerprint, call->token,
        absl::StrCat(absl::ToInt64Milliseconds(options_.claim_lease)),
        absl::StrCat(absl::ToUnixMillis(call->now)), call->request.member_id(),
@@ -263,12 +272,12 @@ void RatingFlow::OnAdmitted(std::shared_ptr<Call> call) {
     Finish(call, std::move(result));
     return;
   }
+  if (tag == "RECORDED" && admit.size() >= 2) {
+    ReplayRecorded(call, admit[1].str);
+    return;
+  }
   if (tag == "REUSED") {
-    Finish(call,
-           Failure(ErrorWithReason(
-               absl::StatusCode::kFailedPrecondition, "IDEMPOTENCY_KEY_REUSED",
-               "this idempotency key was already used with a different "
-               "request; use a new key for a new rating")));
+    Finish(call, Failure(KeyReusedError()));
     return;
   }
   if (tag == "INFLIGHT") {
@@ -400,6 +409,27 @@ void RatingFlow::OnAdmitted(std::shared_ptr<Call> call) {
   DecideAndCommit(call, admit);
 }
 
+void RatingFlow::ReplayRecorded(std::shared_ptr<Call> call,
+                                const std::string& record_bytes) {
+  makegood::storage::v1::RatingRecord record;
+  if (!record.ParseFromString(record_bytes)) {
+    Finish(call, Failure(absl::DataLossError("rating record does not parse")));
+    return;
+  }
+  if (RequestFingerprint(record.request()) != call->fingerprint) {
+    Finish(call, Failure(KeyReusedError()));
+    return;
+  }
+  // The answer the first use of the key got: the rating id and its decision,
+  // exactly as committed (the record keeps the decision it was answered).
+  RatingResult result;
+  result.response.set_rating_id(record.rating_id());
+  *result.response.mutable_decision() = std::move(*record.mutable_decision());
+  result.response.set_replayed(true);
+  replayed_.fetch_add(1, std::memory_order_relaxed);
+  Finish(call, std::move(result));
+}
+
 void RatingFlow::OnOrderMissing(std::shared_ptr<Call> call) {
   // Not in the member's partition: unknown, or another member's order.
   redis_.Command(
@@ -503,7 +533,7 @@ void RatingFlow::DecideAndCommit(std::shared_ptr<Call> call,
       call->idem_key,
       call->stats_key,
       call->order_key,
-      absl::StrCat(prefix, "rating:", call->ids.rating_id),
+      call->rating_key,
       absl::StrCat(prefix, "refund:", call->ids.refund_id),
       absl::StrCat(prefix, "refunds:m:", member_id),
       absl::StrCat(prefix, "refunds:o:", order_id),
@@ -626,14 +656,18 @@ void RatingFlow::OnCommitted(std::shared_ptr<Call> call,
                               "one was decided; retry with the same key"));
     return;
   }
-  if (tag == "REPLAY" && r.size() >= 2) {
-    RatingResult result;
-    if (!result.response.ParseFromString(r[1].str)) {
-      result.status = absl::DataLossError("stored response does not parse");
-    } else {
-      result.response.set_replayed(true);
+  if (tag == "DONE") {
+    // Committed already, by this request's twin or an earlier use of the key:
+    // admitting again answers from what was stored, or refuses another
+    // payload. The claim, if still ours, is released by that answer's path.
+    if (call->attempts < options_.max_attempts) {
+      StartAttempt(call, /*first=*/false);
+      return;
     }
-    Finish(call, std::move(result));
+    ReleaseAndFinish(
+        call, ErrorWithReason(absl::StatusCode::kAborted, "CONCURRENT_UPDATE",
+                              "this idempotency key was answered while this "
+                              "request was decided; retry with the same key"));
     return;
   }
   if (tag == "LOST_CLAIM") {

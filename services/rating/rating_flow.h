@@ -114,6 +114,11 @@ class RatingFlow {
   void StartAttempt(std::shared_ptr<Call> call, bool first);
   void OnAdmitted(std::shared_ptr<Call> call);
   void OnOrderMissing(std::shared_ptr<Call> call);
+  // Answers a retry whose idempotency record expired from the rating record
+  // its key committed, if the request is the same (else
+  // IDEMPOTENCY_KEY_REUSED).
+  void ReplayRecorded(std::shared_ptr<Call> call,
+                      const std::string& record_bytes);
   void DecideAndCommit(std::shared_ptr<Call> call,
                        const std::vector<store::RedisReply>& admit);
   // Decides with the shadow policy and reports a disagreement.

@@ -350,7 +350,6 @@ absl::StatusOr<ServerConfig> ConfigFromFlags() {
       absl::GetFlag(FLAGS_goodwill_agent_daily_budget);
   config.goodwill.member_budget_minor =
       absl::GetFlag(FLAGS_goodwill_member_budget);
-  config.goodwill.idempotency_ttl = config.rating.idempotency_ttl;
   if (config.goodwill.agent_daily_budget_minor < 0 ||
       config.goodwill.member_budget_minor < 0) {
     return absl::InvalidArgumentError(

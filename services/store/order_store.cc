@@ -99,9 +99,9 @@ void OrderStore::RecordDelivery(
               } else if (*outcome == "MONEY_LOCKED") {
                 done(absl::FailedPreconditionError(absl::StrCat(
                     "order ", order_id,
-                    " has been rated: its money fields (currency, "
-                    "total_minor, delivery_fee_minor, lines' quantity and "
-                    "amount_minor) can no longer change")));
+                    " has been rated or compensated: its money fields "
+                    "(currency, total_minor, delivery_fee_minor, lines' "
+                    "quantity and amount_minor) can no longer change")));
               } else if (*outcome == "MEMBER_MISMATCH") {
                 done(absl::FailedPreconditionError(
                     absl::StrCat("order ", order_id,

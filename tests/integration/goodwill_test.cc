@@ -1,9 +1,12 @@
 // GrantGoodwill through gRPC against real Redis: budgets per agent and per
 // member, the order's ceiling, idempotent retries, the audit trail, and the
 // grant settling like any refund.
+#include <atomic>
 #include <map>
 #include <memory>
+#include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -11,6 +14,7 @@
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "gtest/gtest.h"
+#include "lua/scripts.h"
 #include "services/store/key_schema.h"
 #include "tests/testing/app_harness.h"
 
@@ -72,6 +76,9 @@ class GoodwillTest : public ::testing::Test {
     grpc::ClientContext context;
     return h_->stubs().goodwill->GrantGoodwill(&context, request, response);
   }
+
+  // The UTC day number of the business clock (budgets are per day).
+  int64_t Day() { return absl::ToUnixSeconds(h_->clock().Now()) / 86400; }
 
   std::string Prefix(const std::string& member) {
     return keys_.PartitionPrefix(keys_.PartitionOf(member));
@@ -225,6 +232,214 @@ TEST_F(GoodwillTest, GrantSettlesThroughTheWorker) {
   EXPECT_EQ(refund.state(), v1::REFUND_STATE_SUCCEEDED);
   auto wallet = h_->Redis({"HGET", Prefix("m-1") + "wallet:m-1", "bal:EUR"});
   EXPECT_EQ(wallet->str, "250");
+}
+
+// Found by reading the code (issue 10): RecordDelivery accepted a smaller
+// total after goodwill had paid money back on the order, so 3000 stood
+// refunded against 1000 paid.
+TEST_F(GoodwillTest, GoodwillFreezesTheOrdersMoneyFields) {
+  h_->StopApp();
+  h_->config().goodwill.agent_daily_budget_minor = 100000;
+  h_->config().goodwill.member_budget_minor = 100000;
+  ASSERT_TRUE(h_->StartApp().ok());
+  for (v1::Instrument instrument :
+       {v1::INSTRUMENT_ORIGINAL_PAYMENT, v1::INSTRUMENT_COUPON}) {
+    const std::string order_id = absl::StrCat("o-", instrument);
+    ASSERT_TRUE(h_->RecordOrder("m-3", order_id).ok());  // Paid 3000.
+    v1::GrantGoodwillRequest grant =
+        Grant(absl::StrCat("g-", instrument), 2500, "agent-7", "m-3");
+    grant.set_order_id(order_id);
+    grant.set_instrument(instrument);
+    v1::GrantGoodwillResponse granted;
+    ASSERT_TRUE(Call(grant, &granted).ok());
+
+    auto before = h_->Snapshot();
+    v1::RecordDeliveryRequest smaller;
+    *smaller.mutable_order() =
+        AppHarness::SampleOrder("m-3", order_id, h_->clock().Now());
+    smaller.mutable_order()->set_total_minor(1000);
+    smaller.mutable_order()->mutable_lines(1)->set_amount_minor(0);
+    smaller.mutable_order()->mutable_lines(0)->set_amount_minor(700);
+    v1::RecordDeliveryResponse response;
+    grpc::ClientContext context;
+    grpc::Status refused =
+        h_->stubs().orders->RecordDelivery(&context, smaller, &response);
+    EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION)
+        << v1::Instrument_Name(instrument);
+    EXPECT_THAT(refused.error_message(), HasSubstr("money fields"));
+    EXPECT_EQ(h_->Snapshot(), before) << "nothing changed";
+  }
+}
+
+// Found by reading the code (issue 10): the order key is the member's
+// partition's, and members share partitions, so another member's order was
+// found and compensated.
+TEST_F(GoodwillTest, AGrantOnAnotherMembersOrderIsRefused) {
+  // A member in m-1's partition.
+  std::string neighbour;
+  for (int i = 0; neighbour.empty(); ++i) {
+    std::string id = absl::StrCat("n-", i);
+    if (keys_.PartitionOf(id) == keys_.PartitionOf("m-1")) neighbour = id;
+  }
+  ASSERT_TRUE(h_->UpsertMember(neighbour).ok());
+  ASSERT_TRUE(h_->RecordOrder("m-1", "o-1").ok());
+  auto before = h_->Snapshot();
+  v1::GrantGoodwillRequest grant = Grant("g-1", 300, "agent-7", neighbour);
+  grant.set_order_id("o-1");
+  grant.set_instrument(v1::INSTRUMENT_ORIGINAL_PAYMENT);
+  v1::GrantGoodwillResponse response;
+  grpc::Status refused = Call(grant, &response);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(Reason(refused), "NOT_ORDER_MEMBER");
+  EXPECT_EQ(h_->Snapshot(), before) << "budgets given back, nothing written";
+}
+
+// Found by reading the code (issue 10): a grant did not move the member's
+// stats version, so a rating decided before the grant committed after it on
+// a stale view of the order's remainder and the tier's caps.
+TEST_F(GoodwillTest, AGrantMakesRatingsDecidedBeforeItDecideAgain) {
+  ASSERT_TRUE(h_->RecordOrder("m-1", "o-1").ok());
+  auto version = [&] {
+    auto v = h_->Redis({"HGET", keys_.MemberStatsKey("m-1"), "ver"});
+    return v.ok() ? v->str : std::string("?");
+  };
+  const std::string before = version();
+  v1::GrantGoodwillResponse response;
+  ASSERT_TRUE(Call(Grant("g-1", 100), &response).ok());
+  EXPECT_NE(version(), before);
+  const std::string after_grant = version();
+  ASSERT_TRUE(Call(Grant("g-1", 100), &response).ok());
+  EXPECT_TRUE(response.replayed());
+  EXPECT_EQ(version(), after_grant) << "a replay changes nothing";
+}
+
+// Found by reading the code (issue 10): of two requests with one key, the
+// one that reserved the agent's budget released it when its grant found the
+// other's committed grant, so the day's budget no longer counted the grant.
+TEST_F(GoodwillTest, ConcurrentRequestsWithOneKeyChargeTheAgentOnce) {
+  for (int round = 0; round < 20; ++round) {
+    const std::string key = absl::StrCat("g-", round);
+    std::vector<std::thread> threads;
+    std::atomic<int> ok{0};
+    for (int i = 0; i < 4; ++i) {
+      threads.emplace_back([&] {
+        v1::GrantGoodwillResponse response;
+        if (Call(Grant(key, 10, "agent-7", "m-2"), &response).ok()) ++ok;
+      });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(ok.load(), 4) << "every request answered, one grant made";
+  }
+  auto spent =
+      h_->Redis({"HGET", keys_.AgentBudgetKey("agent-7", Day()), "spent"});
+  EXPECT_EQ(spent->str, "200") << "20 grants of 10, each counted once";
+  auto audit = h_->Redis({"XLEN", Prefix("m-2") + "goodwill"});
+  EXPECT_EQ(audit->integer, 20);
+}
+
+// The refusal of one request must not release what its twin's grant holds,
+// in whatever order the two finish (goodwill_agent.lua, directly).
+TEST_F(GoodwillTest, AReleaseNeverTakesBackAConfirmedGrant) {
+  const std::string key = keys_.AgentBudgetKey("agent-9", Day());
+  auto agent = [&](const std::string& op, const std::string& token) {
+    return h_->Redis({"EVAL", store::scripts::kGoodwillAgent.source, "1", key,
+                      op, "rf_x", "40", "1000", "100000", token});
+  };
+  ASSERT_EQ(agent("reserve", "A")->elements[0].str, "NEW");
+  ASSERT_EQ(agent("reserve", "B")->elements[0].str, "HELD");
+  // B's grant committed and confirmed; then A's refusal arrives late.
+  ASSERT_EQ(agent("confirm", "B")->elements[0].str, "CONFIRMED");
+  EXPECT_EQ(agent("release", "A")->elements[0].str, "KEPT");
+  EXPECT_EQ(h_->Redis({"HGET", key, "spent"})->str, "40");
+  // The other order: A's release first, then B's confirmation re-makes it.
+  const std::string key2 = keys_.AgentBudgetKey("agent-10", Day());
+  auto agent2 = [&](const std::string& op, const std::string& token) {
+    return h_->Redis({"EVAL", store::scripts::kGoodwillAgent.source, "1", key2,
+                      op, "rf_y", "40", "1000", "100000", token});
+  };
+  ASSERT_EQ(agent2("reserve", "A")->elements[0].str, "NEW");
+  ASSERT_EQ(agent2("release", "A")->elements[0].str, "RELEASED");
+  ASSERT_EQ(agent2("confirm", "B")->elements[0].str, "CONFIRMED");
+  EXPECT_EQ(h_->Redis({"HGET", key2, "spent"})->str, "40");
+  EXPECT_EQ(agent2("release", "B")->elements[0].str, "KEPT");
+  EXPECT_EQ(h_->Redis({"HGET", key2, "spent"})->str, "40");
+}
+
+// The idempotency of a grant never expires: a retry days later replays it
+// (and gives back what it reserved on the new day), and pays nothing more.
+TEST_F(GoodwillTest, ARetryDaysLaterReplaysTheGrantAndPaysNothingMore) {
+  v1::GrantGoodwillResponse first, later;
+  ASSERT_TRUE(Call(Grant("g-1", 250), &first).ok());
+  auto ledger = h_->Redis({"XLEN", Prefix("m-1") + "ledger"})->integer;
+  h_->clock().Advance(absl::Hours(72));
+  ASSERT_TRUE(Call(Grant("g-1", 250), &later).ok());
+  EXPECT_TRUE(later.replayed());
+  later.set_replayed(false);
+  EXPECT_EQ(later.SerializeAsString(), first.SerializeAsString());
+  EXPECT_EQ(h_->Redis({"XLEN", Prefix("m-1") + "ledger"})->integer, ledger);
+  auto today = h_->Redis({"EXISTS", keys_.AgentBudgetKey("agent-7", Day())});
+  EXPECT_EQ(today->integer, 0) << "the new day's reservation was given back";
+  grpc::Status reused = Call(Grant("g-1", 300), &later);
+  EXPECT_EQ(Reason(reused), "IDEMPOTENCY_KEY_REUSED");
+}
+
+// The order's ceiling holds across ratings and goodwill in any interleaving:
+// seeded random mixes of concurrent ratings (new keys, retries) and money
+// grants on one order; afterwards refunded_minor is exactly the sum of the
+// order's money refunds and never above what was paid.
+TEST_F(GoodwillTest, RatingsAndGrantsOnOneOrderNeverPassItsCeiling) {
+  h_->StopApp();
+  h_->config().goodwill.agent_daily_budget_minor = 1'000'000;
+  h_->config().goodwill.member_budget_minor = 1'000'000;
+  ASSERT_TRUE(h_->StartApp().ok());
+  for (uint32_t seed = 1; seed <= 3; ++seed) {
+    const std::string order_id = absl::StrCat("o-mix-", seed);
+    ASSERT_TRUE(h_->RecordOrder("m-1", order_id).ok());  // Paid 3000.
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 6; ++t) {
+      threads.emplace_back([&, t] {
+        std::mt19937 random(seed * 100 + t);
+        for (int i = 0; i < 12; ++i) {
+          const std::string key =
+              absl::StrCat("k-", seed, "-", t, "-", random() % 8);
+          if (random() % 2 == 0) {
+            v1::SubmitRatingRequest rating = testing::MeltedRating(
+                key, "m-1", order_id, static_cast<int>(random() % 60));
+            v1::SubmitRatingResponse response;
+            grpc::ClientContext context;
+            (void)h_->stubs().ratings->SubmitRating(&context, rating,
+                                                    &response);
+          } else {
+            v1::GrantGoodwillRequest grant =
+                Grant(key, 1 + static_cast<int64_t>(random() % 900), "agent-7");
+            grant.set_order_id(order_id);
+            grant.set_instrument(v1::INSTRUMENT_ORIGINAL_PAYMENT);
+            v1::GrantGoodwillResponse response;
+            (void)Call(grant, &response);
+          }
+        }
+      });
+    }
+    for (auto& thread : threads) thread.join();
+
+    const std::string prefix = Prefix("m-1");
+    auto ids =
+        h_->Redis({"ZRANGE", prefix + "refunds:o:" + order_id, "0", "-1"});
+    ASSERT_TRUE(ids.ok());
+    int64_t money = 0;
+    for (const auto& id : ids->elements) {
+      auto refund =
+          Fields(*h_->Redis({"HGETALL", prefix + "refund:" + id.str}));
+      if (refund["instrument"] != "coupon") {
+        money += std::stoll(refund["amount_minor"]);
+      }
+    }
+    auto order =
+        Fields(*h_->Redis({"HGETALL", keys_.OrderKey("m-1", order_id)}));
+    EXPECT_EQ(std::stoll(order["refunded_minor"]), money) << "seed " << seed;
+    EXPECT_LE(money, 3000) << "seed " << seed;
+    EXPECT_GT(ids->elements.size(), 0u) << "seed " << seed;
+  }
 }
 
 }  // namespace

@@ -206,6 +206,95 @@ TEST_F(RatingTest, SameKeyWithAnotherPayloadIsRefused) {
   EXPECT_EQ(h_->Snapshot(), before);
 }
 
+// Found by reading the code (issue 10): once the idempotency record had
+// expired (inside the 7-day rating window), a retry of the key was decided
+// again and rewrote the paid refund under the same id.
+TEST_F(RatingTest, ALateRetryAfterTheKeyExpiredReplaysTheOriginalDecision) {
+  h_->config().rating.idempotency_ttl = absl::Seconds(1);
+  Start();
+  Call first = Submit(h_->stubs(), Rating("k-late"));
+  ASSERT_TRUE(first.status.ok()) << first.status.error_message();
+  ASSERT_TRUE(first.response.decision().has_refund());
+  auto keys = *store::KeySchema::Create(h_->config().partitions);
+  rating::RatingIds ids = rating::DeriveRatingIds(
+      "anonymous", "SubmitRating", "m-1", "k-late", keys.PartitionOf("m-1"));
+  const std::string idem =
+      keys.PartitionPrefix(ids.partition) + "idem:" + ids.scope_hash;
+  for (int i = 0; i < 300 && Integer(h_->Redis({"EXISTS", idem})) != 0; ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  ASSERT_EQ(Integer(h_->Redis({"EXISTS", idem})), 0) << "the record expired";
+  h_->clock().Advance(absl::Hours(100));  // Still inside the rating window.
+
+  auto before = h_->Snapshot();
+  Call late = Submit(h_->stubs(), Rating("k-late"));
+  ASSERT_TRUE(late.status.ok()) << late.status.error_message();
+  EXPECT_TRUE(late.response.replayed());
+  v1::SubmitRatingResponse expected = first.response;
+  expected.set_replayed(true);
+  EXPECT_EQ(late.response.SerializeAsString(), expected.SerializeAsString());
+  EXPECT_EQ(h_->Snapshot(), before) << "the late retry changed something";
+
+  // Another payload on the expired key is still that key's misuse.
+  Call reused = Submit(h_->stubs(), Rating("k-late", "m-1", "o-1", 10));
+  EXPECT_EQ(Reason(reused.status), "IDEMPOTENCY_KEY_REUSED");
+  EXPECT_EQ(h_->Snapshot(), before);
+}
+
+// The commit script itself never overwrites a committed rating or refund,
+// and never answers with a stored response (it may be another payload's):
+// given a claim on a scope that is already committed, it writes nothing.
+TEST_F(RatingTest, ACommitNeverOverwritesACommittedRatingOrAnswersForIt) {
+  Start();
+  Call first = Submit(h_->stubs(), Rating("k-1"));
+  ASSERT_TRUE(first.status.ok());
+  auto keys = *store::KeySchema::Create(h_->config().partitions);
+  rating::RatingIds ids = rating::DeriveRatingIds(
+      "anonymous", "SubmitRating", "m-1", "k-1", keys.PartitionOf("m-1"));
+  const std::string prefix = keys.PartitionPrefix(ids.partition);
+  const std::string idem = prefix + "idem:" + ids.scope_hash;
+  auto commit = [&](const std::string& token) {
+    std::vector<std::string> argv = {
+        "EVAL",
+        store::scripts::kCommitRating.source,
+        "16",
+        idem,
+        keys.MemberStatsKey("m-1"),
+        keys.OrderKey("m-1", "o-1"),
+        prefix + "rating:" + ids.rating_id,
+        prefix + "refund:" + ids.refund_id,
+        prefix + "refunds:m:m-1",
+        prefix + "refunds:o:o-1",
+        prefix + "ledger",
+        prefix + "ledger:balances",
+        prefix + "outbox",
+        prefix + "ratings:t",
+        prefix + "refund:" + ids.refund_id + ":events",
+        prefix + "fu:feedback",
+        prefix + "fu:tasks",
+        prefix + "fu:notifications",
+        prefix + "decisions",
+        token};
+    return h_->Redis(argv);
+  };
+  // A late commit of a lapsed claim, while the key is answered.
+  auto before = h_->Snapshot();
+  auto reply = commit("a-lapsed-claim");
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(reply->elements[0].str, "DONE");
+  EXPECT_EQ(h_->Snapshot(), before);
+  // The key's record expired and a claim was made by hand with a valid
+  // token: the committed rating still wins.
+  ASSERT_TRUE(h_->Redis({"DEL", idem}).ok());
+  ASSERT_TRUE(
+      h_->Redis({"HSET", idem, "state", "inflight", "token", "t-1"}).ok());
+  before = h_->Snapshot();
+  reply = commit("t-1");
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(reply->elements[0].str, "DONE");
+  EXPECT_EQ(h_->Snapshot(), before);
+}
+
 TEST_F(RatingTest, FiftyConcurrentIdenticalRequestsPayOnceAndAgree) {
   Start();
   constexpr int kClients = 50;
@@ -515,12 +604,13 @@ TEST_F(RatingTest, AClaimLeftByACrashedServerLapsesThenTheRetryPaysOnce) {
   std::vector<std::string> argv = {
       "EVAL",
       store::scripts::kAdmitRating.source,
-      "5",
+      "6",
       keys.PartitionPrefix(ids.partition) + "idem:" + ids.scope_hash,
       keys.MemberKey("m-1"),
       keys.MemberStatsKey("m-1"),
       keys.OrderKey("m-1", "o-1"),
       keys.MemberLimiterKey("m-1"),
+      keys.PartitionPrefix(ids.partition) + "rating:" + ids.rating_id,
       rating::RequestFingerprint(request),
       "token-of-the-dead-server",
       "1000",
@@ -533,7 +623,7 @@ TEST_F(RatingTest, AClaimLeftByACrashedServerLapsesThenTheRetryPaysOnce) {
       "l1"};
   auto claimed = h_->Redis(argv);
   ASSERT_TRUE(claimed.ok()) << claimed.status();
-  ASSERT_EQ(claimed->elements[0].str, "FRESH");
+  ASSERT_EQ(claimed->elements[0].str, "FRESH") << claimed->elements[0].str;
 
   Call blocked = Submit(h_->stubs(), request);
   EXPECT_EQ(blocked.status.error_code(), grpc::StatusCode::ABORTED);

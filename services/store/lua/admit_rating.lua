@@ -4,12 +4,14 @@
 -- snapshot the policy decides on — in one atomic step.
 -- KEYS[1] idempotency record  KEYS[2] member profile  KEYS[3] member stats
 -- KEYS[4] order               KEYS[5] member rate limiter
+-- KEYS[6] the rating record this scope commits (its id derives from the scope)
 -- ARGV[1] request fingerprint   ARGV[2] claim token   ARGV[3] lease ms
 -- ARGV[4] now ms (business clock)  ARGV[5] member_id
 -- ARGV[6] limiter interval ms (0: no limit)  ARGV[7] burst  ARGV[8] shadow
 -- ARGV[9] rating window ms      ARGV[10] rated line ids, space separated
 -- Returns one of
---   {'REPLAY', response} {'REUSED'} {'INFLIGHT'}
+--   {'REPLAY', response} {'RECORDED', rating record bytes} {'REUSED'}
+--   {'INFLIGHT'}
 --   {'LIMITED', retry_after_ms, reset_ms} {'NO_ORDER'} {'NOT_OWNER'}
 --   {'NO_MEMBER'} {'WINDOW_CLOSED'} {'UNKNOWN_LINE', line_id}
 --   {'FRESH', order_pb, order_refunded_minor, member_pb, stats (flat
@@ -17,9 +19,17 @@
 --    order_replaced_line_ids}
 local idem = redis.call('HMGET', KEYS[1], 'state', 'fp', 'response', 'token')
 local own_claim = false
+if idem[1] == 'done' then
+  if idem[2] ~= ARGV[1] then return {'REUSED'} end
+  return {'REPLAY', idem[3]}
+end
+-- The idempotency record expires; the rating it committed does not. A late
+-- retry is answered from the rating record (the caller compares the request
+-- in it with its own) and is never decided again.
+local recorded = redis.call('HGET', KEYS[6], 'pb')
+if recorded then return {'RECORDED', recorded} end
 if idem[1] then
   if idem[2] ~= ARGV[1] then return {'REUSED'} end
-  if idem[1] == 'done' then return {'REPLAY', idem[3]} end
   if idem[4] ~= ARGV[2] then return {'INFLIGHT'} end
   own_claim = true  -- Our own retry after a stale commit: no new limit charge.
 end

@@ -27,10 +27,16 @@
 -- ARGV[26] reason codes, comma separated
 -- ARGV[27] D, then D args: field/value pairs of the decision event
 -- then F, then F triples: follow-up kind, target id, reason codes
--- Returns {'OK'} | {'STALE'} | {'LOST_CLAIM'} | {'REPLAY', response}
+-- Returns {'OK'} | {'STALE'} | {'LOST_CLAIM'} | {'DONE'}
 --       | {'CEILING', refunded_minor, total_minor}
-local idem = redis.call('HMGET', KEYS[1], 'state', 'token', 'response')
-if idem[1] == 'done' then return {'REPLAY', idem[3]} end
+-- DONE: this scope's rating is already committed (the key was answered, or
+-- its record exists): nothing is written, and the caller admits again, which
+-- answers from what was stored after comparing the requests. A stored answer
+-- is never returned from here, because it may belong to another payload.
+local idem = redis.call('HMGET', KEYS[1], 'state', 'token')
+if idem[1] == 'done' or redis.call('EXISTS', KEYS[4], KEYS[5]) > 0 then
+  return {'DONE'}
+end
 if idem[1] ~= 'inflight' or idem[2] ~= ARGV[1] then return {'LOST_CLAIM'} end
 local now = ARGV[3]
 local day = ARGV[14]

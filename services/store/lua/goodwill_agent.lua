@@ -1,33 +1,56 @@
--- A support agent's goodwill budget for one day: reserve (idempotently, per
--- grant) or release a reservation. The agent's key lives in a slot of its
--- own, so the grant itself (in the member's partition) is a second step;
--- GoodwillService releases the reservation if that step refuses.
+-- A support agent's goodwill budget for one day. The agent's key lives in a
+-- slot of its own, so the grant itself (in the member's partition) is a second
+-- step, and this script keeps the day's reservations in step with it:
+--   reserve  before the grant: idempotent per grant; the first request holds
+--            the reservation under its token
+--   release  after a refusal: only by the request holding the reservation,
+--            and never once the grant is confirmed
+--   confirm  after a committed (or replayed) grant: the reservation becomes
+--            the grant's for good; re-made if a refused twin released it
+-- So `spent` is never below the day's committed grants (no leak), whatever
+-- the order in which concurrent requests with one key finish.
 -- KEYS[1] mg:{g<H>}:agent:<agent_id>:<day>
--- ARGV[1] 'reserve' | 'release'  ARGV[2] grant (refund) id  ARGV[3] amount
--- ARGV[4] daily budget  ARGV[5] ttl ms
--- Returns {'NEW' | 'HELD' | 'RELEASED', spent} | {'REFUSED', spent}
+-- ARGV[1] 'reserve' | 'release' | 'confirm'  ARGV[2] grant (refund) id
+-- ARGV[3] amount  ARGV[4] daily budget  ARGV[5] ttl ms  ARGV[6] request token
+-- Returns {'NEW' | 'HELD' | 'RELEASED' | 'KEPT' | 'CONFIRMED', spent}
+--       | {'REFUSED', spent}
+-- A reservation is the field r:<grant id> = '<amount>:<token>', or
+-- '<amount>:granted' once confirmed.
 local field = 'r:' .. ARGV[2]
 local spent = tonumber(redis.call('HGET', KEYS[1], 'spent') or '0')
+local held = redis.call('HGET', KEYS[1], field)
+local function amount_of(value)
+  return tonumber(string.match(value, '^(%d+):'))
+end
+
 if ARGV[1] == 'release' then
-  local held = redis.call('HGET', KEYS[1], field)
-  if held then
-    redis.call('HDEL', KEYS[1], field)
-    spent = redis.call('HINCRBY', KEYS[1], 'spent', -tonumber(held))
-    -- Nothing else reserved: leave no trace of the refused grant.
-    if spent == 0 and redis.call('HLEN', KEYS[1]) == 1 then
-      redis.call('DEL', KEYS[1])
-    end
+  if not held or string.match(held, ':(.*)$') ~= ARGV[6] then
+    return {'KEPT', tostring(spent)}
+  end
+  redis.call('HDEL', KEYS[1], field)
+  spent = redis.call('HINCRBY', KEYS[1], 'spent', -amount_of(held))
+  -- Nothing else reserved: leave no trace of the refused grant.
+  if spent == 0 and redis.call('HLEN', KEYS[1]) == 1 then
+    redis.call('DEL', KEYS[1])
   end
   return {'RELEASED', tostring(spent)}
 end
-if redis.call('HEXISTS', KEYS[1], field) == 1 then
-  return {'HELD', tostring(spent)}
+
+if ARGV[1] == 'confirm' then
+  if not held then
+    spent = redis.call('HINCRBY', KEYS[1], 'spent', tonumber(ARGV[3]))
+  end
+  redis.call('HSET', KEYS[1], field, ARGV[3] .. ':granted')
+  redis.call('PEXPIRE', KEYS[1], ARGV[5])
+  return {'CONFIRMED', tostring(spent)}
 end
+
+if held then return {'HELD', tostring(spent)} end
 local amount = tonumber(ARGV[3])
 if spent + amount > tonumber(ARGV[4]) then
   return {'REFUSED', tostring(spent)}
 end
-redis.call('HSET', KEYS[1], field, ARGV[3])
+redis.call('HSET', KEYS[1], field, ARGV[3] .. ':' .. ARGV[6])
 spent = redis.call('HINCRBY', KEYS[1], 'spent', amount)
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 return {'NEW', tostring(spent)}

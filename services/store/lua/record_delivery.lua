@@ -13,11 +13,13 @@
 -- ARGV[9]  line ids, space separated
 -- ARGV[10] payment reference card refunds are made against
 -- Returns {"CREATED"} | {"UPDATED"} | {"UNCHANGED"}
---       | {"MEMBER_MISMATCH", stored_member_id} | {"MONEY_LOCKED"}
+--       | {"MEMBER_MISMATCH", stored_member_id} | {"MONEY_LOCKED"} (money
+--         fields changed on an order that was rated or got goodwill)
 local key = KEYS[1]
 local stats = KEYS[2]
 local stored = redis.call('HMGET', key, 'pb', 'member_id', 'rated', 'money_fp',
-  'total_minor', 'delivered_at_ms')
+  'total_minor', 'delivered_at_ms', 'refunded_minor', 'coupon_minor',
+  'goodwill')
 local function day(ms) return tostring(math.floor(tonumber(ms) / 86400000)) end
 local function write()
   redis.call('HSET', key,
@@ -42,7 +44,11 @@ end
 if stored[2] ~= ARGV[1] then
   return {'MEMBER_MISMATCH', stored[2]}
 end
-if stored[3] == '1' and stored[4] ~= ARGV[3] then
+-- Once the order is rated or any money or grant moved on it (by a rating or
+-- goodwill), its money fields are frozen: refunds were sized against them.
+local money_moved = stored[3] == '1' or tonumber(stored[7] or '0') > 0 or
+  tonumber(stored[8] or '0') > 0 or stored[9] ~= false
+if money_moved and stored[4] ~= ARGV[3] then
   return {'MONEY_LOCKED'}
 end
 redis.call('HINCRBY', stats, 'sp:' .. day(stored[6]), -tonumber(stored[5]))
