@@ -1,5 +1,7 @@
 #include "services/api/refund_service.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <deque>
 #include <memory>
 #include <optional>
@@ -7,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
@@ -315,6 +318,122 @@ grpc::ServerUnaryReactor* RefundService::MarkRefundAbusive(
         }
         response->set_feedback_reversed(mark->feedback_reversed);
         response->set_newly_marked(mark->newly_marked);
+        response->set_reversal_pending(mark->reversal_pending);
+        refunds_.GetRefund(
+            partition, refund_id,
+            [reactor, response](absl::StatusOr<makegood::v1::Refund> refund) {
+              if (!refund.ok()) {
+                reactor->Finish(ToGrpcStatus(refund.status()));
+                return;
+              }
+              *response->mutable_refund() = *std::move(refund);
+              reactor->Finish(grpc::Status::OK);
+            });
+      });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* RefundService::ListRefundsNeedingAttention(
+    grpc::CallbackServerContext* context,
+    const makegood::v1::ListRefundsNeedingAttentionRequest* request,
+    makegood::v1::ListRefundsNeedingAttentionResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (!Admit(auth_, *context, reactor,
+             "/makegood.v1.RefundService/ListRefundsNeedingAttention")) {
+    return reactor;
+  }
+  Violations violations;
+  int page_size =
+      request->page_size() == 0 ? kDefaultPageSize : request->page_size();
+  if (page_size < 1 || page_size > kMaxPageSize) {
+    violations.Add("page_size", absl::StrCat("must be 0-", kMaxPageSize));
+  }
+  std::string since_ms = "-inf", id;
+  int64_t cursor_ms = 0;
+  if (!request->page_token().empty() &&
+      (!DecodeToken(request->page_token(), "attention", &since_ms, &id) ||
+       !absl::SimpleAtoi(since_ms, &cursor_ms))) {
+    violations.Add("page_token",
+                   "is not a token returned by ListRefundsNeedingAttention");
+  }
+  if (!violations.empty()) {
+    reactor->Finish(ToGrpcStatus(violations.ToStatus()));
+    return reactor;
+  }
+  refunds_.ListNeedingAttention(
+      since_ms, id, page_size,
+      [this, reactor, response](absl::StatusOr<store::AttentionPage> page) {
+        if (!page.ok()) {
+          reactor->Finish(ToGrpcStatus(page.status()));
+          return;
+        }
+        const int64_t now_ms = absl::ToUnixMillis(clock_.Now());
+        for (store::AttentionRefund& a : page->refunds) {
+          makegood::v1::RefundNeedingAttention* out = response->add_refunds();
+          *out->mutable_refund() = std::move(a.refund);
+          out->mutable_attention_since()->set_seconds(a.since_ms / 1000);
+          out->mutable_attention_since()->set_nanos(
+              static_cast<int32_t>(a.since_ms % 1000) * 1000000);
+          const int64_t age_ms = std::max<int64_t>(0, now_ms - a.since_ms);
+          out->mutable_age()->set_seconds(age_ms / 1000);
+          out->mutable_age()->set_nanos(static_cast<int32_t>(age_ms % 1000) *
+                                        1000000);
+          out->set_provider(a.provider);
+          out->set_attempts(a.attempts);
+        }
+        if (!page->next_id.empty()) {
+          response->set_next_page_token(
+              EncodeToken("attention", page->next_ms, page->next_id));
+        }
+        response->set_total_count(page->total);
+        reactor->Finish(grpc::Status::OK);
+      });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* RefundService::RedriveRefund(
+    grpc::CallbackServerContext* context,
+    const makegood::v1::RedriveRefundRequest* request,
+    makegood::v1::RedriveRefundResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (!Admit(auth_, *context, reactor,
+             "/makegood.v1.RefundService/RedriveRefund")) {
+    return reactor;
+  }
+  Violations violations;
+  std::optional<int> partition =
+      rating::RefundIdPartition(request->refund_id(), keys_.partitions());
+  if (!partition.has_value()) {
+    violations.Add("refund_id",
+                   "is not a refund id of this deployment "
+                   "(rf_<partition>_<24 hex digits>)");
+  }
+  ValidateId("operator_id", request->operator_id(), violations);
+  if (!IsLowerToken(request->reason(), 64)) {
+    violations.Add("reason", "must be 1-64 characters of [a-z0-9_-]");
+  }
+  if (!violations.empty()) {
+    reactor->Finish(ToGrpcStatus(violations.ToStatus()));
+    return reactor;
+  }
+  refunds_.Redrive(
+      *partition, request->refund_id(),
+      absl::StrCat("operator:", request->operator_id()), request->reason(),
+      clock_.Now(),
+      [this, reactor, response, partition = *partition,
+       refund_id = request->refund_id()](
+          absl::StatusOr<store::RefundStore::RedriveOutcome> outcome) {
+        if (!outcome.ok()) {
+          absl::Status status = outcome.status();
+          if (absl::IsFailedPrecondition(status)) {
+            status = ErrorWithReason(status.code(), "REFUND_NOT_REDRIVABLE",
+                                     status.message());
+          }
+          reactor->Finish(ToGrpcStatus(status));
+          return;
+        }
+        response->set_redriven(*outcome ==
+                               store::RefundStore::RedriveOutcome::kRedriven);
         refunds_.GetRefund(
             partition, refund_id,
             [reactor, response](absl::StatusOr<makegood::v1::Refund> refund) {

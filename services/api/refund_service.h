@@ -3,8 +3,10 @@
 // makegood.v1.RefundService: GetRefund (optionally with the audit trail),
 // ListRefunds (by member or order, newest first, with opaque page tokens
 // bound to their selector), WatchRefund (the current state at once, then
-// every transition in order until a final state, woken by the refund feed)
-// and MarkRefundAbusive (operator corrections).
+// every transition in order until a final state, woken by the refund feed),
+// MarkRefundAbusive (operator corrections), and for operators
+// ListRefundsNeedingAttention and RedriveRefund (refunds settlement set
+// aside, and sending one back to settlement).
 //
 // Thread-safety: thread-safe; handlers never block.
 #pragma once
@@ -52,6 +54,16 @@ class RefundService final
       grpc::CallbackServerContext* context,
       const makegood::v1::MarkRefundAbusiveRequest* request,
       makegood::v1::MarkRefundAbusiveResponse* response) override;
+
+  grpc::ServerUnaryReactor* ListRefundsNeedingAttention(
+      grpc::CallbackServerContext* context,
+      const makegood::v1::ListRefundsNeedingAttentionRequest* request,
+      makegood::v1::ListRefundsNeedingAttentionResponse* response) override;
+
+  grpc::ServerUnaryReactor* RedriveRefund(
+      grpc::CallbackServerContext* context,
+      const makegood::v1::RedriveRefundRequest* request,
+      makegood::v1::RedriveRefundResponse* response) override;
 
  private:
   const auth::Authenticator& auth_;

@@ -23,6 +23,8 @@ constexpr MethodRoles kTable[] = {
     {"/makegood.v1.RefundService/ListRefunds", {kAppBackend, kAgent, kAdmin}},
     {"/makegood.v1.RefundService/WatchRefund", {kAppBackend, kAgent, kAdmin}},
     {"/makegood.v1.RefundService/MarkRefundAbusive", {kAgent, kAdmin}},
+    {"/makegood.v1.RefundService/ListRefundsNeedingAttention", {kAdmin}},
+    {"/makegood.v1.RefundService/RedriveRefund", {kAdmin}},
     {"/makegood.v1.GoodwillService/GrantGoodwill", {kAgent}},
     {"/makegood.v1.InsightsService/GetSatisfactionStats", {kAgent, kAdmin}},
     {"/makegood.v1.PolicyService/GetPolicy", {kAdmin}},

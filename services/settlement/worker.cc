@@ -386,6 +386,11 @@ void SettlementWorker::OnProviderAnswer(std::shared_ptr<Job> job,
 
 void SettlementWorker::Finish(std::shared_ptr<Job> job, const char* result,
                               std::string reference, std::string reason) {
+  // Every key is built from the entry's partition, never from the ids it
+  // carries: a poison entry without (or with a wrong) member id must still
+  // name keys of its own slot, or the script fails on Redis Cluster and the
+  // entry is never dead-lettered. (An order lives in its member's partition,
+  // which is the outbox's.)
   const std::string& prefix = job->prefix;
   std::string refund_key =
       absl::StrCat(prefix, "refund:", job->request.refund_id);
@@ -396,11 +401,12 @@ void SettlementWorker::Finish(std::shared_ptr<Job> job, const char* result,
       absl::StrCat(prefix, "outbox"),
       absl::StrCat(prefix, "ledger"),
       absl::StrCat(prefix, "ledger:balances"),
-      keys_.OrderKey(job->request.member_id, job->request.order_id),
+      absl::StrCat(prefix, "order:", job->request.order_id),
       absl::StrCat(prefix, "wallet:", job->request.member_id),
       absl::StrCat(prefix, "fu:notifications"),
       absl::StrCat(prefix, "outbox:dead"),
-      absl::StrCat(prefix, "fu:tasks")};
+      absl::StrCat(prefix, "fu:tasks"),
+      absl::StrCat(prefix, "attention")};
   std::vector<std::string> args = {
       absl::StrCat(absl::ToUnixMillis(clock_.Now())),
       result,
@@ -420,6 +426,22 @@ void SettlementWorker::Finish(std::shared_ptr<Job> job, const char* result,
                       reply->elements.size() >= 2 ? reply->elements[1].str : "";
                   absl::MutexLock lock(&mu_);
                   if (tag == "DEAD") ++stats_.dead_letters;
+                  if (tag == "NOT_FINAL") {
+                    // The refund is not SETTLING (re-driven meanwhile, or
+                    // its SETTLING write was lost): nothing was recorded and
+                    // the entry stays pending. Its retry begins it again;
+                    // the provider dedupes on the refund id, and a refund
+                    // naming its provider is looked up there first.
+                    ++stats_.not_final;
+                    Log(LogLevel::kWarning, "settlement_refund_not_settling",
+                        {{"refund_id", job->request.refund_id},
+                         {"entry_id", job->entry_id},
+                         {"state", state}});
+                  }
+                  if (tag == "DONE" && reply->elements.size() >= 3 &&
+                      reply->elements[2].str == "REVERSED") {
+                    ++stats_.reversed;
+                  }
                   if (tag == "DONE") {
                     if (state == "SUCCEEDED") ++stats_.succeeded;
                     if (state == "FAILED") ++stats_.failed;

@@ -10,13 +10,17 @@
 //   1. settle_begin.lua: ACCEPTED -> SETTLING, recording the provider (wallet
 //      and coupon refunds go to the internal providers, card refunds to the
 //      configured card provider). A refund already SETTLING was taken before
-//      by a worker that died or lost the provider's answer: it is RESUMED,
+//      by a worker that died or lost the provider's answer, and an ACCEPTED
+//      one naming a provider was re-driven by an operator: it is RESUMED,
 //      which means Lookup at the provider first — an unknown result is
 //      reconciled, never guessed — and Pay only if the provider never saw it.
 //   2. The provider is asked to pay with the refund id as idempotency key.
 //   3. settle_finish.lua records the answer (SUCCEEDED; FAILED, or wallet
 //      credit when the fallback applies; NEEDS_ATTENTION), posts the ledger,
-//      notifies the member, and XACKs + XDELs the entry, atomically.
+//      notifies the member, and XACKs + XDELs the entry, atomically. An
+//      entry is acknowledged only when its refund is final (or set aside
+//      for an operator); an answer for a refund that is no longer SETTLING
+//      records nothing and the entry stays pending.
 // An unknown answer (timeout, 5xx, Redis trouble) leaves the entry pending.
 // Pending entries idle for `retry_after` — this worker's or a dead worker's —
 // are taken over with XAUTOCLAIM and tried again; after `max_deliveries`
@@ -92,6 +96,11 @@ struct WorkerStats {
   uint64_t unknown = 0;    // Provider answers left for a retry.
   uint64_t reclaimed = 0;  // Entries taken over with XAUTOCLAIM.
   uint64_t resumed = 0;    // Refunds found SETTLING and reconciled.
+  // Answers not recorded because the refund was not SETTLING (entry left
+  // pending for a retry).
+  uint64_t not_final = 0;
+  // Refunds reversed as they settled (marked abusive while in flight).
+  uint64_t reversed = 0;
   // Accepted -> final, per settled refund, summed (for a mean).
   absl::Duration lag_total = absl::ZeroDuration();
   absl::Duration lag_max = absl::ZeroDuration();

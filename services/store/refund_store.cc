@@ -1,10 +1,13 @@
 #include "services/store/refund_store.h"
 
+#include <algorithm>
+#include <memory>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "lua/scripts.h"
 
 namespace makegood::store {
@@ -232,14 +235,160 @@ void RefundStore::MarkAbusive(
                     absl::StrCat("refund ", refund_id, " does not exist")));
                 return;
               }
-              if (tag == "OK" && (*r)->size() >= 3) {
+              if (tag == "OK" && (*r)->size() >= 4) {
                 mark.newly_marked = true;
                 (void)absl::SimpleAtoi((**r)[1].str, &mark.feedback_reversed);
                 mark.refund_reversed = (**r)[2].str == "1";
+                mark.reversal_pending = (**r)[3].str == "1";
               }
               done(mark);
             });
       });
+}
+
+void RefundStore::ListNeedingAttention(
+    std::string cursor_ms, std::string cursor_id, int page_size,
+    absl::AnyInvocable<void(absl::StatusOr<AttentionPage>)> done) {
+  // Every partition at once (pipelined); each answers its oldest page after
+  // the cursor, and the merge keeps the oldest page_size of all.
+  struct Fanout {
+    absl::Mutex mu;
+    int left ABSL_GUARDED_BY(mu) = 0;
+    absl::Status status ABSL_GUARDED_BY(mu);
+    AttentionPage page ABSL_GUARDED_BY(mu);
+    absl::AnyInvocable<void(absl::StatusOr<AttentionPage>)> done;
+  };
+  // Entries at or before the cursor (the script returns the cursor's ties)
+  // are dropped here, in byte order of the ids.
+  bool after_cursor = !cursor_id.empty();
+  int64_t after_ms = 0;
+  if (after_cursor && !absl::SimpleAtoi(cursor_ms, &after_ms)) {
+    done(absl::InvalidArgumentError("attention cursor is not a time"));
+    return;
+  }
+  auto fanout = std::make_shared<Fanout>();
+  fanout->done = std::move(done);
+  const int partitions = keys_.partitions();
+  {
+    absl::MutexLock lock(&fanout->mu);
+    fanout->left = partitions;
+  }
+  auto finish = [fanout, page_size]() {
+    absl::StatusOr<AttentionPage> out;
+    {
+      absl::MutexLock lock(&fanout->mu);
+      if (!fanout->status.ok()) {
+        out = fanout->status;
+      } else {
+        AttentionPage& page = fanout->page;
+        std::sort(page.refunds.begin(), page.refunds.end(),
+                  [](const AttentionRefund& a, const AttentionRefund& b) {
+                    if (a.since_ms != b.since_ms)
+                      return a.since_ms < b.since_ms;
+                    return a.refund.refund_id() < b.refund.refund_id();
+                  });
+        if (page.refunds.size() > static_cast<size_t>(page_size)) {
+          page.refunds.resize(page_size);
+          const AttentionRefund& last = page.refunds.back();
+          page.next_ms = absl::StrCat(last.since_ms);
+          page.next_id = last.refund.refund_id();
+        }
+        out = std::move(page);
+      }
+    }
+    fanout->done(std::move(out));
+  };
+  for (int p = 0; p < partitions; ++p) {
+    const std::string prefix = keys_.PartitionPrefix(p);
+    redis_.Eval(
+        scripts::kListAttention, {absl::StrCat(prefix, "attention")},
+        {absl::StrCat(prefix, "refund:"), cursor_ms, cursor_id,
+         // One more than a page: whether another page follows.
+         absl::StrCat(page_size + 1)},
+        [fanout, finish, after_cursor, after_ms,
+         cursor_id](absl::StatusOr<RedisReply> reply) {
+          bool last;
+          {
+            absl::MutexLock lock(&fanout->mu);
+            absl::StatusOr<const std::vector<RedisReply>*> e =
+                reply.ok() ? ReplyArray(*reply, 1, "list_attention")
+                           : absl::StatusOr<const std::vector<RedisReply>*>(
+                                 reply.status());
+            if (!e.ok()) {
+              fanout->status.Update(e.status());
+            } else {
+              const std::vector<RedisReply>& v = **e;
+              fanout->page.total += v[0].integer;
+              for (size_t i = 1; i + 9 <= v.size(); i += 9) {
+                absl::StatusOr<makegood::v1::Refund> refund =
+                    ParseRefund(&v[i + 2]);
+                if (!refund.ok()) {
+                  fanout->status.Update(refund.status());
+                  break;
+                }
+                AttentionRefund a;
+                double since = 0;
+                (void)absl::SimpleAtod(v[i + 1].str, &since);
+                a.since_ms = static_cast<int64_t>(since);
+                if (after_cursor &&
+                    (a.since_ms < after_ms ||
+                     (a.since_ms == after_ms && v[i].str <= cursor_id))) {
+                  continue;
+                }
+                a.refund = *std::move(refund);
+                a.provider = v[i + 7].str;
+                (void)absl::SimpleAtoi(v[i + 8].str, &a.attempts);
+                fanout->page.refunds.push_back(std::move(a));
+              }
+            }
+            last = --fanout->left == 0;
+          }
+          if (last) finish();
+        });
+  }
+}
+
+void RefundStore::Redrive(
+    int partition, std::string refund_id, std::string actor, std::string reason,
+    absl::Time now,
+    absl::AnyInvocable<void(absl::StatusOr<RedriveOutcome>)> done) {
+  const std::string prefix = keys_.PartitionPrefix(partition);
+  std::string key = RefundKey(keys_, partition, refund_id);
+  std::vector<std::string> keys = {
+      key, absl::StrCat(key, ":events"), absl::StrCat(prefix, "refund_feed"),
+      absl::StrCat(prefix, "outbox"), absl::StrCat(prefix, "attention")};
+  redis_.Eval(scripts::kRedriveRefund, std::move(keys),
+              {absl::StrCat(absl::ToUnixMillis(now)), std::move(actor),
+               std::move(reason)},
+              [refund_id, done = std::move(done)](
+                  absl::StatusOr<RedisReply> reply) mutable {
+                if (!reply.ok()) {
+                  done(reply.status());
+                  return;
+                }
+                auto r = ReplyArray(*reply, 1, "redrive_refund");
+                if (!r.ok()) {
+                  done(r.status());
+                  return;
+                }
+                const std::string& tag = (**r)[0].str;
+                const std::string state = (*r)->size() >= 2 ? (**r)[1].str : "";
+                if (tag == "REDRIVEN") {
+                  done(RedriveOutcome::kRedriven);
+                } else if (tag == "IN_PROGRESS") {
+                  done(RedriveOutcome::kInProgress);
+                } else if (tag == "MISSING") {
+                  done(absl::NotFoundError(
+                      absl::StrCat("refund ", refund_id, " does not exist")));
+                } else if (tag == "NOT_REDRIVABLE") {
+                  done(absl::FailedPreconditionError(absl::StrCat(
+                      "refund ", refund_id, " is ", state,
+                      "; only a NEEDS_ATTENTION refund can be re-driven")));
+                } else {
+                  done(absl::InternalError(
+                      absl::StrCat("redrive_refund answered \"", tag, "\"")));
+                }
+              });
 }
 
 void RefundStore::ListByMember(

@@ -60,6 +60,22 @@ struct RefundPage {
   std::string next_id;
 };
 
+// A refund waiting for an operator.
+struct AttentionRefund {
+  makegood::v1::Refund refund;
+  int64_t since_ms = 0;  // When settlement set it aside.
+  std::string provider;  // Empty if it was never sent to one.
+  int64_t attempts = 0;  // Times a worker took it.
+};
+
+struct AttentionPage {
+  std::vector<AttentionRefund> refunds;
+  // Where the next page starts; empty when there is none.
+  std::string next_ms;
+  std::string next_id;
+  int64_t total = 0;  // In every partition's index.
+};
+
 class RefundStore {
  public:
   // Does not take ownership; both must outlive the store.
@@ -86,12 +102,38 @@ class RefundStore {
     int feedback_reversed = 0;
     bool newly_marked = false;
     bool refund_reversed = false;
+    // The refund was not paid yet: it is reversed as soon as it succeeds as
+    // wallet credit or coupon (settle_finish.lua).
+    bool reversal_pending = false;
   };
   // A correction (see lua/mark_abusive.lua). NOT_FOUND if the refund does
   // not exist.
   void MarkAbusive(int partition, std::string refund_id, std::string actor,
                    std::string reason, bool reverse_refund, absl::Time now,
                    absl::AnyInvocable<void(absl::StatusOr<AbuseMark>)> done);
+
+  // Operators. Refunds settlement set aside (NEEDS_ATTENTION), oldest
+  // first, from every partition's attention index (`…:attention`, scored by
+  // when each was set aside), after the cursor (cursor_ms, cursor_id) — the
+  // first page has cursor_ms "-inf" and cursor_id "".
+  void ListNeedingAttention(
+      std::string cursor_ms, std::string cursor_id, int page_size,
+      absl::AnyInvocable<void(absl::StatusOr<AttentionPage>)> done);
+
+  enum class RedriveOutcome {
+    // NEEDS_ATTENTION -> ACCEPTED with a new outbox entry, or an ACCEPTED /
+    // SETTLING refund no outbox entry carried re-enqueued.
+    kRedriven,
+    // Already in settlement (ACCEPTED/SETTLING, an entry carries it).
+    kInProgress,
+  };
+  // Sends a NEEDS_ATTENTION refund back to settlement (lua/redrive_refund.lua):
+  // the worker looks the payout up at the provider it was sent to and pays
+  // only if that provider never saw it. NOT_FOUND if the refund does not
+  // exist; FAILED_PRECONDITION if it is SUCCEEDED, FAILED or REVERSED.
+  void Redrive(int partition, std::string refund_id, std::string actor,
+               std::string reason, absl::Time now,
+               absl::AnyInvocable<void(absl::StatusOr<RedriveOutcome>)> done);
 
   // A page of a member's refunds after (cursor_score, cursor_id); the first
   // page has cursor_score "+inf" and cursor_id "".

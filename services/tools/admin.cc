@@ -24,9 +24,17 @@
 //                 provider what happened (Lookup: the same provider code the
 //                 worker uses) and prints the finding per refund; with --fix a
 //                 found outcome is recorded through settle_finish.lua, as the
-//                 worker would. An unknown answer is never guessed.
+//                 worker would, and a NEEDS_ATTENTION refund the provider
+//                 never saw (or that was never sent) is re-driven. An unknown
+//                 answer is never guessed.
 //   dead-letters  prints every partition's dead-letter entries, one JSON line
 //                 each.
+//   attention     lists the NEEDS_ATTENTION refunds (every partition's
+//                 attention index), oldest first, with their age.
+//   redrive       sends one NEEDS_ATTENTION refund back to settlement
+//                 (redrive_refund.lua, as RefundService.RedriveRefund): the
+//                 worker looks it up at its provider and pays only if the
+//                 provider never saw it. Audited as operator:<--operator>.
 // Exit codes: 0 clean / done, 1 violations (check) or refunds left for an
 // operator (reconcile), 2 usage, connection or Redis errors (nothing could be
 // concluded).
@@ -82,6 +90,7 @@
 #include "services/core/log.h"
 #include "services/core/secret_file.h"
 #include "services/core/status_macros.h"
+#include "services/core/text.h"
 #include "services/settlement/http/http_provider.h"
 #include "services/settlement/provider.h"
 #include "services/settlement/sandbox_provider.h"
@@ -89,6 +98,7 @@
 #include "services/store/key_schema.h"
 #include "services/store/redis_client.h"
 #include "services/store/redis_reply.h"
+#include "services/store/refund_store.h"
 
 namespace makegood::admin {
 namespace {
@@ -120,13 +130,22 @@ commands:
                 with --fix record what they answered; exit 0 when nothing
                 is left for an operator, 1 otherwise, 2 error
   dead-letters  list the dead-letter entries, one JSON line each
+  attention     list the NEEDS_ATTENTION refunds, oldest first, with their
+                age, one JSON line each and a summary; exit 0 when there
+                are none, 1 otherwise, 2 error
+  redrive       send one NEEDS_ATTENTION refund back to settlement (the
+                worker looks it up at its provider and pays only if the
+                provider never saw it): --refund_id, --operator, --reason;
+                exit 0 re-driven (or already in settlement), 1 refused
+                (unknown, or SUCCEEDED/FAILED/REVERSED), 2 error
 
 flags:
   --redis=URL                     redis://[[user]:password@]host[:port][/db]
   --partitions=N                  default: mg:meta's, else 64
   --stale_after=DURATION          check: ACCEPTED/SETTLING older than this
                                   are reported (default 60s)
-  --fix                           reconcile: record found outcomes
+  --fix                           reconcile: record found outcomes and
+                                  re-drive what no provider has seen
   --fallback=wallet|none          reconcile: what a declined card refund
                                   becomes, as the server's
                                   --settlement_fallback (default wallet)
@@ -134,6 +153,11 @@ flags:
   --http_provider_api_key_file=F  (without both, http refunds are reported
   --http_provider_ca=F             as unchecked)
   --pretty                        check: indent the JSON report
+  --refund_id=ID                  redrive: the refund
+  --operator=ID                   redrive: who (audited as operator:<ID>)
+  --reason=CODE                   redrive: why, [a-z0-9_-]{1,64}
+                                  (default operator_redrive)
+  --limit=N                       attention: list at most N (default 1000)
 )";
 
 struct Options {
@@ -147,6 +171,10 @@ struct Options {
   std::string http_api_key_file;
   std::string http_ca;
   bool pretty = false;
+  std::string refund_id;
+  std::string operator_id;
+  std::string reason = "operator_redrive";
+  int limit = 1000;
 };
 
 int Usage(absl::string_view why) {
@@ -160,7 +188,8 @@ absl::StatusOr<Options> ParseArgs(const std::vector<std::string>& args) {
   if (args.empty()) return absl::InvalidArgumentError("missing command");
   o.command = args[0];
   if (o.command != "check" && o.command != "reconcile" &&
-      o.command != "dead-letters") {
+      o.command != "dead-letters" && o.command != "attention" &&
+      o.command != "redrive") {
     return absl::InvalidArgumentError(
         absl::StrCat("unknown command \"", o.command, "\""));
   }
@@ -200,6 +229,23 @@ absl::StatusOr<Options> ParseArgs(const std::vector<std::string>& args) {
         return absl::InvalidArgumentError("--fallback: must be wallet or none");
       }
       o.fallback = value == "none" ? "" : value;
+    } else if (name == "refund_id") {
+      o.refund_id = value;
+    } else if (name == "operator") {
+      if (!IsValidId(value)) {
+        return absl::InvalidArgumentError("--operator: not a valid id");
+      }
+      o.operator_id = value;
+    } else if (name == "reason") {
+      if (!IsLowerToken(value, 64)) {
+        return absl::InvalidArgumentError(
+            "--reason: must be 1-64 characters of [a-z0-9_-]");
+      }
+      o.reason = value;
+    } else if (name == "limit") {
+      if (!absl::SimpleAtoi(value, &o.limit) || o.limit < 1) {
+        return absl::InvalidArgumentError("--limit: must be at least 1");
+      }
     } else if (name == "http_provider_url") {
       o.http_url = value;
     } else if (name == "http_provider_api_key_file") {
@@ -213,6 +259,11 @@ absl::StatusOr<Options> ParseArgs(const std::vector<std::string>& args) {
   }
   if (o.redis_url.empty()) {
     return absl::InvalidArgumentError("--redis is required");
+  }
+  if (o.command == "redrive" &&
+      (o.refund_id.empty() || o.operator_id.empty())) {
+    return absl::InvalidArgumentError(
+        "redrive needs --refund_id and --operator");
   }
   if (o.http_url.empty() != o.http_api_key_file.empty()) {
     return absl::InvalidArgumentError(
@@ -576,6 +627,37 @@ absl::StatusOr<Providers> MakeProviders(Redis& redis,
 }
 
 // ---------------------------------------------------------------------------
+// RefundStore calls, waited for: the tool shares the server's code for the
+// attention list and re-drives.
+
+template <typename T>
+absl::StatusOr<T> Wait(
+    absl::FunctionRef<void(absl::AnyInvocable<void(absl::StatusOr<T>)>)> call) {
+  auto state =
+      std::make_shared<std::pair<absl::Notification, absl::StatusOr<T>>>();
+  call([state](absl::StatusOr<T> result) {
+    state->second = std::move(result);
+    state->first.Notify();
+  });
+  state->first.WaitForNotification();
+  return std::move(state->second);
+}
+
+absl::StatusOr<store::RefundStore::RedriveOutcome> RedriveSync(
+    Redis& redis, const store::KeySchema& keys, int partition,
+    const std::string& refund_id, const std::string& actor,
+    const std::string& reason) {
+  store::RefundStore refunds(redis.client(), keys);
+  return Wait<store::RefundStore::RedriveOutcome>(
+      [&](absl::AnyInvocable<void(
+              absl::StatusOr<store::RefundStore::RedriveOutcome>)>
+              done) {
+        refunds.Redrive(partition, refund_id, actor, reason, RealClock().Now(),
+                        std::move(done));
+      });
+}
+
+// ---------------------------------------------------------------------------
 // check
 
 class MoneyCheck {
@@ -666,6 +748,7 @@ class MoneyCheck {
     const std::map<std::string, std::string> balances = Fields(snapshot[0][0]);
     const RedisReply& last = snapshot[0][1];
     std::map<std::string, int64_t> replayed;
+    txns_.clear();
     if (!last.elements.empty() && !last.elements[0].elements.empty()) {
       const std::string until = last.elements[0].elements[0].str;
       std::string from = "-";
@@ -683,6 +766,7 @@ class MoneyCheck {
         from = absl::StrCat("(", page.elements.back().elements[0].str);
       }
     }
+    CheckTxnAccounts(p, ledger_key);
     std::map<std::string, int64_t> sums;  // By currency.
     for (const auto& [account, text] : balances) {
       ++ledger_accounts_;
@@ -751,6 +835,58 @@ class MoneyCheck {
     }
     replayed[debit] += amount;
     replayed[credit] -= amount;
+    Txn& txn = txns_[get("txn")];
+    const std::string kind = get("kind");
+    if (kind == "refund_accepted" || kind == "goodwill_granted") {
+      txn.accepted += amount;
+    }
+    auto note = [&txn](const std::string& account, int64_t signed_amount) {
+      if (absl::StartsWith(account, "expense:")) {
+        txn.expense.insert(account);
+        txn.expense_net += signed_amount;
+      } else if (absl::StartsWith(account, "payable:")) {
+        txn.payable.insert(account);
+        txn.payable_net += signed_amount;
+      }
+    };
+    note(debit, amount);
+    note(credit, -amount);
+  }
+
+  // Per refund (a ledger txn): every posting after the acceptance — settled,
+  // failed, reversed — uses the accepted posting's expense and payable
+  // accounts, so each txn names one of each; and what it leaves on them is
+  // what a refund can leave: the expense booked (paid or on its way) or
+  // undone (failed, reversed), the payable owed (not settled yet) or not.
+  // A reversal to another account (goodwill reversed to expense:refunds, a
+  // wallet fallback reversed to expense:refunds:wallet) sums to zero overall
+  // and only shows here.
+  void CheckTxnAccounts(int p, const std::string& ledger_key) {
+    for (const auto& [id, t] : txns_) {
+      std::string problem;
+      if (t.expense.size() > 1 || t.payable.size() > 1) {
+        std::vector<std::string> accounts(t.expense.begin(), t.expense.end());
+        accounts.insert(accounts.end(), t.payable.begin(), t.payable.end());
+        std::sort(accounts.begin(), accounts.end());
+        problem = absl::StrCat(
+            "postings use more than one expense or payable account (",
+            absl::StrJoin(accounts, ", "),
+            "): every posting must use the accepted posting's accounts");
+      } else if ((t.expense_net != 0 && t.expense_net != t.accepted) ||
+                 (t.payable_net != 0 && t.payable_net != -t.accepted)) {
+        problem = absl::StrCat(
+            "postings leave ", t.expense_net, " on the expense and ",
+            t.payable_net, " on the payable of an acceptance of ", t.accepted);
+      }
+      if (!problem.empty()) {
+        Violation({{"check", "ledger_txn_accounts"},
+                   {"partition", p},
+                   {"txn", id},
+                   {"problem", problem},
+                   {"keys", {ledger_key}}});
+      }
+    }
+    txns_.clear();
   }
 
   // 2. Orders: money refunds that stand fit the total and match the order's
@@ -906,7 +1042,8 @@ class MoneyCheck {
              {"XRANGE", k.key + ":events", "-", "+"},
              {"HMGET", k.prefix + "psp:sandbox", "paid:" + id, "ref:" + id},
              {"HMGET", k.prefix + "wallet:" + members[i], "tx:" + id,
-              "coupon:" + id, "reversed:" + id}});
+              "coupon:" + id, "reversed:" + id},
+             {"ZSCORE", k.prefix + "attention", id}});
       }
       MAKEGOOD_ASSIGN_OR_RETURN(auto snapshots,
                                 redis_.Snapshots(std::move(blocks)));
@@ -914,14 +1051,15 @@ class MoneyCheck {
         const auto& s = snapshots[i];
         Refund r = Refund::From(batch[i].key, batch[i].partition,
                                 batch[i].prefix, s[0]);
-        CheckRefund(r, s[1], s[2], s[3]);
+        CheckRefund(r, s[1], s[2], s[3], s[4]);
       }
     }
     return absl::OkStatus();
   }
 
   void CheckRefund(const Refund& r, const RedisReply& events,
-                   const RedisReply& sandbox, const RedisReply& wallet) {
+                   const RedisReply& sandbox, const RedisReply& wallet,
+                   const RedisReply& attention_score) {
     ++refunds_;
     if (!r.state.has_value() || !r.amount.has_value() || r.member_id.empty()) {
       Violation({{"check", "refund_malformed"},
@@ -951,7 +1089,19 @@ class MoneyCheck {
                         {"refund_id", r.id},
                         {"provider", r.provider},
                         {"reason", r.state_reason},
+                        {"age_ms", now_ms_ - r.updated_at_ms},
                         {"key", r.key}});
+      if (attention_score.is_nil()) {
+        // Operators list these from the index (ListRefundsNeedingAttention,
+        // makegood_admin attention): one missing is one nobody sees.
+        // `reconcile --fix` indexes it again.
+        Violation({{"check", "attention_index"},
+                   {"partition", r.partition},
+                   {"refund_id", r.id},
+                   {"problem",
+                    "NEEDS_ATTENTION refund missing from the attention index"},
+                   {"keys", {r.key, r.prefix + "attention"}}});
+      }
     }
   }
 
@@ -1203,6 +1353,12 @@ class MoneyCheck {
   const Providers& providers_;
   const int64_t now_ms_;
 
+  // Per ledger txn (refund id) of the partition being replayed.
+  struct Txn {
+    absl::flat_hash_set<std::string> expense, payable;
+    int64_t expense_net = 0, payable_net = 0, accepted = 0;
+  };
+  absl::flat_hash_map<std::string, Txn> txns_;
   Json violations_ = Json::array();
   Json stale_ = Json::array();
   Json attention_ = Json::array();
@@ -1233,6 +1389,7 @@ class Reconciler {
                      {{"examined", examined_},
                       {"findings", Json(findings_)},
                       {"recorded", recorded_},
+                      {"redriven", redriven_},
                       {"left_for_operator", left_},
                       {"fix", options_.fix}}}};
     std::cout << summary.dump() << "\n";
@@ -1259,8 +1416,9 @@ class Reconciler {
       if (r.state != "SETTLING" && r.state != "NEEDS_ATTENTION") continue;
       ++examined_;
       if (r.provider.empty()) {
-        // Dead-lettered before any worker took it: no provider was asked.
-        Report(r, "never_sent", {}, "none", "", /*resolved=*/false);
+        // Dead-lettered before any worker took it: no provider was asked,
+        // so nothing can have been paid. --fix sends it (re-drive).
+        MAKEGOOD_RETURN_IF_ERROR(Resend(r, "never_sent", {}));
         continue;
       }
       if (providers_.Find(r.provider) == nullptr) {
@@ -1288,10 +1446,17 @@ class Reconciler {
         : found.outcome == PayoutOutcome::kDeclined ? "declined"
         : found.outcome == PayoutOutcome::kNotFound ? "not_found"
                                                     : "unknown";
+    if (found.outcome == PayoutOutcome::kNotFound &&
+        r.state == "NEEDS_ATTENTION") {
+      // The provider never saw it: --fix re-sends it (re-drive; the worker
+      // looks it up again before paying).
+      return Resend(r, finding, found);
+    }
     if (found.outcome != PayoutOutcome::kSucceeded &&
         found.outcome != PayoutOutcome::kDeclined) {
       // Never guessed: the worker resumes a SETTLING refund (and pays only
-      // what the provider never saw); NEEDS_ATTENTION stays with operators.
+      // what the provider never saw); an unknown answer stays with
+      // operators.
       Report(r, finding, found, "none", "", /*resolved=*/false);
       return absl::OkStatus();
     }
@@ -1302,8 +1467,8 @@ class Reconciler {
     const std::string now = absl::StrCat(absl::ToUnixMillis(RealClock().Now()));
     const std::string reason = absl::StrCat(
         "reconciled:", found.reason.empty() ? finding : found.reason);
-    std::vector<std::string> refund_keys = {r.key, r.EventsKey(),
-                                            r.prefix + "refund_feed"};
+    std::vector<std::string> refund_keys = {
+        r.key, r.EventsKey(), r.prefix + "refund_feed", r.prefix + "attention"};
     if (r.state == "NEEDS_ATTENTION") {
       MAKEGOOD_ASSIGN_OR_RETURN(
           RedisReply reopened, redis_.Eval(store::scripts::kReconcileRefund,
@@ -1327,7 +1492,8 @@ class Reconciler {
                                      r.WalletKey(),
                                      r.prefix + "fu:notifications",
                                      r.prefix + "outbox:dead",
-                                     r.prefix + "fu:tasks"};
+                                     r.prefix + "fu:tasks",
+                                     r.prefix + "attention"};
     // No outbox entry is acknowledged (""): a worker still holding one finds
     // the refund final and acknowledges it then.
     std::vector<std::string> args = {
@@ -1354,6 +1520,26 @@ class Reconciler {
     return absl::OkStatus();
   }
 
+  // A NEEDS_ATTENTION refund no provider has seen: with --fix it is
+  // re-driven (redrive_refund.lua, as RefundService.RedriveRefund does), so
+  // a worker sends it — after looking it up once more.
+  absl::Status Resend(const Refund& r, const std::string& finding,
+                      const settlement::PayoutResult& found) {
+    if (!options_.fix) {
+      Report(r, finding, found, "would_redrive", "", /*resolved=*/false);
+      return absl::OkStatus();
+    }
+    MAKEGOOD_ASSIGN_OR_RETURN(
+        store::RefundStore::RedriveOutcome outcome,
+        RedriveSync(redis_, keys_, r.partition, r.id, kActor, finding));
+    const bool redriven =
+        outcome == store::RefundStore::RedriveOutcome::kRedriven;
+    if (redriven) ++redriven_;
+    Report(r, finding, found, redriven ? "redriven" : "none", "ACCEPTED",
+           /*resolved=*/true);
+    return absl::OkStatus();
+  }
+
   // Prints one JSON line about `r`; unless `resolved`, the refund counts as
   // left for an operator.
   void Report(const Refund& r, const std::string& finding,
@@ -1361,6 +1547,12 @@ class Reconciler {
               const std::string& new_state, bool resolved) {
     ++findings_[finding];
     if (!resolved) ++left_;
+    if (!resolved && options_.fix && r.state == "NEEDS_ATTENTION") {
+      // Left for an operator: make sure operators see it (a refund set
+      // aside before the attention index existed is not in it).
+      (void)redis_.Run({"ZADD", r.prefix + "attention", "NX",
+                        absl::StrCat(r.updated_at_ms), r.id});
+    }
     Json line = {{"partition", r.partition},
                  {"refund_id", r.id},
                  {"state", r.state.value_or("")},
@@ -1379,7 +1571,7 @@ class Reconciler {
   const store::KeySchema& keys_;
   const Options& options_;
   const Providers& providers_;
-  int64_t examined_ = 0, recorded_ = 0, left_ = 0;
+  int64_t examined_ = 0, recorded_ = 0, redriven_ = 0, left_ = 0;
   std::map<std::string, int64_t> findings_;
 };
 
@@ -1407,6 +1599,106 @@ absl::Status ListDeadLetters(Redis& redis, const store::KeySchema& keys) {
     }
   }
   return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------
+// attention, redrive
+
+// The partition named in a refund id "rf_<partition>_<24 hex>" (the format of
+// rating/rating_ids.h), if well-formed for `partitions`.
+std::optional<int> RefundIdPartition(absl::string_view id, int partitions) {
+  int partition = 0;
+  if (!absl::ConsumePrefix(&id, "rf_")) return std::nullopt;
+  const size_t sep = id.find('_');
+  if (sep == absl::string_view::npos ||
+      !absl::SimpleAtoi(id.substr(0, sep), &partition) || partition < 0 ||
+      partition >= partitions) {
+    return std::nullopt;
+  }
+  absl::string_view hex = id.substr(sep + 1);
+  if (hex.size() != 24) return std::nullopt;
+  for (char c : hex) {
+    if (!absl::ascii_isxdigit(c)) return std::nullopt;
+  }
+  return partition;
+}
+
+// Lists the NEEDS_ATTENTION refunds (the attention index every partition
+// keeps, as RefundService.ListRefundsNeedingAttention); whether any.
+absl::StatusOr<bool> ListAttention(Redis& redis, const store::KeySchema& keys,
+                                   const Options& options) {
+  store::RefundStore refunds(redis.client(), keys);
+  const int64_t now_ms = absl::ToUnixMillis(RealClock().Now());
+  std::string cursor_ms = "-inf", cursor_id;
+  int64_t listed = 0, total = 0;
+  while (listed < options.limit) {
+    const int page_size =
+        static_cast<int>(std::min<int64_t>(options.limit - listed, 500));
+    MAKEGOOD_ASSIGN_OR_RETURN(
+        store::AttentionPage page,
+        Wait<store::AttentionPage>(
+            [&](absl::AnyInvocable<void(absl::StatusOr<store::AttentionPage>)>
+                    done) {
+              refunds.ListNeedingAttention(cursor_ms, cursor_id, page_size,
+                                           std::move(done));
+            }));
+    total = page.total;
+    for (const store::AttentionRefund& a : page.refunds) {
+      ++listed;
+      const v1::Refund& r = a.refund;
+      Json line = {
+          {"refund_id", r.refund_id()},
+          {"partition",
+           RefundIdPartition(r.refund_id(), keys.partitions()).value_or(-1)},
+          {"state", v1::RefundState_Name(r.state())},
+          {"reason", r.state_reason()},
+          {"provider", a.provider},
+          {"attempts", a.attempts},
+          {"amount_minor", r.amount_minor()},
+          {"currency", r.currency()},
+          {"since_ms", a.since_ms},
+          {"age_ms", std::max<int64_t>(0, now_ms - a.since_ms)}};
+      std::cout << line.dump() << "\n";
+    }
+    if (page.next_id.empty()) break;
+    cursor_ms = page.next_ms;
+    cursor_id = page.next_id;
+  }
+  Json summary = {
+      {"summary", {{"needs_attention", total}, {"listed", listed}}}};
+  std::cout << summary.dump() << "\n";
+  return total > 0;
+}
+
+// Re-drives one refund; exit code.
+int Redrive(Redis& redis, const store::KeySchema& keys,
+            const Options& options) {
+  std::optional<int> partition =
+      RefundIdPartition(options.refund_id, keys.partitions());
+  if (!partition.has_value()) {
+    std::cerr << "makegood_admin: --refund_id: \"" << options.refund_id
+              << "\" is not a refund id of this deployment "
+                 "(rf_<partition>_<24 hex digits>)\n";
+    return kError;
+  }
+  absl::StatusOr<store::RefundStore::RedriveOutcome> outcome = RedriveSync(
+      redis, keys, *partition, options.refund_id,
+      absl::StrCat("operator:", options.operator_id), options.reason);
+  if (absl::IsNotFound(outcome.status()) ||
+      absl::IsFailedPrecondition(outcome.status())) {
+    std::cerr << "makegood_admin: " << outcome.status().message() << "\n";
+    return kFound;
+  }
+  if (!outcome.ok()) {
+    std::cerr << "makegood_admin: " << outcome.status().message() << "\n";
+    return kError;
+  }
+  const bool redriven =
+      *outcome == store::RefundStore::RedriveOutcome::kRedriven;
+  Json line = {{"refund_id", options.refund_id},
+               {"outcome", redriven ? "redriven" : "in_progress"}};
+  std::cout << line.dump() << "\n";
+  return kOk;
 }
 
 // ---------------------------------------------------------------------------
@@ -1460,6 +1752,17 @@ int Main(const std::vector<std::string>& args) {
   if (options->command == "dead-letters") {
     absl::Status listed = ListDeadLetters(**redis, *keys);
     return listed.ok() ? kOk : Fail(listed);
+  }
+  if (options->command == "attention") {
+    absl::StatusOr<bool> any = ListAttention(**redis, *keys, *options);
+    if (!any.ok()) return Fail(any.status());
+    FlushLogs();
+    return *any ? kFound : kOk;
+  }
+  if (options->command == "redrive") {
+    const int code = Redrive(**redis, *keys, *options);
+    FlushLogs();
+    return code;
   }
   absl::StatusOr<Providers> providers = MakeProviders(**redis, *keys, *options);
   if (!providers.ok()) return Fail(providers.status());

@@ -1,8 +1,11 @@
 // Settlement against real Redis and real gRPC: the outbox worker pays each
 // refund exactly once through the wallet and sandbox providers, reconciles
 // unknown answers, dead-letters poison entries, and WatchRefund streams every
-// transition in order. Also corrections (MarkRefundAbusive) and follow-up
-// events.
+// transition in order. Also corrections (MarkRefundAbusive), follow-up
+// events, and the operator's tools for refunds settlement set aside
+// (ListRefundsNeedingAttention, RedriveRefund, makegood_admin).
+#include <algorithm>
+#include <atomic>
 #include <map>
 #include <memory>
 #include <string>
@@ -12,14 +15,18 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "lua/scripts.h"
 #include "services/settlement/sandbox_provider.h"
 #include "services/settlement/wallet_provider.h"
 #include "services/settlement/worker.h"
 #include "services/store/key_schema.h"
 #include "tests/testing/app_harness.h"
+#include "tests/testing/redis_server.h"
+#include "tests/testing/subprocess.h"
 
 namespace makegood {
 namespace {
@@ -36,6 +43,44 @@ std::map<std::string, std::string> Fields(const store::RedisReply& reply) {
   }
   return out;
 }
+
+const std::string kAdmin = MAKEGOOD_ADMIN;
+
+// A card processor that goes down: while `down`, Pay still pays (through the
+// sandbox's books) but its answer is lost, and Lookup cannot tell — a
+// provider that committed and then timed out, then stayed unreachable.
+class OutageProvider final : public settlement::PaymentProvider {
+ public:
+  explicit OutageProvider(std::unique_ptr<settlement::PaymentProvider> books)
+      : books_(std::move(books)) {}
+  absl::string_view name() const override { return "sandbox"; }
+  void Pay(const settlement::PayoutRequest& request,
+           absl::AnyInvocable<void(settlement::PayoutResult)> done) override {
+    if (!down) {
+      ++pays_while_up;
+      books_->Pay(request, std::move(done));
+      return;
+    }
+    books_->Pay(request,
+                [done = std::move(done)](settlement::PayoutResult) mutable {
+                  done({settlement::PayoutOutcome::kUnknown, "", "timeout"});
+                });
+  }
+  void Lookup(
+      const settlement::PayoutRequest& request,
+      absl::AnyInvocable<void(settlement::PayoutResult)> done) override {
+    if (down) {
+      done({settlement::PayoutOutcome::kUnknown, "", "http_503"});
+      return;
+    }
+    books_->Lookup(request, std::move(done));
+  }
+  std::atomic<bool> down{true};
+  std::atomic<int> pays_while_up{0};
+
+ private:
+  std::unique_ptr<settlement::PaymentProvider> books_;
+};
 
 // Entries of a stream as field maps.
 std::vector<std::map<std::string, std::string>> StreamEntries(
@@ -82,13 +127,18 @@ class SettlementTest : public ::testing::Test {
   }
 
   // A worker of our own (not the App's), so tests control when it runs.
+  // With `outage`, the card provider is an OutageProvider (down) over the
+  // sandbox, kept in outage_.
   void StartWorker(const std::string& sandbox_spec,
                    const std::string& fallback = "wallet",
                    absl::Duration retry_after = absl::Milliseconds(200),
-                   int max_deliveries = 3) {
-    auto redis = store::RedisClient::Start(h_->config().redis);
-    ASSERT_TRUE(redis.ok());
-    redis_ = *std::move(redis);
+                   int max_deliveries = 3, bool outage = false,
+                   const std::string& consumer = "test-worker") {
+    if (redis_ == nullptr) {
+      auto redis = store::RedisClient::Start(h_->config().redis);
+      ASSERT_TRUE(redis.ok());
+      redis_ = *std::move(redis);
+    }
     auto sandbox = settlement::ParseSandboxSpec(sandbox_spec);
     ASSERT_TRUE(sandbox.ok()) << sandbox.status();
     wallet_ = std::make_unique<settlement::WalletProvider>(
@@ -97,8 +147,14 @@ class SettlementTest : public ::testing::Test {
         *redis_, keys_, settlement::WalletProvider::Kind::kCoupon);
     card_ =
         std::make_unique<settlement::SandboxProvider>(*redis_, keys_, *sandbox);
+    outage_ = nullptr;
+    if (outage) {
+      auto wrapped = std::make_unique<OutageProvider>(std::move(card_));
+      outage_ = wrapped.get();
+      card_ = std::move(wrapped);
+    }
     settlement::WorkerOptions options;
-    options.consumer = "test-worker";
+    options.consumer = consumer;
     options.fallback = fallback;
     options.retry_after = retry_after;
     options.max_deliveries = max_deliveries;
@@ -194,6 +250,146 @@ class SettlementTest : public ::testing::Test {
   std::unique_ptr<store::RedisClient> redis_;
   std::unique_ptr<settlement::PaymentProvider> wallet_, coupon_, card_;
   std::unique_ptr<settlement::SettlementWorker> worker_;
+  OutageProvider* outage_ = nullptr;  // Owned by card_.
+
+  // Stops our worker (entries it holds stay pending).
+  void StopWorker() {
+    if (worker_ != nullptr) worker_->Stop();
+    worker_.reset();
+  }
+
+  // Runs a script on the test's own connection and waits for its answer.
+  absl::StatusOr<store::RedisReply> Eval(const store::LuaScript& script,
+                                         std::vector<std::string> keys,
+                                         std::vector<std::string> args) {
+    if (redis_ == nullptr) {
+      auto redis = store::RedisClient::Start(h_->config().redis);
+      if (!redis.ok()) return redis.status();
+      redis_ = *std::move(redis);
+      for (int i = 0; i < 500 && redis_->ready_connections() == 0; ++i) {
+        absl::SleepFor(absl::Milliseconds(5));
+      }
+    }
+    absl::Notification done;
+    absl::StatusOr<store::RedisReply> out;
+    redis_->Eval(script, std::move(keys), std::move(args),
+                 [&](absl::StatusOr<store::RedisReply> reply) {
+                   out = std::move(reply);
+                   done.Notify();
+                 });
+    done.WaitForNotification();
+    return out;
+  }
+
+  // settle_finish.lua as a worker calls it, for `entry_id` of m-1's outbox.
+  absl::StatusOr<store::RedisReply> Finish(const std::string& refund_id,
+                                           const std::string& result,
+                                           const std::string& entry_id,
+                                           const std::string& order_id) {
+    const std::string p = Prefix();
+    return Eval(
+        store::scripts::kSettleFinish,
+        {p + "refund:" + refund_id, p + "refund:" + refund_id + ":events",
+         p + "refund_feed", p + "outbox", p + "ledger", p + "ledger:balances",
+         p + "order:" + order_id, p + "wallet:m-1", p + "fu:notifications",
+         p + "outbox:dead", p + "fu:tasks", p + "attention"},
+        {absl::StrCat(absl::ToUnixMillis(h_->clock().Now())), result, "ref-1",
+         "paid", entry_id, "settlement", "wallet", "settlement:stale", "1",
+         ""});
+  }
+
+  // Takes m-1's outbox entries as consumer `consumer` (they become
+  // pending), as a worker does; their ids.
+  std::vector<std::string> TakeEntries(const std::string& consumer) {
+    (void)h_->Redis({"XGROUP", "CREATE", Prefix() + "outbox", "settlement", "0",
+                     "MKSTREAM"});
+    auto read =
+        h_->Redis({"XREADGROUP", "GROUP", "settlement", consumer, "COUNT",
+                   "100", "STREAMS", Prefix() + "outbox", ">"});
+    std::vector<std::string> ids;
+    if (read.ok() && !read->elements.empty()) {
+      for (const auto& entry : read->elements[0].elements[1].elements) {
+        ids.push_back(entry.elements[0].str);
+      }
+    }
+    return ids;
+  }
+
+  // Ledger postings of one refund (txn), as field maps.
+  std::vector<std::map<std::string, std::string>> Postings(
+      const std::string& refund_id) {
+    std::vector<std::map<std::string, std::string>> out;
+    for (auto& e :
+         StreamEntries(*h_->Redis({"XRANGE", Prefix() + "ledger", "-", "+"}))) {
+      if (e["txn"] == refund_id) out.push_back(e);
+    }
+    return out;
+  }
+
+  std::string RedisUrl() {
+    return absl::StrCat("redis://", h_->config().redis.host, ":",
+                        h_->config().redis.port, "/", h_->config().redis.db);
+  }
+
+  testing::CommandResult Admin(std::vector<std::string> args) {
+    std::vector<std::string> argv = {kAdmin};
+    argv.insert(argv.end(), args.begin(), args.end());
+    argv.push_back("--redis=" + RedisUrl());
+    auto result = testing::RunCommand(argv, absl::Seconds(30));
+    EXPECT_TRUE(result.ok()) << result.status();
+    return result.ok() ? *result : testing::CommandResult{};
+  }
+
+  grpc::Status ListAttention(v1::ListRefundsNeedingAttentionResponse* response,
+                             int page_size = 0, const std::string& token = "") {
+    v1::ListRefundsNeedingAttentionRequest request;
+    request.set_page_size(page_size);
+    request.set_page_token(token);
+    grpc::ClientContext context;
+    return h_->stubs().refunds->ListRefundsNeedingAttention(&context, request,
+                                                            response);
+  }
+
+  grpc::Status Redrive(const std::string& refund_id,
+                       v1::RedriveRefundResponse* response,
+                       const std::string& operator_id = "op-1") {
+    v1::RedriveRefundRequest request;
+    request.set_refund_id(refund_id);
+    request.set_operator_id(operator_id);
+    request.set_reason("provider_recovered");
+    grpc::ClientContext context;
+    return h_->stubs().refunds->RedriveRefund(&context, request, response);
+  }
+
+  grpc::Status MarkAbusive(const std::string& refund_id,
+                           v1::MarkRefundAbusiveResponse* response) {
+    v1::MarkRefundAbusiveRequest mark;
+    mark.set_refund_id(refund_id);
+    mark.set_operator_id("op-7");
+    mark.set_reason("photo_reused");
+    mark.set_reverse_refund(true);
+    grpc::ClientContext context;
+    return h_->stubs().refunds->MarkRefundAbusive(&context, mark, response);
+  }
+
+  v1::Refund Grant(const std::string& key, v1::Instrument instrument,
+                   const std::string& order_id = "") {
+    v1::GrantGoodwillRequest r;
+    r.set_idempotency_key(key);
+    r.set_agent_id("agent-7");
+    r.set_member_id("m-1");
+    r.set_order_id(order_id);
+    r.set_amount_minor(500);
+    r.set_currency("EUR");
+    r.set_instrument(instrument);
+    r.set_reason("late_again");
+    v1::GrantGoodwillResponse response;
+    grpc::ClientContext context;
+    grpc::Status status =
+        h_->stubs().goodwill->GrantGoodwill(&context, r, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response.refund();
+  }
 };
 
 TEST_F(SettlementTest, WalletRefundSettlesWithLedgerAndWalletInStep) {
@@ -574,6 +770,635 @@ TEST_F(SettlementTest, MarkingAbusiveReversesFeedbackTrustAndWalletCredit) {
       StreamEntries(*h_->Redis({"XRANGE", Prefix() + "fu:feedback", "-", "+"}))
           .size(),
       feedback_after.size());
+}
+
+// --- Settlement acknowledges an entry only when its work is final ----------
+
+TEST_F(SettlementTest, AnswerForARefundStillAcceptedLeavesItsEntryPending) {
+  StartApp();
+  RecordOrder("o-w", v1::PAYMENT_METHOD_WALLET);
+  const v1::Refund accepted = Rate("k-w", "o-w").decision().refund();
+  // A worker took the entry, but the refund is still ACCEPTED (its SETTLING
+  // write was lost in a failover, or an operator re-drove it meanwhile).
+  std::vector<std::string> entries = TakeEntries("stale");
+  ASSERT_EQ(entries.size(), 1u);
+  const size_t postings = Postings(accepted.refund_id()).size();
+  for (const char* result : {"succeeded", "declined", "ack"}) {
+    auto finished = Finish(accepted.refund_id(), result, entries[0], "o-w");
+    ASSERT_TRUE(finished.ok()) << finished.status();
+    EXPECT_EQ(finished->elements[0].str, "NOT_FINAL") << result;
+    EXPECT_EQ(PendingEntries(), 1) << result << ": the entry was acked";
+    EXPECT_EQ(h_->Redis({"XLEN", Prefix() + "outbox"})->integer, 1) << result;
+  }
+  EXPECT_EQ(GetRefund(accepted.refund_id()).state(), v1::REFUND_STATE_ACCEPTED);
+  EXPECT_EQ(Postings(accepted.refund_id()).size(), postings)
+      << "nothing was recorded";
+
+  // The entry is retried and the refund settles, paid once.
+  StartWorker("", "wallet", absl::Milliseconds(100));
+  EXPECT_EQ(WaitFinal(accepted.refund_id()).state(),
+            v1::REFUND_STATE_SUCCEEDED);
+  EXPECT_EQ(h_->Redis({"HGET", Prefix() + "wallet:m-1", "bal:EUR"})->str,
+            absl::StrCat(accepted.amount_minor()));
+  for (int i = 0; i < 300 && PendingEntries() != 0; ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(PendingEntries(), 0);
+  EXPECT_EQ(LedgerSum(), 0);
+}
+
+TEST_F(SettlementTest, StaleEntryOfAFinalRefundIsAckedWithoutChanges) {
+  StartApp();
+  RecordOrder("o-1");
+  const v1::Refund accepted = Rate("k-1", "o-1").decision().refund();
+  StartWorker("decline=1", /*fallback=*/"");
+  ASSERT_EQ(WaitFinal(accepted.refund_id()).state(), v1::REFUND_STATE_FAILED);
+  StopWorker();
+  v1::GetRefundResponse before;
+  GetRefund(accepted.refund_id(), &before);
+  const size_t postings = Postings(accepted.refund_id()).size();
+  auto order_key = keys_.OrderKey("m-1", "o-1");
+  const std::string refunded =
+      h_->Redis({"HGET", order_key, "refunded_minor"})->str;
+
+  // A stale duplicate of its entry arrives with a (late) success.
+  ASSERT_TRUE(h_->Redis({"XADD", Prefix() + "outbox", "*", "type",
+                         "refund_accepted", "refund_id", accepted.refund_id(),
+                         "member_id", "m-1", "order_id", "o-1"})
+                  .ok());
+  std::vector<std::string> entries = TakeEntries("stale");
+  ASSERT_EQ(entries.size(), 1u);
+  auto finished = Finish(accepted.refund_id(), "succeeded", entries[0], "o-1");
+  ASSERT_TRUE(finished.ok()) << finished.status();
+  EXPECT_EQ(finished->elements[0].str, "ALREADY");
+  EXPECT_EQ(PendingEntries(), 0);
+  EXPECT_EQ(h_->Redis({"XLEN", Prefix() + "outbox"})->integer, 0);
+
+  // And one more, through a worker.
+  ASSERT_TRUE(h_->Redis({"XADD", Prefix() + "outbox", "*", "type",
+                         "refund_accepted", "refund_id", accepted.refund_id(),
+                         "member_id", "m-1", "order_id", "o-1"})
+                  .ok());
+  StartWorker("");
+  for (int i = 0;
+       i < 300 && h_->Redis({"XLEN", Prefix() + "outbox"})->integer != 0; ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(h_->Redis({"XLEN", Prefix() + "outbox"})->integer, 0);
+  EXPECT_EQ(PendingEntries(), 0);
+
+  v1::GetRefundResponse after;
+  GetRefund(accepted.refund_id(), &after);
+  EXPECT_EQ(after.refund().state(), v1::REFUND_STATE_FAILED);
+  EXPECT_EQ(after.events_size(), before.events_size()) << "no transition";
+  EXPECT_EQ(Postings(accepted.refund_id()).size(), postings) << "no posting";
+  EXPECT_EQ(h_->Redis({"HGET", order_key, "refunded_minor"})->str, refunded);
+  EXPECT_EQ(SandboxPaid(accepted.refund_id()), 0);
+}
+
+TEST_F(SettlementTest, TwoWorkersSettlingOneRefundAtOncePayItOnce) {
+  StartApp();
+  std::vector<std::pair<std::string, std::string>> refunds;  // member, id
+  for (int i = 0; i < 6; ++i) {
+    std::string member = absl::StrCat("mr-", i);
+    ASSERT_TRUE(h_->UpsertMember(member).ok());
+    RecordOrder(absl::StrCat("o-", i), v1::PAYMENT_METHOD_CARD, member);
+    refunds.emplace_back(member, Rate("k", absl::StrCat("o-", i), 50, member)
+                                     .decision()
+                                     .refund()
+                                     .refund_id());
+  }
+  // Answers slower than retry_after: each worker takes over the other's
+  // entries (XAUTOCLAIM) while the first payout is still in flight.
+  StartWorker("latency=300ms,slow=0.5,slow_latency=700ms,seed=5", "wallet",
+              absl::Milliseconds(100), /*max_deliveries=*/50);
+  // Declared before the worker, so destroyed after it.
+  std::unique_ptr<settlement::PaymentProvider> first_card = std::move(card_),
+                                               first_wallet =
+                                                   std::move(wallet_),
+                                               first_coupon =
+                                                   std::move(coupon_);
+  std::unique_ptr<settlement::SettlementWorker> first = std::move(worker_);
+  StartWorker("latency=300ms,slow=0.5,slow_latency=700ms,seed=6", "wallet",
+              absl::Milliseconds(100), /*max_deliveries=*/50,
+              /*outage=*/false, "test-worker-2");
+  for (const auto& [member, id] : refunds) {
+    EXPECT_EQ(WaitFinal(id).state(), v1::REFUND_STATE_SUCCEEDED) << id;
+  }
+  first->Stop();
+  worker_->Stop();
+  EXPECT_GE(first->stats().reclaimed + worker_->stats().reclaimed, 1u)
+      << "the workers raced";
+  for (const auto& [member, id] : refunds) {
+    EXPECT_EQ(SandboxPaid(id, member), 1) << id;
+    v1::GetRefundResponse full;
+    GetRefund(id, &full);
+    int succeeded = 0;
+    for (const auto& e : full.events()) {
+      succeeded += e.to_state() == v1::REFUND_STATE_SUCCEEDED;
+    }
+    EXPECT_EQ(succeeded, 1) << id;
+  }
+}
+
+// --- NEEDS_ATTENTION: list, re-drive, reconcile --fix ---------------------
+
+TEST_F(SettlementTest,
+       DeadLetteredRefundIsListedWithItsAgeAndRedrivenPaidOnce) {
+  StartApp();
+  RecordOrder("o-1");
+  const v1::Refund accepted = Rate("k-1", "o-1").decision().refund();
+  // A provider outage longer than max_deliveries: set aside.
+  StartWorker("error=1", "wallet", absl::Milliseconds(100),
+              /*max_deliveries=*/2);
+  ASSERT_EQ(WaitFinal(accepted.refund_id()).state(),
+            v1::REFUND_STATE_NEEDS_ATTENTION);
+  StopWorker();
+  const absl::Time set_aside = h_->clock().Now();
+  h_->clock().Advance(absl::Minutes(7));
+
+  v1::ListRefundsNeedingAttentionResponse listed;
+  ASSERT_TRUE(ListAttention(&listed).ok());
+  ASSERT_EQ(listed.refunds_size(), 1);
+  EXPECT_EQ(listed.total_count(), 1);
+  const auto& item = listed.refunds(0);
+  EXPECT_EQ(item.refund().refund_id(), accepted.refund_id());
+  EXPECT_EQ(item.refund().state(), v1::REFUND_STATE_NEEDS_ATTENTION);
+  EXPECT_EQ(item.provider(), "sandbox");
+  EXPECT_GE(item.attempts(), 1);
+  EXPECT_EQ(item.attention_since().seconds(), absl::ToUnixSeconds(set_aside));
+  EXPECT_EQ(item.age().seconds(), 7 * 60);
+  // The operator tool lists the same.
+  testing::CommandResult cli = Admin({"attention"});
+  EXPECT_EQ(cli.exit_code, 1) << cli.output;
+  EXPECT_THAT(cli.output, HasSubstr(accepted.refund_id()));
+  EXPECT_THAT(cli.output, HasSubstr("\"needs_attention\":1"));
+
+  // The provider is back; an operator re-drives it.
+  v1::RedriveRefundResponse redriven;
+  ASSERT_TRUE(Redrive(accepted.refund_id(), &redriven).ok());
+  EXPECT_TRUE(redriven.redriven());
+  EXPECT_EQ(redriven.refund().state(), v1::REFUND_STATE_ACCEPTED);
+  // Again: nothing more happens.
+  ASSERT_TRUE(Redrive(accepted.refund_id(), &redriven).ok());
+  EXPECT_FALSE(redriven.redriven());
+  EXPECT_EQ(h_->Redis({"XLEN", Prefix() + "outbox"})->integer, 1);
+  listed.Clear();
+  ASSERT_TRUE(ListAttention(&listed).ok());
+  EXPECT_EQ(listed.refunds_size(), 0);
+
+  StartWorker("");
+  v1::Refund settled = WaitFinal(accepted.refund_id());
+  EXPECT_EQ(settled.state(), v1::REFUND_STATE_SUCCEEDED);
+  EXPECT_EQ(SandboxPaid(accepted.refund_id()), 1);
+  EXPECT_EQ(Balance("payable:member:m-1:original_payment:EUR"), 0);
+  EXPECT_EQ(LedgerSum(), 0);
+  v1::GetRefundResponse full;
+  GetRefund(accepted.refund_id(), &full);
+  bool audited = false;
+  for (const auto& e : full.events()) {
+    if (e.from_state() == v1::REFUND_STATE_NEEDS_ATTENTION &&
+        e.to_state() == v1::REFUND_STATE_ACCEPTED) {
+      audited = e.actor() == "operator:op-1" &&
+                e.reason() == "redrive:provider_recovered";
+    }
+  }
+  EXPECT_TRUE(audited) << full.DebugString();
+  EXPECT_EQ(full.events(full.events_size() - 2).reason(), "resent_to_sandbox")
+      << "looked up at the provider it was sent to";
+
+  // A paid refund cannot be re-driven.
+  grpc::Status status = Redrive(accepted.refund_id(), &redriven);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(SandboxPaid(accepted.refund_id()), 1);
+  testing::CommandResult check = Admin({"check"});
+  EXPECT_EQ(check.exit_code, 0) << check.output;
+}
+
+TEST_F(SettlementTest, RefundPaidBeforeTheOutageIsRedrivenWithoutPayingTwice) {
+  StartApp();
+  RecordOrder("o-1");
+  const v1::Refund accepted = Rate("k-1", "o-1").decision().refund();
+  // The processor pays, loses the answer, then stays unreachable.
+  StartWorker("", "wallet", absl::Milliseconds(100), /*max_deliveries=*/2,
+              /*outage=*/true);
+  ASSERT_EQ(WaitFinal(accepted.refund_id()).state(),
+            v1::REFUND_STATE_NEEDS_ATTENTION);
+  EXPECT_EQ(SandboxPaid(accepted.refund_id()), 1) << "paid before the outage";
+  outage_->down = false;
+
+  v1::RedriveRefundResponse redriven;
+  ASSERT_TRUE(Redrive(accepted.refund_id(), &redriven).ok());
+  EXPECT_TRUE(redriven.redriven());
+  v1::Refund settled = WaitFinal(accepted.refund_id());
+  EXPECT_EQ(settled.state(), v1::REFUND_STATE_SUCCEEDED);
+  EXPECT_EQ(SandboxPaid(accepted.refund_id()), 1) << "not paid twice";
+  EXPECT_EQ(outage_->pays_while_up, 0)
+      << "looked up first: the provider was not asked to pay again";
+  EXPECT_EQ(Balance("clearing:sandbox:EUR"), -settled.amount_minor());
+  EXPECT_EQ(LedgerSum(), 0);
+}
+
+TEST_F(SettlementTest, RefundWhoseEntryWasAckedWhileAcceptedIsRequeued) {
+  StartApp();
+  RecordOrder("o-w", v1::PAYMENT_METHOD_WALLET);
+  const v1::Refund accepted = Rate("k-w", "o-w").decision().refund();
+  // An entry in the outbox carries it: a re-drive changes nothing.
+  v1::RedriveRefundResponse redriven;
+  ASSERT_TRUE(Redrive(accepted.refund_id(), &redriven).ok());
+  EXPECT_FALSE(redriven.redriven());
+  EXPECT_EQ(h_->Redis({"XLEN", Prefix() + "outbox"})->integer, 1);
+  // As settle_finish.lua used to: acknowledged and deleted while ACCEPTED.
+  std::vector<std::string> entries = TakeEntries("old");
+  ASSERT_EQ(entries.size(), 1u);
+  ASSERT_TRUE(
+      h_->Redis({"XACK", Prefix() + "outbox", "settlement", entries[0]}).ok());
+  ASSERT_TRUE(h_->Redis({"XDEL", Prefix() + "outbox", entries[0]}).ok());
+
+  ASSERT_TRUE(Redrive(accepted.refund_id(), &redriven).ok());
+  EXPECT_TRUE(redriven.redriven()) << "orphaned: re-enqueued";
+  EXPECT_EQ(redriven.refund().state(), v1::REFUND_STATE_ACCEPTED);
+  StartWorker("");
+  EXPECT_EQ(WaitFinal(accepted.refund_id()).state(),
+            v1::REFUND_STATE_SUCCEEDED);
+  EXPECT_EQ(h_->Redis({"HGET", Prefix() + "wallet:m-1", "bal:EUR"})->str,
+            absl::StrCat(accepted.amount_minor()));
+  v1::GetRefundResponse full;
+  GetRefund(accepted.refund_id(), &full);
+  EXPECT_EQ(full.events(1).reason(), "requeued:provider_recovered");
+  EXPECT_EQ(full.events(1).actor(), "operator:op-1");
+}
+
+TEST_F(SettlementTest, RedriveRefusesBadInputAndChangesNothing) {
+  StartApp();
+  v1::RedriveRefundResponse response;
+  EXPECT_EQ(Redrive("nope", &response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Redrive("rf_3_000000000000000000000000", &response).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(
+      Redrive("rf_3_000000000000000000000000", &response, "").error_code(),
+      grpc::StatusCode::INVALID_ARGUMENT);
+  v1::ListRefundsNeedingAttentionResponse listed;
+  EXPECT_EQ(ListAttention(&listed, 0, "garbage").error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(ListAttention(&listed, 1000).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  testing::CommandResult cli =
+      Admin({"redrive", "--refund_id=rf_3_000000000000000000000000",
+             "--operator=op-1"});
+  EXPECT_EQ(cli.exit_code, 1) << cli.output;
+  EXPECT_EQ(Admin({"redrive", "--operator=op-1"}).exit_code, 2);
+  auto keys = h_->Redis({"KEYS", "mg:*:outbox"});
+  EXPECT_TRUE(keys->elements.empty()) << "nothing was enqueued";
+}
+
+TEST_F(SettlementTest, AttentionListPagesOldestFirstAcrossPartitions) {
+  StartApp();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) {
+    std::string member = absl::StrCat("ma-", i);
+    ASSERT_TRUE(h_->UpsertMember(member).ok());
+    RecordOrder(absl::StrCat("o-", i), v1::PAYMENT_METHOD_CARD, member);
+    ids.push_back(Rate("k", absl::StrCat("o-", i), 50, member)
+                      .decision()
+                      .refund()
+                      .refund_id());
+  }
+  StartWorker("error=1", "wallet", absl::Milliseconds(100),
+              /*max_deliveries=*/1);
+  for (const std::string& id : ids) {
+    ASSERT_EQ(WaitFinal(id).state(), v1::REFUND_STATE_NEEDS_ATTENTION);
+  }
+  StopWorker();
+  std::vector<std::string> seen;
+  std::string token;
+  int64_t last_since = 0;
+  for (int page = 0; page < 10; ++page) {
+    v1::ListRefundsNeedingAttentionResponse listed;
+    ASSERT_TRUE(ListAttention(&listed, 2, token).ok());
+    EXPECT_EQ(listed.total_count(), 5);
+    EXPECT_LE(listed.refunds_size(), 2);
+    for (const auto& item : listed.refunds()) {
+      const int64_t since = item.attention_since().seconds() * 1000 +
+                            item.attention_since().nanos() / 1000000;
+      EXPECT_GE(since, last_since) << "oldest first";
+      last_since = since;
+      seen.push_back(item.refund().refund_id());
+    }
+    token = listed.next_page_token();
+    if (token.empty()) break;
+  }
+  std::sort(seen.begin(), seen.end());
+  std::sort(ids.begin(), ids.end());
+  EXPECT_EQ(seen, ids) << "each once";
+}
+
+TEST_F(SettlementTest, ReconcileFixResendsWhatTheProviderNeverSaw) {
+  StartApp();
+  // One refund the processor never saw (5xx before anything happened), one
+  // it paid before losing the answer.
+  ASSERT_TRUE(h_->UpsertMember("m-2").ok());
+  RecordOrder("o-1");
+  RecordOrder("o-2", v1::PAYMENT_METHOD_CARD, "m-2");
+  const std::string never_seen =
+      Rate("k-1", "o-1").decision().refund().refund_id();
+  const v1::Refund paid_refund =
+      Rate("k-2", "o-2", 50, "m-2").decision().refund();
+  const std::string paid = paid_refund.refund_id();
+  StartWorker("error=1", "wallet", absl::Milliseconds(100),
+              /*max_deliveries=*/1);
+  ASSERT_EQ(WaitFinal(never_seen).state(), v1::REFUND_STATE_NEEDS_ATTENTION);
+  ASSERT_EQ(WaitFinal(paid).state(), v1::REFUND_STATE_NEEDS_ATTENTION);
+  StopWorker();
+  // The processor's books say the second was paid (it committed, then the
+  // answer was lost).
+  auto books =
+      Eval(store::scripts::kSandboxPay, {Prefix("m-2") + "psp:sandbox"},
+           {"pay", paid, absl::StrCat(paid_refund.amount_minor()),
+            "sb_before_outage", ""});
+  ASSERT_TRUE(books.ok()) << books.status();
+
+  testing::CommandResult dry = Admin({"reconcile"});
+  EXPECT_EQ(dry.exit_code, 1) << dry.output;
+  EXPECT_THAT(dry.output, HasSubstr("would_redrive"));
+  EXPECT_EQ(GetRefund(never_seen).state(), v1::REFUND_STATE_NEEDS_ATTENTION);
+
+  testing::CommandResult fixed = Admin({"reconcile", "--fix"});
+  EXPECT_EQ(fixed.exit_code, 0) << fixed.output;
+  EXPECT_THAT(fixed.output, HasSubstr("\"redriven\":1"));
+  EXPECT_EQ(GetRefund(never_seen).state(), v1::REFUND_STATE_ACCEPTED);
+  EXPECT_EQ(GetRefund(paid).state(), v1::REFUND_STATE_SUCCEEDED)
+      << "recorded, not re-sent";
+
+  StartWorker("");
+  EXPECT_EQ(WaitFinal(never_seen).state(), v1::REFUND_STATE_SUCCEEDED);
+  EXPECT_EQ(SandboxPaid(never_seen), 1);
+  EXPECT_EQ(SandboxPaid(paid, "m-2"), 1);
+  StopWorker();
+  testing::CommandResult check = Admin({"check"});
+  EXPECT_EQ(check.exit_code, 0) << check.output;
+}
+
+// --- Reversals post against the accepted posting's accounts --------------
+
+TEST_F(SettlementTest, FailedGoodwillRefundReversesTheGoodwillExpense) {
+  StartApp();
+  RecordOrder("o-1");
+  const v1::Refund granted =
+      Grant("g-1", v1::INSTRUMENT_ORIGINAL_PAYMENT, "o-1");
+  ASSERT_FALSE(granted.refund_id().empty());
+  StartWorker("decline=1", /*fallback=*/"");
+  ASSERT_EQ(WaitFinal(granted.refund_id()).state(), v1::REFUND_STATE_FAILED);
+  EXPECT_EQ(Balance("expense:goodwill:original_payment:EUR"), 0);
+  EXPECT_EQ(Balance("expense:refunds:original_payment:EUR"), 0);
+  EXPECT_EQ(Balance("payable:member:m-1:original_payment:EUR"), 0);
+  for (const auto& posting : Postings(granted.refund_id())) {
+    if (absl::StartsWith(posting.at("credit"), "expense:") ||
+        absl::StartsWith(posting.at("debit"), "expense:")) {
+      EXPECT_EQ(posting.at("kind") == "goodwill_granted" ? posting.at("debit")
+                                                         : posting.at("credit"),
+                "expense:goodwill:original_payment:EUR");
+    }
+  }
+  StopWorker();
+  testing::CommandResult check = Admin({"check"});
+  EXPECT_EQ(check.exit_code, 0) << check.output;
+}
+
+TEST_F(SettlementTest,
+       GoodwillCreditReversedAsAbusiveReversesTheGoodwillExpense) {
+  StartApp();
+  const v1::Refund granted = Grant("g-1", v1::INSTRUMENT_WALLET);
+  StartWorker("");
+  ASSERT_EQ(WaitFinal(granted.refund_id()).state(), v1::REFUND_STATE_SUCCEEDED);
+  v1::MarkRefundAbusiveResponse marked;
+  ASSERT_TRUE(MarkAbusive(granted.refund_id(), &marked).ok());
+  EXPECT_EQ(marked.refund().state(), v1::REFUND_STATE_REVERSED);
+  EXPECT_EQ(Balance("expense:goodwill:wallet:EUR"), 0);
+  EXPECT_EQ(Balance("expense:refunds:wallet:EUR"), 0);
+  EXPECT_EQ(Balance("wallet:member:m-1:EUR"), 0);
+  StopWorker();
+  testing::CommandResult check = Admin({"check"});
+  EXPECT_EQ(check.exit_code, 0) << check.output;
+}
+
+TEST_F(SettlementTest,
+       AbusiveReversalAfterWalletFallbackUsesTheOriginalAccounts) {
+  StartApp();
+  RecordOrder("o-1");
+  const v1::Refund accepted = Rate("k-1", "o-1").decision().refund();
+  StartWorker("decline=1");  // Falls back to wallet credit.
+  v1::Refund settled = WaitFinal(accepted.refund_id());
+  ASSERT_EQ(settled.state(), v1::REFUND_STATE_SUCCEEDED);
+  ASSERT_EQ(settled.instrument(), v1::INSTRUMENT_WALLET);
+  v1::MarkRefundAbusiveResponse marked;
+  ASSERT_TRUE(MarkAbusive(accepted.refund_id(), &marked).ok());
+  EXPECT_EQ(marked.refund().state(), v1::REFUND_STATE_REVERSED);
+  EXPECT_EQ(Balance("expense:refunds:original_payment:EUR"), 0);
+  EXPECT_EQ(Balance("expense:refunds:wallet:EUR"), 0)
+      << "reversed against the instrument it fell back to";
+  EXPECT_EQ(Balance("payable:member:m-1:original_payment:EUR"), 0);
+  EXPECT_EQ(LedgerSum(), 0);
+  StopWorker();
+  testing::CommandResult check = Admin({"check"});
+  EXPECT_EQ(check.exit_code, 0) << check.output;
+}
+
+TEST_F(SettlementTest, CheckSeesAReversalPostedToAnotherAccount) {
+  StartApp();
+  const v1::Refund granted = Grant("g-1", v1::INSTRUMENT_WALLET);
+  StartWorker("");
+  ASSERT_EQ(WaitFinal(granted.refund_id()).state(), v1::REFUND_STATE_SUCCEEDED);
+  StopWorker();
+  ASSERT_EQ(Admin({"check"}).exit_code, 0);
+  // A reversal as the old mark_abusive.lua posted it: to expense:refunds.
+  // Every balance still sums to zero and replays.
+  const std::string account = "wallet:member:m-1:EUR";
+  const std::string wrong = "expense:refunds:wallet:EUR";
+  ASSERT_TRUE(
+      h_->Redis({"XADD", Prefix() + "ledger", "*", "txn", granted.refund_id(),
+                 "kind", "refund_reversed", "debit", account, "credit", wrong,
+                 "amount_minor", "500", "currency", "EUR", "at_ms", "1"})
+          .ok());
+  ASSERT_TRUE(
+      h_->Redis({"HINCRBY", Prefix() + "ledger:balances", account, "500"})
+          .ok());
+  ASSERT_TRUE(
+      h_->Redis({"HINCRBY", Prefix() + "ledger:balances", wrong, "-500"}).ok());
+  ASSERT_EQ(LedgerSum(), 0);
+  testing::CommandResult check = Admin({"check"});
+  EXPECT_EQ(check.exit_code, 1) << check.output;
+  EXPECT_THAT(check.output, HasSubstr("ledger_txn_accounts"));
+  EXPECT_THAT(check.output, HasSubstr(granted.refund_id()));
+}
+
+// --- An abuse mark taken while the refund is in flight --------------------
+
+TEST_F(SettlementTest, AbuseMarkWhileAcceptedReversesOnceItSettles) {
+  StartApp();
+  RecordOrder("o-w", v1::PAYMENT_METHOD_WALLET);
+  const v1::Refund accepted = Rate("k-w", "o-w").decision().refund();
+  v1::MarkRefundAbusiveResponse marked;
+  ASSERT_TRUE(MarkAbusive(accepted.refund_id(), &marked).ok());
+  EXPECT_TRUE(marked.newly_marked());
+  EXPECT_TRUE(marked.reversal_pending());
+  EXPECT_EQ(marked.refund().state(), v1::REFUND_STATE_ACCEPTED);
+
+  StartWorker("");  // The worker was paused until now.
+  v1::Refund refund;
+  for (int i = 0; i < 500 && refund.state() != v1::REFUND_STATE_REVERSED; ++i) {
+    refund = GetRefund(accepted.refund_id());
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(refund.state(), v1::REFUND_STATE_REVERSED);
+  auto wallet = Fields(*h_->Redis({"HGETALL", Prefix() + "wallet:m-1"}));
+  EXPECT_EQ(wallet["bal:EUR"], "0");
+  EXPECT_EQ(wallet["reversed:" + accepted.refund_id()],
+            absl::StrCat(accepted.amount_minor()));
+  EXPECT_EQ(Balance("expense:refunds:wallet:EUR"), 0);
+  EXPECT_EQ(Balance("wallet:member:m-1:EUR"), 0);
+  EXPECT_EQ(LedgerSum(), 0);
+  v1::GetRefundResponse full;
+  GetRefund(accepted.refund_id(), &full);
+  const int n = full.events_size();
+  ASSERT_GE(n, 2);
+  EXPECT_EQ(full.events(n - 2).to_state(), v1::REFUND_STATE_SUCCEEDED);
+  EXPECT_EQ(full.events(n - 2).actor(), "settlement:test-worker");
+  EXPECT_EQ(full.events(n - 1).from_state(), v1::REFUND_STATE_SUCCEEDED);
+  EXPECT_EQ(full.events(n - 1).to_state(), v1::REFUND_STATE_REVERSED);
+  EXPECT_EQ(full.events(n - 1).actor(), "operator:op-7");
+  EXPECT_EQ(full.events(n - 1).reason(), "abusive:photo_reused");
+  EXPECT_EQ(worker_->stats().reversed, 1u);
+  StopWorker();
+  testing::CommandResult check = Admin({"check"});
+  EXPECT_EQ(check.exit_code, 0) << check.output;
+}
+
+TEST_F(SettlementTest, AbuseMarkWhileSettlingReversesTheWalletFallback) {
+  StartApp();
+  RecordOrder("o-1");
+  const v1::Refund accepted = Rate("k-1", "o-1").decision().refund();
+  // A slow processor that declines: the mark lands while SETTLING, and the
+  // refund then succeeds as wallet credit.
+  StartWorker("latency=400ms,decline=1");
+  v1::Refund refund;
+  for (int i = 0; i < 300 && refund.state() != v1::REFUND_STATE_SETTLING; ++i) {
+    refund = GetRefund(accepted.refund_id());
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  ASSERT_EQ(refund.state(), v1::REFUND_STATE_SETTLING);
+  v1::MarkRefundAbusiveResponse marked;
+  ASSERT_TRUE(MarkAbusive(accepted.refund_id(), &marked).ok());
+  EXPECT_TRUE(marked.reversal_pending());
+  for (int i = 0; i < 500 && refund.state() != v1::REFUND_STATE_REVERSED; ++i) {
+    refund = GetRefund(accepted.refund_id());
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(refund.state(), v1::REFUND_STATE_REVERSED);
+  EXPECT_EQ(h_->Redis({"HGET", Prefix() + "wallet:m-1", "bal:EUR"})->str, "0");
+  EXPECT_EQ(Balance("expense:refunds:original_payment:EUR"), 0);
+  EXPECT_EQ(LedgerSum(), 0);
+  StopWorker();
+  testing::CommandResult check = Admin({"check"});
+  EXPECT_EQ(check.exit_code, 0) << check.output;
+}
+
+TEST_F(SettlementTest, AbuseMarkWhileSettlingACardRefundLeavesItPaid) {
+  StartApp();
+  RecordOrder("o-1");
+  const v1::Refund accepted = Rate("k-1", "o-1").decision().refund();
+  v1::MarkRefundAbusiveResponse marked;
+  ASSERT_TRUE(MarkAbusive(accepted.refund_id(), &marked).ok());
+  EXPECT_TRUE(marked.reversal_pending());
+  StartWorker("");
+  EXPECT_EQ(WaitFinal(accepted.refund_id()).state(), v1::REFUND_STATE_SUCCEEDED)
+      << "a card refund cannot be pulled back";
+  EXPECT_EQ(SandboxPaid(accepted.refund_id()), 1);
+  EXPECT_FALSE(
+      h_->Redis({"HEXISTS", Prefix() + "refund:" + accepted.refund_id(),
+                 "reverse_pending"})
+          ->integer);
+}
+
+// --- Dead letters stay in their entry's slot ------------------------------
+
+TEST(SettlementClusterTest, DeadLetterOfAnEntryWithoutMemberIdStaysInItsSlot) {
+  // Redis Cluster refuses a script whose keys span slots (CROSSSLOT); one
+  // node owning every slot shows it without a cluster.
+  // A free port can be taken by another process between picking and
+  // binding it: a server that is not our cluster node is started again.
+  std::unique_ptr<testing::RedisServer> server;
+  store::RedisOptions options;
+  absl::StatusOr<std::unique_ptr<store::RedisClient>> redis;
+  absl::Status slots = absl::UnknownError("not started");
+  for (int attempt = 0; attempt < 3 && !slots.ok(); ++attempt) {
+    auto started = testing::RedisServer::Start({"--cluster-enabled", "yes"});
+    ASSERT_TRUE(started.ok()) << started.status();
+    server = *std::move(started);
+    options.port = server->port();
+    redis = store::RedisClient::Start(options);
+    ASSERT_TRUE(redis.ok());
+    for (int i = 0; i < 500 && (*redis)->ready_connections() == 0; ++i) {
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    slots = (*redis)
+                ->CommandSync({"CLUSTER", "ADDSLOTSRANGE", "0", "16383"})
+                .status();
+  }
+  ASSERT_TRUE(slots.ok()) << slots;
+  for (int i = 0; i < 500; ++i) {
+    auto info = (*redis)->CommandSync({"CLUSTER", "INFO"});
+    if (info.ok() && absl::StrContains(info->str, "cluster_state:ok")) break;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  store::KeySchema keys = *store::KeySchema::Create(64);
+  const int partition = keys.PartitionOf("m-1");
+  ASSERT_NE(keys.PartitionOf(""), partition);
+  const std::string outbox = keys.PartitionPrefix(partition) + "outbox";
+  ASSERT_TRUE((*redis)
+                  ->CommandSync({"XGROUP", "CREATE", outbox, "settlement", "0",
+                                 "MKSTREAM"})
+                  .ok());
+  // A poison entry without member_id, already delivered once (to a worker
+  // that died): the next delivery dead-letters it.
+  ASSERT_TRUE((*redis)
+                  ->CommandSync({"XADD", outbox, "*", "type", "refund_accepted",
+                                 "refund_id", "rf_1_ffffffffffffffffffffffff",
+                                 "order_id", "o-x"})
+                  .ok());
+  ASSERT_TRUE((*redis)
+                  ->CommandSync({"XREADGROUP", "GROUP", "settlement", "gone",
+                                 "STREAMS", outbox, ">"})
+                  .ok());
+
+  testing::FakeClock clock(absl::FromUnixSeconds(1700000000));
+  settlement::WalletProvider wallet(**redis, keys,
+                                    settlement::WalletProvider::Kind::kWallet);
+  settlement::WalletProvider coupon(**redis, keys,
+                                    settlement::WalletProvider::Kind::kCoupon);
+  settlement::SandboxProvider card(**redis, keys, {});
+  settlement::WorkerOptions worker_options;
+  worker_options.consumer = "w";
+  worker_options.retry_after = absl::Milliseconds(50);
+  worker_options.max_deliveries = 1;
+  worker_options.block = absl::Milliseconds(50);
+  settlement::SettlementWorker worker(
+      **redis, keys, clock,
+      {{"wallet", &wallet}, {"coupon", &coupon}, {"sandbox", &card}},
+      worker_options);
+  ASSERT_TRUE(worker.Start(options).ok());
+  int64_t dead = 0;
+  for (int i = 0; i < 300 && dead == 0; ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+    auto length = (*redis)->CommandSync({"XLEN", outbox + ":dead"});
+    if (length.ok()) dead = length->integer;
+  }
+  worker.Stop();
+  EXPECT_EQ(dead, 1) << "the finish script was refused (CROSSSLOT)";
+  auto pending = (*redis)->CommandSync({"XPENDING", outbox, "settlement"});
+  ASSERT_TRUE(pending.ok());
+  EXPECT_EQ(pending->elements[0].integer, 0);
 }
 
 }  // namespace
