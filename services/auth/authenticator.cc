@@ -51,6 +51,8 @@ std::vector<absl::string_view> Values(const Authenticator::Metadata& metadata,
 }
 
 bool IsLoopbackHost(absl::string_view host) {
+  // inet_pton reads up to the first NUL: "127.0.0.1\0x" is not loopback.
+  if (absl::StrContains(host, '\0')) return false;
   if (absl::EqualsIgnoreCase(host, "localhost")) return true;
   std::string text(host);
   in_addr v4;

@@ -14,6 +14,8 @@
 #include <jwt/jwt.hpp>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "services/core/text.h"
@@ -161,6 +163,15 @@ absl::StatusOr<Principal> JwtVerifier::Verify(absl::string_view token,
       last_dot == first_dot + 1 || last_dot + 1 == token.size()) {
     return Invalid("not a signed JWT (header.payload.signature)");
   }
+  // Only the base64url alphabet (RFC 7515: no padding) and the two dots.
+  // libcpp-jwt's base64 decoder indexes its table with the raw char, so any
+  // other byte (>= 0x80 is negative) would read outside the table.
+  if (!std::all_of(token.begin(), token.end(), [](char c) {
+        return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' ||
+               c == '_' || c == '.';
+      })) {
+    return Invalid("not base64url (A-Z a-z 0-9 - _, parts joined by '.')");
+  }
   const absl::string_view signing_input = token.substr(0, last_dot);
   const absl::string_view signature = token.substr(last_dot + 1);
 
@@ -189,6 +200,20 @@ absl::StatusOr<Principal> JwtVerifier::Verify(absl::string_view token,
                                   absl::string_view(name.data(), name.size()),
                                   " but this server accepts only ",
                                   JwtAlgorithmName(options_.algorithm)));
+    }
+    // libcpp-jwt reads "alg" case-insensitively ("hs256" is HS256); JWS
+    // names are case-sensitive (RFC 7515 4.1.1), and we accept exactly ours.
+    std::string header_text;
+    if (!absl::WebSafeBase64Unescape(token.substr(0, first_dot),
+                                     &header_text)) {
+      return Invalid("the header is not base64url");
+    }
+    const json_t header = json_t::parse(header_text, nullptr, false);
+    if (!header.is_object() || !header.contains("alg") ||
+        !header["alg"].is_string() ||
+        header["alg"].get<std::string>() != alg_name) {
+      return Invalid(absl::StrCat("the header's \"alg\" is not exactly \"",
+                                  alg_name, "\""));
     }
     if (object.header().has_header("crit")) {
       return Invalid("critical header extensions (\"crit\") are not supported");

@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -141,6 +142,20 @@ absl::Status ParseHostPort(absl::string_view text, int default_port,
   if (host.empty()) return absl::InvalidArgumentError("host is empty");
   if (absl::StrContains(host, ' ')) {
     return absl::InvalidArgumentError("host contains a space");
+  }
+  // A host name (letters, digits, '.', '-', '_') or, in brackets, an IPv6
+  // address (with ':', and maybe a "%zone"). Nothing else is a host, and
+  // other hosts could not be written back as what they were
+  // (FormatRedisAddress brackets exactly the hosts with a ':').
+  const bool bracketed = absl::StartsWith(text, "[");
+  if ((bracketed && !absl::StrContains(host, ':')) ||
+      !std::all_of(host.begin(), host.end(), [bracketed](char c) {
+        return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' ||
+               c == '-' || c == '_' || (bracketed && (c == ':' || c == '%'));
+      })) {
+    return absl::InvalidArgumentError(
+        "host must be a name (A-Z a-z 0-9 . - _) or a bracketed IPv6 "
+        "address");
   }
   int number = default_port;
   if (port.has_value() &&

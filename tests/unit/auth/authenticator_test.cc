@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -439,6 +440,21 @@ TEST(CheckInsecureAllowed, AllowsOnlyLoopbackListenAddresses) {
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << address;
     EXPECT_THAT(std::string(status.message()), HasSubstr("insecure_dev"))
         << address;
+  }
+}
+
+// Found by tests/fuzz/server_flags_fuzzer: inet_pton stops at a NUL, so
+// "127.0.0.1\0..." passed as loopback whatever followed the NUL.
+TEST(CheckInsecureAllowed, HostWithANulByteIsNotLoopback) {
+  for (const std::string& address :
+       {std::string("127.0.0.1\0.example.com:50051", 28),
+        std::string("127.0.0.1\0\0\x01\xdf"
+                    "51",
+                    15),
+        std::string("[::1\0x]:50051", 13), std::string("localhost\0", 10)}) {
+    EXPECT_EQ(CheckInsecureAllowed(address).code(),
+              absl::StatusCode::kInvalidArgument)
+        << absl::CEscape(address);
   }
 }
 

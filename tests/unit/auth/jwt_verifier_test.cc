@@ -1,5 +1,9 @@
 #include "services/auth/jwt_verifier.h"
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <cstring>
 #include <string>
 
 #include "absl/status/status.h"
@@ -233,6 +237,47 @@ TEST(JwtVerifier, RefusesMalformedTokensWithoutThrowing) {
            std::string(kMaxJwtBytes + 1, 'a'),
        }) {
     ExpectRefused(Rs256().Verify(token, Now()), "TOKEN_INVALID", "");
+  }
+}
+
+// Found by tests/fuzz/jwt_fuzzer (UBSan): libcpp-jwt's base64 decoder
+// indexed its 256-entry table with a negative char for bytes >= 0x80,
+// reading outside it. Such tokens are refused before they are decoded.
+TEST(JwtVerifier, TokenWithBytesOutsideBase64UrlIsRefusedBeforeDecoding) {
+  const JwtVerifier verifier = MakeVerifier(JwtAlgorithm::kHs256, kHmacSecret);
+  const std::string good = SignToken("HS256", kHmacSecret, GoodClaims());
+  ASSERT_TRUE(verifier.Verify(good, Now()).ok());
+  const size_t payload = good.find('.') + 1;
+  for (const std::string& bad :
+       {std::string("\xff"), std::string("\x80"), std::string("="),
+        std::string(" "), std::string("+"), std::string("/")}) {
+    std::string token = good;
+    token.insert(payload + 3, bad);
+    ExpectRefused(verifier.Verify(token, Now()), "TOKEN_INVALID",
+                  "not base64url");
+  }
+}
+
+// Found by tests/fuzz/jwt_fuzzer: libcpp-jwt reads "alg" case-insensitively,
+// so {"alg":"hs256"} passed as HS256. JWS algorithm names are
+// case-sensitive; only the configured name, exactly, is accepted.
+TEST(JwtVerifier, AlgorithmNameInAnotherCaseIsRefused) {
+  const JwtVerifier verifier = MakeVerifier(JwtAlgorithm::kHs256, kHmacSecret);
+  for (const char* header :
+       {R"({"alg":"hs256","typ":"JWT"})", R"({"alg":"Hs256"})"}) {
+    const std::string input =
+        absl::StrCat(Base64Url(header), ".", Base64Url(GoodClaims().dump()));
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int length = 0;
+    HMAC(EVP_sha256(), kHmacSecret, static_cast<int>(strlen(kHmacSecret)),
+         reinterpret_cast<const unsigned char*>(input.data()), input.size(),
+         mac, &length);
+    const std::string token =
+        absl::StrCat(input, ".",
+                     Base64Url(absl::string_view(
+                         reinterpret_cast<const char*>(mac), length)));
+    ExpectRefused(verifier.Verify(token, Now()), "TOKEN_INVALID",
+                  "is not exactly \"HS256\"");
   }
 }
 

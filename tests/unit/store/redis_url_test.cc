@@ -171,5 +171,35 @@ TEST(ParseRedisUrl, RefusesSignsSpacesAndEmptyPorts) {
   }
 }
 
+// Found by tests/fuzz/redis_url_fuzzer: "redis-sentinel://[[fd0]/m" was
+// accepted with the sentinel host "[fd0", which FormatRedisAddress writes
+// as "[fd0:26379" (and which no URL can name again); control characters
+// were accepted too, and "[f08%%2]" (brackets without an IPv6 address),
+// written back without brackets. A host is a name or a bracketed IPv6
+// address.
+TEST(ParseRedisUrl, HostWithBracketOrControlCharacterIsRefused) {
+  for (const char* url :
+       {"redis://[[fd0]:6379", "redis://a[b:6379", "redis://a]b",
+        "redis://h\tx", "redis://h\nx:1", "redis://h?x=1",
+        "redis://[::1\x01]:6379", "redis-sentinel://[[fd0]/m",
+        "redis-sentinel://s1,a\x7f"
+        "b/m",
+        "redis://[abc]:6379", "redis-sentinel://b,[f08%%2]/m"}) {
+    RedisOptions options;
+    options.host = "unchanged";
+    absl::Status status = ParseRedisUrl(url, &options);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument)
+        << url << " parsed as host \"" << options.host << "\"";
+    EXPECT_THAT(std::string(status.message()), HasSubstr("host must be"))
+        << url;
+    EXPECT_EQ(options.host, "unchanged");
+  }
+  for (const char* url : {"redis://cache-1.redis_svc.internal:6379",
+                          "redis://[fe80::1%eth0]:6379", "redis://[::1]"}) {
+    RedisOptions options;
+    EXPECT_TRUE(ParseRedisUrl(url, &options).ok()) << url;
+  }
+}
+
 }  // namespace
 }  // namespace makegood::store
