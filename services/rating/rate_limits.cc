@@ -1,5 +1,6 @@
 #include "services/rating/rate_limits.h"
 
+#include <cmath>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -66,6 +67,12 @@ absl::StatusOr<RateLimits> RateLimits::Parse(absl::string_view text) {
       per_second = count / 3600;
     } else {
       return bad("unit must be s, m or h");
+    }
+    // "inf/s" would mean no limit at all and "1e-320/h" an interval too long
+    // to represent: both are typos, never a limit anyone meant.
+    if (!std::isfinite(per_second) || !std::isfinite(1000.0 / per_second) ||
+        per_second > 1e9) {
+      return bad("rate must be a finite COUNT/UNIT of at most 1e9/s");
     }
     LimitSpec parsed{
         .rate_per_second = per_second, .burst = 1, .shadow = false};

@@ -29,14 +29,15 @@ absl::StatusOr<SandboxOptions> ParseSandboxSpec(absl::string_view spec) {
     absl::string_view value = kv.second;
     if (key == "latency" || key == "slow_latency") {
       absl::Duration d;
-      if (!absl::ParseDuration(value, &d) || d < absl::ZeroDuration()) {
-        return BadSpec(part, "needs a duration such as 20ms");
+      if (!absl::ParseDuration(value, &d) || d < absl::ZeroDuration() ||
+          d == absl::InfiniteDuration()) {
+        return BadSpec(part, "needs a finite duration such as 20ms");
       }
       (key == "latency" ? options.latency : options.slow_latency) = d;
     } else if (key == "decline" || key == "error" || key == "commit_timeout" ||
                key == "slow") {
       double p;
-      if (!absl::SimpleAtod(value, &p) || p < 0 || p > 1) {
+      if (!absl::SimpleAtod(value, &p) || !(p >= 0 && p <= 1)) {  // NaN too.
         return BadSpec(part, "needs a probability between 0 and 1");
       }
       (key == "decline" ? options.decline

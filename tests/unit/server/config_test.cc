@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "services/settlement/sandbox_provider.h"
 #include "services/store/key_schema.h"
 
 ABSL_DECLARE_FLAG(std::string, listen);
@@ -40,6 +41,7 @@ ABSL_DECLARE_FLAG(std::string, admin_listen);
 ABSL_DECLARE_FLAG(bool, settlement_worker);
 ABSL_DECLARE_FLAG(std::string, settlement_consumer);
 ABSL_DECLARE_FLAG(std::string, sandbox);
+ABSL_DECLARE_FLAG(std::string, rate_limits);
 ABSL_DECLARE_FLAG(std::string, settlement_fallback);
 
 namespace makegood::server {
@@ -255,6 +257,30 @@ TEST_F(ConfigTest, PlaintextOnlyInInsecureDevModeAndOnlyOnLoopback) {
   ExpectInvalid(ConfigFromFlags(), "insecure_dev");
   absl::SetFlag(&FLAGS_listen, "[::1]:50051");
   EXPECT_TRUE(ConfigFromFlags().ok());
+}
+
+// Found by tests/fuzz/server_flags_fuzzer: "inf/s" parsed as an infinite
+// rate, which the limiter reads as no limit at all, and "1e-320/h" as an
+// interval too long to represent.
+TEST_F(ConfigTest, ARateLimitThatIsNotAFiniteRateIsRefused) {
+  for (const char* limits :
+       {"SubmitRating.member=inf/s", "SubmitRating.member=1e400/s",
+        "SubmitRating.client=1e-320/h", "SubmitRating.member=nan/s"}) {
+    absl::SetFlag(&FLAGS_rate_limits, limits);
+    ExpectInvalid(Config(), "--rate_limits");
+  }
+  absl::SetFlag(&FLAGS_rate_limits, "SubmitRating.member=30/m");
+  EXPECT_TRUE(Config().ok());
+}
+
+// Found by tests/fuzz/server_flags_fuzzer: NaN passed both range checks of a
+// sandbox probability, and an infinite latency meant payouts never answer.
+TEST(SandboxSpec, NanProbabilitiesAndInfiniteLatenciesAreRefused) {
+  for (const char* spec : {"decline=nan", "error=-nan", "slow=nan",
+                           "latency=inf", "slow_latency=inf"}) {
+    EXPECT_FALSE(settlement::ParseSandboxSpec(spec).ok()) << spec;
+  }
+  EXPECT_TRUE(settlement::ParseSandboxSpec("decline=0.5,latency=20ms").ok());
 }
 
 TEST_F(ConfigTest, ConfigFromFlagsRequiresAPolicy) {
