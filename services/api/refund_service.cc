@@ -257,6 +257,26 @@ class RefundWatch final
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
 };
 
+// The fields every operator action on a refund carries (MarkRefundAbusive,
+// RedriveRefund): the refund id (its partition, when valid), who acts, why.
+template <typename Request>
+std::optional<int> ValidateOperatorAction(const Request& request,
+                                          int partitions,
+                                          Violations& violations) {
+  std::optional<int> partition =
+      rating::RefundIdPartition(request.refund_id(), partitions);
+  if (!partition.has_value()) {
+    violations.Add("refund_id",
+                   "is not a refund id of this deployment "
+                   "(rf_<partition>_<24 hex digits>)");
+  }
+  ValidateId("operator_id", request.operator_id(), violations);
+  if (!IsLowerToken(request.reason(), 64)) {
+    violations.Add("reason", "must be 1-64 characters of [a-z0-9_-]");
+  }
+  return partition;
+}
+
 }  // namespace
 
 grpc::ServerWriteReactor<makegood::v1::WatchRefundResponse>*
@@ -291,16 +311,7 @@ grpc::ServerUnaryReactor* RefundService::MarkRefundAbusive(
   }
   Violations violations;
   std::optional<int> partition =
-      rating::RefundIdPartition(request->refund_id(), keys_.partitions());
-  if (!partition.has_value()) {
-    violations.Add("refund_id",
-                   "is not a refund id of this deployment "
-                   "(rf_<partition>_<24 hex digits>)");
-  }
-  ValidateId("operator_id", request->operator_id(), violations);
-  if (!IsLowerToken(request->reason(), 64)) {
-    violations.Add("reason", "must be 1-64 characters of [a-z0-9_-]");
-  }
+      ValidateOperatorAction(*request, keys_.partitions(), violations);
   if (!violations.empty()) {
     reactor->Finish(ToGrpcStatus(violations.ToStatus()));
     return reactor;
@@ -402,16 +413,7 @@ grpc::ServerUnaryReactor* RefundService::RedriveRefund(
   }
   Violations violations;
   std::optional<int> partition =
-      rating::RefundIdPartition(request->refund_id(), keys_.partitions());
-  if (!partition.has_value()) {
-    violations.Add("refund_id",
-                   "is not a refund id of this deployment "
-                   "(rf_<partition>_<24 hex digits>)");
-  }
-  ValidateId("operator_id", request->operator_id(), violations);
-  if (!IsLowerToken(request->reason(), 64)) {
-    violations.Add("reason", "must be 1-64 characters of [a-z0-9_-]");
-  }
+      ValidateOperatorAction(*request, keys_.partitions(), violations);
   if (!violations.empty()) {
     reactor->Finish(ToGrpcStatus(violations.ToStatus()));
     return reactor;
