@@ -18,7 +18,11 @@ namespace {
 // Sends stderr to a temporary file for the lifetime of the object.
 class CapturedStderr {
  public:
-  CapturedStderr() : path_(::testing::TempDir() + "/log_test_stderr") {
+  // ctest runs each test in its own process, in parallel: the file is
+  // per process, or one test's O_TRUNC empties another's capture.
+  CapturedStderr()
+      : path_(::testing::TempDir() + "/log_test_stderr." +
+              std::to_string(getpid())) {
     fflush(stderr);
     saved_ = dup(STDERR_FILENO);
     int fd = open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -28,6 +32,7 @@ class CapturedStderr {
   ~CapturedStderr() {
     dup2(saved_, STDERR_FILENO);
     close(saved_);
+    unlink(path_.c_str());
   }
   std::vector<std::string> Lines() const {
     std::ifstream in(path_);
