@@ -8,7 +8,6 @@
 #include "absl/random/random.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "lua/scripts.h"
 #include "services/api/caller.h"
 #include "services/api/validation.h"
 #include "services/core/log.h"
@@ -16,13 +15,14 @@
 #include "services/errors/errors.h"
 #include "services/rating/rating_ids.h"
 #include "services/rating/snapshot.h"
-#include "services/store/redis_reply.h"
+#include "services/redis/redis_reply.h"
+#include "services/store/lua/scripts.h"
 #include "services/store/refund_store.h"
 
 namespace makegood::api {
 namespace {
 
-using store::RedisReply;
+using redis::RedisReply;
 
 constexpr char kMethod[] = "/makegood.v1.GoodwillService/GrantGoodwill";
 
@@ -220,7 +220,7 @@ grpc::ServerUnaryReactor* GoodwillService::GrantGoodwill(
           grant->reactor->Finish(ToGrpcStatus(reserved.status()));
           return;
         }
-        auto r = store::ReplyArray(*reserved, 2, "goodwill_agent");
+        auto r = redis::ReplyArray(*reserved, 2, "goodwill_agent");
         if (!r.ok()) {
           grant->reactor->Finish(ToGrpcStatus(r.status()));
           return;
@@ -261,7 +261,7 @@ void GoodwillService::OnGranted(std::shared_ptr<Grant> grant,
     grant->reactor->Finish(ToGrpcStatus(granted.status()));
     return;
   }
-  auto g = store::ReplyArray(*granted, 1, "grant_goodwill");
+  auto g = redis::ReplyArray(*granted, 1, "grant_goodwill");
   if (!g.ok()) {
     refuse(g.status());
     return;

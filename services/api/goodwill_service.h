@@ -34,9 +34,9 @@
 #include "services/auth/authenticator.h"
 #include "services/core/clock.h"
 #include "services/policy_file/policy_document.h"
+#include "services/redis/redis_client.h"
+#include "services/redis/redis_reply.h"
 #include "services/store/key_schema.h"
-#include "services/store/redis_client.h"
-#include "services/store/redis_reply.h"
 
 namespace makegood::api {
 
@@ -54,7 +54,7 @@ class GoodwillService final
   static constexpr int kMaxNoteLength = 1000;
 
   // Does not take ownership; all must outlive the service.
-  GoodwillService(const auth::Authenticator& auth, store::RedisClient& redis,
+  GoodwillService(const auth::Authenticator& auth, redis::RedisClient& redis,
                   const store::KeySchema& keys,
                   const policy_file::ActivePolicy& policy, const Clock& clock,
                   GoodwillOptions options)
@@ -78,10 +78,10 @@ class GoodwillService final
   void AgentBudget(std::shared_ptr<Grant> grant, const char* operation,
                    absl::AnyInvocable<void()> then);
   void OnGranted(std::shared_ptr<Grant> grant, int64_t agent_remaining,
-                 absl::StatusOr<store::RedisReply> granted);
+                 absl::StatusOr<redis::RedisReply> granted);
 
   const auth::Authenticator& auth_;
-  store::RedisClient& redis_;
+  redis::RedisClient& redis_;
   const store::KeySchema& keys_;
   const policy_file::ActivePolicy& policy_;
   const Clock& clock_;

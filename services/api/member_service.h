@@ -22,7 +22,7 @@ class MemberService final
   // Does not take ownership; all must outlive the service. GetTrust reads
   // through a store::MemberStateStore over `redis` and `keys`.
   MemberService(const auth::Authenticator& auth, store::MemberStore& members,
-                store::RedisClient& redis, const store::KeySchema& keys,
+                redis::RedisClient& redis, const store::KeySchema& keys,
                 const policy_file::ActivePolicy& policy, const Clock& clock)
       : auth_(auth),
         members_(members),

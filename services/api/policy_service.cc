@@ -234,7 +234,7 @@ class PolicyService::Worker {
 
 PolicyService::PolicyService(const auth::Authenticator& auth,
                              const policy_file::ActivePolicy& policy,
-                             store::RedisClient& redis,
+                             redis::RedisClient& redis,
                              const store::KeySchema& keys, const Clock& clock,
                              const policy_file::ActivePolicy* shadow)
     : auth_(auth),

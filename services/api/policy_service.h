@@ -51,7 +51,7 @@ class PolicyService final
   // GetPolicy reports it.
   PolicyService(const auth::Authenticator& auth,
                 const policy_file::ActivePolicy& policy,
-                store::RedisClient& redis, const store::KeySchema& keys,
+                redis::RedisClient& redis, const store::KeySchema& keys,
                 const Clock& clock,
                 const policy_file::ActivePolicy* shadow = nullptr);
   ~PolicyService() override;

@@ -8,12 +8,13 @@
 #include "absl/time/clock.h"
 #include "services/core/log.h"
 #include "services/insights/decision_event.h"
+#include "services/redis/hiredis_client.h"
 
 namespace makegood::insights {
 
-using store::RedisReply;
+using redis::RedisReply;
 
-Aggregator::Aggregator(store::RedisClient& redis, const store::KeySchema& keys,
+Aggregator::Aggregator(redis::RedisClient& redis, const store::KeySchema& keys,
                        const Clock& clock, AggregatorOptions options)
     : keys_(keys),
       clock_(clock),
@@ -26,7 +27,7 @@ Aggregator::Aggregator(store::RedisClient& redis, const store::KeySchema& keys,
 
 Aggregator::~Aggregator() { Stop(); }
 
-absl::Status Aggregator::Start(store::RedisOptions redis_options) {
+absl::Status Aggregator::Start(redis::RedisOptions redis_options) {
   if (options_.consumer.empty() || options_.group.empty()) {
     return absl::InvalidArgumentError(
         "insights aggregator: consumer and group must not be empty");
@@ -48,7 +49,7 @@ absl::Status Aggregator::Start(store::RedisOptions redis_options) {
   // block time.
   redis_options.connections = 1;
   redis_options.command_timeout = options_.block + absl::Seconds(2);
-  auto blocking = store::RedisClient::Start(std::move(redis_options));
+  auto blocking = redis::HiredisClient::Start(std::move(redis_options));
   if (!blocking.ok()) return blocking.status();
   blocking_ = *std::move(blocking);
   thread_ = std::thread([this] { Run(); });

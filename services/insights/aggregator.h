@@ -49,8 +49,9 @@
 #include "absl/time/time.h"
 #include "services/core/clock.h"
 #include "services/insights/stats_store.h"
+#include "services/redis/redis_client.h"
+#include "services/redis/redis_options.h"
 #include "services/store/key_schema.h"
-#include "services/store/redis_client.h"
 
 namespace makegood::insights {
 
@@ -81,7 +82,7 @@ struct AggregatorStats {
 
 class Aggregator {
  public:
-  Aggregator(store::RedisClient& redis, const store::KeySchema& keys,
+  Aggregator(redis::RedisClient& redis, const store::KeySchema& keys,
              const Clock& clock, AggregatorOptions options);
   ~Aggregator();
 
@@ -93,7 +94,7 @@ class Aggregator {
   // partition's stream if missing. INVALID_ARGUMENT naming the option if one
   // is bad; FAILED_PRECONDITION if already started (an aggregator starts at
   // most once; after Stop, make a new one).
-  absl::Status Start(store::RedisOptions redis_options);
+  absl::Status Start(redis::RedisOptions redis_options);
 
   // Stops reading and waits for the folds in flight (at most about `block`
   // plus the Redis command timeout). Unfolded entries stay pending and are
@@ -106,7 +107,7 @@ class Aggregator {
   struct Entry {
     int partition = 0;
     std::string id;
-    store::RedisReply fields;  // Nil if the entry was trimmed.
+    redis::RedisReply fields;  // Nil if the entry was trimmed.
   };
 
   void Run();
@@ -116,7 +117,7 @@ class Aggregator {
   void Reclaim();
   void ReadNew();
   // Entries of an XREADGROUP reply.
-  std::vector<Entry> EntriesOf(const store::RedisReply& reply) const;
+  std::vector<Entry> EntriesOf(const redis::RedisReply& reply) const;
   // Folds every entry; returns when all are done.
   void FoldAll(std::vector<Entry> entries);
   void FoldOne(Entry entry);
@@ -126,7 +127,7 @@ class Aggregator {
   const AggregatorOptions options_;
   StatsStore store_;  // Folds go through the shared client.
   std::vector<std::string> stream_keys_;
-  std::unique_ptr<store::RedisClient> blocking_;
+  std::unique_ptr<redis::RedisClient> blocking_;
   std::thread thread_;
   std::atomic<bool> started_{false};
   std::atomic<bool> stopping_{false};

@@ -53,8 +53,8 @@ absl::string_view DimensionName(Dimension dimension) {
 }
 
 absl::StatusOr<DecisionEvent> ParseDecisionEvent(
-    const store::RedisReply& reply) {
-  if (reply.type != store::RedisReply::Type::kArray) {
+    const redis::RedisReply& reply) {
+  if (reply.type != redis::RedisReply::Type::kArray) {
     return absl::InvalidArgumentError(
         "decision event has no fields (trimmed or deleted entry)");
   }

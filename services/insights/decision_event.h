@@ -27,7 +27,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "services/store/redis_reply.h"
+#include "services/redis/redis_reply.h"
 
 namespace makegood::insights {
 
@@ -62,7 +62,7 @@ struct DecisionEvent {
 // INVALID_ARGUMENT naming the first missing or bad field: a malformed event
 // is acknowledged without being counted, never retried.
 absl::StatusOr<DecisionEvent> ParseDecisionEvent(
-    const store::RedisReply& fields);
+    const redis::RedisReply& fields);
 
 // What one event adds to one subject's figures.
 struct Contribution {

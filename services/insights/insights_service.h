@@ -26,8 +26,8 @@
 #include "services/core/clock.h"
 #include "services/errors/errors.h"
 #include "services/insights/stats_store.h"
+#include "services/redis/redis_client.h"
 #include "services/store/key_schema.h"
-#include "services/store/redis_client.h"
 
 namespace makegood::api {
 
@@ -42,7 +42,7 @@ class InsightsService final
   static constexpr size_t kMaxSubjectIdLength = 255;
 
   // Does not take ownership; all must outlive the service.
-  InsightsService(const auth::Authenticator& auth, store::RedisClient& redis,
+  InsightsService(const auth::Authenticator& auth, redis::RedisClient& redis,
                   const store::KeySchema& keys, const Clock& clock)
       : auth_(auth), clock_(clock), stats_(redis, keys) {}
 

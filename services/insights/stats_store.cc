@@ -6,12 +6,12 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "lua/scripts.h"
+#include "services/insights/lua/scripts.h"
 
 namespace makegood::insights {
 namespace {
 
-using store::RedisReply;
+using redis::RedisReply;
 
 int64_t BucketMillis(Granularity granularity) {
   return granularity == Granularity::kMinute ? 60'000 : 3'600'000;
@@ -34,12 +34,12 @@ struct ReadState {
 };
 
 absl::Status AddPartition(const RedisReply& reply, SubjectStats& sum) {
-  auto elements = store::ReplyArray(reply, 3, "read_stats");
+  auto elements = redis::ReplyArray(reply, 3, "read_stats");
   if (!elements.ok()) return elements.status();
   const std::vector<RedisReply>& e = **elements;
   int64_t values[3];
   for (int i = 0; i < 3; ++i) {
-    auto v = store::ReplyInteger(e[i], "read_stats");
+    auto v = redis::ReplyInteger(e[i], "read_stats");
     if (!v.ok()) return v.status();
     values[i] = *v;
   }
@@ -47,9 +47,9 @@ absl::Status AddPartition(const RedisReply& reply, SubjectStats& sum) {
   sum.satisfaction_sum += values[1];
   sum.refunded_ratings += values[2];
   for (size_t i = 3; i + 1 < e.size(); i += 2) {
-    auto currency = store::ReplyText(e[i], "read_stats currency");
+    auto currency = redis::ReplyText(e[i], "read_stats currency");
     if (!currency.ok()) return currency.status();
-    auto minor = store::ReplyInteger(e[i + 1], "read_stats money");
+    auto minor = redis::ReplyInteger(e[i + 1], "read_stats money");
     if (!minor.ok()) return minor.status();
     sum.refunded_minor[*currency] += *minor;
   }
@@ -102,7 +102,7 @@ void StatsStore::Fold(
           done(reply.status());
           return;
         }
-        auto elements = store::ReplyArray(*reply, 1, "fold_decision");
+        auto elements = redis::ReplyArray(*reply, 1, "fold_decision");
         if (!elements.ok()) {
           done(elements.status());
           return;

@@ -38,8 +38,8 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "services/insights/decision_event.h"
+#include "services/redis/redis_client.h"
 #include "services/store/key_schema.h"
-#include "services/store/redis_client.h"
 
 namespace makegood::insights {
 
@@ -77,7 +77,7 @@ enum class FoldResult {
 class StatsStore {
  public:
   // Does not take ownership; both must outlive the store.
-  StatsStore(store::RedisClient& redis, const store::KeySchema& keys)
+  StatsStore(redis::RedisClient& redis, const store::KeySchema& keys)
       : redis_(redis), keys_(keys) {}
 
   // mg:{p<N>}:decisions.
@@ -105,7 +105,7 @@ class StatsStore {
             absl::AnyInvocable<void(absl::StatusOr<SubjectStats>)> done);
 
  private:
-  store::RedisClient& redis_;
+  redis::RedisClient& redis_;
   const store::KeySchema& keys_;
 };
 

@@ -72,7 +72,7 @@ class Collectable;
 
 namespace makegood::metrics {
 
-// The Redis client's monotonic counters (mirrors store::RedisClientStats, so
+// The Redis client's monotonic counters (mirrors redis::HiredisClientStats, so
 // this library does not depend on the store) and its ready connections.
 struct RedisStatsSnapshot {
   uint64_t commands = 0;       // Commands accepted for sending.

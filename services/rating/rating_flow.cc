@@ -9,18 +9,18 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "lua/scripts.h"
 #include "makegood/storage/v1/records.pb.h"
 #include "services/core/log.h"
 #include "services/errors/errors.h"
 #include "services/rating/conversions.h"
+#include "services/rating/lua/scripts.h"
 #include "services/rating/rating_ids.h"
 #include "services/rating/snapshot.h"
 
 namespace makegood::rating {
 namespace {
 
-using store::RedisReply;
+using redis::RedisReply;
 
 constexpr char kMethod[] = "SubmitRating";
 
@@ -144,7 +144,7 @@ RatingResult Success(makegood::v1::SubmitRatingResponse response,
 }
 
 int64_t Int(const RedisReply& reply) {
-  auto value = store::ReplyInteger(reply, "admit");
+  auto value = redis::ReplyInteger(reply, "admit");
   return value.ok() ? *value : 0;
 }
 
@@ -177,7 +177,7 @@ struct RatingFlow::Call {
   std::optional<RateLimitHeaders> headers;
 };
 
-RatingFlow::RatingFlow(store::RedisClient& redis, const store::KeySchema& keys,
+RatingFlow::RatingFlow(redis::RedisClient& redis, const store::KeySchema& keys,
                        const policy_file::ActivePolicy& policy,
                        const Clock& clock, RatingFlowOptions options,
                        const policy_file::ActivePolicy* shadow)
@@ -219,8 +219,7 @@ void RatingFlow::StartAttempt(std::shared_ptr<Call> call, bool first) {
   bool check_client = first && client.enabled();
   call->pending = check_client ? 2 : 1;
   if (check_client) {
-    redis_.Eval(store::scripts::kRateLimit,
-                {keys_.ClientLimiterKey(call->caller)},
+    redis_.Eval(scripts::kRateLimit, {keys_.ClientLimiterKey(call->caller)},
                 {Ms(client.interval_ms()), absl::StrCat(client.burst),
                  client.shadow ? "1" : "0"},
                 [this, call](absl::StatusOr<RedisReply> reply) {
@@ -229,7 +228,7 @@ void RatingFlow::StartAttempt(std::shared_ptr<Call> call, bool first) {
                 });
   }
   redis_.Eval(
-      store::scripts::kAdmitRating,
+      scripts::kAdmitRating,
       {call->idem_key, call->member_key, call->stats_key, call->order_key,
        call->member_limiter_key, call->rating_key},
       {call->fingerprint, call->token,
@@ -253,7 +252,7 @@ void RatingFlow::OnAdmitted(std::shared_ptr<Call> call) {
     Finish(call, Failure(call->admit.status()));
     return;
   }
-  auto elements = store::ReplyArray(*call->admit, 1, "admit_rating");
+  auto elements = redis::ReplyArray(*call->admit, 1, "admit_rating");
   if (!elements.ok()) {
     Finish(call, Failure(elements.status()));
     return;
@@ -372,7 +371,7 @@ void RatingFlow::OnAdmitted(std::shared_ptr<Call> call) {
       ReleaseAndFinish(call, call->client->status());
       return;
     }
-    auto c = store::ReplyArray(**call->client, 5, "rate_limit");
+    auto c = redis::ReplyArray(**call->client, 5, "rate_limit");
     if (!c.ok()) {
       ReleaseAndFinish(call, c.status());
       return;
@@ -578,11 +577,11 @@ void RatingFlow::DecideAndCommit(std::shared_ptr<Call> call,
   AppendDecisionEvent(call->ids.rating_id, call->now, call->request,
                       snapshot->order, *decision, args);
   AppendFollowUps(*decision, args);
-  redis_.Eval(store::scripts::kCommitRating, std::move(keys), std::move(args),
+  redis_.Eval(scripts::kCommitRating, std::move(keys), std::move(args),
               [this, call, response = std::move(response)](
                   absl::StatusOr<RedisReply> reply) mutable {
                 if (reply.ok()) {
-                  auto tag = store::ReplyArray(*reply, 1, "commit_rating");
+                  auto tag = redis::ReplyArray(*reply, 1, "commit_rating");
                   if (tag.ok() && (**tag)[0].str == "OK") {
                     committed_.fetch_add(1, std::memory_order_relaxed);
                     Finish(call, Success(std::move(response), call->headers));
@@ -637,7 +636,7 @@ void RatingFlow::OnCommitted(std::shared_ptr<Call> call,
     ReleaseAndFinish(call, reply.status());
     return;
   }
-  auto elements = store::ReplyArray(*reply, 1, "commit_rating");
+  auto elements = redis::ReplyArray(*reply, 1, "commit_rating");
   if (!elements.ok()) {
     ReleaseAndFinish(call, elements.status());
     return;
@@ -694,7 +693,7 @@ void RatingFlow::OnCommitted(std::shared_ptr<Call> call,
 
 void RatingFlow::ReleaseAndFinish(std::shared_ptr<Call> call,
                                   absl::Status status) {
-  redis_.Eval(store::scripts::kReleaseRating, {call->idem_key}, {call->token},
+  redis_.Eval(scripts::kReleaseRating, {call->idem_key}, {call->token},
               [this, call, status = std::move(status)](
                   absl::StatusOr<RedisReply> released) mutable {
                 if (!released.ok()) {

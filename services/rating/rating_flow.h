@@ -37,8 +37,8 @@
 #include "services/core/clock.h"
 #include "services/policy_file/policy_document.h"
 #include "services/rating/rate_limits.h"
+#include "services/redis/redis_client.h"
 #include "services/store/key_schema.h"
-#include "services/store/redis_client.h"
 
 namespace makegood::rating {
 
@@ -89,7 +89,7 @@ class RatingFlow {
   // null, is a candidate policy decided beside the active one on every fresh
   // rating: disagreements are counted and logged with both decisions, and the
   // shadow decision is never committed (it moves no money).
-  RatingFlow(store::RedisClient& redis, const store::KeySchema& keys,
+  RatingFlow(redis::RedisClient& redis, const store::KeySchema& keys,
              const policy_file::ActivePolicy& policy, const Clock& clock,
              RatingFlowOptions options,
              const policy_file::ActivePolicy* shadow = nullptr);
@@ -120,19 +120,19 @@ class RatingFlow {
   void ReplayRecorded(std::shared_ptr<Call> call,
                       const std::string& record_bytes);
   void DecideAndCommit(std::shared_ptr<Call> call,
-                       const std::vector<store::RedisReply>& admit);
+                       const std::vector<redis::RedisReply>& admit);
   // Decides with the shadow policy and reports a disagreement.
   void Shadow(const Call& call, const policy::MemberSnapshot& member,
               const policy::OrderSnapshot& order,
               const policy::RatingInput& rating,
               const policy::Decision& active);
   void OnCommitted(std::shared_ptr<Call> call,
-                   absl::StatusOr<store::RedisReply> reply);
+                   absl::StatusOr<redis::RedisReply> reply);
   // Releases the claim (best effort), then finishes with `status`.
   void ReleaseAndFinish(std::shared_ptr<Call> call, absl::Status status);
   void Finish(std::shared_ptr<Call> call, RatingResult result);
 
-  store::RedisClient& redis_;
+  redis::RedisClient& redis_;
   const store::KeySchema& keys_;
   const policy_file::ActivePolicy& policy_;
   const Clock& clock_;

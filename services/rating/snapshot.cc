@@ -13,7 +13,7 @@ namespace makegood::rating {
 int64_t DayNumber(absl::Time t) { return absl::ToUnixSeconds(t) / (24 * 3600); }
 
 absl::StatusOr<StoredMember> MemberFromStored(
-    const store::RedisReply& member_pb, const store::RedisReply& stats,
+    const redis::RedisReply& member_pb, const redis::RedisReply& stats,
     absl::Time now) {
   StoredMember s;
   if (!member_pb.is_text() || !s.member.ParseFromString(member_pb.str)) {
@@ -73,8 +73,8 @@ absl::StatusOr<StoredMember> MemberFromStored(
 }
 
 absl::StatusOr<AdmitSnapshot> ParseAdmitSnapshot(
-    const store::RedisReply& order_pb, const store::RedisReply& order_refunded,
-    const store::RedisReply& member_pb, const store::RedisReply& stats,
+    const redis::RedisReply& order_pb, const redis::RedisReply& order_refunded,
+    const redis::RedisReply& member_pb, const redis::RedisReply& stats,
     absl::Time now) {
   AdmitSnapshot s;
   if (!order_pb.is_text() || !s.order.ParseFromString(order_pb.str)) {
@@ -82,7 +82,7 @@ absl::StatusOr<AdmitSnapshot> ParseAdmitSnapshot(
   }
   absl::StatusOr<StoredMember> member = MemberFromStored(member_pb, stats, now);
   if (!member.ok()) return member.status();
-  auto refunded = store::ReplyInteger(order_refunded, "refunded_minor");
+  auto refunded = redis::ReplyInteger(order_refunded, "refunded_minor");
   if (!refunded.ok()) return refunded.status();
   s.order_refunded_minor = *refunded;
   s.member = std::move(member->member);

@@ -28,7 +28,7 @@
 #include "makegood/v1/member.pb.h"
 #include "makegood/v1/order.pb.h"
 #include "services/policy/inputs.h"
-#include "services/store/redis_reply.h"
+#include "services/redis/redis_reply.h"
 
 namespace makegood::rating {
 
@@ -53,7 +53,7 @@ struct StoredMember {
 // rated) as of `now`. DATA_LOSS if the profile is missing or does not parse;
 // unparsable stats values are ignored.
 absl::StatusOr<StoredMember> MemberFromStored(
-    const store::RedisReply& member_pb, const store::RedisReply& stats,
+    const redis::RedisReply& member_pb, const redis::RedisReply& stats,
     absl::Time now);
 
 // The member flag derived from claims marked abusive.
@@ -74,8 +74,8 @@ struct AdmitSnapshot {
 // Parses {order_pb, order_refunded, member_pb, stats_flat} (the elements of a
 // FRESH admit reply after its tag). DATA_LOSS if stored bytes do not parse.
 absl::StatusOr<AdmitSnapshot> ParseAdmitSnapshot(
-    const store::RedisReply& order_pb, const store::RedisReply& order_refunded,
-    const store::RedisReply& member_pb, const store::RedisReply& stats,
+    const redis::RedisReply& order_pb, const redis::RedisReply& order_refunded,
+    const redis::RedisReply& member_pb, const redis::RedisReply& stats,
     absl::Time now);
 
 }  // namespace makegood::rating

@@ -33,6 +33,7 @@
 #include "services/policy_file/policy_document.h"
 #include "services/policy_file/policy_watcher.h"
 #include "services/rating/rating_flow.h"
+#include "services/redis/hiredis_client.h"
 #include "services/server/health_monitor.h"
 #include "services/settlement/http/http_provider.h"
 #include "services/settlement/sandbox_provider.h"
@@ -41,7 +42,6 @@
 #include "services/store/key_schema.h"
 #include "services/store/member_store.h"
 #include "services/store/order_store.h"
-#include "services/store/redis_client.h"
 #include "services/store/refund_feed.h"
 #include "services/store/refund_store.h"
 
@@ -52,7 +52,7 @@ struct App::Parts {
   Parts(std::unique_ptr<metrics::Metrics> m,
         std::unique_ptr<auth::Authenticator> a, const ServerConfig& c,
         const Clock& clk, store::KeySchema k,
-        std::unique_ptr<store::RedisClient> r, policy_file::PolicySnapshot p,
+        std::unique_ptr<redis::HiredisClient> r, policy_file::PolicySnapshot p,
         std::unique_ptr<policy_file::ActivePolicy> shadow,
         std::unique_ptr<store::RefundFeed> f)
       : metrics(std::move(m)),
@@ -83,7 +83,7 @@ struct App::Parts {
   ServerConfig config;
   const Clock& clock;
   store::KeySchema keys;
-  std::unique_ptr<store::RedisClient> redis;
+  std::unique_ptr<redis::HiredisClient> redis;
   policy_file::ActivePolicy policy;
   std::unique_ptr<policy_file::ActivePolicy> shadow_policy;  // May be null.
   std::unique_ptr<store::RefundFeed> feed;
@@ -170,7 +170,7 @@ absl::Status App::StartAdmin(const ServerConfig& config, Parts& parts) {
   metrics::Metrics& m = *parts.metrics;
   // Counters owned elsewhere, published at scrape time.
   m.AddScrapeCallback([&m, &redis = *parts.redis] {
-    store::RedisClientStats s = redis.stats();
+    redis::HiredisClientStats s = redis.stats();
     metrics::RedisStatsSnapshot snapshot;
     snapshot.commands = s.commands;
     snapshot.failures = s.failures;
@@ -249,12 +249,12 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const ServerConfig& config,
   }
   MAKEGOOD_ASSIGN_OR_RETURN(std::unique_ptr<auth::Authenticator> auth,
                             auth::Authenticator::Create(config.auth, clock));
-  store::RedisOptions redis_options = config.redis;
+  redis::RedisOptions redis_options = config.redis;
   redis_options.observe_latency = [m = metrics.get()](absl::Duration d) {
     m->ObserveRedisCommand(d);
   };
-  MAKEGOOD_ASSIGN_OR_RETURN(std::unique_ptr<store::RedisClient> redis,
-                            store::RedisClient::Start(redis_options));
+  MAKEGOOD_ASSIGN_OR_RETURN(std::unique_ptr<redis::HiredisClient> redis,
+                            redis::HiredisClient::Start(redis_options));
 
   MAKEGOOD_ASSIGN_OR_RETURN(std::unique_ptr<store::RefundFeed> feed,
                             store::RefundFeed::Start(config.redis, keys));
@@ -336,7 +336,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const ServerConfig& config,
   Log(LogLevel::kInfo, "serving",
       {{"listen", config.listen},
        {"port", parts->port},
-       {"redis", store::DescribeRedisTarget(config.redis)},
+       {"redis", redis::DescribeRedisTarget(config.redis)},
        {"partitions", config.partitions},
        {"tls", !config.insecure_dev},
        {"mtls", !config.insecure_dev && !config.tls.client_ca_file.empty()},

@@ -250,7 +250,7 @@ absl::StatusOr<ServerConfig> ConfigFromFlags() {
         absl::StrCat("--listen=\"", config.listen, "\": want HOST:PORT"));
   }
   config.redis_url = absl::GetFlag(FLAGS_redis);
-  if (absl::Status s = store::ParseRedisUrl(config.redis_url, &config.redis);
+  if (absl::Status s = redis::ParseRedisUrl(config.redis_url, &config.redis);
       !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("--redis: ", s.message()));
   }

@@ -15,7 +15,8 @@
 #include "services/auth/tls_credentials.h"
 #include "services/core/log.h"
 #include "services/rating/rating_flow.h"
-#include "services/store/redis_client.h"
+#include "services/redis/redis_client.h"
+#include "services/redis/redis_options.h"
 
 namespace makegood::server {
 
@@ -43,7 +44,7 @@ struct SettlementConfig {
 
 struct ServerConfig {
   std::string listen = "127.0.0.1:50051";
-  store::RedisOptions redis;
+  redis::RedisOptions redis;
   std::string redis_url = "redis://127.0.0.1:6379/0";
   std::string policy_path;
   // Candidate policy decided beside the active one (never moves money).

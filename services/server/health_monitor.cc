@@ -5,8 +5,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "lua/scripts.h"
 #include "services/core/log.h"
+#include "services/store/lua/scripts.h"
 
 namespace makegood::server {
 
@@ -42,7 +42,7 @@ struct HealthMonitor::State {
   std::string last_problem ABSL_GUARDED_BY(mu);
 };
 
-HealthMonitor::HealthMonitor(store::RedisClient& redis,
+HealthMonitor::HealthMonitor(redis::RedisClient& redis,
                              const store::KeySchema& keys,
                              grpc::HealthCheckServiceInterface& health,
                              absl::Duration interval)
@@ -92,19 +92,19 @@ void HealthMonitor::CheckOnce() {
   redis_.Eval(
       store::scripts::kCheckSchema, {store::KeySchema::MetaKey()},
       {absl::StrCat(partitions), absl::StrCat(store::kSchemaVersion)},
-      [state = state_, partitions](absl::StatusOr<store::RedisReply> reply) {
+      [state = state_, partitions](absl::StatusOr<redis::RedisReply> reply) {
         if (!reply.ok()) {
           state->Report(false, reply.status().ToString());
           return;
         }
-        auto fields = store::ReplyArray(*reply, 2, "check_schema");
+        auto fields = redis::ReplyArray(*reply, 2, "check_schema");
         if (!fields.ok()) {
           state->Report(false, fields.status().ToString());
           return;
         }
         const auto& f = **fields;
-        auto stored_partitions = store::ReplyInteger(f[0], "partitions");
-        auto stored_schema = store::ReplyInteger(f[1], "schema_version");
+        auto stored_partitions = redis::ReplyInteger(f[0], "partitions");
+        auto stored_schema = redis::ReplyInteger(f[1], "schema_version");
         if (!stored_partitions.ok() || !stored_schema.ok() ||
             *stored_partitions != partitions ||
             *stored_schema != store::kSchemaVersion) {

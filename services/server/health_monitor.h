@@ -17,8 +17,8 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "services/redis/redis_client.h"
 #include "services/store/key_schema.h"
-#include "services/store/redis_client.h"
 
 namespace makegood::server {
 
@@ -26,7 +26,7 @@ class HealthMonitor {
  public:
   // Does not take ownership; all must outlive the monitor (`health` only
   // until Stop() returns).
-  HealthMonitor(store::RedisClient& redis, const store::KeySchema& keys,
+  HealthMonitor(redis::RedisClient& redis, const store::KeySchema& keys,
                 grpc::HealthCheckServiceInterface& health,
                 absl::Duration interval);
 
@@ -48,7 +48,7 @@ class HealthMonitor {
   void Run();
   void CheckOnce();
 
-  store::RedisClient& redis_;
+  redis::RedisClient& redis_;
   const store::KeySchema& keys_;
   const absl::Duration interval_;
   std::shared_ptr<State> state_;

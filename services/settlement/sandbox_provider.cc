@@ -7,7 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "lua/scripts.h"
+#include "services/store/lua/scripts.h"
 
 namespace makegood::settlement {
 namespace {
@@ -62,7 +62,7 @@ absl::StatusOr<SandboxOptions> ParseSandboxSpec(absl::string_view spec) {
   return options;
 }
 
-SandboxProvider::SandboxProvider(store::RedisClient& redis,
+SandboxProvider::SandboxProvider(redis::RedisClient& redis,
                                  const store::KeySchema& keys,
                                  SandboxOptions options)
     : redis_(redis), keys_(keys), options_(options) {
@@ -133,7 +133,7 @@ void SandboxProvider::Books(const char* mode, const PayoutRequest& request,
               {mode, request.refund_id, absl::StrCat(request.amount_minor),
                absl::StrCat("sbx_re_", request.refund_id), "card_declined"},
               [done = std::move(done)](
-                  absl::StatusOr<store::RedisReply> reply) mutable {
+                  absl::StatusOr<redis::RedisReply> reply) mutable {
                 PayoutResult result;
                 if (!reply.ok() || reply->elements.empty()) {
                   result.reason = "unreachable";

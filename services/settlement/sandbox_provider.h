@@ -32,10 +32,10 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "services/redis/redis_client.h"
 #include "services/settlement/delay_queue.h"
 #include "services/settlement/provider.h"
 #include "services/store/key_schema.h"
-#include "services/store/redis_client.h"
 
 namespace makegood::settlement {
 
@@ -55,7 +55,7 @@ absl::StatusOr<SandboxOptions> ParseSandboxSpec(absl::string_view spec);
 class SandboxProvider final : public PaymentProvider {
  public:
   // Does not take ownership; both must outlive the provider.
-  SandboxProvider(store::RedisClient& redis, const store::KeySchema& keys,
+  SandboxProvider(redis::RedisClient& redis, const store::KeySchema& keys,
                   SandboxOptions options);
 
   absl::string_view name() const override { return "sandbox"; }
@@ -71,7 +71,7 @@ class SandboxProvider final : public PaymentProvider {
              absl::AnyInvocable<void(PayoutResult)> done);
   void After(absl::Duration delay, absl::AnyInvocable<void()> task);
 
-  store::RedisClient& redis_;
+  redis::RedisClient& redis_;
   const store::KeySchema& keys_;
   const SandboxOptions options_;
   absl::Mutex mu_;

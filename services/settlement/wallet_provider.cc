@@ -3,7 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "lua/scripts.h"
+#include "services/store/lua/scripts.h"
 
 namespace makegood::settlement {
 
@@ -26,7 +26,7 @@ void WalletProvider::Call(const char* mode, const PayoutRequest& request,
               {mode, std::string(name()), request.refund_id, request.currency,
                absl::StrCat(request.amount_minor)},
               [done = std::move(done)](
-                  absl::StatusOr<store::RedisReply> reply) mutable {
+                  absl::StatusOr<redis::RedisReply> reply) mutable {
                 PayoutResult result;
                 if (!reply.ok() || reply->elements.empty()) {
                   result.outcome = PayoutOutcome::kUnknown;

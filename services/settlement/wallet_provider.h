@@ -10,9 +10,9 @@
 
 #include <string>
 
+#include "services/redis/redis_client.h"
 #include "services/settlement/provider.h"
 #include "services/store/key_schema.h"
-#include "services/store/redis_client.h"
 
 namespace makegood::settlement {
 
@@ -21,7 +21,7 @@ class WalletProvider final : public PaymentProvider {
   enum class Kind { kWallet, kCoupon };
 
   // Does not take ownership; both must outlive the provider.
-  WalletProvider(store::RedisClient& redis, const store::KeySchema& keys,
+  WalletProvider(redis::RedisClient& redis, const store::KeySchema& keys,
                  Kind kind)
       : redis_(redis), keys_(keys), kind_(kind) {}
 
@@ -37,7 +37,7 @@ class WalletProvider final : public PaymentProvider {
   void Call(const char* mode, const PayoutRequest& request,
             absl::AnyInvocable<void(PayoutResult)> done);
 
-  store::RedisClient& redis_;
+  redis::RedisClient& redis_;
   const store::KeySchema& keys_;
   const Kind kind_;
 };

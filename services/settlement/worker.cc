@@ -5,12 +5,13 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "lua/scripts.h"
 #include "services/core/log.h"
+#include "services/redis/hiredis_client.h"
+#include "services/store/lua/scripts.h"
 
 namespace makegood::settlement {
 
-using store::RedisReply;
+using redis::RedisReply;
 
 struct SettlementWorker::Job {
   int partition = 0;
@@ -52,7 +53,7 @@ std::string FieldsOf(const RedisReply& kv, std::string* type,
 }  // namespace
 
 SettlementWorker::SettlementWorker(
-    store::RedisClient& redis, const store::KeySchema& keys, const Clock& clock,
+    redis::RedisClient& redis, const store::KeySchema& keys, const Clock& clock,
     absl::flat_hash_map<std::string, PaymentProvider*> providers,
     WorkerOptions options)
     : redis_(redis),
@@ -67,7 +68,7 @@ SettlementWorker::SettlementWorker(
 
 SettlementWorker::~SettlementWorker() { Stop(absl::ZeroDuration()); }
 
-absl::Status SettlementWorker::Start(store::RedisOptions redis_options) {
+absl::Status SettlementWorker::Start(redis::RedisOptions redis_options) {
   for (const char* needed : {"wallet", "coupon"}) {
     if (!providers_.contains(needed)) {
       return absl::FailedPreconditionError(
@@ -82,7 +83,7 @@ absl::Status SettlementWorker::Start(store::RedisOptions redis_options) {
   // block time.
   redis_options.connections = 1;
   redis_options.command_timeout = options_.block + absl::Seconds(2);
-  auto blocking = store::RedisClient::Start(std::move(redis_options));
+  auto blocking = redis::HiredisClient::Start(std::move(redis_options));
   if (!blocking.ok()) return blocking.status();
   blocking_ = *std::move(blocking);
   thread_ = std::thread([this] { Run(); });

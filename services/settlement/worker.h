@@ -53,9 +53,10 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "services/core/clock.h"
+#include "services/redis/redis_client.h"
+#include "services/redis/redis_options.h"
 #include "services/settlement/provider.h"
 #include "services/store/key_schema.h"
-#include "services/store/redis_client.h"
 
 namespace makegood::settlement {
 
@@ -110,7 +111,7 @@ class SettlementWorker {
  public:
   // Providers by name ("wallet", "coupon", the card provider). Nothing is
   // owned; everything must outlive the worker.
-  SettlementWorker(store::RedisClient& redis, const store::KeySchema& keys,
+  SettlementWorker(redis::RedisClient& redis, const store::KeySchema& keys,
                    const Clock& clock,
                    absl::flat_hash_map<std::string, PaymentProvider*> providers,
                    WorkerOptions options);
@@ -119,7 +120,7 @@ class SettlementWorker {
   // Opens a connection of its own for blocking reads (to `redis_options`),
   // creates the consumer group on every partition's outbox if missing and
   // starts the loop. FAILED_PRECONDITION if a needed provider is missing.
-  absl::Status Start(store::RedisOptions redis_options);
+  absl::Status Start(redis::RedisOptions redis_options);
 
   // Stops reading; waits up to `grace` for entries in flight (the rest stay
   // pending and are resumed later). Idempotent.
@@ -137,20 +138,20 @@ class SettlementWorker {
   void Reclaim();
   void ReportBacklog();
   void Process(std::shared_ptr<Job> job);
-  void OnBegun(std::shared_ptr<Job> job, absl::StatusOr<store::RedisReply>);
+  void OnBegun(std::shared_ptr<Job> job, absl::StatusOr<redis::RedisReply>);
   void OnProviderAnswer(std::shared_ptr<Job> job, PayoutResult result);
   void Finish(std::shared_ptr<Job> job, const char* result,
               std::string reference, std::string reason);
   void Done(const std::shared_ptr<Job>& job);
   bool TryStart(const std::string& entry_id);
 
-  store::RedisClient& redis_;
+  redis::RedisClient& redis_;
   const store::KeySchema& keys_;
   const Clock& clock_;
   const absl::flat_hash_map<std::string, PaymentProvider*> providers_;
   const WorkerOptions options_;
   std::vector<std::string> outbox_keys_;
-  std::unique_ptr<store::RedisClient> blocking_;
+  std::unique_ptr<redis::RedisClient> blocking_;
   std::thread thread_;
   std::atomic<bool> stopping_{false};
 

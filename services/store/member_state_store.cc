@@ -5,7 +5,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "lua/scripts.h"
+#include "services/store/lua/scripts.h"
 
 namespace makegood::store {
 
@@ -16,14 +16,14 @@ void MemberStateStore::Read(
                                    keys_.MemberStatsKey(member_id)};
   redis_.Eval(
       scripts::kReadMember, std::move(keys), {},
-      [member_id = std::move(member_id),
-       done = std::move(done)](absl::StatusOr<RedisReply> reply) mutable {
+      [member_id = std::move(member_id), done = std::move(done)](
+          absl::StatusOr<redis::RedisReply> reply) mutable {
         if (!reply.ok()) {
           done(reply.status());
           return;
         }
-        absl::StatusOr<const std::vector<RedisReply>*> parts =
-            ReplyArray(*reply, 2, "read_member");
+        absl::StatusOr<const std::vector<redis::RedisReply>*> parts =
+            redis::ReplyArray(*reply, 2, "read_member");
         if (!parts.ok()) {
           done(parts.status());
           return;
@@ -34,7 +34,7 @@ void MemberStateStore::Read(
               absl::StrCat("member ", member_id, " is not recorded")));
           return;
         }
-        if ((**parts)[1].type != RedisReply::Type::kArray) {
+        if ((**parts)[1].type != redis::RedisReply::Type::kArray) {
           done(absl::InternalError("read_member: stats is not an array"));
           return;
         }

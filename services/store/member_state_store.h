@@ -13,23 +13,23 @@
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
+#include "services/redis/redis_client.h"
+#include "services/redis/redis_reply.h"
 #include "services/store/key_schema.h"
-#include "services/store/redis_client.h"
-#include "services/store/redis_reply.h"
 
 namespace makegood::store {
 
 struct MemberState {
   // The member hash's "pb" field (a makegood.v1.Member); never nil.
-  RedisReply member_pb;
+  redis::RedisReply member_pb;
   // The stats hash as a flat HGETALL array (empty: never rated).
-  RedisReply stats;
+  redis::RedisReply stats;
 };
 
 class MemberStateStore {
  public:
   // Does not take ownership; both must outlive the store.
-  MemberStateStore(RedisClient& redis, const KeySchema& keys)
+  MemberStateStore(redis::RedisClient& redis, const KeySchema& keys)
       : redis_(redis), keys_(keys) {}
 
   // NOT_FOUND if the member was never upserted; UNAVAILABLE if Redis is
@@ -38,7 +38,7 @@ class MemberStateStore {
             absl::AnyInvocable<void(absl::StatusOr<MemberState>)> done);
 
  private:
-  RedisClient& redis_;
+  redis::RedisClient& redis_;
   const KeySchema& keys_;
 };
 

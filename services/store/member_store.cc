@@ -7,7 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "google/protobuf/util/time_util.h"
-#include "lua/scripts.h"
+#include "services/store/lua/scripts.h"
 #include "services/store/proto_codec.h"
 
 namespace makegood::store {
@@ -25,7 +25,8 @@ void MemberStore::UpsertMember(
        absl::StrCat(TimeUtil::TimestampToMilliseconds(member.member_since())),
        absl::StrJoin(member.flags(), " "),
        absl::StrCat(absl::ToUnixMillis(clock_.Now()))},
-      [done = std::move(done)](absl::StatusOr<RedisReply> reply) mutable {
+      [done =
+           std::move(done)](absl::StatusOr<redis::RedisReply> reply) mutable {
         if (!reply.ok()) {
           done(reply.status());
           return;
@@ -44,7 +45,7 @@ void MemberStore::GetMember(
     absl::AnyInvocable<void(absl::StatusOr<Member>)> done) {
   redis_.Command({"HGET", keys_.MemberKey(member_id), "pb"},
                  [member_id, done = std::move(done)](
-                     absl::StatusOr<RedisReply> reply) mutable {
+                     absl::StatusOr<redis::RedisReply> reply) mutable {
                    if (!reply.ok()) {
                      done(reply.status());
                      return;

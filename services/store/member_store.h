@@ -12,15 +12,16 @@
 #include "makegood/v1/member.pb.h"
 #include "makegood/v1/order.pb.h"
 #include "services/core/clock.h"
+#include "services/redis/redis_client.h"
 #include "services/store/key_schema.h"
-#include "services/store/redis_client.h"
 
 namespace makegood::store {
 
 class MemberStore {
  public:
   // Does not take ownership; all three must outlive the store.
-  MemberStore(RedisClient& redis, const KeySchema& keys, const Clock& clock)
+  MemberStore(redis::RedisClient& redis, const KeySchema& keys,
+              const Clock& clock)
       : redis_(redis), keys_(keys), clock_(clock) {}
 
   // Creates or replaces a validated member: CREATED, UPDATED or UNCHANGED.
@@ -35,7 +36,7 @@ class MemberStore {
       absl::AnyInvocable<void(absl::StatusOr<makegood::v1::Member>)> done);
 
  private:
-  RedisClient& redis_;
+  redis::RedisClient& redis_;
   const KeySchema& keys_;
   const Clock& clock_;
 };

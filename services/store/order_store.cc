@@ -8,7 +8,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/time_util.h"
-#include "lua/scripts.h"
+#include "services/store/lua/scripts.h"
 #include "services/store/proto_codec.h"
 
 namespace makegood::store {
@@ -71,8 +71,8 @@ void OrderStore::RecordDelivery(
        "GET"},
       [this, order_id = order.order_id(), member_id = order.member_id(),
        order_key = std::move(order_key), stats_key = std::move(stats_key),
-       args = std::move(args),
-       done = std::move(done)](absl::StatusOr<RedisReply> owner) mutable {
+       args = std::move(args), done = std::move(done)](
+          absl::StatusOr<redis::RedisReply> owner) mutable {
         if (!owner.ok()) {
           done(owner.status());
           return;
@@ -87,8 +87,8 @@ void OrderStore::RecordDelivery(
         redis_.Eval(
             scripts::kRecordDelivery,
             {std::move(order_key), std::move(stats_key)}, std::move(args),
-            [order_id,
-             done = std::move(done)](absl::StatusOr<RedisReply> reply) mutable {
+            [order_id, done = std::move(done)](
+                absl::StatusOr<redis::RedisReply> reply) mutable {
               if (!reply.ok()) {
                 done(reply.status());
                 return;
@@ -118,8 +118,8 @@ void OrderStore::GetOrder(
     absl::AnyInvocable<void(absl::StatusOr<StoredOrder>)> done) {
   redis_.Command(
       {"GET", keys_.OrderOwnerKey(order_id)},
-      [this, order_id,
-       done = std::move(done)](absl::StatusOr<RedisReply> owner) mutable {
+      [this, order_id, done = std::move(done)](
+          absl::StatusOr<redis::RedisReply> owner) mutable {
         if (!owner.ok()) {
           done(owner.status());
           return;
@@ -129,36 +129,37 @@ void OrderStore::GetOrder(
               absl::StrCat("order ", order_id, " is not recorded")));
           return;
         }
-        redis_.Command({"HMGET", keys_.OrderKey(owner->str, order_id), "pb",
-                        "refunded_minor", "rated"},
-                       [order_id, done = std::move(done)](
-                           absl::StatusOr<RedisReply> reply) mutable {
-                         if (!reply.ok()) {
-                           done(reply.status());
-                           return;
-                         }
-                         auto fields = ReplyArray(*reply, 3, "order hash");
-                         if (!fields.ok()) {
-                           done(fields.status());
-                           return;
-                         }
-                         const auto& f = **fields;
-                         if (f[0].is_nil()) {
-                           done(absl::NotFoundError(absl::StrCat(
-                               "order ", order_id, " is not recorded")));
-                           return;
-                         }
-                         StoredOrder stored;
-                         if (!stored.order.ParseFromString(f[0].str)) {
-                           done(absl::DataLossError(absl::StrCat(
-                               "stored order ", order_id, " does not parse")));
-                           return;
-                         }
-                         auto refunded = ReplyInteger(f[1], "refunded_minor");
-                         stored.refunded_minor = refunded.ok() ? *refunded : 0;
-                         stored.rated = f[2].is_text() && f[2].str == "1";
-                         done(std::move(stored));
-                       });
+        redis_.Command(
+            {"HMGET", keys_.OrderKey(owner->str, order_id), "pb",
+             "refunded_minor", "rated"},
+            [order_id, done = std::move(done)](
+                absl::StatusOr<redis::RedisReply> reply) mutable {
+              if (!reply.ok()) {
+                done(reply.status());
+                return;
+              }
+              auto fields = redis::ReplyArray(*reply, 3, "order hash");
+              if (!fields.ok()) {
+                done(fields.status());
+                return;
+              }
+              const auto& f = **fields;
+              if (f[0].is_nil()) {
+                done(absl::NotFoundError(
+                    absl::StrCat("order ", order_id, " is not recorded")));
+                return;
+              }
+              StoredOrder stored;
+              if (!stored.order.ParseFromString(f[0].str)) {
+                done(absl::DataLossError(absl::StrCat("stored order ", order_id,
+                                                      " does not parse")));
+                return;
+              }
+              auto refunded = redis::ReplyInteger(f[1], "refunded_minor");
+              stored.refunded_minor = refunded.ok() ? *refunded : 0;
+              stored.rated = f[2].is_text() && f[2].str == "1";
+              done(std::move(stored));
+            });
       });
 }
 

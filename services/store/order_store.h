@@ -15,8 +15,8 @@
 #include "absl/status/statusor.h"
 #include "makegood/v1/order.pb.h"
 #include "services/core/clock.h"
+#include "services/redis/redis_client.h"
 #include "services/store/key_schema.h"
-#include "services/store/redis_client.h"
 
 namespace makegood::store {
 
@@ -29,7 +29,8 @@ struct StoredOrder {
 class OrderStore {
  public:
   // Does not take ownership; all three must outlive the store.
-  OrderStore(RedisClient& redis, const KeySchema& keys, const Clock& clock)
+  OrderStore(redis::RedisClient& redis, const KeySchema& keys,
+             const Clock& clock)
       : redis_(redis), keys_(keys), clock_(clock) {}
 
   // Stores a validated order. Results: CREATED, UPDATED or UNCHANGED.
@@ -50,7 +51,7 @@ class OrderStore {
   static std::string MoneyFingerprint(const makegood::v1::Order& order);
 
  private:
-  RedisClient& redis_;
+  redis::RedisClient& redis_;
   const KeySchema& keys_;
   const Clock& clock_;
 };

@@ -19,11 +19,11 @@ std::string SerializeDeterministic(
   return bytes;
 }
 
-absl::StatusOr<std::string> ScriptOutcome(const RedisReply& reply,
+absl::StatusOr<std::string> ScriptOutcome(const redis::RedisReply& reply,
                                           absl::string_view script) {
-  auto elements = ReplyArray(reply, 1, script);
+  auto elements = redis::ReplyArray(reply, 1, script);
   if (!elements.ok()) return elements.status();
-  return ReplyText((**elements)[0], script);
+  return redis::ReplyText((**elements)[0], script);
 }
 
 absl::StatusOr<makegood::v1::WriteResult> ParseWriteResult(

@@ -10,7 +10,7 @@
 #include "absl/strings/string_view.h"
 #include "google/protobuf/message_lite.h"
 #include "makegood/v1/order.pb.h"
-#include "services/store/redis_reply.h"
+#include "services/redis/redis_reply.h"
 
 namespace makegood::store {
 
@@ -19,7 +19,7 @@ std::string SerializeDeterministic(
     const google::protobuf::MessageLite& message);
 
 // The first element of a script's array reply, e.g. "CREATED".
-absl::StatusOr<std::string> ScriptOutcome(const RedisReply& reply,
+absl::StatusOr<std::string> ScriptOutcome(const redis::RedisReply& reply,
                                           absl::string_view script);
 
 // CREATED / UPDATED / UNCHANGED as the API enum; INTERNAL otherwise.

@@ -9,7 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "lua/scripts.h"
+#include "services/store/lua/scripts.h"
 
 namespace makegood::store {
 namespace {
@@ -35,12 +35,12 @@ struct FanIn {
   absl::AnyInvocable<void(absl::StatusOr<CommittedRatings>)> done;
 };
 
-absl::Status Collect(const RedisReply& reply,
+absl::Status Collect(const redis::RedisReply& reply,
                      std::vector<CommittedRating>& into) {
-  absl::StatusOr<const std::vector<RedisReply>*> flat =
-      ReplyArray(reply, 0, "read_ratings");
+  absl::StatusOr<const std::vector<redis::RedisReply>*> flat =
+      redis::ReplyArray(reply, 0, "read_ratings");
   if (!flat.ok()) return flat.status();
-  const std::vector<RedisReply>& e = **flat;
+  const std::vector<redis::RedisReply>& e = **flat;
   if (e.size() % 3 != 0) {
     return absl::InternalError("read_ratings: reply is not in triples");
   }
@@ -75,7 +75,7 @@ void RatingRecordStore::ListCommitted(
     redis_.Eval(
         scripts::kReadRatings, {absl::StrCat(prefix, "ratings:t")},
         {absl::StrCat(prefix, "rating:"), start_ms, end_ms, limit},
-        [fan_in](absl::StatusOr<RedisReply> reply) {
+        [fan_in](absl::StatusOr<redis::RedisReply> reply) {
           std::vector<CommittedRating> merged;
           absl::Status status;
           {

@@ -17,8 +17,8 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "services/redis/redis_client.h"
 #include "services/store/key_schema.h"
-#include "services/store/redis_client.h"
 
 namespace makegood::store {
 
@@ -41,7 +41,7 @@ struct CommittedRatings {
 class RatingRecordStore {
  public:
   // Does not take ownership; both must outlive the store.
-  RatingRecordStore(RedisClient& redis, const KeySchema& keys)
+  RatingRecordStore(redis::RedisClient& redis, const KeySchema& keys)
       : redis_(redis), keys_(keys) {}
 
   // The ratings committed in [start, end), the oldest `max_records` of them
@@ -54,7 +54,7 @@ class RatingRecordStore {
       absl::AnyInvocable<void(absl::StatusOr<CommittedRatings>)> done);
 
  private:
-  RedisClient& redis_;
+  redis::RedisClient& redis_;
   const KeySchema& keys_;
 };
 

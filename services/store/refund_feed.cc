@@ -5,15 +5,17 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "services/core/log.h"
+#include "services/redis/hiredis_client.h"
 
 namespace makegood::store {
 
 absl::StatusOr<std::unique_ptr<RefundFeed>> RefundFeed::Start(
-    RedisOptions options, const KeySchema& keys, absl::Duration heartbeat) {
+    redis::RedisOptions options, const KeySchema& keys,
+    absl::Duration heartbeat) {
   std::unique_ptr<RefundFeed> feed(new RefundFeed(keys, heartbeat));
   options.connections = 1;
   options.command_timeout = absl::Seconds(3);  // Beyond the 500 ms block.
-  auto redis = RedisClient::Start(std::move(options));
+  auto redis = redis::HiredisClient::Start(std::move(options));
   if (!redis.ok()) return redis.status();
   feed->redis_ = *std::move(redis);
   feed->thread_ = std::thread([f = feed.get()] { f->Run(); });
@@ -92,7 +94,7 @@ void RefundFeed::Run() {
       absl::SleepFor(absl::Milliseconds(100));
       continue;
     }
-    for (const RedisReply& stream : reply->elements) {
+    for (const redis::RedisReply& stream : reply->elements) {
       if (stream.elements.size() < 2) continue;
       size_t index = 0;
       while (index < feed_keys_.size() &&
@@ -100,7 +102,7 @@ void RefundFeed::Run() {
         ++index;
       }
       if (index == feed_keys_.size()) continue;
-      for (const RedisReply& entry : stream.elements[1].elements) {
+      for (const redis::RedisReply& entry : stream.elements[1].elements) {
         if (entry.elements.size() < 2) continue;
         last_ids[index] = entry.elements[0].str;
         const auto& kv = entry.elements[1].elements;

@@ -33,15 +33,16 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "services/redis/redis_client.h"
+#include "services/redis/redis_options.h"
 #include "services/store/key_schema.h"
-#include "services/store/redis_client.h"
 
 namespace makegood::store {
 
 class RefundFeed {
  public:
   static absl::StatusOr<std::unique_ptr<RefundFeed>> Start(
-      RedisOptions options, const KeySchema& keys,
+      redis::RedisOptions options, const KeySchema& keys,
       absl::Duration heartbeat = absl::Seconds(2));
   ~RefundFeed();
   RefundFeed(const RefundFeed&) = delete;
@@ -62,7 +63,7 @@ class RefundFeed {
   const KeySchema& keys_;
   const absl::Duration heartbeat_;
   std::vector<std::string> feed_keys_;
-  std::unique_ptr<RedisClient> redis_;
+  std::unique_ptr<redis::RedisClient> redis_;
   std::thread thread_;
   std::atomic<bool> stopping_{false};
   std::atomic<uint64_t> notices_{0};

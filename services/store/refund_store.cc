@@ -8,14 +8,15 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "lua/scripts.h"
+#include "services/store/lua/scripts.h"
 
 namespace makegood::store {
 
 namespace {
 
 // Parses a stored refund and overlays the fields settlement keeps current.
-absl::StatusOr<makegood::v1::Refund> ParseRefund(const RedisReply* fields) {
+absl::StatusOr<makegood::v1::Refund> ParseRefund(
+    const redis::RedisReply* fields) {
   makegood::v1::Refund refund;
   if (!refund.ParseFromString(fields[0].str)) {
     return absl::DataLossError("stored refund does not parse");
@@ -113,18 +114,18 @@ void RefundStore::GetForWatch(
   std::string events = absl::StrCat(key, ":events");
   redis_.Eval(scripts::kReadRefund, {std::move(key), std::move(events)}, {},
               [refund_id, done = std::move(done)](
-                  absl::StatusOr<RedisReply> reply) mutable {
+                  absl::StatusOr<redis::RedisReply> reply) mutable {
                 if (!reply.ok()) {
                   done(reply.status());
                   return;
                 }
-                if (reply->type == RedisReply::Type::kArray &&
+                if (reply->type == redis::RedisReply::Type::kArray &&
                     reply->elements.empty()) {
                   done(absl::NotFoundError(
                       absl::StrCat("refund ", refund_id, " does not exist")));
                   return;
                 }
-                auto elements = ReplyArray(*reply, 6, "read_refund");
+                auto elements = redis::ReplyArray(*reply, 6, "read_refund");
                 if (!elements.ok()) {
                   done(elements.status());
                   return;
@@ -146,13 +147,14 @@ void RefundStore::GetEvents(
       {"XRANGE",
        absl::StrCat(RefundKey(keys_, partition, refund_id), ":events"),
        absl::StrCat("(", after), "+", "COUNT", absl::StrCat(limit)},
-      [done = std::move(done)](absl::StatusOr<RedisReply> reply) mutable {
+      [done =
+           std::move(done)](absl::StatusOr<redis::RedisReply> reply) mutable {
         if (!reply.ok()) {
           done(reply.status());
           return;
         }
         std::vector<RefundEvent> events;
-        for (const RedisReply& entry : reply->elements) {
+        for (const redis::RedisReply& entry : reply->elements) {
           if (entry.elements.size() < 2) continue;
           RefundEvent event;
           event.id = entry.elements[0].str;
@@ -191,7 +193,7 @@ void RefundStore::MarkAbusive(
       {"HMGET", refund_key, "rating_id", "member_id"},
       [this, partition, refund_id, refund_key, actor = std::move(actor),
        reason = std::move(reason), reverse_refund, now,
-       done = std::move(done)](absl::StatusOr<RedisReply> ids) mutable {
+       done = std::move(done)](absl::StatusOr<redis::RedisReply> ids) mutable {
         if (!ids.ok()) {
           done(ids.status());
           return;
@@ -217,13 +219,13 @@ void RefundStore::MarkAbusive(
             scripts::kMarkAbusive, std::move(keys),
             {absl::StrCat(absl::ToUnixMillis(now)), actor, reason,
              reverse_refund ? "1" : "0"},
-            [refund_id,
-             done = std::move(done)](absl::StatusOr<RedisReply> reply) mutable {
+            [refund_id, done = std::move(done)](
+                absl::StatusOr<redis::RedisReply> reply) mutable {
               if (!reply.ok()) {
                 done(reply.status());
                 return;
               }
-              auto r = ReplyArray(*reply, 1, "mark_abusive");
+              auto r = redis::ReplyArray(*reply, 1, "mark_abusive");
               if (!r.ok()) {
                 done(r.status());
                 return;
@@ -306,18 +308,19 @@ void RefundStore::ListNeedingAttention(
          // One more than a page: whether another page follows.
          absl::StrCat(page_size + 1)},
         [fanout, finish, after_cursor, after_ms,
-         cursor_id](absl::StatusOr<RedisReply> reply) {
+         cursor_id](absl::StatusOr<redis::RedisReply> reply) {
           bool last;
           {
             absl::MutexLock lock(&fanout->mu);
-            absl::StatusOr<const std::vector<RedisReply>*> e =
-                reply.ok() ? ReplyArray(*reply, 1, "list_attention")
-                           : absl::StatusOr<const std::vector<RedisReply>*>(
-                                 reply.status());
+            absl::StatusOr<const std::vector<redis::RedisReply>*> e =
+                reply.ok()
+                    ? redis::ReplyArray(*reply, 1, "list_attention")
+                    : absl::StatusOr<const std::vector<redis::RedisReply>*>(
+                          reply.status());
             if (!e.ok()) {
               fanout->status.Update(e.status());
             } else {
-              const std::vector<RedisReply>& v = **e;
+              const std::vector<redis::RedisReply>& v = **e;
               fanout->page.total += v[0].integer;
               for (size_t i = 1; i + 9 <= v.size(); i += 9) {
                 absl::StatusOr<makegood::v1::Refund> refund =
@@ -361,12 +364,12 @@ void RefundStore::Redrive(
               {absl::StrCat(absl::ToUnixMillis(now)), std::move(actor),
                std::move(reason)},
               [refund_id, done = std::move(done)](
-                  absl::StatusOr<RedisReply> reply) mutable {
+                  absl::StatusOr<redis::RedisReply> reply) mutable {
                 if (!reply.ok()) {
                   done(reply.status());
                   return;
                 }
-                auto r = ReplyArray(*reply, 1, "redrive_refund");
+                auto r = redis::ReplyArray(*reply, 1, "redrive_refund");
                 if (!r.ok()) {
                   done(r.status());
                   return;
@@ -408,8 +411,8 @@ void RefundStore::ListByOrder(
   redis_.Command(
       {"GET", keys_.OrderOwnerKey(order_id)},
       [this, order_id, cursor_score = std::move(cursor_score),
-       cursor_id = std::move(cursor_id), page_size,
-       done = std::move(done)](absl::StatusOr<RedisReply> owner) mutable {
+       cursor_id = std::move(cursor_id), page_size, done = std::move(done)](
+          absl::StatusOr<redis::RedisReply> owner) mutable {
         if (!owner.ok()) {
           done(owner.status());
           return;
@@ -436,12 +439,13 @@ void RefundStore::ListIndex(
       scripts::kListRefunds, {std::move(index_key)},
       {absl::StrCat(keys_.PartitionPrefix(partition), "refund:"),
        std::move(cursor_score), std::move(cursor_id), absl::StrCat(page_size)},
-      [done = std::move(done)](absl::StatusOr<RedisReply> reply) mutable {
+      [done =
+           std::move(done)](absl::StatusOr<redis::RedisReply> reply) mutable {
         if (!reply.ok()) {
           done(reply.status());
           return;
         }
-        auto elements = ReplyArray(*reply, 2, "list_refunds");
+        auto elements = redis::ReplyArray(*reply, 2, "list_refunds");
         if (!elements.ok()) {
           done(elements.status());
           return;

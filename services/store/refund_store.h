@@ -19,8 +19,8 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "makegood/v1/refund.pb.h"
+#include "services/redis/redis_client.h"
 #include "services/store/key_schema.h"
-#include "services/store/redis_client.h"
 
 namespace makegood::store {
 
@@ -79,7 +79,7 @@ struct AttentionPage {
 class RefundStore {
  public:
   // Does not take ownership; both must outlive the store.
-  RefundStore(RedisClient& redis, const KeySchema& keys)
+  RefundStore(redis::RedisClient& redis, const KeySchema& keys)
       : redis_(redis), keys_(keys) {}
 
   // `partition` comes from the refund id. NOT_FOUND if absent.
@@ -152,7 +152,7 @@ class RefundStore {
                  std::string cursor_id, int page_size,
                  absl::AnyInvocable<void(absl::StatusOr<RefundPage>)> done);
 
-  RedisClient& redis_;
+  redis::RedisClient& redis_;
   const KeySchema& keys_;
 };
 

@@ -84,27 +84,27 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "lua/scripts.h"
 #include "nlohmann/json.hpp"
 #include "services/core/clock.h"
 #include "services/core/log.h"
 #include "services/core/secret_file.h"
 #include "services/core/status_macros.h"
 #include "services/core/text.h"
+#include "services/redis/hiredis_client.h"
+#include "services/redis/redis_reply.h"
 #include "services/settlement/http/http_provider.h"
 #include "services/settlement/provider.h"
 #include "services/settlement/sandbox_provider.h"
 #include "services/settlement/wallet_provider.h"
 #include "services/store/key_schema.h"
-#include "services/store/redis_client.h"
-#include "services/store/redis_reply.h"
+#include "services/store/lua/scripts.h"
 #include "services/store/refund_store.h"
 
 namespace makegood::admin {
 namespace {
 
 using Json = nlohmann::ordered_json;
-using store::RedisReply;
+using redis::RedisReply;
 using Argv = std::vector<std::string>;
 
 constexpr int kOk = 0;
@@ -279,12 +279,13 @@ absl::StatusOr<Options> ParseArgs(const std::vector<std::string>& args) {
 class Redis {
  public:
   static absl::StatusOr<std::unique_ptr<Redis>> Connect(
-      store::RedisOptions options) {
+      redis::RedisOptions options) {
     options.connections = 1;
     // Large hashes and stream pages are read whole.
     options.command_timeout = absl::Seconds(30);
     options.connect_timeout = absl::Seconds(3);
-    MAKEGOOD_ASSIGN_OR_RETURN(auto client, store::RedisClient::Start(options));
+    MAKEGOOD_ASSIGN_OR_RETURN(auto client,
+                              redis::HiredisClient::Start(options));
     const absl::Time deadline = absl::Now() + options.connect_timeout;
     while (client->ready_connections() == 0 && absl::Now() < deadline) {
       absl::SleepFor(absl::Milliseconds(10));
@@ -300,7 +301,7 @@ class Redis {
     return redis;
   }
 
-  store::RedisClient& client() { return *client_; }
+  redis::RedisClient& client() { return *client_; }
 
   absl::StatusOr<RedisReply> Run(Argv argv) {
     return client_->CommandSync(std::move(argv));
@@ -369,7 +370,7 @@ class Redis {
     return out;
   }
 
-  absl::StatusOr<RedisReply> Eval(const store::LuaScript& script,
+  absl::StatusOr<RedisReply> Eval(const redis::LuaScript& script,
                                   std::vector<std::string> keys,
                                   std::vector<std::string> args) {
     auto state = std::make_shared<
@@ -395,8 +396,8 @@ class Redis {
                                 Run({"SCAN", cursor, "MATCH", pattern, "COUNT",
                                      absl::StrCat(kScanCount), "TYPE", type}));
       MAKEGOOD_ASSIGN_OR_RETURN(const auto* parts,
-                                store::ReplyArray(reply, 2, "SCAN"));
-      MAKEGOOD_ASSIGN_OR_RETURN(cursor, store::ReplyText((*parts)[0], "SCAN"));
+                                redis::ReplyArray(reply, 2, "SCAN"));
+      MAKEGOOD_ASSIGN_OR_RETURN(cursor, redis::ReplyText((*parts)[0], "SCAN"));
       std::vector<std::string> keys;
       for (const RedisReply& key : (*parts)[1].elements) {
         if (seen.insert(key.str).second) keys.push_back(key.str);
@@ -407,10 +408,10 @@ class Redis {
   }
 
  private:
-  explicit Redis(std::unique_ptr<store::RedisClient> client)
+  explicit Redis(std::unique_ptr<redis::RedisClient> client)
       : client_(std::move(client)) {}
 
-  std::unique_ptr<store::RedisClient> client_;
+  std::unique_ptr<redis::RedisClient> client_;
 };
 
 // ---------------------------------------------------------------------------
@@ -1738,9 +1739,9 @@ int Main(const std::vector<std::string>& args) {
   // The report goes to stdout; only trouble goes to stderr.
   SetMinLogLevel(LogLevel::kWarning);
 
-  store::RedisOptions redis_options;
+  redis::RedisOptions redis_options;
   if (absl::Status url =
-          store::ParseRedisUrl(options->redis_url, &redis_options);
+          redis::ParseRedisUrl(options->redis_url, &redis_options);
       !url.ok()) {
     return Usage(absl::StrCat("--redis: ", url.message()));
   }

@@ -25,8 +25,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "services/redis/hiredis_client.h"
 #include "services/store/key_schema.h"
-#include "services/store/redis_client.h"
 #include "tests/testing/app_harness.h"
 #include "tests/testing/redis_server.h"
 #include "tests/testing/subprocess.h"
@@ -144,15 +144,15 @@ class SettlementE2eTest : public ::testing::Test {
   }
 
   void ConnectRedis() {
-    store::RedisOptions options;
-    ASSERT_TRUE(store::ParseRedisUrl(url_, &options).ok());
-    auto client = store::RedisClient::Start(options);
+    redis::RedisOptions options;
+    ASSERT_TRUE(redis::ParseRedisUrl(url_, &options).ok());
+    auto client = redis::HiredisClient::Start(options);
     ASSERT_TRUE(client.ok()) << client.status();
     client_ = *std::move(client);
   }
 
   // Direct Redis access for assertions and planted faults.
-  absl::StatusOr<store::RedisReply> Redis(std::vector<std::string> argv) {
+  absl::StatusOr<redis::RedisReply> Redis(std::vector<std::string> argv) {
     const absl::Time deadline = absl::Now() + absl::Seconds(10);
     while (client_->ready_connections() == 0 && absl::Now() < deadline) {
       absl::SleepFor(absl::Milliseconds(5));
@@ -368,7 +368,7 @@ class SettlementE2eTest : public ::testing::Test {
 
   std::unique_ptr<RedisServer> redis_;
   std::string url_;
-  std::unique_ptr<store::RedisClient> client_;
+  std::unique_ptr<redis::RedisClient> client_;
   std::unique_ptr<Subprocess> server_;
   testing::Stubs stubs_;
   store::KeySchema keys_ = *store::KeySchema::Create(64);

@@ -19,7 +19,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
-#include "services/store/redis_client.h"
+#include "services/redis/hiredis_client.h"
 #include "tests/testing/app_harness.h"
 #include "tests/testing/redis_server.h"
 #include "tests/testing/subprocess.h"
@@ -42,9 +42,9 @@ class ShutdownE2eTest : public ::testing::Test {
     auto redis = RedisServer::Start();
     ASSERT_TRUE(redis.ok()) << redis.status();
     redis_ = *std::move(redis);
-    store::RedisOptions options;
-    ASSERT_TRUE(store::ParseRedisUrl(redis_->url(), &options).ok());
-    auto client = store::RedisClient::Start(options);
+    redis::RedisOptions options;
+    ASSERT_TRUE(redis::ParseRedisUrl(redis_->url(), &options).ok());
+    auto client = redis::HiredisClient::Start(options);
     ASSERT_TRUE(client.ok());
     client_ = *std::move(client);
     auto server = Subprocess::Start(
@@ -95,7 +95,7 @@ class ShutdownE2eTest : public ::testing::Test {
   }
 
   std::unique_ptr<RedisServer> redis_;
-  std::unique_ptr<store::RedisClient> client_;
+  std::unique_ptr<redis::RedisClient> client_;
   std::unique_ptr<Subprocess> server_;
   testing::Stubs stubs_;
   int port_ = 0;

@@ -1,9 +1,10 @@
 // File: tests/fuzz/redis_url_fuzzer.cc
 //
-// store::ParseRedisUrl (--redis / MAKEGOOD_REDIS), direct and Sentinel forms.
+// redis::ParseRedisUrl (--redis / MAKEGOOD_REDIS), direct and Sentinel forms.
 // Properties, besides "never crashes":
 //   - a refused URL leaves the options untouched (INVALID_ARGUMENT);
-//   - an accepted one gives what RedisClient::Start needs: direct mode a
+//   - an accepted one gives what redis::HiredisClient::Start needs: direct mode
+//   a
 //     host without spaces and a port 1-65535; Sentinel mode a master name
 //     without ? space , @ : and at least one sentinel, each with a host and a
 //     port 1-65535, and no direct host; db 0-1000; the other fields (timeouts,
@@ -11,7 +12,7 @@
 //   - round trip: the options written back as a URL parse to the same
 //     options (unless a credential contains "?sentinel_password=", which the
 //     format cannot carry, as redis_client.h says);
-//   - DescribeRedisTarget (logged) does not depend on the credentials.
+//   - redis::DescribeRedisTarget (logged) does not depend on the credentials.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -21,22 +22,24 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "services/store/redis_client.h"
+#include "services/redis/hiredis_client.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace {
 
-using makegood::store::RedisAddress;
-using makegood::store::RedisOptions;
+using makegood::redis::RedisAddress;
+using makegood::redis::RedisOptions;
 
-bool SameAddressFields(const RedisOptions& a, const RedisOptions& b) {
+bool SameAddressFields(const redis::RedisOptions& a,
+                       const redis::RedisOptions& b) {
   return a.host == b.host && a.port == b.port && a.db == b.db &&
          a.username == b.username && a.password == b.password &&
          a.sentinels == b.sentinels && a.sentinel_master == b.sentinel_master &&
          a.sentinel_password == b.sentinel_password;
 }
 
-bool SameOtherFields(const RedisOptions& a, const RedisOptions& b) {
+bool SameOtherFields(const redis::RedisOptions& a,
+                     const redis::RedisOptions& b) {
   return a.connections == b.connections &&
          a.command_timeout == b.command_timeout &&
          a.connect_timeout == b.connect_timeout &&
@@ -45,8 +48,8 @@ bool SameOtherFields(const RedisOptions& a, const RedisOptions& b) {
          a.sentinel_check_interval == b.sentinel_check_interval;
 }
 
-RedisOptions Start() {
-  RedisOptions options;
+redis::RedisOptions Start() {
+  redis::RedisOptions options;
   options.host = "previous-host";
   options.port = 7000;
   options.db = 3;
@@ -62,21 +65,21 @@ RedisOptions Start() {
 
 bool GoodPort(int port) { return port >= 1 && port <= 65535; }
 
-std::string ToUrl(const RedisOptions& o) {
+std::string ToUrl(const redis::RedisOptions& o) {
   std::string credentials;
   if (!o.username.empty() || !o.password.empty()) {
     credentials = absl::StrCat(o.username, ":", o.password, "@");
   }
   if (o.sentinels.empty()) {
     return absl::StrCat("redis://", credentials,
-                        makegood::store::FormatRedisAddress({o.host, o.port}),
+                        makegood::redis::FormatRedisAddress({o.host, o.port}),
                         "/", o.db);
   }
   std::string url = absl::StrCat(
       "redis-sentinel://", credentials,
       absl::StrJoin(o.sentinels, ",",
-                    [](std::string* out, const RedisAddress& a) {
-                      out->append(makegood::store::FormatRedisAddress(a));
+                    [](std::string* out, const redis::RedisAddress& a) {
+                      out->append(makegood::redis::FormatRedisAddress(a));
                     }),
       "/", o.sentinel_master, "/", o.db);
   if (!o.sentinel_password.empty()) {
@@ -89,9 +92,9 @@ std::string ToUrl(const RedisOptions& o) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const absl::string_view url(reinterpret_cast<const char*>(data), size);
-  const RedisOptions before = Start();
-  RedisOptions options = before;
-  absl::Status status = makegood::store::ParseRedisUrl(url, &options);
+  const redis::RedisOptions before = Start();
+  redis::RedisOptions options = before;
+  absl::Status status = makegood::redis::ParseRedisUrl(url, &options);
   if (!status.ok()) {
     FUZZ_CHECK(status.code() == absl::StatusCode::kInvalidArgument) << status;
     FUZZ_CHECK(SameAddressFields(options, before) &&
@@ -114,19 +117,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       FUZZ_CHECK(c != '?' && c != ' ' && c != ',' && c != '@' && c != ':')
           << options.sentinel_master;
     }
-    for (const RedisAddress& s : options.sentinels) {
+    for (const redis::RedisAddress& s : options.sentinels) {
       FUZZ_CHECK(!s.host.empty() && !absl::StrContains(s.host, ' '));
       FUZZ_CHECK(GoodPort(s.port)) << s.port;
     }
   }
 
   // Logged descriptions carry no credentials.
-  RedisOptions anonymous = options;
+  redis::RedisOptions anonymous = options;
   anonymous.username = "u";
   anonymous.password = "p";
   anonymous.sentinel_password = "s";
-  FUZZ_CHECK(makegood::store::DescribeRedisTarget(options) ==
-             makegood::store::DescribeRedisTarget(anonymous));
+  FUZZ_CHECK(makegood::redis::DescribeRedisTarget(options) ==
+             makegood::redis::DescribeRedisTarget(anonymous));
 
   // Round trip.
   constexpr absl::string_view kParam = "?sentinel_password=";
@@ -135,8 +138,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   const std::string again_url = ToUrl(options);
-  RedisOptions again = Start();
-  absl::Status again_status = makegood::store::ParseRedisUrl(again_url, &again);
+  redis::RedisOptions again = Start();
+  absl::Status again_status = makegood::redis::ParseRedisUrl(again_url, &again);
   FUZZ_CHECK(again_status.ok())
       << "\"" << url << "\" parsed, but its normal form \"" << again_url
       << "\" does not: " << again_status;

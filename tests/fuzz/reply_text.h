@@ -19,14 +19,14 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
-#include "services/store/redis_reply.h"
+#include "services/redis/redis_reply.h"
 
 namespace makegood::fuzz {
 
 class ReplyText {
  public:
   // The first reply in `text`, or nullopt if it is malformed or too big.
-  static std::optional<store::RedisReply> Parse(absl::string_view text) {
+  static std::optional<redis::RedisReply> Parse(absl::string_view text) {
     ReplyText parser(absl::StrSplit(text, '\n'));
     return parser.Next(0);
   }
@@ -36,10 +36,10 @@ class ReplyText {
   static constexpr size_t kMaxNodes = 4096;
   static constexpr int64_t kMaxArray = 256;
 
-  explicit ReplyText(std::vector<absl::string_view> lines)
+  explicit redis::ReplyText(std::vector<absl::string_view> lines)
       : lines_(std::move(lines)) {}
 
-  std::optional<store::RedisReply> Next(int depth) {
+  std::optional<redis::RedisReply> Next(int depth) {
     if (depth > kMaxDepth || next_ >= lines_.size() || ++nodes_ > kMaxNodes) {
       return std::nullopt;
     }
@@ -48,23 +48,23 @@ class ReplyText {
     if (line.empty()) return std::nullopt;
     const char kind = line.front();
     line.remove_prefix(1);
-    store::RedisReply reply;
+    redis::RedisReply reply;
     switch (kind) {
       case '_':
         return reply;
       case ':': {
         int64_t value = 0;
         if (!absl::SimpleAtoi(line, &value)) return std::nullopt;
-        return store::RedisReply::Integer(value);
+        return redis::RedisReply::Integer(value);
       }
       case '$':
       case '+':
       case '-': {
         std::string text;
         if (!absl::CUnescape(line, &text)) return std::nullopt;
-        if (kind == '$') return store::RedisReply::String(std::move(text));
-        if (kind == '+') return store::RedisReply::Status(std::move(text));
-        reply.type = store::RedisReply::Type::kError;
+        if (kind == '$') return redis::RedisReply::String(std::move(text));
+        if (kind == '+') return redis::RedisReply::Status(std::move(text));
+        reply.type = redis::RedisReply::Type::kError;
         reply.str = std::move(text);
         return reply;
       }
@@ -73,13 +73,13 @@ class ReplyText {
         if (!absl::SimpleAtoi(line, &n) || n < 0 || n > kMaxArray) {
           return std::nullopt;
         }
-        std::vector<store::RedisReply> elements;
+        std::vector<redis::RedisReply> elements;
         for (int64_t i = 0; i < n; ++i) {
-          std::optional<store::RedisReply> element = Next(depth + 1);
+          std::optional<redis::RedisReply> element = Next(depth + 1);
           if (!element.has_value()) return std::nullopt;
           elements.push_back(*std::move(element));
         }
-        return store::RedisReply::Array(std::move(elements));
+        return redis::RedisReply::Array(std::move(elements));
       }
       default:
         return std::nullopt;

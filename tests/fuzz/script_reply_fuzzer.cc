@@ -38,15 +38,15 @@
 #include "services/policy_file/policy_convert.h"
 #include "services/policy_file/policy_document.h"
 #include "services/rating/snapshot.h"
+#include "services/redis/redis_reply.h"
 #include "services/store/proto_codec.h"
-#include "services/store/redis_reply.h"
 #include "tests/fuzz/decision_checks.h"
 #include "tests/fuzz/fuzz_check.h"
 #include "tests/fuzz/reply_text.h"
 
 namespace {
 
-using makegood::store::RedisReply;
+using makegood::redis::RedisReply;
 
 const absl::Time kNow = absl::FromUnixSeconds(1780272000);
 
@@ -62,15 +62,15 @@ const makegood::policy_file::PolicySnapshot& Policy() {
   return *policy;
 }
 
-int64_t Int(const RedisReply& reply) {
-  auto value = makegood::store::ReplyInteger(reply, "admit");
+int64_t Int(const redis::RedisReply& reply) {
+  auto value = makegood::redis::ReplyInteger(reply, "admit");
   return value.ok() ? *value : 0;
 }
 
 // The stats hash holds what makegood's scripts can write (see above).
-bool StatsInRange(const RedisReply& stats) {
+bool StatsInRange(const redis::RedisReply& stats) {
   constexpr int64_t kBound = int64_t{1} << 53;
-  for (const RedisReply& e : stats.elements) {
+  for (const redis::RedisReply& e : stats.elements) {
     int64_t v = 0;
     if (absl::SimpleAtoi(e.str, &v) && (v > kBound || v < -kBound)) {
       return false;
@@ -79,14 +79,14 @@ bool StatsInRange(const RedisReply& stats) {
   return true;
 }
 
-void Accessors(const RedisReply& reply) {
-  auto text = makegood::store::ReplyText(reply, "fuzz");
+void Accessors(const redis::RedisReply& reply) {
+  auto text = makegood::redis::ReplyText(reply, "fuzz");
   FUZZ_CHECK(text.ok() == reply.is_text());
-  auto integer = makegood::store::ReplyInteger(reply, "fuzz");
-  if (integer.ok() && reply.type == RedisReply::Type::kInteger) {
+  auto integer = makegood::redis::ReplyInteger(reply, "fuzz");
+  if (integer.ok() && reply.type == redis::RedisReply::Type::kInteger) {
     FUZZ_CHECK(*integer == reply.integer);
   }
-  auto array = makegood::store::ReplyArray(reply, 2, "fuzz");
+  auto array = makegood::redis::ReplyArray(reply, 2, "fuzz");
   if (array.ok()) FUZZ_CHECK((*array)->size() >= 2);
   auto outcome = makegood::store::ScriptOutcome(reply, "fuzz");
   if (outcome.ok()) {
@@ -100,7 +100,7 @@ void Accessors(const RedisReply& reply) {
 }
 
 // RatingFlow::OnAdmitted + DecideAndCommit on a FRESH reply.
-void Admit(const std::vector<RedisReply>& admit) {
+void Admit(const std::vector<redis::RedisReply>& admit) {
   if (admit.size() < 10 || admit[0].str != "FRESH") return;
   if (!StatsInRange(admit[4])) return;
   auto snapshot = makegood::rating::ParseAdmitSnapshot(
@@ -145,7 +145,7 @@ void Admit(const std::vector<RedisReply>& admit) {
                                 snapshot->order_snapshot, *decision);
 }
 
-void Event(const RedisReply& reply) {
+void Event(const redis::RedisReply& reply) {
   auto event = makegood::insights::ParseDecisionEvent(reply);
   if (!event.ok()) return;
   FUZZ_CHECK(static_cast<int>(event->lines.size()) <=
@@ -164,14 +164,14 @@ void Event(const RedisReply& reply) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  std::optional<RedisReply> reply = makegood::fuzz::ReplyText::Parse(
+  std::optional<redis::RedisReply> reply = makegood::fuzz::ReplyText::Parse(
       absl::string_view(reinterpret_cast<const char*>(data), size));
   if (!reply.has_value()) return -1;
 
   Accessors(*reply);
-  for (const RedisReply& element : reply->elements) Accessors(element);
+  for (const redis::RedisReply& element : reply->elements) Accessors(element);
   Event(*reply);
-  const std::vector<RedisReply>& e = reply->elements;
+  const std::vector<redis::RedisReply>& e = reply->elements;
   if (e.size() >= 2 && StatsInRange(e[1])) {
     auto member = makegood::rating::MemberFromStored(e[0], e[1], kNow);
     if (member.ok()) FUZZ_CHECK(!member->stats_version.empty());

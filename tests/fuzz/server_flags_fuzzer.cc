@@ -14,8 +14,8 @@
 //
 // Properties, besides "never crashes":
 //   - an accepted configuration holds what ConfigFromFlags promises (every
-//     range it checks) and its Redis options are what ParseRedisUrl makes
-//     of --redis;
+//     range it checks) and its Redis options are what redis::ParseRedisUrl
+//     makes of --redis;
 //   - rate limits: enabled limits have a finite positive rate and interval,
 //     bursts >= 1;
 //   - sandbox specs: probabilities in [0, 1] summing to at most 1, latencies
@@ -47,9 +47,9 @@
 #include "services/auth/role.h"
 #include "services/core/log.h"
 #include "services/rating/rate_limits.h"
+#include "services/redis/redis_client.h"
 #include "services/server/config.h"
 #include "services/settlement/sandbox_provider.h"
-#include "services/store/redis_client.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace {
@@ -176,8 +176,8 @@ void CheckConfig(const makegood::server::ServerConfig& c) {
   FUZZ_CHECK(c.settlement.retry_after >= absl::Milliseconds(10));
   FUZZ_CHECK(c.serve_api || c.settlement.run_worker || c.insights_aggregator);
   FUZZ_CHECK(!c.settlement.consumer.empty());
-  makegood::store::RedisOptions expected = c.redis;
-  FUZZ_CHECK(makegood::store::ParseRedisUrl(c.redis_url, &expected).ok());
+  makegood::redis::RedisOptions expected = c.redis;
+  FUZZ_CHECK(makegood::redis::ParseRedisUrl(c.redis_url, &expected).ok());
   FUZZ_CHECK(expected.host == c.redis.host && expected.port == c.redis.port &&
              expected.db == c.redis.db &&
              expected.sentinels == c.redis.sentinels);

@@ -14,8 +14,8 @@
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "gtest/gtest.h"
-#include "lua/scripts.h"
 #include "services/store/key_schema.h"
+#include "services/store/lua/scripts.h"
 #include "tests/testing/app_harness.h"
 
 namespace makegood {
@@ -34,7 +34,7 @@ std::string Reason(const grpc::Status& status) {
   return "";
 }
 
-std::map<std::string, std::string> Fields(const store::RedisReply& reply) {
+std::map<std::string, std::string> Fields(const redis::RedisReply& reply) {
   std::map<std::string, std::string> out;
   for (size_t i = 0; i + 1 < reply.elements.size(); i += 2) {
     out[reply.elements[i].str] = reply.elements[i + 1].str;

@@ -17,8 +17,8 @@
 #include "makegood/v1/member_service.grpc.pb.h"
 #include "makegood/v1/order_service.grpc.pb.h"
 #include "makegood/v1/policy_service.grpc.pb.h"
+#include "services/redis/hiredis_client.h"
 #include "services/server/app.h"
-#include "services/store/redis_client.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/redis_server.h"
 
@@ -81,7 +81,7 @@ class GrpcApiTest : public ::testing::Test {
     config_.listen = "127.0.0.1:0";
     config_.insecure_dev = true;
     config_.auth.insecure_dev = true;
-    ASSERT_TRUE(store::ParseRedisUrl(redis_->url(), &config_.redis).ok());
+    ASSERT_TRUE(redis::ParseRedisUrl(redis_->url(), &config_.redis).ok());
     config_.redis.command_timeout = absl::Seconds(2);
     config_.policy_path =
         std::string(MAKEGOOD_SOURCE_DIR) + "/config/policy/default.textproto";
@@ -143,9 +143,9 @@ class GrpcApiTest : public ::testing::Test {
   }
 
   int64_t RedisKeys() {
-    store::RedisOptions options;
-    EXPECT_TRUE(store::ParseRedisUrl(redis_->url(), &options).ok());
-    auto client = store::RedisClient::Start(options);
+    redis::RedisOptions options;
+    EXPECT_TRUE(redis::ParseRedisUrl(redis_->url(), &options).ok());
+    auto client = redis::HiredisClient::Start(options);
     absl::Time deadline = absl::Now() + absl::Seconds(5);
     while ((*client)->ready_connections() == 0 && absl::Now() < deadline) {
       absl::SleepFor(absl::Milliseconds(5));

@@ -25,8 +25,8 @@
 #include "services/insights/aggregator.h"
 #include "services/insights/insights_service.h"
 #include "services/insights/stats_store.h"
+#include "services/redis/hiredis_client.h"
 #include "services/store/key_schema.h"
-#include "services/store/redis_client.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/redis_server.h"
 
@@ -107,8 +107,8 @@ class InsightsTest : public ::testing::Test {
     auto server = RedisServer::Start();
     ASSERT_TRUE(server.ok()) << server.status();
     redis_server_ = *std::move(server);
-    ASSERT_TRUE(store::ParseRedisUrl(redis_server_->url(), &options_).ok());
-    auto redis = store::RedisClient::Start(options_);
+    ASSERT_TRUE(redis::ParseRedisUrl(redis_server_->url(), &options_).ok());
+    auto redis = redis::HiredisClient::Start(options_);
     ASSERT_TRUE(redis.ok()) << redis.status();
     redis_ = *std::move(redis);
     ASSERT_TRUE(Eventually(
@@ -150,10 +150,10 @@ class InsightsTest : public ::testing::Test {
     return absl::StrCat(keys_.PartitionPrefix(partition), "decisions");
   }
 
-  store::RedisReply Redis(std::vector<std::string> argv) {
+  redis::RedisReply Redis(std::vector<std::string> argv) {
     auto reply = redis_->CommandSync(std::move(argv));
     EXPECT_TRUE(reply.ok()) << reply.status();
-    return reply.ok() ? *std::move(reply) : store::RedisReply();
+    return reply.ok() ? *std::move(reply) : redis::RedisReply();
   }
 
   // XADDs `event` to a partition's decisions stream; returns the entry id.
@@ -213,7 +213,7 @@ class InsightsTest : public ::testing::Test {
   int64_t Pending() {
     int64_t pending = 0;
     for (int p = 0; p < kPartitions; ++p) {
-      store::RedisReply summary = Redis({"XPENDING", Stream(p), "insights"});
+      redis::RedisReply summary = Redis({"XPENDING", Stream(p), "insights"});
       if (!summary.elements.empty()) pending += summary.elements[0].integer;
     }
     return pending;
@@ -246,8 +246,8 @@ class InsightsTest : public ::testing::Test {
   FakeClock clock_{absl::FromUnixMillis(1714566896789)};
   const store::KeySchema keys_ = Keys();
   std::unique_ptr<RedisServer> redis_server_;
-  store::RedisOptions options_;
-  std::unique_ptr<store::RedisClient> redis_;
+  redis::RedisOptions options_;
+  std::unique_ptr<redis::RedisClient> redis_;
   std::unique_ptr<auth::Authenticator> auth_;
   std::unique_ptr<api::InsightsService> service_;
   std::unique_ptr<grpc::Server> server_;
@@ -460,7 +460,7 @@ TEST_F(InsightsTest, RestartedAggregatorCountsEveryEventOnce) {
   // agg-1 read two of them and was killed before folding them: they are
   // pending under its name. With retry_after at 30 s nothing is taken over;
   // the restarted agg-1 must fold its own pending entries itself.
-  store::RedisReply read = Redis({"XREADGROUP", "GROUP", "insights", "agg-1",
+  redis::RedisReply read = Redis({"XREADGROUP", "GROUP", "insights", "agg-1",
                                   "COUNT", "2", "STREAMS", Stream(1), ">"});
   ASSERT_EQ(read.elements.size(), 1u);
   ASSERT_EQ(read.elements[0].elements[1].elements.size(), 2u);
@@ -478,7 +478,7 @@ TEST_F(InsightsTest, DeadConsumersEntriesAreTakenOverAndCountedOnce) {
   for (int i = 0; i < 6; ++i) Add(2, Event());
   // A consumer that died after reading three entries.
   Redis({"XGROUP", "CREATE", Stream(2), "insights", "0", "MKSTREAM"});
-  store::RedisReply read = Redis({"XREADGROUP", "GROUP", "insights", "dead",
+  redis::RedisReply read = Redis({"XREADGROUP", "GROUP", "insights", "dead",
                                   "COUNT", "3", "STREAMS", Stream(2), ">"});
   ASSERT_EQ(read.elements.size(), 1u);
   ASSERT_EQ(read.elements[0].elements[1].elements.size(), 3u);

@@ -18,9 +18,10 @@
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "gtest/gtest.h"
-#include "lua/scripts.h"
+#include "services/rating/lua/scripts.h"
 #include "services/rating/rating_ids.h"
 #include "services/store/key_schema.h"
+#include "services/store/lua/scripts.h"
 #include "tests/testing/app_harness.h"
 
 namespace makegood {
@@ -84,10 +85,10 @@ std::string Reason(const grpc::Status& status) {
   return "";
 }
 
-int64_t Integer(const absl::StatusOr<store::RedisReply>& reply) {
+int64_t Integer(const absl::StatusOr<redis::RedisReply>& reply) {
   int64_t v = 0;
   if (!reply.ok()) return -1;
-  if (reply->type == store::RedisReply::Type::kInteger) return reply->integer;
+  if (reply->type == redis::RedisReply::Type::kInteger) return reply->integer;
   return absl::SimpleAtoi(reply->str, &v) ? v : 0;
 }
 
@@ -259,7 +260,7 @@ TEST_F(RatingTest, ACommitNeverOverwritesACommittedRatingOrAnswersForIt) {
   auto commit = [&](const std::string& token) {
     std::vector<std::string> argv = {
         "EVAL",
-        store::scripts::kCommitRating.source,
+        rating::scripts::kCommitRating.source,
         "16",
         idem,
         keys.MemberStatsKey("m-1"),
@@ -606,7 +607,7 @@ TEST_F(RatingTest, AClaimLeftByACrashedServerLapsesThenTheRetryPaysOnce) {
       "anonymous", "SubmitRating", "m-1", "k-crash", keys.PartitionOf("m-1"));
   std::vector<std::string> argv = {
       "EVAL",
-      store::scripts::kAdmitRating.source,
+      rating::scripts::kAdmitRating.source,
       "6",
       keys.PartitionPrefix(ids.partition) + "idem:" + ids.scope_hash,
       keys.MemberKey("m-1"),

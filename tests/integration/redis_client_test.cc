@@ -1,6 +1,4 @@
-// Integration tests of store::RedisClient against a real redis-server.
-#include "services/store/redis_client.h"
-
+// Integration tests of redis::HiredisClient against a real redis-server.
 #include <atomic>
 #include <memory>
 #include <string>
@@ -12,7 +10,8 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "lua/scripts.h"
+#include "services/redis/hiredis_client.h"
+#include "services/store/lua/scripts.h"
 #include "tests/testing/redis_server.h"
 
 namespace makegood::store {
@@ -29,16 +28,16 @@ class RedisClientTest : public ::testing::Test {
     redis_ = *std::move(server);
   }
 
-  RedisOptions Options() {
-    RedisOptions options;
-    EXPECT_TRUE(ParseRedisUrl(redis_->url(), &options).ok());
+  redis::RedisOptions Options() {
+    redis::RedisOptions options;
+    EXPECT_TRUE(redis::ParseRedisUrl(redis_->url(), &options).ok());
     options.command_timeout = absl::Milliseconds(300);
     options.connect_timeout = absl::Milliseconds(300);
     return options;
   }
 
-  std::unique_ptr<RedisClient> Connect(RedisOptions options) {
-    auto client = RedisClient::Start(options);
+  std::unique_ptr<redis::HiredisClient> Connect(redis::RedisOptions options) {
+    auto client = redis::HiredisClient::Start(options);
     EXPECT_TRUE(client.ok()) << client.status();
     WaitReady(**client, options.connections);
     return *std::move(client);
@@ -46,7 +45,7 @@ class RedisClientTest : public ::testing::Test {
 
   // Waits (bounded) until `want` connections are ready. Connecting is
   // asynchronous and has no completion callback to wait on.
-  static void WaitReady(const RedisClient& client, int want) {
+  static void WaitReady(const redis::HiredisClient& client, int want) {
     absl::Time deadline = absl::Now() + absl::Seconds(10);
     while (client.ready_connections() < want && absl::Now() < deadline) {
       absl::SleepFor(absl::Milliseconds(5));
@@ -62,7 +61,7 @@ TEST_F(RedisClientTest, CommandReturnsTheReply) {
   ASSERT_TRUE(client->CommandSync({"SET", "k", "v"}).ok());
   auto reply = client->CommandSync({"GET", "k"});
   ASSERT_TRUE(reply.ok()) << reply.status();
-  EXPECT_EQ(reply->type, RedisReply::Type::kString);
+  EXPECT_EQ(reply->type, redis::RedisReply::Type::kString);
   EXPECT_EQ(reply->str, "v");
   auto missing = client->CommandSync({"GET", "missing"});
   ASSERT_TRUE(missing.ok());
@@ -86,7 +85,7 @@ TEST_F(RedisClientTest, ErrorReplyIsInternalWithRedisText) {
 }
 
 TEST_F(RedisClientTest, ConcurrentCommandsFromManyThreadsAllComplete) {
-  RedisOptions options = Options();
+  redis::RedisOptions options = Options();
   options.command_timeout = absl::Seconds(5);
   options.max_outstanding = 100000;  // All 20000 may be queued at once.
   auto client = Connect(options);
@@ -99,7 +98,7 @@ TEST_F(RedisClientTest, ConcurrentCommandsFromManyThreadsAllComplete) {
     threads.emplace_back([&] {
       for (int i = 0; i < kPerThread; ++i) {
         client->Command({"INCR", "counter"},
-                        [&](absl::StatusOr<RedisReply> reply) {
+                        [&](absl::StatusOr<redis::RedisReply> reply) {
                           if (!reply.ok()) failures++;
                           done.DecrementCount();
                         });
@@ -122,7 +121,7 @@ TEST_F(RedisClientTest, RepliesArriveInOrderPerCaller) {
   absl::Mutex mu;
   for (int i = 0; i < kCommands; ++i) {
     client->Command({"RPUSH", "list", std::to_string(i)},
-                    [&](absl::StatusOr<RedisReply> reply) {
+                    [&](absl::StatusOr<redis::RedisReply> reply) {
                       ASSERT_TRUE(reply.ok());
                       absl::MutexLock lock(&mu);
                       seen.push_back(reply->integer);
@@ -139,9 +138,9 @@ TEST_F(RedisClientTest, EvalFallsBackToSourceAfterScriptFlush) {
   auto client = Connect(Options());
   auto run = [&] {
     absl::Notification done;
-    absl::StatusOr<RedisReply> result;
+    absl::StatusOr<redis::RedisReply> result;
     client->Eval(scripts::kCheckSchema, {"mg:meta"}, {"8", "1"},
-                 [&](absl::StatusOr<RedisReply> r) {
+                 [&](absl::StatusOr<redis::RedisReply> r) {
                    result = std::move(r);
                    done.Notify();
                  });
@@ -165,14 +164,14 @@ TEST_F(RedisClientTest, EvalFallsBackToSourceAfterScriptFlush) {
 }
 
 TEST_F(RedisClientTest, SelectsTheDatabaseFromTheUrl) {
-  RedisOptions options = Options();
-  ASSERT_TRUE(ParseRedisUrl(
+  redis::RedisOptions options = Options();
+  ASSERT_TRUE(redis::ParseRedisUrl(
                   "redis://127.0.0.1:" + std::to_string(redis_->port()) + "/3",
                   &options)
                   .ok());
   auto client = Connect(options);
   ASSERT_TRUE(client->CommandSync({"SET", "in-db-3", "x"}).ok());
-  RedisOptions db0 = Options();
+  redis::RedisOptions db0 = Options();
   auto other = Connect(db0);
   auto in0 = other->CommandSync({"EXISTS", "in-db-3"});
   ASSERT_TRUE(in0.ok());
@@ -201,7 +200,7 @@ TEST_F(RedisClientTest, FailsFastWhileRedisIsDownAndRecoversByItself) {
 }
 
 TEST_F(RedisClientTest, HungRedisTimesOutAndTheConnectionIsReset) {
-  RedisOptions options = Options();
+  redis::RedisOptions options = Options();
   options.connections = 1;
   auto client = Connect(options);
   redis_->Pause();
@@ -220,7 +219,7 @@ TEST_F(RedisClientTest, HungRedisTimesOutAndTheConnectionIsReset) {
 }
 
 TEST_F(RedisClientTest, RefusesCommandsBeyondTheOutstandingCap) {
-  RedisOptions options = Options();
+  redis::RedisOptions options = Options();
   options.max_outstanding = 10;
   options.connections = 1;
   options.command_timeout = absl::Seconds(5);
@@ -229,7 +228,7 @@ TEST_F(RedisClientTest, RefusesCommandsBeyondTheOutstandingCap) {
   absl::BlockingCounter done(20);
   std::atomic<int> rejected{0};
   for (int i = 0; i < 20; ++i) {
-    client->Command({"PING"}, [&](absl::StatusOr<RedisReply> reply) {
+    client->Command({"PING"}, [&](absl::StatusOr<redis::RedisReply> reply) {
       if (!reply.ok() &&
           reply.status().message() == "too many outstanding redis commands") {
         rejected++;
@@ -244,9 +243,9 @@ TEST_F(RedisClientTest, RefusesCommandsBeyondTheOutstandingCap) {
 }
 
 TEST_F(RedisClientTest, UnreachableRedisNeverConnectsAndFailsFast) {
-  RedisOptions options = Options();
+  redis::RedisOptions options = Options();
   ASSERT_TRUE(redis_->Stop().ok());
-  auto client = RedisClient::Start(options);
+  auto client = redis::HiredisClient::Start(options);
   ASSERT_TRUE(client.ok());
   auto reply = (*client)->CommandSync({"PING"});
   EXPECT_EQ(reply.status().code(), absl::StatusCode::kUnavailable);
@@ -254,13 +253,13 @@ TEST_F(RedisClientTest, UnreachableRedisNeverConnectsAndFailsFast) {
 }
 
 TEST_F(RedisClientTest, DestroyingTheClientFailsPendingCommands) {
-  RedisOptions options = Options();
+  redis::RedisOptions options = Options();
   options.command_timeout = absl::Seconds(30);
   auto client = Connect(options);
   redis_->Pause();
   absl::Notification done;
   absl::Status status;
-  client->Command({"PING"}, [&](absl::StatusOr<RedisReply> reply) {
+  client->Command({"PING"}, [&](absl::StatusOr<redis::RedisReply> reply) {
     status = reply.status();
     done.Notify();
   });

@@ -1,4 +1,4 @@
-// Integration tests of store::RedisClient in sentinel mode.
+// Integration tests of redis::HiredisClient in sentinel mode.
 //
 // RedisSentinelFailover runs real redis-servers (a primary and a replica) and
 // real Redis Sentinels, and fails the primary over. RedisSentinelClient uses
@@ -30,7 +30,7 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "services/store/redis_client.h"
+#include "services/redis/hiredis_client.h"
 #include "tests/testing/redis_server.h"
 #include "tests/testing/subprocess.h"
 
@@ -47,28 +47,28 @@ constexpr absl::string_view kMaster = "mymaster";
 // ---- URL ------------------------------------------------------------------
 
 TEST(RedisSentinelUrl, ReadsSentinelsMasterDatabaseAndPasswords) {
-  RedisOptions options;
-  ASSERT_TRUE(ParseRedisUrl("redis-sentinel://u:p@w@s1:26380,s2,[::1]:7/"
-                            "mymaster/3?sentinel_password=s:p@ss",
-                            &options)
+  redis::RedisOptions options;
+  ASSERT_TRUE(redis::ParseRedisUrl("redis-sentinel://u:p@w@s1:26380,s2,[::1]:7/"
+                                   "mymaster/3?sentinel_password=s:p@ss",
+                                   &options)
                   .ok());
-  EXPECT_THAT(options.sentinels,
-              ElementsAre(RedisAddress{"s1", 26380}, RedisAddress{"s2", 26379},
-                          RedisAddress{"::1", 7}));
+  EXPECT_THAT(options.sentinels, ElementsAre(redis::RedisAddress{"s1", 26380},
+                                             redis::RedisAddress{"s2", 26379},
+                                             redis::RedisAddress{"::1", 7}));
   EXPECT_EQ(options.sentinel_master, "mymaster");
   EXPECT_EQ(options.db, 3);
   EXPECT_EQ(options.username, "u");
   EXPECT_EQ(options.password, "p@w");
   EXPECT_EQ(options.sentinel_password, "s:p@ss");
   EXPECT_EQ(options.host, "");
-  EXPECT_EQ(DescribeRedisTarget(options),
+  EXPECT_EQ(redis::DescribeRedisTarget(options),
             "sentinel mymaster@s1:26380,s2:26379,[::1]:7/3");
 }
 
 TEST(RedisSentinelUrl, DefaultsToDatabaseZeroAndNoPasswords) {
-  RedisOptions options;
-  ASSERT_TRUE(ParseRedisUrl("redis-sentinel://s/m", &options).ok());
-  EXPECT_THAT(options.sentinels, ElementsAre(RedisAddress{"s", 26379}));
+  redis::RedisOptions options;
+  ASSERT_TRUE(redis::ParseRedisUrl("redis-sentinel://s/m", &options).ok());
+  EXPECT_THAT(options.sentinels, ElementsAre(redis::RedisAddress{"s", 26379}));
   EXPECT_EQ(options.sentinel_master, "m");
   EXPECT_EQ(options.db, 0);
   EXPECT_EQ(options.password, "");
@@ -76,15 +76,16 @@ TEST(RedisSentinelUrl, DefaultsToDatabaseZeroAndNoPasswords) {
 }
 
 TEST(RedisSentinelUrl, ARedisUrlAfterwardsLeavesSentinelMode) {
-  RedisOptions options;
+  redis::RedisOptions options;
   ASSERT_TRUE(
-      ParseRedisUrl("redis-sentinel://s/m?sentinel_password=x", &options).ok());
-  ASSERT_TRUE(ParseRedisUrl("redis://h:6380", &options).ok());
+      redis::ParseRedisUrl("redis-sentinel://s/m?sentinel_password=x", &options)
+          .ok());
+  ASSERT_TRUE(redis::ParseRedisUrl("redis://h:6380", &options).ok());
   EXPECT_TRUE(options.sentinels.empty());
   EXPECT_EQ(options.sentinel_master, "");
   EXPECT_EQ(options.sentinel_password, "");
   EXPECT_EQ(options.host, "h");
-  EXPECT_EQ(DescribeRedisTarget(options), "h:6380/0");
+  EXPECT_EQ(redis::DescribeRedisTarget(options), "h:6380/0");
 }
 
 TEST(RedisSentinelUrl, RefusesBadSentinelUrlsSayingWhy) {
@@ -104,9 +105,9 @@ TEST(RedisSentinelUrl, RefusesBadSentinelUrlsSayingWhy) {
            Case{"redis-sentinel://s/m?password=x", "master name must not"},
            Case{"redis-sentinel://alice@s/m", "credentials must be"},
        }) {
-    RedisOptions options;
+    redis::RedisOptions options;
     options.host = "unchanged";
-    absl::Status status = ParseRedisUrl(c.url, &options);
+    absl::Status status = redis::ParseRedisUrl(c.url, &options);
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << c.url;
     EXPECT_THAT(std::string(status.message()), HasSubstr(c.why)) << c.url;
     EXPECT_THAT(std::string(status.message()),
@@ -119,9 +120,9 @@ TEST(RedisSentinelUrl, RefusesBadSentinelUrlsSayingWhy) {
 }
 
 TEST(RedisSentinelUrl, StartRefusesSentinelsWithoutAMasterName) {
-  RedisOptions options;
+  redis::RedisOptions options;
   options.sentinels = {{"127.0.0.1", 26379}};
-  EXPECT_EQ(RedisClient::Start(options).status().code(),
+  EXPECT_EQ(redis::HiredisClient::Start(options).status().code(),
             absl::StatusCode::kInvalidArgument);
 }
 
@@ -129,7 +130,7 @@ TEST(RedisSentinelUrl, StartRefusesSentinelsWithoutAMasterName) {
 
 // Waits (bounded) until `want` connections are ready. Connecting is
 // asynchronous and has no completion callback to wait on.
-void WaitReady(const RedisClient& client, int want,
+void WaitReady(const redis::HiredisClient& client, int want,
                absl::Duration timeout = absl::Seconds(10)) {
   absl::Time deadline = absl::Now() + timeout;
   while (client.ready_connections() < want && absl::Now() < deadline) {
@@ -147,12 +148,12 @@ absl::StatusOr<std::unique_ptr<RedisServer>> StartRedis(
 }
 
 // A client of one server (direct mode), to look at it from outside.
-std::unique_ptr<RedisClient> Direct(int port) {
-  RedisOptions options;
+std::unique_ptr<redis::HiredisClient> Direct(int port) {
+  redis::RedisOptions options;
   options.port = port;
   options.connections = 1;
   options.command_timeout = absl::Seconds(2);
-  auto client = RedisClient::Start(options);
+  auto client = redis::HiredisClient::Start(options);
   EXPECT_TRUE(client.ok()) << client.status();
   if (!client.ok()) return nullptr;
   WaitReady(**client, 1);
@@ -169,9 +170,10 @@ std::string SentinelUrl(const std::vector<int>& ports) {
 }
 
 // Options for the client under test: short timeouts, frequent checks.
-RedisOptions SentinelOptions(const std::vector<int>& sentinel_ports) {
-  RedisOptions options;
-  absl::Status parsed = ParseRedisUrl(SentinelUrl(sentinel_ports), &options);
+redis::RedisOptions SentinelOptions(const std::vector<int>& sentinel_ports) {
+  redis::RedisOptions options;
+  absl::Status parsed =
+      redis::ParseRedisUrl(SentinelUrl(sentinel_ports), &options);
   EXPECT_TRUE(parsed.ok()) << parsed;
   options.command_timeout = absl::Milliseconds(500);
   options.connect_timeout = absl::Milliseconds(500);
@@ -182,12 +184,12 @@ RedisOptions SentinelOptions(const std::vector<int>& sentinel_ports) {
 }
 
 // The value of `key` on the server behind `client`, "" if none or failing.
-std::string Get(RedisClient& client, const std::string& key) {
+std::string Get(redis::HiredisClient& client, const std::string& key) {
   auto reply = client.CommandSync({"GET", key});
   return reply.ok() ? reply->str : "";
 }
 
-bool IsPrimary(RedisClient& client) {
+bool IsPrimary(redis::HiredisClient& client) {
   auto role = client.CommandSync({"ROLE"});
   return role.ok() && !role->elements.empty() &&
          role->elements[0].str == "master";
@@ -197,8 +199,9 @@ bool IsPrimary(RedisClient& client) {
 // on the server `target` looks at, or `timeout` passes. Every failure on
 // the way must be UNAVAILABLE (the client is switching; callers retry).
 // Returns whether a write landed there.
-bool WriteUntilItLandsOn(RedisClient& client, RedisClient& target,
-                         const std::string& key, absl::Duration timeout) {
+bool WriteUntilItLandsOn(redis::HiredisClient& client,
+                         redis::HiredisClient& target, const std::string& key,
+                         absl::Duration timeout) {
   absl::Time deadline = absl::Now() + timeout;
   for (int n = 0; absl::Now() < deadline; ++n) {
     // A replica shows what was written to its primary: only once `target`
@@ -254,7 +257,7 @@ class RedisSentinelFailover : public ::testing::Test {
   }
 
   // The port `sentinel` names for the primary.
-  static int NamedPrimary(RedisClient& sentinel) {
+  static int NamedPrimary(redis::HiredisClient& sentinel) {
     auto reply = sentinel.CommandSync(
         {"SENTINEL", "get-master-addr-by-name", std::string(kMaster)});
     int port = 0;
@@ -266,7 +269,7 @@ class RedisSentinelFailover : public ::testing::Test {
 
   // Waits until `sentinel` sees the replica up and linked to the primary,
   // so that it can promote it.
-  static void WaitUntilReplicaIsPromotable(RedisClient& sentinel) {
+  static void WaitUntilReplicaIsPromotable(redis::HiredisClient& sentinel) {
     absl::Time deadline = absl::Now() + absl::Seconds(10);
     while (absl::Now() < deadline) {
       auto replicas =
@@ -295,8 +298,8 @@ class RedisSentinelFailover : public ::testing::Test {
 };
 
 TEST_F(RedisSentinelFailover, WritesGoToThePrimaryASentinelNames) {
-  auto client =
-      RedisClient::Start(SentinelOptions({dead_port_, sentinel_->port()}));
+  auto client = redis::HiredisClient::Start(
+      SentinelOptions({dead_port_, sentinel_->port()}));
   ASSERT_TRUE(client.ok()) << client.status();
   WaitReady(**client, 2);
 
@@ -310,7 +313,8 @@ TEST_F(RedisSentinelFailover, WritesGoToThePrimaryASentinelNames) {
 }
 
 TEST_F(RedisSentinelFailover, FollowsAManualFailoverWithoutARestart) {
-  auto client = RedisClient::Start(SentinelOptions({sentinel_->port()}));
+  auto client =
+      redis::HiredisClient::Start(SentinelOptions({sentinel_->port()}));
   ASSERT_TRUE(client.ok()) << client.status();
   WaitReady(**client, 2);
   auto on_primary = Direct(primary_->port());
@@ -321,7 +325,7 @@ TEST_F(RedisSentinelFailover, FollowsAManualFailoverWithoutARestart) {
   WaitUntilReplicaIsPromotable(*sentinel);
   // Retried while the sentinel is still looking at the replica.
   absl::Time deadline = absl::Now() + absl::Seconds(10);
-  absl::StatusOr<RedisReply> failover;
+  absl::StatusOr<redis::RedisReply> failover;
   do {
     failover =
         sentinel->CommandSync({"SENTINEL", "FAILOVER", std::string(kMaster)});
@@ -346,8 +350,8 @@ TEST_F(RedisSentinelFailover, FollowsAManualFailoverWithoutARestart) {
 }
 
 TEST_F(RedisSentinelFailover, FollowsThePromotedReplicaWhenThePrimaryDies) {
-  auto client =
-      RedisClient::Start(SentinelOptions({dead_port_, sentinel_->port()}));
+  auto client = redis::HiredisClient::Start(
+      SentinelOptions({dead_port_, sentinel_->port()}));
   ASSERT_TRUE(client.ok()) << client.status();
   WaitReady(**client, 2);
   ASSERT_TRUE((*client)->CommandSync({"SET", "k", "before"}).ok());
@@ -542,9 +546,9 @@ TEST_F(RedisSentinelClient, UsesOnlyAServerWhoseRoleIsMaster) {
       on_b->CommandSync({"REPLICAOF", "127.0.0.1", absl::StrCat(a_->port())})
           .ok());
   sentinel_.Name(b_->port());
-  RedisOptions options = SentinelOptions({sentinel_.port()});
+  redis::RedisOptions options = SentinelOptions({sentinel_.port()});
   options.connections = 1;
-  auto client = RedisClient::Start(options);
+  auto client = redis::HiredisClient::Start(options);
   ASSERT_TRUE(client.ok()) << client.status();
   // b is checked and refused, again and again.
   absl::Time deadline = absl::Now() + absl::Seconds(10);
@@ -565,11 +569,11 @@ TEST_F(RedisSentinelClient, UsesOnlyAServerWhoseRoleIsMaster) {
 }
 
 TEST_F(RedisSentinelClient, ReadonlyReplyDropsTheConnectionAndFindsThePrimary) {
-  RedisOptions options = SentinelOptions({sentinel_.port()});
+  redis::RedisOptions options = SentinelOptions({sentinel_.port()});
   options.connections = 1;
   options.sentinel_check_interval = absl::Hours(1);  // Only READONLY acts.
   sentinel_.Name(a_->port());
-  auto client = RedisClient::Start(options);
+  auto client = redis::HiredisClient::Start(options);
   ASSERT_TRUE(client.ok()) << client.status();
   WaitReady(**client, 1);
   ASSERT_TRUE((*client)->CommandSync({"SET", "k", "on-a"}).ok());
@@ -590,9 +594,9 @@ TEST_F(RedisSentinelClient, ReadonlyReplyDropsTheConnectionAndFindsThePrimary) {
 }
 
 TEST_F(RedisSentinelClient, LeavesAPrimaryTheSentinelsNoLongerName) {
-  RedisOptions options = SentinelOptions({sentinel_.port()});
+  redis::RedisOptions options = SentinelOptions({sentinel_.port()});
   sentinel_.Name(a_->port());
-  auto client = RedisClient::Start(options);
+  auto client = redis::HiredisClient::Start(options);
   ASSERT_TRUE(client.ok()) << client.status();
   WaitReady(**client, 2);
   auto on_a = Direct(a_->port());
@@ -615,8 +619,8 @@ TEST_F(RedisSentinelClient, MovesOnWhenTheSentinelItAsksGoesDown) {
   auto first = std::make_unique<FakeSentinel>();
   first->Name(a_->port());
   sentinel_.Name(a_->port());
-  auto client =
-      RedisClient::Start(SentinelOptions({first->port(), sentinel_.port()}));
+  auto client = redis::HiredisClient::Start(
+      SentinelOptions({first->port(), sentinel_.port()}));
   ASSERT_TRUE(client.ok()) << client.status();
   WaitReady(**client, 2);
   EXPECT_EQ(sentinel_.questions(), 0);  // The first one answered.
@@ -631,14 +635,14 @@ TEST_F(RedisSentinelClient, MovesOnWhenTheSentinelItAsksGoesDown) {
 TEST_F(RedisSentinelClient, AuthenticatesToTheSentinels) {
   sentinel_.RequirePassword("s3cret");
   sentinel_.Name(a_->port());
-  RedisOptions options = SentinelOptions({sentinel_.port()});
+  redis::RedisOptions options = SentinelOptions({sentinel_.port()});
   options.sentinel_password = "s3cret";
-  auto client = RedisClient::Start(options);
+  auto client = redis::HiredisClient::Start(options);
   ASSERT_TRUE(client.ok()) << client.status();
   WaitReady(**client, 2);
 
   options.sentinel_password = "wrong";
-  auto refused = RedisClient::Start(options);
+  auto refused = redis::HiredisClient::Start(options);
   ASSERT_TRUE(refused.ok());
   absl::Time deadline = absl::Now() + absl::Seconds(5);
   while (sentinel_.refused_auths() < 3 && absl::Now() < deadline) {
@@ -653,7 +657,7 @@ TEST_F(RedisSentinelClient, AuthenticatesToTheSentinels) {
 TEST_F(RedisSentinelClient, FailsFastWhenNoSentinelAnswers) {
   absl::StatusOr<int> dead_port = PickFreePort();
   ASSERT_TRUE(dead_port.ok());
-  auto client = RedisClient::Start(SentinelOptions({*dead_port}));
+  auto client = redis::HiredisClient::Start(SentinelOptions({*dead_port}));
   ASSERT_TRUE(client.ok());
   absl::Time start = absl::Now();
   auto reply = (*client)->CommandSync({"PING"});

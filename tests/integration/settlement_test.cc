@@ -19,11 +19,12 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "lua/scripts.h"
+#include "services/redis/hiredis_client.h"
 #include "services/settlement/sandbox_provider.h"
 #include "services/settlement/wallet_provider.h"
 #include "services/settlement/worker.h"
 #include "services/store/key_schema.h"
+#include "services/store/lua/scripts.h"
 #include "tests/testing/app_harness.h"
 #include "tests/testing/redis_server.h"
 #include "tests/testing/subprocess.h"
@@ -36,7 +37,7 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 // Hash fields of a Redis reply to HGETALL.
-std::map<std::string, std::string> Fields(const store::RedisReply& reply) {
+std::map<std::string, std::string> Fields(const redis::RedisReply& reply) {
   std::map<std::string, std::string> out;
   for (size_t i = 0; i + 1 < reply.elements.size(); i += 2) {
     out[reply.elements[i].str] = reply.elements[i + 1].str;
@@ -84,7 +85,7 @@ class OutageProvider final : public settlement::PaymentProvider {
 
 // Entries of a stream as field maps.
 std::vector<std::map<std::string, std::string>> StreamEntries(
-    const store::RedisReply& reply) {
+    const redis::RedisReply& reply) {
   std::vector<std::map<std::string, std::string>> out;
   for (const auto& entry : reply.elements) {
     if (entry.elements.size() >= 2) out.push_back(Fields(entry.elements[1]));
@@ -135,7 +136,7 @@ class SettlementTest : public ::testing::Test {
                    int max_deliveries = 3, bool outage = false,
                    const std::string& consumer = "test-worker") {
     if (redis_ == nullptr) {
-      auto redis = store::RedisClient::Start(h_->config().redis);
+      auto redis = redis::HiredisClient::Start(h_->config().redis);
       ASSERT_TRUE(redis.ok());
       redis_ = *std::move(redis);
     }
@@ -247,7 +248,7 @@ class SettlementTest : public ::testing::Test {
 
   std::unique_ptr<AppHarness> h_;
   store::KeySchema keys_ = *store::KeySchema::Create(64);
-  std::unique_ptr<store::RedisClient> redis_;
+  std::unique_ptr<redis::RedisClient> redis_;
   std::unique_ptr<settlement::PaymentProvider> wallet_, coupon_, card_;
   std::unique_ptr<settlement::SettlementWorker> worker_;
   OutageProvider* outage_ = nullptr;  // Owned by card_.
@@ -259,11 +260,11 @@ class SettlementTest : public ::testing::Test {
   }
 
   // Runs a script on the test's own connection and waits for its answer.
-  absl::StatusOr<store::RedisReply> Eval(const store::LuaScript& script,
+  absl::StatusOr<redis::RedisReply> Eval(const redis::LuaScript& script,
                                          std::vector<std::string> keys,
                                          std::vector<std::string> args) {
     if (redis_ == nullptr) {
-      auto redis = store::RedisClient::Start(h_->config().redis);
+      auto redis = redis::HiredisClient::Start(h_->config().redis);
       if (!redis.ok()) return redis.status();
       redis_ = *std::move(redis);
       for (int i = 0; i < 500 && redis_->ready_connections() == 0; ++i) {
@@ -271,9 +272,9 @@ class SettlementTest : public ::testing::Test {
       }
     }
     absl::Notification done;
-    absl::StatusOr<store::RedisReply> out;
+    absl::StatusOr<redis::RedisReply> out;
     redis_->Eval(script, std::move(keys), std::move(args),
-                 [&](absl::StatusOr<store::RedisReply> reply) {
+                 [&](absl::StatusOr<redis::RedisReply> reply) {
                    out = std::move(reply);
                    done.Notify();
                  });
@@ -282,7 +283,7 @@ class SettlementTest : public ::testing::Test {
   }
 
   // settle_finish.lua as a worker calls it, for `entry_id` of m-1's outbox.
-  absl::StatusOr<store::RedisReply> Finish(const std::string& refund_id,
+  absl::StatusOr<redis::RedisReply> Finish(const std::string& refund_id,
                                            const std::string& result,
                                            const std::string& entry_id,
                                            const std::string& order_id) {
@@ -1329,15 +1330,15 @@ TEST(SettlementClusterTest, DeadLetterOfAnEntryWithoutMemberIdStaysInItsSlot) {
   // A free port can be taken by another process between picking and
   // binding it: a server that is not our cluster node is started again.
   std::unique_ptr<testing::RedisServer> server;
-  store::RedisOptions options;
-  absl::StatusOr<std::unique_ptr<store::RedisClient>> redis;
+  redis::RedisOptions options;
+  absl::StatusOr<std::unique_ptr<redis::RedisClient>> redis;
   absl::Status slots = absl::UnknownError("not started");
   for (int attempt = 0; attempt < 3 && !slots.ok(); ++attempt) {
     auto started = testing::RedisServer::Start({"--cluster-enabled", "yes"});
     ASSERT_TRUE(started.ok()) << started.status();
     server = *std::move(started);
     options.port = server->port();
-    redis = store::RedisClient::Start(options);
+    redis = redis::HiredisClient::Start(options);
     ASSERT_TRUE(redis.ok());
     for (int i = 0; i < 500 && (*redis)->ready_connections() == 0; ++i) {
       absl::SleepFor(absl::Milliseconds(5));

@@ -8,10 +8,10 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
+#include "services/redis/hiredis_client.h"
 #include "services/store/key_schema.h"
 #include "services/store/member_store.h"
 #include "services/store/order_store.h"
-#include "services/store/redis_client.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/redis_server.h"
 
@@ -39,7 +39,7 @@ absl::StatusOr<T> Await(Call call) {
   return result;
 }
 
-std::map<std::string, std::string> AsMap(const RedisReply& hgetall) {
+std::map<std::string, std::string> AsMap(const redis::RedisReply& hgetall) {
   std::map<std::string, std::string> out;
   for (size_t i = 0; i + 1 < hgetall.elements.size(); i += 2) {
     out[hgetall.elements[i].str] = hgetall.elements[i + 1].str;
@@ -78,9 +78,9 @@ class StoreTest : public ::testing::Test {
     auto server = RedisServer::Start();
     ASSERT_TRUE(server.ok()) << server.status();
     redis_server_ = *std::move(server);
-    RedisOptions options;
-    ASSERT_TRUE(ParseRedisUrl(redis_server_->url(), &options).ok());
-    auto client = RedisClient::Start(options);
+    redis::RedisOptions options;
+    ASSERT_TRUE(redis::ParseRedisUrl(redis_server_->url(), &options).ok());
+    auto client = redis::HiredisClient::Start(options);
     ASSERT_TRUE(client.ok());
     redis_ = *std::move(client);
     absl::Time deadline = absl::Now() + absl::Seconds(10);
@@ -113,7 +113,7 @@ class StoreTest : public ::testing::Test {
   FakeClock clock_{absl::FromUnixSeconds(1795000100)};
   KeySchema keys_ = *KeySchema::Create(64);
   std::unique_ptr<RedisServer> redis_server_;
-  std::unique_ptr<RedisClient> redis_;
+  std::unique_ptr<redis::RedisClient> redis_;
   std::unique_ptr<OrderStore> orders_;
   std::unique_ptr<MemberStore> members_;
 };

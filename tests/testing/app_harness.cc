@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "google/protobuf/util/time_util.h"
+#include "services/redis/hiredis_client.h"
 
 namespace makegood::testing {
 
@@ -67,7 +68,7 @@ server::ServerConfig TestConfig(const RedisServer& redis) {
   config.insecure_dev = true;
   config.auth.insecure_dev = true;
   config.auth.reload_interval = absl::ZeroDuration();
-  (void)store::ParseRedisUrl(redis.url(), &config.redis);
+  (void)redis::ParseRedisUrl(redis.url(), &config.redis);
   config.redis.command_timeout = absl::Seconds(2);
   config.policy_path =
       std::string(MAKEGOOD_SOURCE_DIR) + "/config/policy/default.textproto";
@@ -82,7 +83,7 @@ absl::StatusOr<std::unique_ptr<AppHarness>> AppHarness::Create() {
   if (!redis.ok()) return redis.status();
   h->redis_ = *std::move(redis);
   h->config_ = TestConfig(*h->redis_);
-  auto client = store::RedisClient::Start(h->config_.redis);
+  auto client = redis::HiredisClient::Start(h->config_.redis);
   if (!client.ok()) return client.status();
   h->client_ = *std::move(client);
   return h;
@@ -158,7 +159,7 @@ absl::Status AppHarness::RecordOrder(const std::string& member_id,
                       absl::StrCat("RecordDelivery: ", s.error_message()));
 }
 
-absl::StatusOr<store::RedisReply> AppHarness::Redis(
+absl::StatusOr<redis::RedisReply> AppHarness::Redis(
     std::vector<std::string> argv) {
   absl::Time deadline = absl::Now() + absl::Seconds(5);
   while (client_->ready_connections() == 0 && absl::Now() < deadline) {

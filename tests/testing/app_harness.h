@@ -21,8 +21,8 @@
 #include "makegood/v1/policy_service.grpc.pb.h"
 #include "makegood/v1/rating_service.grpc.pb.h"
 #include "makegood/v1/refund_service.grpc.pb.h"
+#include "services/redis/redis_client.h"
 #include "services/server/app.h"
-#include "services/store/redis_client.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/redis_server.h"
 
@@ -83,7 +83,7 @@ class AppHarness {
                                absl::Time delivered_at);
 
   // Direct Redis access for assertions.
-  absl::StatusOr<store::RedisReply> Redis(std::vector<std::string> argv);
+  absl::StatusOr<redis::RedisReply> Redis(std::vector<std::string> argv);
   // Every key (but rate limiters) with a dump of its value: to prove that a
   // refused call changed nothing.
   std::map<std::string, std::string> Snapshot();
@@ -93,7 +93,7 @@ class AppHarness {
 
   FakeClock clock_{absl::FromUnixSeconds(kHarnessNowSeconds)};
   std::unique_ptr<RedisServer> redis_;
-  std::unique_ptr<store::RedisClient> client_;
+  std::unique_ptr<redis::RedisClient> client_;
   server::ServerConfig config_;
   std::unique_ptr<server::App> app_;
   Stubs stubs_;

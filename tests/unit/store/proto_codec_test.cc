@@ -8,8 +8,8 @@
 #include "google/protobuf/timestamp.pb.h"
 #include "gtest/gtest.h"
 #include "makegood/v1/order.pb.h"
+#include "services/redis/redis_reply.h"
 #include "services/store/order_store.h"
-#include "services/store/redis_reply.h"
 
 namespace makegood::store {
 namespace {
@@ -172,20 +172,22 @@ TEST(ParseWriteResult, RefusesAnyOtherOutcomeAsInternal) {
 }
 
 TEST(ScriptOutcome, ReturnsTheFirstElementOfTheArray) {
-  RedisReply reply = RedisReply::Array(
-      {RedisReply::String("UPDATED"), RedisReply::Integer(3)});
+  redis::RedisReply reply = redis::RedisReply::Array(
+      {redis::RedisReply::String("UPDATED"), redis::RedisReply::Integer(3)});
   absl::StatusOr<std::string> outcome = ScriptOutcome(reply, "record_delivery");
   ASSERT_TRUE(outcome.ok()) << outcome.status();
   EXPECT_EQ(*outcome, "UPDATED");
-  EXPECT_EQ(
-      *ScriptOutcome(RedisReply::Array({RedisReply::Status("CREATED")}), "s"),
-      "CREATED");
+  EXPECT_EQ(*ScriptOutcome(redis::RedisReply::Array(
+                               {redis::RedisReply::Status("CREATED")}),
+                           "s"),
+            "CREATED");
 }
 
 TEST(ScriptOutcome, ReportsMalformedRepliesAsInternalNamingTheScript) {
-  for (const RedisReply& reply :
-       {RedisReply::Nil(), RedisReply::String("CREATED"), RedisReply::Array({}),
-        RedisReply::Array({RedisReply::Integer(1)})}) {
+  for (const redis::RedisReply& reply :
+       {redis::RedisReply::Nil(), redis::RedisReply::String("CREATED"),
+        redis::RedisReply::Array({}),
+        redis::RedisReply::Array({redis::RedisReply::Integer(1)})}) {
     absl::StatusOr<std::string> outcome =
         ScriptOutcome(reply, "record_delivery");
     ASSERT_FALSE(outcome.ok());

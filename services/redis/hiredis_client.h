@@ -1,4 +1,6 @@
-// File: services/store/redis_client.h
+// File: services/redis/hiredis_client.h
+//
+// HiredisClient: the production RedisClient (redis_client.h), over hiredis.
 //
 // A non-blocking Redis client for gRPC callback handlers.
 //
@@ -38,7 +40,7 @@
 // host name lookups (getaddrinfo inside hiredis) block, as in direct mode.
 //
 // Example:
-//   auto client = RedisClient::Start(options);
+//   auto client = HiredisClient::Start(options);
 //   (*client)->Command({"PING"}, [](absl::StatusOr<RedisReply> reply) { ... });
 //
 // Thread-safety: all public methods are thread-safe. Callbacks run on the I/O
@@ -58,82 +60,16 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "services/store/lua_script.h"
-#include "services/store/redis_reply.h"
+#include "services/redis/redis_client.h"
+#include "services/redis/redis_options.h"
 
 struct event_base;
 struct event;
 
-namespace makegood::store {
-
-// A server's address: a host name, IPv4 or IPv6 address (no brackets), and
-// a TCP port.
-struct RedisAddress {
-  std::string host;
-  int port = 0;
-
-  bool operator==(const RedisAddress&) const = default;
-};
-
-// "host:port", or "[host]:port" for an IPv6 address.
-std::string FormatRedisAddress(const RedisAddress& address);
-
-struct RedisOptions {
-  // Direct mode: the server. Ignored in sentinel mode.
-  std::string host = "127.0.0.1";
-  int port = 6379;
-  // Database, user and password on the server (in sentinel mode, on the
-  // primary the sentinels name).
-  int db = 0;
-  std::string username;  // Empty: AUTH with the password only.
-  std::string password;  // Empty: no AUTH.
-  // Sentinel mode when non-empty: the sentinels to ask, in this order, for
-  // the address of the primary called `sentinel_master`.
-  std::vector<RedisAddress> sentinels;
-  std::string sentinel_master;
-  std::string sentinel_password;  // Empty: no AUTH to the sentinels.
-  // Deadline of one question to one sentinel (connect and answer).
-  absl::Duration sentinel_timeout = absl::Milliseconds(500);
-  // How often the sentinels are asked whether the primary moved.
-  absl::Duration sentinel_check_interval = absl::Seconds(1);
-  // Connections multiplexed by the I/O thread, round-robin.
-  int connections = 2;
-  absl::Duration command_timeout = absl::Seconds(1);
-  absl::Duration connect_timeout = absl::Seconds(1);
-  int max_outstanding = 10000;
-  absl::Duration reconnect_min_backoff = absl::Milliseconds(20);
-  absl::Duration reconnect_max_backoff = absl::Milliseconds(500);
-  // If set, called on the I/O thread with each command's submit -> reply
-  // time (any outcome), e.g. to feed a latency histogram. Must be quick.
-  std::function<void(absl::Duration)> observe_latency;
-};
-
-// Parses a Redis URL into the address fields of `options` (host, port, db,
-// username, password and the sentinel_* addresses; other fields keep their
-// values). INVALID_ARGUMENT on bad URLs, leaving `options` untouched. Forms:
-//
-//   redis://[[user]:password@]host[:port][/db]
-//     Direct mode; port 6379 and db 0 by default.
-//
-//   redis-sentinel://[[user]:password@]host[:port][,host[:port]...]/master[/db]
-//       [?sentinel_password=PASSWORD]
-//     Sentinel mode: the sentinels (port 26379 by default) are asked for the
-//     primary called `master`. user/password are for the Redis servers; the
-//     optional sentinel_password (everything after "=", verbatim) for the
-//     sentinels. E.g.
-//     redis-sentinel://:pw@sentinel-a:26379,sentinel-b:26379/mymaster/0
-//
-// IPv6 hosts go in brackets ([::1]:26379). Nothing is percent-decoded: a
-// password may contain '@', ':' and '/', but not the text
-// "?sentinel_password=".
-absl::Status ParseRedisUrl(absl::string_view url, RedisOptions* options);
-
-// Where `options` point, for logs and error messages (no credentials):
-// "host:port/db", or "sentinel master@host:port,host:port/db".
-std::string DescribeRedisTarget(const RedisOptions& options);
+namespace makegood::redis {
 
 // Counters for metrics and tests; monotonically increasing.
-struct RedisClientStats {
+struct HiredisClientStats {
   uint64_t commands = 0;       // Commands accepted for sending.
   uint64_t failures = 0;       // Commands completed with a non-OK status.
   uint64_t timeouts = 0;       // Connections reset because a command timed out.
@@ -146,20 +82,18 @@ struct RedisClientStats {
   uint64_t primary_changes = 0;
 };
 
-class RedisClient {
+class HiredisClient final : public RedisClient {
  public:
-  using Callback = absl::AnyInvocable<void(absl::StatusOr<RedisReply>)>;
-
   // Starts the I/O thread and begins connecting; does not wait for Redis.
   // Fails only on bad options or if the event loop cannot be created.
-  static absl::StatusOr<std::unique_ptr<RedisClient>> Start(
+  static absl::StatusOr<std::unique_ptr<HiredisClient>> Start(
       RedisOptions options);
 
   // Stops the I/O thread; commands still pending fail with UNAVAILABLE.
-  ~RedisClient();
+  ~HiredisClient() override;
 
-  RedisClient(const RedisClient&) = delete;
-  RedisClient& operator=(const RedisClient&) = delete;
+  HiredisClient(const HiredisClient&) = delete;
+  HiredisClient& operator=(const HiredisClient&) = delete;
 
   // Sends `argv` (binary-safe). `done` gets the reply, or:
   //   UNAVAILABLE   Redis unreachable, timed out, connection lost, or the cap
@@ -169,23 +103,24 @@ class RedisClient {
   //                 UNAVAILABLE since they pass (in sentinel mode READONLY
   //                 also drops the connection, which asks the sentinels
   //                 where the primary went).
-  void Command(std::vector<std::string> argv, Callback done);
+  void Command(std::vector<std::string> argv, Callback done) override;
 
   // Runs `script` with EVALSHA; on NOSCRIPT sends it with EVAL (which also
   // caches it on the server). Errors as for Command.
   void Eval(const LuaScript& script, std::vector<std::string> keys,
-            std::vector<std::string> args, Callback done);
+            std::vector<std::string> args, Callback done) override;
 
   // Blocking convenience for tools, tests and start-up. Never call it from the
   // I/O thread (a callback) or from a gRPC handler.
-  absl::StatusOr<RedisReply> CommandSync(std::vector<std::string> argv);
+  absl::StatusOr<RedisReply> CommandSync(
+      std::vector<std::string> argv) override;
 
   // Number of connections currently ready to send.
-  int ready_connections() const {
+  int ready_connections() const override {
     return ready_connections_.load(std::memory_order_relaxed);
   }
 
-  RedisClientStats stats() const;
+  HiredisClientStats stats() const;
 
   const RedisOptions& options() const { return options_; }
 
@@ -194,7 +129,7 @@ class RedisClient {
   class Sentinels;
   struct Pending;
 
-  explicit RedisClient(RedisOptions options);
+  explicit HiredisClient(RedisOptions options);
 
   void Run();
   void Submit(std::unique_ptr<Pending> pending);
@@ -237,4 +172,4 @@ class RedisClient {
   std::atomic<uint64_t> primary_changes_{0};
 };
 
-}  // namespace makegood::store
+}  // namespace makegood::redis

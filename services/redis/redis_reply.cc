@@ -1,4 +1,4 @@
-#include "services/store/redis_reply.h"
+#include "services/redis/redis_reply.h"
 
 #include <utility>
 
@@ -6,7 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
-namespace makegood::store {
+namespace makegood::redis {
 
 RedisReply RedisReply::Integer(int64_t v) {
   RedisReply r;
@@ -65,4 +65,4 @@ absl::StatusOr<const std::vector<RedisReply>*> ReplyArray(
   return &reply.elements;
 }
 
-}  // namespace makegood::store
+}  // namespace makegood::redis

@@ -1,4 +1,4 @@
-// File: services/store/redis_reply.h
+// File: services/redis/redis_reply.h
 //
 // An owned copy of a Redis reply. hiredis frees its reply objects when the
 // reply callback returns, so the client converts them into this value type
@@ -12,7 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
-namespace makegood::store {
+namespace makegood::redis {
 
 struct RedisReply {
   enum class Type {
@@ -52,4 +52,4 @@ absl::StatusOr<int64_t> ReplyInteger(const RedisReply& reply,
 absl::StatusOr<const std::vector<RedisReply>*> ReplyArray(
     const RedisReply& reply, size_t min_size, absl::string_view what);
 
-}  // namespace makegood::store
+}  // namespace makegood::redis

@@ -5,9 +5,10 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "services/store/redis_client.h"
+#include "services/redis/redis_client.h"
+#include "services/redis/redis_options.h"
 
-namespace makegood::store {
+namespace makegood::redis {
 namespace {
 
 using ::testing::HasSubstr;
@@ -202,4 +203,4 @@ TEST(ParseRedisUrl, HostWithBracketOrControlCharacterIsRefused) {
 }
 
 }  // namespace
-}  // namespace makegood::store
+}  // namespace makegood::redis

@@ -1,4 +1,4 @@
-#include "services/store/redis_client.h"
+#include "services/redis/hiredis_client.h"
 
 #include <event2/event.h>
 #include <hiredis/adapters/libevent.h>
@@ -23,7 +23,7 @@
 #include "absl/synchronization/notification.h"
 #include "services/core/log.h"
 
-namespace makegood::store {
+namespace makegood::redis {
 namespace {
 
 // Timeouts use the monotonic clock: they measure elapsed time, not business
@@ -98,199 +98,9 @@ int CommandArgv(redisAsyncContext* ctx, redisCallbackFn* fn, void* privdata,
 char kSentinelAuthTag;
 char kSentinelQuestionTag;
 
-bool AllDigits(absl::string_view text) {
-  return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) {
-    return c >= '0' && c <= '9';
-  });
-}
-
-bool ParsePort(absl::string_view text, int* port) {
-  return AllDigits(text) && absl::SimpleAtoi(text, port) && *port >= 1 &&
-         *port <= 65535;
-}
-
-// Parses "host[:port]" or "[ipv6][:port]" into `address`; on failure returns
-// what is wrong (for the caller's message).
-absl::Status ParseHostPort(absl::string_view text, int default_port,
-                           RedisAddress* address) {
-  absl::string_view host = text;
-  std::optional<absl::string_view> port;
-  if (absl::StartsWith(text, "[")) {  // [IPv6]:port
-    size_t close = text.find(']');
-    if (close == absl::string_view::npos) {
-      return absl::InvalidArgumentError("unclosed [ in host");
-    }
-    host = text.substr(1, close - 1);
-    absl::string_view after = text.substr(close + 1);
-    if (!after.empty()) {
-      if (after[0] != ':') {
-        return absl::InvalidArgumentError("unexpected text after ]");
-      }
-      port = after.substr(1);
-    }
-  } else {
-    size_t colon = text.find(':');
-    if (colon != absl::string_view::npos) {
-      host = text.substr(0, colon);
-      port = text.substr(colon + 1);
-      if (absl::StrContains(*port, ':')) {
-        return absl::InvalidArgumentError(
-            "an IPv6 host must be written in brackets, e.g. [::1]:6379");
-      }
-    }
-  }
-  if (host.empty()) return absl::InvalidArgumentError("host is empty");
-  if (absl::StrContains(host, ' ')) {
-    return absl::InvalidArgumentError("host contains a space");
-  }
-  // A host name (letters, digits, '.', '-', '_') or, in brackets, an IPv6
-  // address (with ':', and maybe a "%zone"). Nothing else is a host, and
-  // other hosts could not be written back as what they were
-  // (FormatRedisAddress brackets exactly the hosts with a ':').
-  const bool bracketed = absl::StartsWith(text, "[");
-  if ((bracketed && !absl::StrContains(host, ':')) ||
-      !std::all_of(host.begin(), host.end(), [bracketed](char c) {
-        return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' ||
-               c == '-' || c == '_' || (bracketed && (c == ':' || c == '%'));
-      })) {
-    return absl::InvalidArgumentError(
-        "host must be a name (A-Z a-z 0-9 . - _) or a bracketed IPv6 "
-        "address");
-  }
-  int number = default_port;
-  if (port.has_value() &&
-      (!AllDigits(*port) || !absl::SimpleAtoi(*port, &number))) {
-    return absl::InvalidArgumentError("port must be a number");
-  }
-  if (number < 1 || number > 65535) {
-    return absl::InvalidArgumentError("port out of range");
-  }
-  address->host = std::string(host);
-  address->port = number;
-  return absl::OkStatus();
-}
-
-// Takes "[user]:password@" off the front of `rest` (the last '@' ends it, so
-// a password may contain '@') into `options`.
-absl::Status TakeCredentials(absl::string_view* rest, RedisOptions* options) {
-  size_t at = rest->rfind('@');
-  if (at == absl::string_view::npos) return absl::OkStatus();
-  absl::string_view userinfo = rest->substr(0, at);
-  *rest = rest->substr(at + 1);
-  size_t colon = userinfo.find(':');
-  if (colon == absl::string_view::npos) {
-    return absl::InvalidArgumentError(
-        "credentials must be user:password or :password");
-  }
-  options->username = std::string(userinfo.substr(0, colon));
-  options->password = std::string(userinfo.substr(colon + 1));
-  return absl::OkStatus();
-}
-
-// An empty database means 0.
-absl::Status ParseDatabase(absl::string_view text, int* db) {
-  if (!text.empty() &&
-      (!AllDigits(text) || !absl::SimpleAtoi(text, db) || *db > 1000)) {
-    return absl::InvalidArgumentError("database must be a number 0-1000");
-  }
-  return absl::OkStatus();
-}
-
-constexpr absl::string_view kDirectScheme = "redis://";
-constexpr absl::string_view kSentinelScheme = "redis-sentinel://";
-constexpr absl::string_view kDirectForm =
-    "redis://[[user]:password@]host[:port][/db]";
-constexpr absl::string_view kSentinelForm =
-    "redis-sentinel://[[user]:password@]host[:port][,host[:port]...]/master"
-    "[/db][?sentinel_password=PASSWORD]";
-constexpr absl::string_view kSentinelPasswordParam = "?sentinel_password=";
-
-// Address fields of `parsed` from "redis://...", `rest` being after it.
-absl::Status ParseDirect(absl::string_view rest, RedisOptions* parsed) {
-  if (absl::Status s = TakeCredentials(&rest, parsed); !s.ok()) return s;
-  if (size_t slash = rest.find('/'); slash != absl::string_view::npos) {
-    absl::string_view db = rest.substr(slash + 1);
-    rest = rest.substr(0, slash);
-    if (absl::Status s = ParseDatabase(db, &parsed->db); !s.ok()) return s;
-  }
-  RedisAddress address;
-  if (absl::Status s = ParseHostPort(rest, 6379, &address); !s.ok()) return s;
-  parsed->host = std::move(address.host);
-  parsed->port = address.port;
-  return absl::OkStatus();
-}
-
-// Address fields of `parsed` from "redis-sentinel://...", `rest` after it.
-absl::Status ParseSentinel(absl::string_view rest, RedisOptions* parsed) {
-  if (size_t param = rest.find(kSentinelPasswordParam);
-      param != absl::string_view::npos) {
-    parsed->sentinel_password =
-        std::string(rest.substr(param + kSentinelPasswordParam.size()));
-    rest = rest.substr(0, param);
-  }
-  if (absl::Status s = TakeCredentials(&rest, parsed); !s.ok()) return s;
-  size_t slash = rest.find('/');
-  if (slash == absl::string_view::npos) {
-    return absl::InvalidArgumentError("the master name is missing");
-  }
-  absl::string_view hosts = rest.substr(0, slash);
-  absl::string_view path = rest.substr(slash + 1);
-  absl::string_view master = path;
-  if (size_t db_slash = path.find('/'); db_slash != absl::string_view::npos) {
-    master = path.substr(0, db_slash);
-    if (absl::Status s = ParseDatabase(path.substr(db_slash + 1), &parsed->db);
-        !s.ok()) {
-      return s;
-    }
-  }
-  if (master.empty()) {
-    return absl::InvalidArgumentError("the master name is missing");
-  }
-  if (std::any_of(master.begin(), master.end(), [](char c) {
-        return c == '?' || c == ' ' || c == ',' || c == '@' || c == ':';
-      })) {
-    return absl::InvalidArgumentError(
-        "the master name must not contain ? space , @ or : (the only "
-        "parameter understood is ?sentinel_password=)");
-  }
-  parsed->sentinel_master = std::string(master);
-  for (absl::string_view host : absl::StrSplit(hosts, ',')) {
-    RedisAddress address;
-    if (absl::Status s = ParseHostPort(host, 26379, &address); !s.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "sentinel ", parsed->sentinels.size() + 1, ": ", s.message()));
-    }
-    parsed->sentinels.push_back(std::move(address));
-  }
-  parsed->host.clear();  // Found through the sentinels.
-  parsed->port = 0;
-  return absl::OkStatus();
-}
-
 }  // namespace
 
-std::string FormatRedisAddress(const RedisAddress& address) {
-  if (absl::StrContains(address.host, ':')) {
-    return absl::StrCat("[", address.host, "]:", address.port);
-  }
-  return absl::StrCat(address.host, ":", address.port);
-}
-
-std::string DescribeRedisTarget(const RedisOptions& options) {
-  if (options.sentinels.empty()) {
-    return absl::StrCat(FormatRedisAddress({options.host, options.port}), "/",
-                        options.db);
-  }
-  return absl::StrCat(
-      "sentinel ", options.sentinel_master, "@",
-      absl::StrJoin(options.sentinels, ",",
-                    [](std::string* out, const RedisAddress& address) {
-                      out->append(FormatRedisAddress(address));
-                    }),
-      "/", options.db);
-}
-
-struct RedisClient::Pending {
+struct HiredisClient::Pending {
   std::vector<std::string> argv;
   Callback done;
   SteadyTime deadline;
@@ -308,9 +118,9 @@ struct RedisClient::Pending {
 // primary) -> kConnecting -> kVerifying (ROLE must say master) -> kReady.
 // kClosing: a ready connection that must be dropped (reset at the next tick,
 // since hiredis does not allow freeing a context inside its callbacks).
-class RedisClient::Connection {
+class HiredisClient::Connection {
  public:
-  Connection(RedisClient* owner, int index)
+  Connection(HiredisClient* owner, int index)
       : owner_(owner),
         index_(index),
         backoff_(
@@ -654,7 +464,7 @@ class RedisClient::Connection {
                      " became a replica (READONLY)")));
   }
 
-  RedisClient* const owner_;
+  HiredisClient* const owner_;
   const int index_;
   redisAsyncContext* ctx_ = nullptr;
   State state_ = State::kDisconnected;
@@ -678,11 +488,11 @@ class RedisClient::Connection {
 // Every answer is also given to every connection (PrimaryIs), and the
 // sentinels are asked again every sentinel_check_interval.
 // Lives on the loop thread only; never frees a context inside a callback.
-class RedisClient::Sentinels {
+class HiredisClient::Sentinels {
  public:
   using Done = absl::AnyInvocable<void(absl::StatusOr<RedisAddress>)>;
 
-  explicit Sentinels(RedisClient* owner)
+  explicit Sentinels(HiredisClient* owner)
       : owner_(owner), failing_(owner->options_.sentinels.size(), false) {}
 
   // Waiting callers are dropped, not called: their connections go too.
@@ -875,7 +685,7 @@ class RedisClient::Sentinels {
     self->Answered(r);
   }
 
-  RedisClient* const owner_;
+  HiredisClient* const owner_;
   redisAsyncContext* ctx_ = nullptr;
   // ctx_ failed inside a callback and is freed at the next tick.
   bool broken_ = false;
@@ -891,7 +701,7 @@ class RedisClient::Sentinels {
   std::optional<RedisAddress> primary_;  // Last answer.
 };
 
-void RedisClient::Connection::Connect(SteadyTime now) {
+void HiredisClient::Connection::Connect(SteadyTime now) {
   reset_reason_ = absl::OkStatus();
   if (sentinel_mode()) {
     address_ = {};  // Not known until the sentinels answer.
@@ -905,39 +715,10 @@ void RedisClient::Connection::Connect(SteadyTime now) {
   ConnectTo(RedisAddress{options.host, options.port}, now);
 }
 
-absl::Status ParseRedisUrl(absl::string_view url, RedisOptions* options) {
-  RedisOptions parsed = *options;
-  parsed.username.clear();
-  parsed.password.clear();
-  parsed.db = 0;
-  parsed.sentinels.clear();
-  parsed.sentinel_master.clear();
-  parsed.sentinel_password.clear();
-  absl::string_view form;
-  absl::Status status;
-  if (absl::StartsWith(url, kDirectScheme)) {
-    form = kDirectForm;
-    status = ParseDirect(url.substr(kDirectScheme.size()), &parsed);
-  } else if (absl::StartsWith(url, kSentinelScheme)) {
-    form = kSentinelForm;
-    status = ParseSentinel(url.substr(kSentinelScheme.size()), &parsed);
-  } else {
-    return absl::InvalidArgumentError(
-        absl::StrCat("redis URL \"", url,
-                     "\": must start with redis:// or redis-sentinel:// (want ",
-                     kDirectForm, " or ", kSentinelForm, ")"));
-  }
-  if (!status.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "redis URL \"", url, "\": ", status.message(), " (want ", form, ")"));
-  }
-  *options = std::move(parsed);
-  return absl::OkStatus();
-}
+HiredisClient::HiredisClient(RedisOptions options)
+    : options_(std::move(options)) {}
 
-RedisClient::RedisClient(RedisOptions options) : options_(std::move(options)) {}
-
-absl::StatusOr<std::unique_ptr<RedisClient>> RedisClient::Start(
+absl::StatusOr<std::unique_ptr<HiredisClient>> HiredisClient::Start(
     RedisOptions options) {
   if (options.connections < 1 || options.connections > 64) {
     return absl::InvalidArgumentError("redis connections must be 1-64");
@@ -968,7 +749,7 @@ absl::StatusOr<std::unique_ptr<RedisClient>> RedisClient::Start(
           "positive");
     }
   }
-  std::unique_ptr<RedisClient> client(new RedisClient(std::move(options)));
+  std::unique_ptr<HiredisClient> client(new HiredisClient(std::move(options)));
   client->base_ = event_base_new();
   if (client->base_ == nullptr) {
     return absl::InternalError("event_base_new failed");
@@ -977,9 +758,9 @@ absl::StatusOr<std::unique_ptr<RedisClient>> RedisClient::Start(
   if (client->wake_fd_ < 0) return absl::InternalError("eventfd failed");
   client->wake_event_ =
       event_new(client->base_, client->wake_fd_, EV_READ | EV_PERSIST,
-                &RedisClient::OnWake, client.get());
+                &HiredisClient::OnWake, client.get());
   client->tick_event_ = event_new(client->base_, -1, EV_PERSIST,
-                                  &RedisClient::OnTick, client.get());
+                                  &HiredisClient::OnTick, client.get());
   timeval tick{0, static_cast<suseconds_t>(
                       std::chrono::microseconds(kTickInterval).count())};
   event_add(client->wake_event_, nullptr);
@@ -995,7 +776,7 @@ absl::StatusOr<std::unique_ptr<RedisClient>> RedisClient::Start(
   return client;
 }
 
-RedisClient::~RedisClient() {
+HiredisClient::~HiredisClient() {
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
@@ -1010,7 +791,7 @@ RedisClient::~RedisClient() {
   if (wake_fd_ >= 0) close(wake_fd_);
 }
 
-void RedisClient::Run() {
+void HiredisClient::Run() {
   loop_thread_id_.store(std::this_thread::get_id());
   SteadyTime now = SteadyNow();
   if (sentinels_ != nullptr) sentinels_->Tick(now);
@@ -1023,8 +804,8 @@ void RedisClient::Run() {
   DrainQueue();
 }
 
-void RedisClient::OnWake(int fd, short /*events*/, void* arg) {
-  auto* self = static_cast<RedisClient*>(arg);
+void HiredisClient::OnWake(int fd, short /*events*/, void* arg) {
+  auto* self = static_cast<HiredisClient*>(arg);
   uint64_t count;
   (void)!read(fd, &count, sizeof(count));
   bool stopping;
@@ -1039,14 +820,14 @@ void RedisClient::OnWake(int fd, short /*events*/, void* arg) {
   self->DrainQueue();
 }
 
-void RedisClient::OnTick(int /*fd*/, short /*events*/, void* arg) {
-  auto* self = static_cast<RedisClient*>(arg);
+void HiredisClient::OnTick(int /*fd*/, short /*events*/, void* arg) {
+  auto* self = static_cast<HiredisClient*>(arg);
   SteadyTime now = SteadyNow();
   if (self->sentinels_ != nullptr) self->sentinels_->Tick(now);
   for (auto& connection : self->connections_) connection->Tick(now);
 }
 
-void RedisClient::DrainQueue() {
+void HiredisClient::DrainQueue() {
   std::vector<std::unique_ptr<Pending>> batch;
   {
     absl::MutexLock lock(&mu_);
@@ -1055,7 +836,7 @@ void RedisClient::DrainQueue() {
   for (std::unique_ptr<Pending>& pending : batch) Dispatch(std::move(pending));
 }
 
-void RedisClient::Dispatch(std::unique_ptr<Pending> pending) {
+void HiredisClient::Dispatch(std::unique_ptr<Pending> pending) {
   for (size_t i = 0; i < connections_.size(); ++i) {
     Connection* candidate =
         connections_[(next_connection_ + i) % connections_.size()].get();
@@ -1068,7 +849,8 @@ void RedisClient::Dispatch(std::unique_ptr<Pending> pending) {
   Finish(pending.get(), absl::UnavailableError("redis is not connected"));
 }
 
-void RedisClient::Finish(Pending* pending, absl::StatusOr<RedisReply> result) {
+void HiredisClient::Finish(Pending* pending,
+                           absl::StatusOr<RedisReply> result) {
   if (pending->finished) return;
   pending->finished = true;
   if (!result.ok()) failures_.fetch_add(1, std::memory_order_relaxed);
@@ -1082,7 +864,7 @@ void RedisClient::Finish(Pending* pending, absl::StatusOr<RedisReply> result) {
   if (done) done(std::move(result));
 }
 
-void RedisClient::Submit(std::unique_ptr<Pending> pending) {
+void HiredisClient::Submit(std::unique_ptr<Pending> pending) {
   pending->deadline =
       SteadyNow() + absl::ToChronoNanoseconds(options_.command_timeout);
   if (outstanding_.fetch_add(1, std::memory_order_relaxed) >=
@@ -1121,15 +903,15 @@ void RedisClient::Submit(std::unique_ptr<Pending> pending) {
   }
 }
 
-void RedisClient::Command(std::vector<std::string> argv, Callback done) {
+void HiredisClient::Command(std::vector<std::string> argv, Callback done) {
   auto pending = std::make_unique<Pending>();
   pending->argv = std::move(argv);
   pending->done = std::move(done);
   Submit(std::move(pending));
 }
 
-void RedisClient::Eval(const LuaScript& script, std::vector<std::string> keys,
-                       std::vector<std::string> args, Callback done) {
+void HiredisClient::Eval(const LuaScript& script, std::vector<std::string> keys,
+                         std::vector<std::string> args, Callback done) {
   auto pending = std::make_unique<Pending>();
   pending->argv.reserve(3 + keys.size() + args.size());
   pending->argv.push_back("EVALSHA");
@@ -1142,24 +924,17 @@ void RedisClient::Eval(const LuaScript& script, std::vector<std::string> keys,
   Submit(std::move(pending));
 }
 
-absl::StatusOr<RedisReply> RedisClient::CommandSync(
+absl::StatusOr<RedisReply> HiredisClient::CommandSync(
     std::vector<std::string> argv) {
   if (std::this_thread::get_id() == thread_.get_id()) {
     return absl::FailedPreconditionError(
         "CommandSync called on the redis I/O thread");
   }
-  absl::Notification done;
-  absl::StatusOr<RedisReply> result;
-  Command(std::move(argv), [&](absl::StatusOr<RedisReply> reply) {
-    result = std::move(reply);
-    done.Notify();
-  });
-  done.WaitForNotification();
-  return result;
+  return RedisClient::CommandSync(std::move(argv));
 }
 
-RedisClientStats RedisClient::stats() const {
-  RedisClientStats s;
+HiredisClientStats HiredisClient::stats() const {
+  HiredisClientStats s;
   s.commands = commands_.load(std::memory_order_relaxed);
   s.failures = failures_.load(std::memory_order_relaxed);
   s.timeouts = timeouts_.load(std::memory_order_relaxed);
@@ -1170,4 +945,4 @@ RedisClientStats RedisClient::stats() const {
   return s;
 }
 
-}  // namespace makegood::store
+}  // namespace makegood::redis
