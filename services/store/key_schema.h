@@ -1,14 +1,40 @@
 // File: services/store/key_schema.h
 //
-// The Redis key schema. Every key of a member lives in one partition, written
-// as a Redis Cluster hash tag, so each script touches a single hash slot:
+// The Redis key schema: every key makegood reads or writes is named here and
+// nowhere else. Every key of a member lives in one partition, written as a
+// Redis Cluster hash tag, so each script touches a single hash slot.
 //
-//   mg:meta                          hash   deployment facts (partitions,
-//   schema) mg:{p<N>}:member:<member_id>     hash   member profile (N =
-//   partition of member) mg:{p<N>}:order:<order_id>       hash   order of a
-//   member of partition N mg:{p<M>}:owner:<order_id>       string member_id
-//   owning the order
-//                                           (M = partition of the order id)
+// clang-format off
+//   Key                                     Type    Holds
+//   mg:meta                                 hash    deployment facts (partitions, schema)
+//   mg:{p<N>}:member:<member_id>            hash    member profile (N = partition of member)
+//   mg:{p<N>}:mstats:<member_id>            hash    member's rating statistics (snapshot.h)
+//   mg:{p<N>}:rl:m:<member_id>              string  member's rate limiter (GCRA)
+//   mg:{p<N>}:order:<order_id>              hash    order of a member of partition N
+//   mg:{p<M>}:owner:<order_id>              string  member owning the order (M = partition of order id)
+//   mg:{p<N>}:idem:<scope_hash>             hash    idempotency record of a rating key
+//   mg:{p<N>}:rating:<rating_id>            hash    rating record (request and decision)
+//   mg:{p<N>}:ratings:t                     zset    rating ids by time
+//   mg:{p<N>}:refund:<refund_id>            hash    refund record
+//   mg:{p<N>}:refund:<refund_id>:events     stream  refund's state transitions
+//   mg:{p<N>}:refunds:m:<member_id>         zset    member's refund ids by time
+//   mg:{p<N>}:refunds:o:<order_id>          zset    order's refund ids by time
+//   mg:{p<N>}:ledger                        stream  double-entry postings
+//   mg:{p<N>}:ledger:balances               hash    running balance per account
+//   mg:{p<N>}:outbox                        stream  refunds to settle (consumer group)
+//   mg:{p<N>}:outbox:dead                   stream  outbox entries past their deliveries
+//   mg:{p<N>}:attention                     zset    NEEDS_ATTENTION refund ids by time
+//   mg:{p<N>}:refund_feed                   stream  refund changes for WatchRefunds
+//   mg:{p<N>}:goodwill                      stream  goodwill grants (agent, reason, note)
+//   mg:{p<N>}:fu:notifications              stream  member notifications to send
+//   mg:{p<N>}:fu:feedback                   stream  courier/store feedback follow-ups
+//   mg:{p<N>}:wallet:<member_id>            hash    wallet provider's balance and txns
+//   mg:{p<N>}:psp:sandbox                   hash    sandbox provider's payments
+//   mg:{p<N>}:decisions                     stream  decision events for insights
+//   mg:{p<N>}:ins:<dim>:<m|h>:<subject>     hash    insights aggregates per bucket
+//   mg:{c<H>}:rl:c:<client_id>              string  client's rate limiter (H = hash of client)
+//   mg:{g<H>}:agent:<agent_id>:<day>        hash    support agent's goodwill budget of a day
+// clang-format on
 //
 // Partition = FNV-1a-64(id) mod P. P is fixed per deployment: it is recorded
 // in mg:meta on first use and a server started with another P refuses to serve
@@ -18,6 +44,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -53,7 +80,40 @@ class KeySchema {
   // epoch), in a slot of its own like a client's limiter.
   std::string AgentBudgetKey(absl::string_view agent_id, int64_t day) const;
 
-  // Keys of partition `partition` (0 <= partition < partitions()).
+  // Keys of one partition (0 <= partition < partitions()); the partition is
+  // that of the member (or, for OrderOwnerKey, the order id).
+  std::string IdempotencyKey(int partition, absl::string_view scope_hash) const;
+  std::string RatingKey(int partition, absl::string_view rating_id) const;
+  std::string RatingsByTimeKey(int partition) const;
+  std::string RefundKey(int partition, absl::string_view refund_id) const;
+  std::string RefundEventsKey(int partition, absl::string_view refund_id) const;
+  std::string MemberRefundsKey(int partition,
+                               absl::string_view member_id) const;
+  std::string OrderRefundsKey(int partition, absl::string_view order_id) const;
+  std::string LedgerKey(int partition) const;
+  std::string LedgerBalancesKey(int partition) const;
+  std::string OutboxKey(int partition) const;
+  std::string DeadOutboxKey(int partition) const;
+  std::string AttentionKey(int partition) const;
+  std::string RefundFeedKey(int partition) const;
+  std::string GoodwillKey(int partition) const;
+  std::string NotificationsKey(int partition) const;
+  std::string FeedbackKey(int partition) const;
+  std::string WalletKey(int partition, absl::string_view member_id) const;
+  std::string SandboxPaymentsKey(int partition) const;
+  std::string DecisionsKey(int partition) const;
+  // `dimension` is "store", "courier" or "sku"; `granularity` "m" or "h".
+  std::string InsightsKey(int partition, absl::string_view dimension,
+                          absl::string_view granularity,
+                          absl::string_view subject) const;
+
+  // The refund id of a refund record's key (RefundKey), or nullopt for any
+  // other key, including a refund's events (RefundEventsKey): for scanners.
+  static std::optional<std::string> RefundIdOfKey(absl::string_view key);
+  // The partition of a key in a partition (PartitionPrefix), or nullopt.
+  static std::optional<int> PartitionOfKey(absl::string_view key);
+
+  // The prefix of every key of partition `partition`, for SCAN patterns.
   std::string PartitionPrefix(int partition) const;
 
  private:
