@@ -9,7 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "services/store/lua/scripts.h"
+#include "services/store/read_hashes.h"
 
 namespace makegood::store {
 namespace {
@@ -57,6 +57,38 @@ absl::Status Collect(const redis::RedisReply& reply,
   return absl::OkStatus();
 }
 
+// Takes one partition's answer ({id, score, record} triples); the last to
+// arrive merges them and answers.
+void Deliver(const std::shared_ptr<FanIn>& fan_in,
+             absl::StatusOr<redis::RedisReply> reply) {
+  std::vector<CommittedRating> merged;
+  absl::Status status;
+  {
+    absl::MutexLock lock(&fan_in->mu);
+    if (fan_in->status.ok()) {
+      fan_in->status =
+          reply.ok() ? Collect(*reply, fan_in->ratings) : reply.status();
+    }
+    if (--fan_in->pending > 0) return;
+    status = fan_in->status;
+    merged = std::move(fan_in->ratings);
+  }
+  if (!status.ok()) {
+    fan_in->done(status);
+    return;
+  }
+  std::sort(merged.begin(), merged.end(),
+            [](const CommittedRating& a, const CommittedRating& b) {
+              return std::tie(a.committed_ms, a.rating_id) <
+                     std::tie(b.committed_ms, b.rating_id);
+            });
+  CommittedRatings out;
+  out.truncated = merged.size() > static_cast<size_t>(fan_in->max_records);
+  if (out.truncated) merged.resize(fan_in->max_records);
+  out.ratings = std::move(merged);
+  fan_in->done(std::move(out));
+}
+
 }  // namespace
 
 void RatingRecordStore::ListCommitted(
@@ -71,38 +103,45 @@ void RatingRecordStore::ListCommitted(
   // One more than asked for, so that a full window shows as truncated.
   const std::string limit = absl::StrCat(max_records + 1);
   for (int p = 0; p < partitions; ++p) {
-    const std::string prefix = keys_.PartitionPrefix(p);
-    redis_.Eval(
-        scripts::kReadRatings, {absl::StrCat(prefix, "ratings:t")},
-        {absl::StrCat(prefix, "rating:"), start_ms, end_ms, limit},
-        [fan_in](absl::StatusOr<redis::RedisReply> reply) {
-          std::vector<CommittedRating> merged;
-          absl::Status status;
-          {
-            absl::MutexLock lock(&fan_in->mu);
-            if (fan_in->status.ok()) {
-              fan_in->status = reply.ok() ? Collect(*reply, fan_in->ratings)
-                                          : reply.status();
-            }
-            if (--fan_in->pending > 0) return;
-            status = fan_in->status;
-            merged = std::move(fan_in->ratings);
-          }
-          if (!status.ok()) {
-            fan_in->done(status);
+    // The index first, then the records it names (read_hashes.h).
+    redis_.Command(
+        {"ZRANGEBYSCORE", keys_.RatingsByTimeKey(p), start_ms,
+         absl::StrCat("(", end_ms), "WITHSCORES", "LIMIT", "0", limit},
+        [this, p, fan_in](absl::StatusOr<redis::RedisReply> index) {
+          auto flat =
+              index.ok()
+                  ? redis::ReplyArray(*index, 0, "ratings by time")
+                  : absl::StatusOr<const std::vector<redis::RedisReply>*>(
+                        index.status());
+          if (!flat.ok()) {
+            Deliver(fan_in, flat.status());
             return;
           }
-          std::sort(merged.begin(), merged.end(),
-                    [](const CommittedRating& a, const CommittedRating& b) {
-                      return std::tie(a.committed_ms, a.rating_id) <
-                             std::tie(b.committed_ms, b.rating_id);
-                    });
-          CommittedRatings out;
-          out.truncated =
-              merged.size() > static_cast<size_t>(fan_in->max_records);
-          if (out.truncated) merged.resize(fan_in->max_records);
-          out.ratings = std::move(merged);
-          fan_in->done(std::move(out));
+          std::vector<redis::RedisReply> entries = **flat;
+          std::vector<std::string> record_keys;
+          for (size_t i = 0; i + 1 < entries.size(); i += 2) {
+            record_keys.push_back(keys_.RatingKey(p, entries[i].str));
+          }
+          ReadHashes(redis_, std::move(record_keys), {"pb"},
+                     [fan_in, entries = std::move(entries)](
+                         absl::StatusOr<std::vector<HashRow>> rows) {
+                       if (!rows.ok()) {
+                         Deliver(fan_in, rows.status());
+                         return;
+                       }
+                       // {id, score, record} per rating whose record is still
+                       // there.
+                       std::vector<redis::RedisReply> triples;
+                       for (size_t r = 0; r < rows->size(); ++r) {
+                         if (!(*rows)[r].has_value()) continue;
+                         triples.push_back(entries[2 * r]);
+                         triples.push_back(entries[2 * r + 1]);
+                         triples.push_back(
+                             redis::RedisReply::String((*(*rows)[r])[0]));
+                       }
+                       Deliver(fan_in,
+                               redis::RedisReply::Array(std::move(triples)));
+                     });
         });
   }
 }

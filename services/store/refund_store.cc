@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "services/store/lua/scripts.h"
+#include "services/store/read_hashes.h"
 
 namespace makegood::store {
 
@@ -301,52 +302,91 @@ void RefundStore::ListNeedingAttention(
     fanout->done(std::move(out));
   };
   for (int p = 0; p < partitions; ++p) {
-    const std::string prefix = keys_.PartitionPrefix(p);
+    // Takes one partition's page: {count in the index, then per refund: id,
+    // since_ms, pb, state, state_reason, updated_at_ms, instrument,
+    // provider, attempts}.
+    auto on_page = [fanout, finish, after_cursor, after_ms,
+                    cursor_id](absl::StatusOr<redis::RedisReply> reply) {
+      bool last;
+      {
+        absl::MutexLock lock(&fanout->mu);
+        absl::StatusOr<const std::vector<redis::RedisReply>*> e =
+            reply.ok() ? redis::ReplyArray(*reply, 1, "list_attention")
+                       : absl::StatusOr<const std::vector<redis::RedisReply>*>(
+                             reply.status());
+        if (!e.ok()) {
+          fanout->status.Update(e.status());
+        } else {
+          const std::vector<redis::RedisReply>& v = **e;
+          fanout->page.total += v[0].integer;
+          for (size_t i = 1; i + 9 <= v.size(); i += 9) {
+            absl::StatusOr<makegood::v1::Refund> refund =
+                ParseRefund(&v[i + 2]);
+            if (!refund.ok()) {
+              fanout->status.Update(refund.status());
+              break;
+            }
+            AttentionRefund a;
+            double since = 0;
+            (void)absl::SimpleAtod(v[i + 1].str, &since);
+            a.since_ms = static_cast<int64_t>(since);
+            if (after_cursor &&
+                (a.since_ms < after_ms ||
+                 (a.since_ms == after_ms && v[i].str <= cursor_id))) {
+              continue;
+            }
+            a.refund = *std::move(refund);
+            a.provider = v[i + 7].str;
+            (void)absl::SimpleAtoi(v[i + 8].str, &a.attempts);
+            fanout->page.refunds.push_back(std::move(a));
+          }
+        }
+        last = --fanout->left == 0;
+      }
+      if (last) finish();
+    };
+    // The index first, then the refunds it names (read_hashes.h).
     redis_.Eval(
-        scripts::kListAttention, {absl::StrCat(prefix, "attention")},
-        {absl::StrCat(prefix, "refund:"), cursor_ms, cursor_id,
+        scripts::kAttentionPage, {keys_.AttentionKey(p)},
+        {cursor_ms, cursor_id,
          // One more than a page: whether another page follows.
          absl::StrCat(page_size + 1)},
-        [fanout, finish, after_cursor, after_ms,
-         cursor_id](absl::StatusOr<redis::RedisReply> reply) {
-          bool last;
-          {
-            absl::MutexLock lock(&fanout->mu);
-            absl::StatusOr<const std::vector<redis::RedisReply>*> e =
-                reply.ok()
-                    ? redis::ReplyArray(*reply, 1, "list_attention")
-                    : absl::StatusOr<const std::vector<redis::RedisReply>*>(
-                          reply.status());
-            if (!e.ok()) {
-              fanout->status.Update(e.status());
-            } else {
-              const std::vector<redis::RedisReply>& v = **e;
-              fanout->page.total += v[0].integer;
-              for (size_t i = 1; i + 9 <= v.size(); i += 9) {
-                absl::StatusOr<makegood::v1::Refund> refund =
-                    ParseRefund(&v[i + 2]);
-                if (!refund.ok()) {
-                  fanout->status.Update(refund.status());
-                  break;
-                }
-                AttentionRefund a;
-                double since = 0;
-                (void)absl::SimpleAtod(v[i + 1].str, &since);
-                a.since_ms = static_cast<int64_t>(since);
-                if (after_cursor &&
-                    (a.since_ms < after_ms ||
-                     (a.since_ms == after_ms && v[i].str <= cursor_id))) {
-                  continue;
-                }
-                a.refund = *std::move(refund);
-                a.provider = v[i + 7].str;
-                (void)absl::SimpleAtoi(v[i + 8].str, &a.attempts);
-                fanout->page.refunds.push_back(std::move(a));
-              }
-            }
-            last = --fanout->left == 0;
+        [this, p, on_page = std::move(on_page)](
+            absl::StatusOr<redis::RedisReply> index) mutable {
+          auto e = index.ok()
+                       ? redis::ReplyArray(*index, 1, "attention_page")
+                       : absl::StatusOr<const std::vector<redis::RedisReply>*>(
+                             index.status());
+          if (!e.ok()) {
+            on_page(e.status());
+            return;
           }
-          if (last) finish();
+          std::vector<redis::RedisReply> entries = **e;
+          std::vector<std::string> refund_keys;
+          for (size_t i = 1; i + 1 < entries.size(); i += 2) {
+            refund_keys.push_back(keys_.RefundKey(p, entries[i].str));
+          }
+          ReadHashes(
+              redis_, std::move(refund_keys),
+              {"pb", "state", "state_reason", "updated_at_ms", "instrument",
+               "provider", "attempts"},
+              [entries = std::move(entries), on_page = std::move(on_page)](
+                  absl::StatusOr<std::vector<HashRow>> rows) mutable {
+                if (!rows.ok()) {
+                  on_page(rows.status());
+                  return;
+                }
+                std::vector<redis::RedisReply> page = {entries[0]};
+                for (size_t r = 0; r < rows->size(); ++r) {
+                  if (!(*rows)[r].has_value()) continue;  // Gone meanwhile.
+                  page.push_back(entries[1 + 2 * r]);
+                  page.push_back(entries[2 + 2 * r]);
+                  for (std::string& field : *(*rows)[r]) {
+                    page.push_back(redis::RedisReply::String(std::move(field)));
+                  }
+                }
+                on_page(redis::RedisReply::Array(std::move(page)));
+              });
         });
   }
 }
@@ -435,34 +475,85 @@ void RefundStore::ListIndex(
     int partition, std::string index_key, std::string cursor_score,
     std::string cursor_id, int page_size,
     absl::AnyInvocable<void(absl::StatusOr<RefundPage>)> done) {
+  // Takes the page: {per refund: pb, state, state_reason, updated_at_ms,
+  // instrument; then next_score or '', next_id or ''}.
+  auto on_page = [done = std::move(done)](
+                     absl::StatusOr<redis::RedisReply> reply) mutable {
+    if (!reply.ok()) {
+      done(reply.status());
+      return;
+    }
+    auto elements = redis::ReplyArray(*reply, 2, "list_refunds");
+    if (!elements.ok()) {
+      done(elements.status());
+      return;
+    }
+    const auto& e = **elements;
+    RefundPage page;
+    for (size_t i = 0; i + 5 + 2 <= e.size(); i += 5) {
+      absl::StatusOr<makegood::v1::Refund> refund = ParseRefund(&e[i]);
+      if (!refund.ok()) {
+        done(refund.status());
+        return;
+      }
+      page.refunds.push_back(*std::move(refund));
+    }
+    page.next_score = e[e.size() - 2].str;
+    page.next_id = e[e.size() - 1].str;
+    done(std::move(page));
+  };
+  // The index first (the entries after the cursor), then the refunds it
+  // names (read_hashes.h); a refund whose record is gone is passed over.
   redis_.Eval(
-      scripts::kListRefunds, {std::move(index_key)},
-      {absl::StrCat(keys_.PartitionPrefix(partition), "refund:"),
-       std::move(cursor_score), std::move(cursor_id), absl::StrCat(page_size)},
-      [done =
-           std::move(done)](absl::StatusOr<redis::RedisReply> reply) mutable {
-        if (!reply.ok()) {
-          done(reply.status());
+      scripts::kRefundPage, {std::move(index_key)},
+      {std::move(cursor_score), std::move(cursor_id), absl::StrCat(page_size)},
+      [this, partition, page_size, on_page = std::move(on_page)](
+          absl::StatusOr<redis::RedisReply> index) mutable {
+        auto e = index.ok()
+                     ? redis::ReplyArray(*index, 0, "refund_page")
+                     : absl::StatusOr<const std::vector<redis::RedisReply>*>(
+                           index.status());
+        if (!e.ok()) {
+          on_page(e.status());
           return;
         }
-        auto elements = redis::ReplyArray(*reply, 2, "list_refunds");
-        if (!elements.ok()) {
-          done(elements.status());
-          return;
+        std::vector<redis::RedisReply> entries = **e;
+        std::vector<std::string> refund_keys;
+        for (size_t i = 0; i + 1 < entries.size(); i += 2) {
+          refund_keys.push_back(keys_.RefundKey(partition, entries[i].str));
         }
-        const auto& e = **elements;
-        RefundPage page;
-        for (size_t i = 0; i + 5 + 2 <= e.size(); i += 5) {
-          absl::StatusOr<makegood::v1::Refund> refund = ParseRefund(&e[i]);
-          if (!refund.ok()) {
-            done(refund.status());
-            return;
-          }
-          page.refunds.push_back(*std::move(refund));
-        }
-        page.next_score = e[e.size() - 2].str;
-        page.next_id = e[e.size() - 1].str;
-        done(std::move(page));
+        ReadHashes(
+            redis_, std::move(refund_keys),
+            {"pb", "state", "state_reason", "updated_at_ms", "instrument"},
+            [entries = std::move(entries), page_size,
+             on_page = std::move(on_page)](
+                absl::StatusOr<std::vector<HashRow>> rows) mutable {
+              if (!rows.ok()) {
+                on_page(rows.status());
+                return;
+              }
+              std::vector<redis::RedisReply> page;
+              std::string last_score, last_id;
+              bool more = false;
+              int n = 0;
+              for (size_t r = 0; r < rows->size(); ++r) {
+                if (n == page_size) {
+                  more = true;
+                  break;
+                }
+                if ((*rows)[r].has_value()) {
+                  for (std::string& field : *(*rows)[r]) {
+                    page.push_back(redis::RedisReply::String(std::move(field)));
+                  }
+                  ++n;
+                }
+                last_id = entries[2 * r].str;
+                last_score = entries[2 * r + 1].str;
+              }
+              page.push_back(redis::RedisReply::String(more ? last_score : ""));
+              page.push_back(redis::RedisReply::String(more ? last_id : ""));
+              on_page(redis::RedisReply::Array(std::move(page)));
+            });
       });
 }
 

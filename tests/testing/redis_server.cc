@@ -3,12 +3,17 @@
 #include <signal.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/script_key_audit.h"
 
 namespace makegood::testing {
 
@@ -63,6 +68,12 @@ RedisServer::~RedisServer() {
     Resume();
     (void)Stop();
   }
+  StopMonitor();
+  if (key_audit_) {
+    for (const std::string& violation : AuditScriptKeys()) {
+      ADD_FAILURE() << "Redis Cluster script rule broken: " << violation;
+    }
+  }
   if (!dir_.empty()) {
     std::error_code ignored;
     std::filesystem::remove_all(dir_, ignored);
@@ -102,11 +113,57 @@ absl::Status RedisServer::Launch() {
         absl::StrCat("redis-server did not start: ", ready.status().message()));
   }
   process_ = *std::move(process);
+  const bool replica = std::find(extra_args_.begin(), extra_args_.end(),
+                                 "--replicaof") != extra_args_.end();
+  if (!sentinel_ && !replica) StartMonitor();
   return absl::OkStatus();
+}
+
+void RedisServer::StartMonitor() {
+  StopMonitor();
+  const std::string log =
+      absl::StrCat(dir_, "/monitor.", monitor_logs_.size(), ".log");
+  auto monitor = Subprocess::Start(
+      {"sh", "-c",
+       absl::StrCat("exec redis-cli -p ", port_, " monitor > ", log, " 2>&1")});
+  if (!monitor.ok()) return;  // No audit for this run; the test goes on.
+  monitor_logs_.push_back(log);
+  monitor_ = *std::move(monitor);
+  // MONITOR answers OK once attached: wait for it, so no command is missed.
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (absl::Now() < deadline) {
+    std::ifstream in(log);
+    std::string first;
+    if (std::getline(in, first) && absl::StrContains(first, "OK")) return;
+    absl::SleepFor(absl::Milliseconds(2));
+  }
+}
+
+void RedisServer::StopMonitor() {
+  if (monitor_ == nullptr) return;
+  // Lets it write what the server already sent before it goes.
+  absl::SleepFor(absl::Milliseconds(20));
+  monitor_->Signal(SIGTERM);
+  (void)monitor_->Wait(absl::Seconds(5));
+  monitor_.reset();
+}
+
+std::vector<std::string> RedisServer::AuditScriptKeys() const {
+  std::vector<std::string> violations;
+  for (const std::string& log : monitor_logs_) {
+    std::ifstream in(log);
+    std::stringstream text;
+    text << in.rdbuf();
+    for (std::string& v : testing::AuditScriptKeys(text.str())) {
+      violations.push_back(std::move(v));
+    }
+  }
+  return violations;
 }
 
 absl::Status RedisServer::Stop() {
   if (process_ == nullptr) return absl::OkStatus();
+  StopMonitor();
   process_->Signal(SIGTERM);
   absl::StatusOr<int> code = process_->Wait(absl::Seconds(10));
   process_.reset();
@@ -115,6 +172,7 @@ absl::Status RedisServer::Stop() {
 
 absl::Status RedisServer::Kill() {
   if (process_ == nullptr) return absl::OkStatus();
+  StopMonitor();
   process_->Signal(SIGKILL);
   absl::StatusOr<int> code = process_->Wait(absl::Seconds(10));
   process_.reset();

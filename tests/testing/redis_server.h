@@ -6,6 +6,12 @@
 // simulate a hung Redis. It can also run as a replica (extra arguments such
 // as --replicaof) or as a Redis Sentinel.
 //
+// A primary's commands are recorded with MONITOR, and when the server is
+// destroyed the scripts it ran are audited (script_key_audit.h): a script
+// that touched a key it was not passed, or was passed keys in two hash
+// slots, fails the running test. Tests that run scripts of their own may
+// turn the audit off (set_key_audit).
+//
 // Thread-safety: not thread-safe; owned by one test.
 #pragma once
 
@@ -48,6 +54,11 @@ class RedisServer {
   void Pause();
   void Resume();
 
+  // Whether destruction audits the scripts run (default: on for primaries).
+  void set_key_audit(bool on) { key_audit_ = on; }
+  // The violations so far (script_key_audit.h); runs the audit now.
+  std::vector<std::string> AuditScriptKeys() const;
+
  private:
   RedisServer(int port, std::string dir, std::vector<std::string> extra_args,
               bool sentinel)
@@ -59,12 +70,18 @@ class RedisServer {
       const std::string& dir, const std::vector<std::string>& extra_args,
       bool sentinel);
   absl::Status Launch();
+  // Starts `redis-cli monitor` into monitor_logs_'s next file.
+  void StartMonitor();
+  void StopMonitor();
 
   int port_;
   std::string dir_;
   std::vector<std::string> extra_args_;
   bool sentinel_;
   std::unique_ptr<Subprocess> process_;
+  bool key_audit_ = true;
+  std::unique_ptr<Subprocess> monitor_;
+  std::vector<std::string> monitor_logs_;
 };
 
 }  // namespace makegood::testing
