@@ -39,6 +39,11 @@
 // All of it runs on the I/O thread with non-blocking hiredis contexts; only
 // host name lookups (getaddrinfo inside hiredis) block, as in direct mode.
 //
+// The parts, internal to services/redis: connection.h (one connection and
+// its state machine), sentinels.h (asking the sentinels), client_state.h
+// (what the client shares with them: options, event loop, counters, how a
+// command completes) and hiredis_conversion.h (argv out, replies in).
+//
 // Example:
 //   auto client = HiredisClient::Start(options);
 //   (*client)->Command({"PING"}, [](absl::StatusOr<RedisReply> reply) { ... });
@@ -63,10 +68,16 @@
 #include "services/redis/redis_client.h"
 #include "services/redis/redis_options.h"
 
-struct event_base;
 struct event;
 
 namespace makegood::redis {
+
+// The client's parts, internal to services/redis: client_state.h,
+// connection.h, sentinels.h.
+struct ClientState;
+struct PendingCommand;
+class Connection;
+class Sentinels;
 
 // Counters for metrics and tests; monotonically increasing.
 struct HiredisClientStats {
@@ -116,33 +127,27 @@ class HiredisClient final : public RedisClient {
       std::vector<std::string> argv) override;
 
   // Number of connections currently ready to send.
-  int ready_connections() const override {
-    return ready_connections_.load(std::memory_order_relaxed);
-  }
+  int ready_connections() const override;
 
   HiredisClientStats stats() const;
 
-  const RedisOptions& options() const { return options_; }
+  const RedisOptions& options() const;
 
  private:
-  class Connection;
-  class Sentinels;
-  struct Pending;
-
   explicit HiredisClient(RedisOptions options);
 
   void Run();
-  void Submit(std::unique_ptr<Pending> pending);
+  void Submit(std::unique_ptr<PendingCommand> command);
   // Loop thread: hands a command to a ready connection, or fails it.
-  void Dispatch(std::unique_ptr<Pending> pending);
+  void Dispatch(std::unique_ptr<PendingCommand> command);
   // Loop-thread handlers.
   static void OnWake(int fd, short events, void* arg);
   static void OnTick(int fd, short events, void* arg);
   void DrainQueue();
-  void Finish(Pending* pending, absl::StatusOr<RedisReply> result);
 
-  const RedisOptions options_;
-  event_base* base_ = nullptr;
+  // The options, the event loop (owned here) and the counters, shared with
+  // the connections and the sentinels; outlives them.
+  const std::unique_ptr<ClientState> state_;
   event* wake_event_ = nullptr;
   event* tick_event_ = nullptr;
   int wake_fd_ = -1;
@@ -154,22 +159,13 @@ class HiredisClient final : public RedisClient {
   std::unique_ptr<Sentinels> sentinels_;
 
   absl::Mutex mu_;
-  std::vector<std::unique_ptr<Pending>> queue_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::unique_ptr<PendingCommand>> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
 
   // The I/O thread's id (set when it starts) and a lock-free copy of
   // stopping_, so commands issued from callbacks skip the queue.
   std::atomic<std::thread::id> loop_thread_id_{};
   std::atomic<bool> stopping_fast_{false};
-  std::atomic<int> ready_connections_{0};
-  std::atomic<int> outstanding_{0};
-  std::atomic<uint64_t> commands_{0};
-  std::atomic<uint64_t> failures_{0};
-  std::atomic<uint64_t> timeouts_{0};
-  std::atomic<uint64_t> connects_{0};
-  std::atomic<uint64_t> rejected_full_{0};
-  std::atomic<uint64_t> noscript_{0};
-  std::atomic<uint64_t> primary_changes_{0};
 };
 
 }  // namespace makegood::redis

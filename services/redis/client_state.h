@@ -1,0 +1,84 @@
+// File: services/redis/client_state.h
+//
+// What a HiredisClient (hiredis_client.h) shares with its parts, internal to
+// services/redis: the options, the event loop, the counters behind
+// HiredisClientStats, and the one place a command completes (Finish). The
+// client owns one ClientState; its Connections (connection.h) and Sentinels
+// (sentinels.h) hold a reference to it and must not outlive it.
+//
+// Also here: PendingCommand, a command on its way through the client, and the
+// monotonic clock the client's timeouts are measured on.
+//
+// Thread-safety: options and base are set before the I/O thread starts and
+// then only read; the counters are atomic; Finish runs on any thread but
+// once per command (the first call wins, later ones do nothing).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "services/redis/hiredis_client.h"
+#include "services/redis/lua_script.h"
+#include "services/redis/redis_client.h"
+#include "services/redis/redis_options.h"
+#include "services/redis/redis_reply.h"
+
+struct event_base;
+
+namespace makegood::redis {
+
+// Timeouts use the monotonic clock: they measure elapsed time, not business
+// time, so they do not go through the injected Clock.
+using SteadyTime = std::chrono::steady_clock::time_point;
+inline SteadyTime SteadyNow() { return std::chrono::steady_clock::now(); }
+
+// "250ms", for logs and error messages.
+std::string FormatMillis(absl::Duration d);
+
+// A command from the moment it is accepted until its callback has run.
+struct PendingCommand {
+  std::vector<std::string> argv;
+  RedisClient::Callback done;
+  SteadyTime deadline;
+  bool finished = false;
+  // Set for EVALSHA: argv is kept until the reply so that a NOSCRIPT answer
+  // can be re-sent as EVAL without copying it up front.
+  const LuaScript* script = nullptr;
+  bool sent_source = false;
+};
+
+struct ClientState {
+  explicit ClientState(RedisOptions redis_options)
+      : options(std::move(redis_options)) {}
+
+  ClientState(const ClientState&) = delete;
+  ClientState& operator=(const ClientState&) = delete;
+
+  // Completes `command` with `result`: counts a failure, releases its place
+  // under max_outstanding, reports its latency and runs its callback. Only
+  // the first call for a command does anything.
+  void Finish(PendingCommand* command, absl::StatusOr<RedisReply> result);
+
+  HiredisClientStats stats() const;
+
+  const RedisOptions options;
+  event_base* base = nullptr;  // Owned by the client.
+
+  std::atomic<int> ready_connections{0};
+  std::atomic<int> outstanding{0};
+  std::atomic<uint64_t> commands{0};
+  std::atomic<uint64_t> failures{0};
+  std::atomic<uint64_t> timeouts{0};
+  std::atomic<uint64_t> connects{0};
+  std::atomic<uint64_t> rejected_full{0};
+  std::atomic<uint64_t> noscript{0};
+  std::atomic<uint64_t> primary_changes{0};
+};
+
+}  // namespace makegood::redis
