@@ -25,8 +25,8 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "services/policy/inputs.h"
 #include "services/policy/percent.h"
-#include "services/policy_file/policy_convert.h"
 #include "services/policy_file/policy_document.h"
+#include "services/policy_proto/policy_convert.h"
 #include "tests/fuzz/decision_checks.h"
 #include "tests/fuzz/fuzz_check.h"
 
