@@ -36,9 +36,9 @@
 
 #include <sys/prctl.h>
 
-#include <iostream>
 #include <algorithm>
 #include <cstdint>
+#include <iostream>
 #include <memory>
 #include <random>
 #include <string>
