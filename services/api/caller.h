@@ -1,35 +1,14 @@
 // File: services/api/caller.h
 //
-// The first step of every makegood.v1 handler: who is calling, and may they
-// call this method? Authentication and the method -> role table live in
-// services/auth (Authenticator); this adapts their answer to a reactor. The
-// principal's id is what idempotency scopes and per-client rate limits use.
-//
-// Example:
-//   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-//   std::optional<auth::Principal> who = Admit(
-//       auth_, *context, reactor, "/makegood.v1.RatingService/SubmitRating");
-//   if (!who.has_value()) return reactor;  // Already finished.
-//
-// Thread-safety: thread-safe.
+// Admit() moved to services/auth/admit.h. This forwarding header remains only
+// for services/api/goodwill_service.cc, which is moving to services/goodwill/
+// concurrently; delete it once that file includes services/auth/admit.h.
 #pragma once
 
-#include <optional>
-
-#include "absl/strings/string_view.h"
-#include "grpcpp/server_context.h"
-#include "grpcpp/support/server_callback.h"
-#include "services/auth/authenticator.h"
-#include "services/auth/principal.h"
+#include "services/auth/admit.h"
 
 namespace makegood::api {
 
-// The caller if `auth` lets them call `full_method`; otherwise finishes
-// `reactor` with UNAUTHENTICATED / PERMISSION_DENIED (and its reason) and
-// returns nullopt.
-std::optional<auth::Principal> Admit(const auth::Authenticator& auth,
-                                     const grpc::CallbackServerContext& context,
-                                     grpc::ServerUnaryReactor* reactor,
-                                     absl::string_view full_method);
+using auth::Admit;
 
 }  // namespace makegood::api

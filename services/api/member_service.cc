@@ -4,8 +4,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "services/api/caller.h"
 #include "services/api/validation.h"
+#include "services/auth/admit.h"
 #include "services/errors/errors.h"
 #include "services/rating/conversions.h"
 #include "services/rating/snapshot.h"
@@ -19,8 +19,8 @@ grpc::ServerUnaryReactor* MemberService::UpsertMember(
     const makegood::v1::UpsertMemberRequest* request,
     makegood::v1::UpsertMemberResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (!Admit(auth_, *context, reactor,
-             "/makegood.v1.MemberService/UpsertMember")) {
+  if (!auth::Admit(auth_, *context, reactor,
+                   "/makegood.v1.MemberService/UpsertMember")) {
     return reactor;
   }
   Violations violations;
@@ -53,8 +53,8 @@ grpc::ServerUnaryReactor* MemberService::GetMember(
     const makegood::v1::GetMemberRequest* request,
     makegood::v1::GetMemberResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (!Admit(auth_, *context, reactor,
-             "/makegood.v1.MemberService/GetMember")) {
+  if (!auth::Admit(auth_, *context, reactor,
+                   "/makegood.v1.MemberService/GetMember")) {
     return reactor;
   }
   Violations violations;
@@ -80,7 +80,8 @@ grpc::ServerUnaryReactor* MemberService::GetTrust(
     const makegood::v1::GetTrustRequest* request,
     makegood::v1::GetTrustResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (!Admit(auth_, *context, reactor, "/makegood.v1.MemberService/GetTrust")) {
+  if (!auth::Admit(auth_, *context, reactor,
+                   "/makegood.v1.MemberService/GetTrust")) {
     return reactor;
   }
   Violations violations;

@@ -2,8 +2,8 @@
 
 #include <utility>
 
-#include "services/api/caller.h"
 #include "services/api/validation.h"
+#include "services/auth/admit.h"
 #include "services/errors/errors.h"
 
 namespace makegood::api {
@@ -15,8 +15,8 @@ grpc::ServerUnaryReactor* OrderService::RecordDelivery(
     const makegood::v1::RecordDeliveryRequest* request,
     makegood::v1::RecordDeliveryResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (!Admit(auth_, *context, reactor,
-             "/makegood.v1.OrderService/RecordDelivery")) {
+  if (!auth::Admit(auth_, *context, reactor,
+                   "/makegood.v1.OrderService/RecordDelivery")) {
     return reactor;
   }
   Violations violations;
@@ -48,7 +48,8 @@ grpc::ServerUnaryReactor* OrderService::GetOrder(
     const makegood::v1::GetOrderRequest* request,
     makegood::v1::GetOrderResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (!Admit(auth_, *context, reactor, "/makegood.v1.OrderService/GetOrder")) {
+  if (!auth::Admit(auth_, *context, reactor,
+                   "/makegood.v1.OrderService/GetOrder")) {
     return reactor;
   }
   Violations violations;

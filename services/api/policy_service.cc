@@ -15,10 +15,10 @@
 #include "absl/types/span.h"
 #include "google/protobuf/util/time_util.h"
 #include "makegood/storage/v1/records.pb.h"
-#include "services/api/caller.h"
+#include "services/auth/admit.h"
 #include "services/errors/errors.h"
-#include "services/policy_file/engine_proto.h"
-#include "services/policy_file/simulation.h"
+#include "services/policy_proto/engine_proto.h"
+#include "services/policy_simulation/simulation.h"
 #include "services/rating/conversions.h"
 
 namespace makegood::api {
@@ -26,7 +26,7 @@ namespace {
 
 namespace v1 = ::makegood::v1;
 
-// Cases decided per call of policy_file::Simulate: bounds the copies made
+// Cases decided per call of policy_simulation::Simulate: bounds the copies made
 // of given cases and the records converted at once.
 constexpr size_t kChunk = 1000;
 
@@ -53,8 +53,8 @@ class Tally {
   // Decides `cases`; positions[i] is the position of cases[i] among all.
   void Run(absl::Span<const v1::SimulationCase> cases,
            absl::Span<const int64_t> positions) {
-    policy_file::SimulationResult chunk =
-        policy_file::Simulate(candidate_, &active_, cases);
+    policy_simulation::SimulationResult chunk =
+        policy_simulation::Simulate(candidate_, &active_, cases);
     v1::SimulatePolicyResponse& r = chunk.response;
     response_.set_cases_evaluated(response_.cases_evaluated() +
                                   r.cases_evaluated());
@@ -66,7 +66,7 @@ class Tally {
       if (response_.differences_size() >= PolicyService::kMaxDifferences) break;
       *response_.add_differences() = std::move(d);
     }
-    for (const policy_file::CaseError& e : chunk.errors) {
+    for (const policy_simulation::CaseError& e : chunk.errors) {
       Fail(positions[e.index], e.case_id, std::string(e.status.message()));
     }
   }
@@ -164,8 +164,8 @@ void ValidateSource(const v1::SimulatePolicyRequest& request,
       ValidateTimestamp("recorded.end_time", w.has_end_time(), w.end_time(),
                         violations);
       if (violations.list().size() == before) {
-        const absl::Time start = policy_file::FromTimestamp(w.start_time());
-        const absl::Time end = policy_file::FromTimestamp(w.end_time());
+        const absl::Time start = policy_proto::FromTimestamp(w.start_time());
+        const absl::Time end = policy_proto::FromTimestamp(w.end_time());
         if (end <= start) {
           violations.Add("recorded.end_time", "must be after start_time");
         } else if (end - start > PolicyService::kMaxWindow) {
@@ -262,8 +262,8 @@ grpc::ServerUnaryReactor* PolicyService::GetPolicy(
     response->set_shadow_version(shadow->version);
   }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (!Admit(auth_, *context, reactor,
-             "/makegood.v1.PolicyService/GetPolicy")) {
+  if (!auth::Admit(auth_, *context, reactor,
+                   "/makegood.v1.PolicyService/GetPolicy")) {
     return reactor;
   }
   reactor->Finish(grpc::Status::OK);
@@ -275,8 +275,8 @@ grpc::ServerUnaryReactor* PolicyService::ValidatePolicy(
     const makegood::v1::ValidatePolicyRequest* request,
     makegood::v1::ValidatePolicyResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (!Admit(auth_, *context, reactor,
-             "/makegood.v1.PolicyService/ValidatePolicy")) {
+  if (!auth::Admit(auth_, *context, reactor,
+                   "/makegood.v1.PolicyService/ValidatePolicy")) {
     return reactor;
   }
   makegood::v1::Policy candidate;
@@ -326,8 +326,8 @@ grpc::ServerUnaryReactor* PolicyService::SimulatePolicy(
     const makegood::v1::SimulatePolicyRequest* request,
     makegood::v1::SimulatePolicyResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (!Admit(auth_, *context, reactor,
-             "/makegood.v1.PolicyService/SimulatePolicy")) {
+  if (!auth::Admit(auth_, *context, reactor,
+                   "/makegood.v1.PolicyService/SimulatePolicy")) {
     return reactor;
   }
   Violations violations;
@@ -392,8 +392,8 @@ grpc::ServerUnaryReactor* PolicyService::SimulatePolicy(
 
   const v1::RecordedWindow& window = request->recorded();
   records_.ListCommitted(
-      policy_file::FromTimestamp(window.start_time()),
-      policy_file::FromTimestamp(window.end_time()),
+      policy_proto::FromTimestamp(window.start_time()),
+      policy_proto::FromTimestamp(window.end_time()),
       window.max_cases() == 0 ? kDefaultMaxCases : window.max_cases(),
       [this, simulate,
        finish](absl::StatusOr<store::CommittedRatings> found) mutable {

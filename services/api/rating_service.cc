@@ -5,8 +5,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
-#include "services/api/caller.h"
 #include "services/api/validation.h"
+#include "services/auth/admit.h"
 #include "services/errors/errors.h"
 #include "services/store/refund_store.h"
 
@@ -44,7 +44,7 @@ grpc::ServerUnaryReactor* RatingService::SubmitRating(
     const makegood::v1::SubmitRatingRequest* request,
     makegood::v1::SubmitRatingResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  std::optional<auth::Principal> who = Admit(
+  std::optional<auth::Principal> who = auth::Admit(
       auth_, *context, reactor, "/makegood.v1.RatingService/SubmitRating");
   if (!who.has_value()) return reactor;
   Violations violations;

@@ -13,8 +13,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
-#include "services/api/caller.h"
 #include "services/api/validation.h"
+#include "services/auth/admit.h"
 #include "services/core/text.h"
 #include "services/errors/errors.h"
 #include "services/rating/rating_ids.h"
@@ -305,8 +305,8 @@ grpc::ServerUnaryReactor* RefundService::MarkRefundAbusive(
     const makegood::v1::MarkRefundAbusiveRequest* request,
     makegood::v1::MarkRefundAbusiveResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (!Admit(auth_, *context, reactor,
-             "/makegood.v1.RefundService/MarkRefundAbusive")) {
+  if (!auth::Admit(auth_, *context, reactor,
+                   "/makegood.v1.RefundService/MarkRefundAbusive")) {
     return reactor;
   }
   Violations violations;
@@ -349,8 +349,8 @@ grpc::ServerUnaryReactor* RefundService::ListRefundsNeedingAttention(
     const makegood::v1::ListRefundsNeedingAttentionRequest* request,
     makegood::v1::ListRefundsNeedingAttentionResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (!Admit(auth_, *context, reactor,
-             "/makegood.v1.RefundService/ListRefundsNeedingAttention")) {
+  if (!auth::Admit(auth_, *context, reactor,
+                   "/makegood.v1.RefundService/ListRefundsNeedingAttention")) {
     return reactor;
   }
   Violations violations;
@@ -407,8 +407,8 @@ grpc::ServerUnaryReactor* RefundService::RedriveRefund(
     const makegood::v1::RedriveRefundRequest* request,
     makegood::v1::RedriveRefundResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (!Admit(auth_, *context, reactor,
-             "/makegood.v1.RefundService/RedriveRefund")) {
+  if (!auth::Admit(auth_, *context, reactor,
+                   "/makegood.v1.RefundService/RedriveRefund")) {
     return reactor;
   }
   Violations violations;
@@ -455,8 +455,8 @@ grpc::ServerUnaryReactor* RefundService::GetRefund(
     const makegood::v1::GetRefundRequest* request,
     makegood::v1::GetRefundResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (!Admit(auth_, *context, reactor,
-             "/makegood.v1.RefundService/GetRefund")) {
+  if (!auth::Admit(auth_, *context, reactor,
+                   "/makegood.v1.RefundService/GetRefund")) {
     return reactor;
   }
   std::optional<int> partition =
@@ -504,8 +504,8 @@ grpc::ServerUnaryReactor* RefundService::ListRefunds(
     const makegood::v1::ListRefundsRequest* request,
     makegood::v1::ListRefundsResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (!Admit(auth_, *context, reactor,
-             "/makegood.v1.RefundService/ListRefunds")) {
+  if (!auth::Admit(auth_, *context, reactor,
+                   "/makegood.v1.RefundService/ListRefunds")) {
     return reactor;
   }
   Violations violations;

@@ -3,7 +3,7 @@
 #include <string>
 #include <utility>
 
-#include "services/api/caller.h"
+#include "services/auth/admit.h"
 #include "services/core/text.h"
 
 namespace makegood::api {
@@ -64,8 +64,8 @@ grpc::ServerUnaryReactor* InsightsService::GetSatisfactionStats(
     const makegood::v1::GetSatisfactionStatsRequest* request,
     makegood::v1::GetSatisfactionStatsResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (!Admit(auth_, *context, reactor,
-             "/makegood.v1.InsightsService/GetSatisfactionStats")) {
+  if (!auth::Admit(auth_, *context, reactor,
+                   "/makegood.v1.InsightsService/GetSatisfactionStats")) {
     return reactor;
   }
   Violations violations;

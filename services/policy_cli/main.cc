@@ -34,7 +34,7 @@
 #include "services/core/clock.h"
 #include "services/policy/money.h"
 #include "services/policy_file/policy_document.h"
-#include "services/policy_file/simulation.h"
+#include "services/policy_simulation/simulation.h"
 
 namespace makegood::policy_cli {
 namespace {
@@ -173,14 +173,15 @@ int Simulate(const std::string& policy_path, const std::string& cases_path,
     return kFailed;
   }
   absl::StatusOr<std::vector<v1::SimulationCase>> cases =
-      policy_file::ParseSimulationCases(*text);
+      policy_simulation::ParseSimulationCases(*text);
   if (!cases.ok()) {
     std::cout << cases_path << ": " << cases.status().message() << "\n";
     return kFailed;
   }
-  const policy_file::SimulationResult result = policy_file::Simulate(
-      *candidate->engine,
-      baseline.has_value() ? baseline->engine.get() : nullptr, *cases);
+  const policy_simulation::SimulationResult result =
+      policy_simulation::Simulate(
+          *candidate->engine,
+          baseline.has_value() ? baseline->engine.get() : nullptr, *cases);
   const v1::SimulatePolicyResponse& r = result.response;
 
   std::cout << "cases: " << cases->size() << " read, " << r.cases_evaluated()
@@ -195,7 +196,7 @@ int Simulate(const std::string& policy_path, const std::string& cases_path,
                 << "    policy:  " << Describe(d.candidate(), currency) << "\n";
     }
   }
-  for (const policy_file::CaseError& e : result.errors) {
+  for (const policy_simulation::CaseError& e : result.errors) {
     std::cout << "error: case " << e.index + 1
               << (e.case_id.empty() ? "" : absl::StrCat(" (", e.case_id, ")"))
               << ": " << e.status.message() << "\n";

@@ -14,7 +14,7 @@
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/text_format.h"
-#include "services/policy_file/policy_convert.h"
+#include "services/policy_proto/policy_convert.h"
 
 namespace makegood::policy_file {
 namespace {
@@ -53,7 +53,7 @@ std::string CanonicalBytes(const Policy& policy) {
 
 std::vector<PolicyViolation> ValidatePolicy(const Policy& policy) {
   std::vector<PolicyViolation> violations;
-  for (policy::Violation& v : PolicyViolations(policy)) {
+  for (policy::Violation& v : policy_proto::PolicyViolations(policy)) {
     violations.push_back({std::move(v.field), std::move(v.message)});
   }
   return violations;
@@ -83,7 +83,8 @@ absl::StatusOr<Policy> ParsePolicyText(absl::string_view text) {
 
 absl::StatusOr<PolicySnapshot> BuildPolicySnapshot(Policy policy,
                                                    absl::Time now) {
-  absl::StatusOr<policy::PolicyConfig> config = ToPolicyConfig(policy);
+  absl::StatusOr<policy::PolicyConfig> config =
+      policy_proto::ToPolicyConfig(policy);
   if (!config.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("invalid policy: ", config.status().message()));

@@ -31,7 +31,7 @@
 #include "services/metrics/metrics.h"
 #include "services/metrics/rpc_metrics.h"
 #include "services/policy_file/policy_document.h"
-#include "services/policy_file/policy_watcher.h"
+#include "services/policy_reload/policy_watcher.h"
 #include "services/rating/rating_flow.h"
 #include "services/redis/hiredis_client.h"
 #include "services/server/health_monitor.h"
@@ -105,8 +105,8 @@ struct App::Parts {
   std::unique_ptr<settlement::SettlementWorker> worker;
   // Decision events -> insights aggregates (with --insights_aggregator).
   std::unique_ptr<insights::Aggregator> insights_aggregator;
-  std::unique_ptr<policy_file::PolicyWatcher> policy_watcher;
-  std::unique_ptr<policy_file::PolicyWatcher> shadow_watcher;
+  std::unique_ptr<policy_reload::PolicyWatcher> policy_watcher;
+  std::unique_ptr<policy_reload::PolicyWatcher> shadow_watcher;
   std::unique_ptr<grpc::Server> server;
   std::unique_ptr<metrics::AdminServer> admin;
   std::unique_ptr<HealthMonitor> health;
@@ -321,12 +321,12 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const ServerConfig& config,
       *parts->redis, parts->keys, *health, config.health_interval);
   parts->health->Start();
   if (config.policy_reload_interval > absl::ZeroDuration()) {
-    parts->policy_watcher = std::make_unique<policy_file::PolicyWatcher>(
+    parts->policy_watcher = std::make_unique<policy_reload::PolicyWatcher>(
         config.policy_path, parts->policy, clock,
         config.policy_reload_interval);
     parts->policy_watcher->Start();
     if (parts->shadow_policy != nullptr) {
-      parts->shadow_watcher = std::make_unique<policy_file::PolicyWatcher>(
+      parts->shadow_watcher = std::make_unique<policy_reload::PolicyWatcher>(
           config.shadow_policy_path, *parts->shadow_policy, clock,
           config.policy_reload_interval);
       parts->shadow_watcher->Start();

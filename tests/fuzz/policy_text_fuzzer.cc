@@ -25,14 +25,15 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "services/policy/inputs.h"
 #include "services/policy/percent.h"
-#include "services/policy_file/policy_convert.h"
 #include "services/policy_file/policy_document.h"
+#include "services/policy_proto/policy_convert.h"
 #include "tests/fuzz/decision_checks.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace {
 
 namespace pf = makegood::policy_file;
+namespace pp = makegood::policy_proto;
 namespace policy = makegood::policy;
 using google::protobuf::util::MessageDifferencer;
 
@@ -121,7 +122,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(!v.field.empty() && !v.description.empty())
         << "\"" << v.field << "\": \"" << v.description << "\"";
   }
-  absl::StatusOr<policy::PolicyConfig> config = pf::ToPolicyConfig(*document);
+  absl::StatusOr<policy::PolicyConfig> config = pp::ToPolicyConfig(*document);
   FUZZ_CHECK(config.ok() == violations.empty())
       << config.status() << " with " << violations.size() << " violations";
   absl::StatusOr<pf::PolicySnapshot> snapshot =
@@ -134,12 +135,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(snapshot->HasTier(tier.name()));
   }
   // Config round trip.
-  const makegood::v1::Policy back = pf::FromPolicyConfig(*config);
+  const makegood::v1::Policy back = pp::FromPolicyConfig(*config);
   FUZZ_CHECK(pf::ValidatePolicy(back).empty());
-  absl::StatusOr<policy::PolicyConfig> again = pf::ToPolicyConfig(back);
+  absl::StatusOr<policy::PolicyConfig> again = pp::ToPolicyConfig(back);
   FUZZ_CHECK(again.ok()) << again.status();
   FUZZ_CHECK(*again == *config) << "ToPolicyConfig(FromPolicyConfig(c)) != c";
-  FUZZ_CHECK(MessageDifferencer::Equals(pf::FromPolicyConfig(*again), back))
+  FUZZ_CHECK(MessageDifferencer::Equals(pp::FromPolicyConfig(*again), back))
       << "FromPolicyConfig is not a fixed point";
 
   Probe(*snapshot->engine);

@@ -35,8 +35,8 @@
 #include "services/errors/errors.h"
 #include "services/insights/decision_event.h"
 #include "services/policy/policy_config.h"
-#include "services/policy_file/policy_convert.h"
 #include "services/policy_file/policy_document.h"
+#include "services/policy_proto/policy_convert.h"
 #include "services/rating/snapshot.h"
 #include "services/redis/redis_reply.h"
 #include "services/store/proto_codec.h"
@@ -53,7 +53,7 @@ const absl::Time kNow = absl::FromUnixSeconds(1780272000);
 const makegood::policy_file::PolicySnapshot& Policy() {
   static const auto* policy = [] {
     auto snapshot = makegood::policy_file::BuildPolicySnapshot(
-        makegood::policy_file::FromPolicyConfig(
+        makegood::policy_proto::FromPolicyConfig(
             makegood::policy::DefaultPolicyConfig()),
         kNow);
     FUZZ_CHECK(snapshot.ok()) << snapshot.status();

@@ -30,9 +30,9 @@
 #include "services/api/validation.h"
 #include "services/errors/errors.h"
 #include "services/policy/policy_config.h"
-#include "services/policy_file/policy_convert.h"
 #include "services/policy_file/policy_document.h"
-#include "services/policy_file/simulation.h"
+#include "services/policy_proto/policy_convert.h"
+#include "services/policy_simulation/simulation.h"
 #include "services/store/order_store.h"
 #include "services/store/proto_codec.h"
 #include "tests/fuzz/decision_checks.h"
@@ -52,7 +52,7 @@ const absl::Time kNow = absl::FromUnixSeconds(1780272000);
 const makegood::policy_file::PolicySnapshot& Policy() {
   static const auto* policy = [] {
     auto snapshot = makegood::policy_file::BuildPolicySnapshot(
-        makegood::policy_file::FromPolicyConfig(
+        makegood::policy_proto::FromPolicyConfig(
             makegood::policy::DefaultPolicyConfig()),
         kNow);
     FUZZ_CHECK(snapshot.ok()) << snapshot.status();
@@ -171,7 +171,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   sim_case.set_order_refunded_minor(
       Clamp(sim_case.order_refunded_minor(), order.total_minor()));
 
-  auto inputs = makegood::policy_file::CaseToInputs(sim_case);
+  auto inputs = makegood::policy_simulation::CaseToInputs(sim_case);
   FUZZ_CHECK(inputs.ok()) << "a validated case does not convert: "
                           << inputs.status();
   const makegood::policy::PolicyEngine& engine = *Policy().engine;
@@ -183,7 +183,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto again =
       engine.Decide(inputs->member, inputs->order, inputs->rating, inputs->now);
   FUZZ_CHECK(again.ok() &&
-             makegood::policy_file::SameDecision(*decision, *again))
+             makegood::policy_simulation::SameDecision(*decision, *again))
       << "the engine is not deterministic";
   return 0;
 }

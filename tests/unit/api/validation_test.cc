@@ -13,8 +13,8 @@
 #include "services/core/text.h"
 #include "services/errors/errors.h"
 #include "services/policy/policy_config.h"
-#include "services/policy_file/policy_convert.h"
 #include "services/policy_file/policy_document.h"
+#include "services/policy_proto/policy_convert.h"
 
 namespace makegood::api {
 namespace {
@@ -74,7 +74,7 @@ std::vector<FieldViolation> CheckOrder(const Order& order) {
 // The built-in default policy (tiers basic, plus, premium) as a document.
 policy_file::PolicySnapshot TestPolicy() {
   makegood::v1::Policy policy =
-      policy_file::FromPolicyConfig(policy::DefaultPolicyConfig());
+      policy_proto::FromPolicyConfig(policy::DefaultPolicyConfig());
   absl::StatusOr<policy_file::PolicySnapshot> snapshot =
       policy_file::BuildPolicySnapshot(policy, kNow);
   EXPECT_TRUE(snapshot.ok()) << snapshot.status();

@@ -9,14 +9,21 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "makegood/v1/policy.pb.h"
 #include "services/policy/policy_config.h"
-#include "services/policy_file/policy_convert.h"
+#include "services/policy_proto/policy_convert.h"
 
 namespace makegood::policy_file {
 namespace {
 
+namespace v1 = ::makegood::v1;
+using ::google::protobuf::util::MessageDifferencer;
+using ::makegood::policy::DefaultPolicyConfig;
+using ::makegood::policy::PolicyConfig;
+using ::makegood::policy_proto::FromPolicyConfig;
+using ::makegood::policy_proto::ToPolicyConfig;
 using makegood::v1::Policy;
 using ::testing::AllOf;
 using ::testing::ElementsAre;
@@ -64,6 +71,17 @@ Policy Parse(const std::string& text) {
 
 std::string DefaultPolicyPath() {
   return std::string(MAKEGOOD_SOURCE_DIR) + "/config/policy/default.textproto";
+}
+
+v1::Policy DefaultDocument() { return FromPolicyConfig(DefaultPolicyConfig()); }
+
+// "" when equal, else what differs, field by field.
+std::string Differences(const v1::Policy& a, const v1::Policy& b) {
+  std::string report;
+  MessageDifferencer differencer;
+  differencer.ReportDifferencesToString(&report);
+  differencer.Compare(a, b);
+  return report;
 }
 
 // ---- Parsing --------------------------------------------------------------
@@ -263,6 +281,65 @@ TEST(LoadPolicyFile, NamesTheFileAndFieldOfAnInvalidPolicy) {
               StartsWith(path + ": "));
   EXPECT_THAT(std::string(snapshot.status().message()),
               HasSubstr("tiers[1].name"));
+}
+
+// ---- The shipped sample policy ---------------------------------------------
+
+TEST(SamplePolicy, IsExactlyTheDefaultConfig) {
+  absl::StatusOr<PolicySnapshot> snapshot =
+      LoadPolicyFile(DefaultPolicyPath(), kNow);
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status();
+  // Field by field, with a readable diff if they drift apart.
+  EXPECT_EQ(Differences(snapshot->policy, DefaultDocument()), "");
+  absl::StatusOr<PolicyConfig> config = ToPolicyConfig(snapshot->policy);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(*config == DefaultPolicyConfig());
+  // The engine runs what the file says.
+  EXPECT_TRUE(snapshot->engine->config() == DefaultPolicyConfig());
+  EXPECT_EQ(snapshot->engine->version(), snapshot->version);
+  EXPECT_EQ(snapshot->version, PolicyVersion(DefaultDocument()));
+}
+
+TEST(BuildPolicySnapshot, BuildsTheEngineFromTheDocument) {
+  v1::Policy document = DefaultDocument();
+  document.mutable_tiers(2)->set_max_refund_per_order_minor(1'00);
+  document.set_prefer_wallet(true);
+  absl::StatusOr<PolicySnapshot> snapshot = BuildPolicySnapshot(document, kNow);
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status();
+  EXPECT_EQ(snapshot->engine->config().tiers[2].max_refund_per_order_minor,
+            1'00);
+  EXPECT_TRUE(snapshot->engine->config().prefer_wallet);
+}
+
+// ---- Document and engine violations together -----------------------------
+
+TEST(ValidatePolicy, ReportsDocumentAndEngineViolations) {
+  v1::Policy document = DefaultDocument();
+  document.mutable_reason_rules(0)->set_reason(v1::REASON_UNSPECIFIED);
+  document.mutable_tiers(0)->set_curve_scale_percent(120);
+  const std::vector<PolicyViolation> violations = ValidatePolicy(document);
+  ASSERT_EQ(violations.size(), 2u);
+  EXPECT_EQ(violations[0].field, "tiers[0].curve_scale_percent");
+  EXPECT_EQ(violations[1].field, "reason_rules[0].reason");
+}
+
+TEST(LoadPolicyFile, NamesTheFieldOfAnUnsetEnumInTheFile) {
+  absl::StatusOr<PolicySnapshot> snapshot = BuildPolicySnapshotFromText(
+      R"pb(name: "x"
+           currency: "EUR"
+           tiers { name: "basic" }
+           curve { satisfaction_percent: 0 refund_percent: 100 }
+           curve { satisfaction_percent: 100 refund_percent: 0 }
+           reason_rules { reason: REASON_LATE feedback: FEEDBACK_TARGET_NONE }
+           trust { refund_money_step_minor: 1 }
+           thresholds {}
+           follow_ups {}
+           rating_window { seconds: 60 })pb",
+      "policy.textproto", kNow);
+  ASSERT_FALSE(snapshot.ok());
+  EXPECT_EQ(snapshot.status().message(),
+            "policy.textproto: invalid policy: reason_rules[0].effect: must be "
+            "set (RULE_EFFECT_UNSPECIFIED is not a value)");
 }
 
 // ---- ActivePolicy ---------------------------------------------------------

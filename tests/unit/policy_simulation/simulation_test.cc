@@ -1,5 +1,5 @@
 // Simulation cases -> engine inputs, and running them through two policies.
-#include "services/policy_file/simulation.h"
+#include "services/policy_simulation/simulation.h"
 
 #include <string>
 #include <vector>
@@ -12,14 +12,15 @@
 #include "makegood/v1/policy_service.pb.h"
 #include "services/policy/engine.h"
 #include "services/policy/policy_config.h"
-#include "services/policy_file/engine_proto.h"
+#include "services/policy_proto/engine_proto.h"
 
-namespace makegood::policy_file {
+namespace makegood::policy_simulation {
 namespace {
 
 namespace v1 = ::makegood::v1;
 using ::makegood::policy::DefaultPolicyConfig;
 using ::makegood::policy::PolicyEngine;
+using ::makegood::policy_proto::ToTimestamp;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Pair;
@@ -199,4 +200,4 @@ TEST(ParseSimulationCases, ReadsTextproto) {
 }
 
 }  // namespace
-}  // namespace makegood::policy_file
+}  // namespace makegood::policy_simulation

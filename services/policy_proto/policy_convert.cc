@@ -1,4 +1,4 @@
-#include "services/policy_file/policy_convert.h"
+#include "services/policy_proto/policy_convert.h"
 
 #include <algorithm>
 #include <climits>
@@ -19,9 +19,9 @@
 #include "absl/time/time.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/duration.pb.h"
-#include "services/policy_file/engine_proto.h"
+#include "services/policy_proto/engine_proto.h"
 
-namespace makegood::policy_file {
+namespace makegood::policy_proto {
 namespace {
 
 namespace v1 = ::makegood::v1;
@@ -420,4 +420,4 @@ v1::Policy FromPolicyConfig(const policy::PolicyConfig& config) {
   return document;
 }
 
-}  // namespace makegood::policy_file
+}  // namespace makegood::policy_proto

@@ -1,11 +1,11 @@
-#include "services/policy_file/engine_proto.h"
+#include "services/policy_proto/engine_proto.h"
 
 #include <cstdint>
 #include <optional>
 
 #include "absl/time/time.h"
 
-namespace makegood::policy_file {
+namespace makegood::policy_proto {
 
 namespace v1 = ::makegood::v1;
 
@@ -226,4 +226,4 @@ void HistoryFromProto(const v1::CaseMemberHistory& h,
   }
 }
 
-}  // namespace makegood::policy_file
+}  // namespace makegood::policy_proto

@@ -1,4 +1,4 @@
-// File: services/policy_file/policy_watcher.h
+// File: services/policy_reload/policy_watcher.h
 //
 // PolicyWatcher: hot reload of the policy file. It polls the file, and when
 // its content changes it loads it and swaps it into an ActivePolicy. A file
@@ -40,7 +40,7 @@
 #include "services/core/clock.h"
 #include "services/policy_file/policy_document.h"
 
-namespace makegood::policy_file {
+namespace makegood::policy_reload {
 
 // Counters for metrics. Monotonic over the watcher's life.
 struct PolicyWatcherStats {
@@ -66,8 +66,8 @@ class PolicyWatcher {
 
   // Watches `path` (followed if a symlink) every `interval` once started,
   // swapping valid changes into `active`, stamped with `clock`'s time.
-  PolicyWatcher(std::string path, ActivePolicy& active, const Clock& clock,
-                absl::Duration interval);
+  PolicyWatcher(std::string path, policy_file::ActivePolicy& active,
+                const Clock& clock, absl::Duration interval);
   ~PolicyWatcher();
 
   PolicyWatcher(const PolicyWatcher&) = delete;
@@ -104,7 +104,7 @@ class PolicyWatcher {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(check_mu_);
 
   const std::string path_;
-  ActivePolicy& active_;
+  policy_file::ActivePolicy& active_;
   const Clock& clock_;
   const absl::Duration interval_;
 
@@ -122,4 +122,4 @@ class PolicyWatcher {
   absl::Mutex lifecycle_mu_;  // serializes Start() and Stop()
 };
 
-}  // namespace makegood::policy_file
+}  // namespace makegood::policy_reload

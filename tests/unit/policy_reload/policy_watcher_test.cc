@@ -1,6 +1,6 @@
 // Hot reload of the policy file. Tests drive the watcher with CheckNow()
 // instead of waiting for its thread, on real files in a per-test directory.
-#include "services/policy_file/policy_watcher.h"
+#include "services/policy_reload/policy_watcher.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -20,11 +20,14 @@
 #include "services/policy_file/policy_document.h"
 #include "tests/testing/fake_clock.h"
 
-namespace makegood::policy_file {
+namespace makegood::policy_reload {
 namespace {
 
 namespace fs = std::filesystem;
 using Result = PolicyWatcher::CheckResult;
+using ::makegood::policy_file::ActivePolicy;
+using ::makegood::policy_file::LoadPolicyFile;
+using ::makegood::policy_file::PolicySnapshot;
 using ::testing::StartsWith;
 
 const absl::Time kStart = absl::FromUnixSeconds(1'700'000'000);
@@ -239,4 +242,4 @@ TEST_F(PolicyWatcherTest, CheckNowIsSafeWhileTheThreadRuns) {
 }
 
 }  // namespace
-}  // namespace makegood::policy_file
+}  // namespace makegood::policy_reload

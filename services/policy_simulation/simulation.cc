@@ -1,4 +1,4 @@
-#include "services/policy_file/simulation.h"
+#include "services/policy_simulation/simulation.h"
 
 #include <cstdint>
 #include <optional>
@@ -16,9 +16,17 @@
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/json_util.h"
-#include "services/policy_file/engine_proto.h"
+#include "services/policy_proto/engine_proto.h"
 
-namespace makegood::policy_file {
+namespace makegood::policy_simulation {
+
+using policy_proto::DecisionToProto;
+using policy_proto::FromTimestamp;
+using policy_proto::HistoryFromProto;
+using policy_proto::MemberFromProto;
+using policy_proto::OrderFromProto;
+using policy_proto::OutcomeToProto;
+using policy_proto::ReasonFromProto;
 namespace {
 
 namespace v1 = ::makegood::v1;
@@ -213,4 +221,4 @@ absl::StatusOr<std::vector<v1::SimulationCase>> ParseSimulationCases(
   return cases;
 }
 
-}  // namespace makegood::policy_file
+}  // namespace makegood::policy_simulation

@@ -1,4 +1,4 @@
-// File: services/policy_file/policy_convert.h
+// File: services/policy_proto/policy_convert.h
 //
 // Conversion between the policy document (makegood.v1.Policy, protobuf) and
 // the engine's plain config (policy::PolicyConfig), so that the pure engine
@@ -29,7 +29,7 @@
 #include "makegood/v1/policy.pb.h"
 #include "services/policy/policy_config.h"
 
-namespace makegood::policy_file {
+namespace makegood::policy_proto {
 
 // Every problem in `document`, document-level and engine-level, in the order
 // of the fields in policy.proto; empty when the document is valid.
@@ -47,4 +47,4 @@ namespace makegood::policy_file {
 [[nodiscard]] makegood::v1::Policy FromPolicyConfig(
     const policy::PolicyConfig& config);
 
-}  // namespace makegood::policy_file
+}  // namespace makegood::policy_proto

@@ -1,4 +1,4 @@
-// File: services/policy_file/simulation.h
+// File: services/policy_simulation/simulation.h
 //
 // Policy simulation: runs makegood.v1.SimulationCase messages through a
 // candidate policy engine and, optionally, a baseline (the active policy),
@@ -31,7 +31,7 @@
 #include "services/policy/engine.h"
 #include "services/policy/inputs.h"
 
-namespace makegood::policy_file {
+namespace makegood::policy_simulation {
 
 // What the engine decides one case on.
 struct CaseInputs {
@@ -84,4 +84,4 @@ struct SimulationResult {
 [[nodiscard]] absl::StatusOr<std::vector<makegood::v1::SimulationCase>>
 ParseSimulationCases(absl::string_view text);
 
-}  // namespace makegood::policy_file
+}  // namespace makegood::policy_simulation

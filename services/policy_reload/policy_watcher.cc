@@ -1,4 +1,4 @@
-#include "services/policy_file/policy_watcher.h"
+#include "services/policy_reload/policy_watcher.h"
 
 #include <openssl/sha.h>
 #include <sys/stat.h>
@@ -16,7 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "services/core/log.h"
 
-namespace makegood::policy_file {
+namespace makegood::policy_reload {
 namespace {
 
 // A policy is a few KB; anything this large is not one.
@@ -57,7 +57,8 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
 
 }  // namespace
 
-PolicyWatcher::PolicyWatcher(std::string path, ActivePolicy& active,
+PolicyWatcher::PolicyWatcher(std::string path,
+                             policy_file::ActivePolicy& active,
                              const Clock& clock, absl::Duration interval)
     : path_(std::move(path)),
       active_(active),
@@ -177,8 +178,8 @@ PolicyWatcher::CheckResult PolicyWatcher::Check() {
   seen_signature_ = *before;
   seen_hash_ = hash;
 
-  absl::StatusOr<PolicySnapshot> snapshot =
-      BuildPolicySnapshotFromText(*content, path_, clock_.Now());
+  absl::StatusOr<policy_file::PolicySnapshot> snapshot =
+      policy_file::BuildPolicySnapshotFromText(*content, path_, clock_.Now());
   if (!snapshot.ok()) {
     ReportError("policy_reload_rejected",
                 std::string(snapshot.status().message()));
@@ -194,4 +195,4 @@ PolicyWatcher::CheckResult PolicyWatcher::Check() {
   return CheckResult::kReloaded;
 }
 
-}  // namespace makegood::policy_file
+}  // namespace makegood::policy_reload

@@ -1,0 +1,145 @@
+#include "services/tools/admin/blocking_redis.h"
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "services/core/status_macros.h"
+#include "services/redis/hiredis_client.h"
+
+namespace makegood::admin {
+namespace {
+
+using redis::RedisReply;
+
+// Keys read per SCAN call.
+constexpr int kScanCount = 1000;
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<BlockingRedis>> BlockingRedis::Connect(
+    redis::RedisOptions options) {
+  options.connections = 1;
+  // Large hashes and stream pages are read whole.
+  options.command_timeout = absl::Seconds(30);
+  options.connect_timeout = absl::Seconds(3);
+  MAKEGOOD_ASSIGN_OR_RETURN(auto client, redis::HiredisClient::Start(options));
+  const absl::Time deadline = absl::Now() + options.connect_timeout;
+  while (client->ready_connections() == 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  if (client->ready_connections() == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot connect to redis at ",
+                                               client->options().host, ":",
+                                               client->options().port));
+  }
+  auto redis =
+      std::unique_ptr<BlockingRedis>(new BlockingRedis(std::move(client)));
+  // PING proves the connection (and AUTH) works, not just the socket.
+  MAKEGOOD_RETURN_IF_ERROR(redis->Run({"PING"}).status());
+  return redis;
+}
+
+absl::StatusOr<RedisReply> BlockingRedis::Run(Argv argv) {
+  return client_->CommandSync(std::move(argv));
+}
+
+std::vector<absl::StatusOr<RedisReply>> BlockingRedis::Pipeline(
+    std::vector<Argv> commands) {
+  struct State {
+    absl::Mutex mu;
+    size_t left ABSL_GUARDED_BY(mu) = 0;
+    std::vector<absl::StatusOr<RedisReply>> replies ABSL_GUARDED_BY(mu);
+  };
+  // Shared with the callbacks, so the last one may finish unlocking after
+  // this function returned.
+  auto state = std::make_shared<State>();
+  {
+    absl::MutexLock lock(&state->mu);
+    state->left = commands.size();
+    state->replies.assign(commands.size(),
+                          absl::UnknownError("no reply from redis"));
+  }
+  for (size_t i = 0; i < commands.size(); ++i) {
+    client_->Command(std::move(commands[i]),
+                     [state, i](absl::StatusOr<RedisReply> reply) {
+                       absl::MutexLock lock(&state->mu);
+                       state->replies[i] = std::move(reply);
+                       --state->left;
+                     });
+  }
+  absl::MutexLock lock(&state->mu);
+  state->mu.Await(absl::Condition(
+      +[](size_t* left) { return *left == 0; }, &state->left));
+  return std::move(state->replies);
+}
+
+absl::StatusOr<std::vector<std::vector<RedisReply>>> BlockingRedis::Snapshots(
+    std::vector<std::vector<Argv>> blocks) {
+  std::vector<Argv> flat;
+  std::vector<size_t> exec_at;
+  for (std::vector<Argv>& block : blocks) {
+    flat.push_back({"MULTI"});
+    for (Argv& command : block) flat.push_back(std::move(command));
+    flat.push_back({"EXEC"});
+    exec_at.push_back(flat.size() - 1);
+  }
+  std::vector<absl::StatusOr<RedisReply>> replies = Pipeline(std::move(flat));
+  for (const auto& reply : replies) {
+    if (!reply.ok()) return reply.status();
+  }
+  std::vector<std::vector<RedisReply>> out;
+  out.reserve(exec_at.size());
+  for (size_t at : exec_at) {
+    RedisReply& exec = *replies[at];
+    if (exec.type != RedisReply::Type::kArray) {
+      return absl::InternalError("redis: EXEC answered no array");
+    }
+    for (const RedisReply& r : exec.elements) {
+      if (r.type == RedisReply::Type::kError) {
+        return absl::InternalError(absl::StrCat("redis: ", r.str));
+      }
+    }
+    out.push_back(std::move(exec.elements));
+  }
+  return out;
+}
+
+absl::StatusOr<RedisReply> BlockingRedis::Eval(const redis::LuaScript& script,
+                                               std::vector<std::string> keys,
+                                               std::vector<std::string> args) {
+  auto state = std::make_shared<
+      std::pair<absl::Notification, absl::StatusOr<RedisReply>>>();
+  client_->Eval(script, std::move(keys), std::move(args),
+                [state](absl::StatusOr<RedisReply> reply) {
+                  state->second = std::move(reply);
+                  state->first.Notify();
+                });
+  state->first.WaitForNotification();
+  return state->second;
+}
+
+absl::Status BlockingRedis::Scan(
+    const std::string& pattern, const std::string& type,
+    absl::FunctionRef<absl::Status(std::vector<std::string>)> batch) {
+  absl::flat_hash_set<std::string> seen;
+  std::string cursor = "0";
+  do {
+    MAKEGOOD_ASSIGN_OR_RETURN(RedisReply reply,
+                              Run({"SCAN", cursor, "MATCH", pattern, "COUNT",
+                                   absl::StrCat(kScanCount), "TYPE", type}));
+    MAKEGOOD_ASSIGN_OR_RETURN(const auto* parts,
+                              redis::ReplyArray(reply, 2, "SCAN"));
+    MAKEGOOD_ASSIGN_OR_RETURN(cursor, redis::ReplyText((*parts)[0], "SCAN"));
+    std::vector<std::string> keys;
+    for (const RedisReply& key : (*parts)[1].elements) {
+      if (seen.insert(key.str).second) keys.push_back(key.str);
+    }
+    if (!keys.empty()) MAKEGOOD_RETURN_IF_ERROR(batch(std::move(keys)));
+  } while (cursor != "0");
+  return absl::OkStatus();
+}
+
+}  // namespace makegood::admin
