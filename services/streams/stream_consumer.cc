@@ -158,11 +158,10 @@ void StreamConsumer::Poll() {
     }
   }
   if (!own_pending_read_) {
+    // On failure it is tried again next pass, from where it stopped; the
+    // pass goes on, so reclaiming works even where this read cannot (a
+    // read over several streams is refused across Redis Cluster slots).
     own_pending_read_ = ReadOwnPending();
-    if (!own_pending_read_) {
-      Pause(absl::Milliseconds(50));
-      return;
-    }
   }
   if (options_.on_backlog && MonotonicNow() >= next_backlog_) {
     ReportBacklog();
@@ -267,7 +266,6 @@ void StreamConsumer::Reclaim() {
       }
       if (reply->elements.size() < 2) break;
       cursor = reply->elements[0].str;
-      std::vector<StreamEntry> entries;
       for (RedisReply& e : reply->elements[1].elements) {
         if (e.elements.size() < 2) continue;
         StreamEntry entry;
@@ -286,13 +284,14 @@ void StreamConsumer::Reclaim() {
             entry.deliveries = pending->elements[0].elements[3].integer;
           }
         }
-        entries.push_back(std::move(entry));
+        {
+          absl::MutexLock lock(&mu_);
+          ++stats_.reclaimed;
+        }
+        // Handed out before the next entry's XPENDING round trip, so the
+        // entries of a claim are begun in stream order.
+        Dispatch(std::move(entry));
       }
-      if (!entries.empty()) {
-        absl::MutexLock lock(&mu_);
-        stats_.reclaimed += entries.size();
-      }
-      for (StreamEntry& entry : entries) Dispatch(std::move(entry));
     } while (cursor != "0-0" && !cursor.empty() && !stopping_.load());
   }
 }

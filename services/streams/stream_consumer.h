@@ -10,7 +10,8 @@
 //      empty);
 //   3. once per start, re-reads this consumer's own pending entries (after a
 //      restart under the same name they are resumed at once, not after
-//      `retry_after`);
+//      `retry_after`); a failed read is resumed on the next pass, and the
+//      pass goes on meanwhile;
 //   4. every `retry_after / 2`, takes over entries pending longer than
 //      `retry_after` (a failed attempt, a dead consumer's) with XAUTOCLAIM;
 //      with `max_deliveries` set, asks XPENDING how often each was delivered
