@@ -5,7 +5,8 @@
 //
 // It reads every partition's decisions stream (mg:{p<N>}:decisions) through
 // one consumer group ("insights"), under a stable consumer name per process,
-// and hands each entry to fold_decision.lua, which adds it to the store's,
+// with a streams::StreamConsumer (groups, pending reads, reclaiming), and
+// hands each entry to fold_decision.lua, which adds it to the store's,
 // the courier's and the SKUs' buckets in the same partition and XACKs it in
 // one atomic step. An entry is therefore counted exactly when it is
 // acknowledged, whatever happens around it:
@@ -25,7 +26,8 @@
 //
 // Blocking reads (XREADGROUP BLOCK, XAUTOCLAIM) use a Redis connection of
 // the aggregator's own; folds go through the shared client, at most
-// `max_in_flight` at once.
+// `max_in_flight` at once. Entries are never dead-lettered: a fold that keeps
+// failing is retried every `retry_after` for as long as it fails.
 //
 // Example:
 //   Aggregator aggregator(redis, keys, clock, options);
@@ -37,12 +39,10 @@
 // owned; the client, key schema and clock must outlive the aggregator.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
-#include <thread>
-#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
@@ -52,6 +52,7 @@
 #include "services/redis/redis_client.h"
 #include "services/redis/redis_options.h"
 #include "services/store/key_schema.h"
+#include "services/streams/stream_consumer.h"
 
 namespace makegood::insights {
 
@@ -69,6 +70,10 @@ struct AggregatorOptions {
   int read_count = 100;
   // Folds in flight at once.
   int max_in_flight = 256;
+  // Monotonic time and sleep of the read loop (streams::ConsumerOptions);
+  // the real ones if unset. Tests replace them.
+  std::function<absl::Duration()> monotonic_now;
+  std::function<void(absl::Duration)> sleep;
 };
 
 struct AggregatorStats {
@@ -95,6 +100,13 @@ class Aggregator {
   // is bad; FAILED_PRECONDITION if already started (an aggregator starts at
   // most once; after Stop, make a new one).
   absl::Status Start(redis::RedisOptions redis_options);
+  // The same with the blocking client made by `blocking_client` (tests pass
+  // a FakeRedis).
+  absl::Status Start(streams::StreamConsumer::ClientFactory blocking_client);
+  // Start without the thread: Poll then runs one pass of the read loop on
+  // the caller's thread. For tests. Same errors as Start.
+  absl::Status Open(streams::StreamConsumer::ClientFactory blocking_client);
+  void Poll();
 
   // Stops reading and waits for the folds in flight (at most about `block`
   // plus the Redis command timeout). Unfolded entries stay pending and are
@@ -104,36 +116,17 @@ class Aggregator {
   AggregatorStats stats() const;
 
  private:
-  struct Entry {
-    int partition = 0;
-    std::string id;
-    redis::RedisReply fields;  // Nil if the entry was trimmed.
-  };
-
-  void Run();
-  bool EnsureGroups();
-  // Re-reads this consumer's pending entries, all of them, once per start.
-  void ReadOwnPending();
-  void Reclaim();
-  void ReadNew();
-  // Entries of an XREADGROUP reply.
-  std::vector<Entry> EntriesOf(const redis::RedisReply& reply) const;
-  // Folds every entry; returns when all are done.
-  void FoldAll(std::vector<Entry> entries);
-  void FoldOne(Entry entry);
+  // The consumer's handler: folds one entry, then calls `done`.
+  void FoldOne(streams::StreamEntry entry, streams::StreamConsumer::Done done);
 
   const store::KeySchema& keys_;
   const Clock& clock_;
   const AggregatorOptions options_;
   StatsStore store_;  // Folds go through the shared client.
-  std::vector<std::string> stream_keys_;
-  std::unique_ptr<redis::RedisClient> blocking_;
-  std::thread thread_;
-  std::atomic<bool> started_{false};
-  std::atomic<bool> stopping_{false};
+  redis::RedisClient& redis_;
+  std::unique_ptr<streams::StreamConsumer> consumer_;
 
   mutable absl::Mutex mu_;
-  int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   AggregatorStats stats_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -59,15 +59,15 @@ absl::Status AddPartition(const RedisReply& reply, SubjectStats& sum) {
 }  // namespace
 
 std::string StatsStore::DecisionsKey(int partition) const {
-  return absl::StrCat(keys_.PartitionPrefix(partition), "decisions");
+  return keys_.DecisionsKey(partition);
 }
 
 std::string StatsStore::AggregateKey(int partition, Dimension dimension,
                                      Granularity granularity,
                                      absl::string_view subject) const {
-  return absl::StrCat(
-      keys_.PartitionPrefix(partition), "ins:", DimensionName(dimension),
-      granularity == Granularity::kMinute ? ":m:" : ":h:", subject);
+  return keys_.InsightsKey(partition, DimensionName(dimension),
+                           granularity == Granularity::kMinute ? "m" : "h",
+                           subject);
 }
 
 void StatsStore::Fold(

@@ -128,29 +128,29 @@ void SandboxProvider::Lookup(const PayoutRequest& request,
 void SandboxProvider::Books(const char* mode, const PayoutRequest& request,
                             absl::AnyInvocable<void(PayoutResult)> done) {
   int partition = keys_.PartitionOf(request.member_id);
-  redis_.Eval(store::scripts::kSandboxPay,
-              {absl::StrCat(keys_.PartitionPrefix(partition), "psp:sandbox")},
-              {mode, request.refund_id, absl::StrCat(request.amount_minor),
-               absl::StrCat("sbx_re_", request.refund_id), "card_declined"},
-              [done = std::move(done)](
-                  absl::StatusOr<redis::RedisReply> reply) mutable {
-                PayoutResult result;
-                if (!reply.ok() || reply->elements.empty()) {
-                  result.reason = "unreachable";
-                } else if (reply->elements[0].str == "SUCCEEDED" &&
-                           reply->elements.size() >= 2) {
-                  result.outcome = PayoutOutcome::kSucceeded;
-                  result.provider_reference = reply->elements[1].str;
-                  result.reason = "paid";
-                } else if (reply->elements[0].str == "DECLINED" &&
-                           reply->elements.size() >= 2) {
-                  result.outcome = PayoutOutcome::kDeclined;
-                  result.reason = reply->elements[1].str;
-                } else {
-                  result.outcome = PayoutOutcome::kNotFound;
-                }
-                done(std::move(result));
-              });
+  redis_.Eval(
+      store::scripts::kSandboxPay, {keys_.SandboxPaymentsKey(partition)},
+      {mode, request.refund_id, absl::StrCat(request.amount_minor),
+       absl::StrCat("sbx_re_", request.refund_id), "card_declined"},
+      [done =
+           std::move(done)](absl::StatusOr<redis::RedisReply> reply) mutable {
+        PayoutResult result;
+        if (!reply.ok() || reply->elements.empty()) {
+          result.reason = "unreachable";
+        } else if (reply->elements[0].str == "SUCCEEDED" &&
+                   reply->elements.size() >= 2) {
+          result.outcome = PayoutOutcome::kSucceeded;
+          result.provider_reference = reply->elements[1].str;
+          result.reason = "paid";
+        } else if (reply->elements[0].str == "DECLINED" &&
+                   reply->elements.size() >= 2) {
+          result.outcome = PayoutOutcome::kDeclined;
+          result.reason = reply->elements[1].str;
+        } else {
+          result.outcome = PayoutOutcome::kNotFound;
+        }
+        done(std::move(result));
+      });
 }
 
 }  // namespace makegood::settlement

@@ -21,8 +21,7 @@ void WalletProvider::Call(const char* mode, const PayoutRequest& request,
                           absl::AnyInvocable<void(PayoutResult)> done) {
   int partition = keys_.PartitionOf(request.member_id);
   redis_.Eval(store::scripts::kWalletPay,
-              {absl::StrCat(keys_.PartitionPrefix(partition),
-                            "wallet:", request.member_id)},
+              {keys_.WalletKey(partition, request.member_id)},
               {mode, std::string(name()), request.refund_id, request.currency,
                absl::StrCat(request.amount_minor)},
               [done = std::move(done)](

@@ -15,13 +15,7 @@ using redis::RedisReply;
 
 struct SettlementWorker::Job {
   int partition = 0;
-  std::string prefix;
   std::string entry_id;
-  // What in_flight_ knows the entry by: entry ids are per stream, so two
-  // partitions' outboxes can both hold "<ms>-0".
-  std::string InFlightKey() const {
-    return absl::StrCat(partition, "/", entry_id);
-  }
   std::string entry_flat;  // "k=v k=v", for the dead-letter stream.
   std::string type;
   int64_t deliveries = 1;
@@ -29,6 +23,7 @@ struct SettlementWorker::Job {
   std::string provider;
   PayoutRequest request;
   int64_t created_at_ms = 0;
+  streams::StreamConsumer::Done done;  // Called once, by Done().
 };
 
 namespace {
@@ -60,15 +55,41 @@ SettlementWorker::SettlementWorker(
       keys_(keys),
       clock_(clock),
       providers_(std::move(providers)),
-      options_(std::move(options)) {
-  for (int p = 0; p < keys_.partitions(); ++p) {
-    outbox_keys_.push_back(absl::StrCat(keys_.PartitionPrefix(p), "outbox"));
-  }
-}
+      options_(std::move(options)) {}
 
 SettlementWorker::~SettlementWorker() { Stop(absl::ZeroDuration()); }
 
 absl::Status SettlementWorker::Start(redis::RedisOptions redis_options) {
+  // Blocking reads get a connection of their own, with a deadline beyond the
+  // block time.
+  redis_options.connections = 1;
+  redis_options.command_timeout = options_.block + absl::Seconds(2);
+  return Start(
+      [redis_options]() -> absl::StatusOr<std::unique_ptr<redis::RedisClient>> {
+        auto blocking = redis::HiredisClient::Start(redis_options);
+        if (!blocking.ok()) return blocking.status();
+        return std::unique_ptr<redis::RedisClient>(*std::move(blocking));
+      });
+}
+
+absl::Status SettlementWorker::Start(
+    streams::StreamConsumer::ClientFactory blocking_client) {
+  if (absl::Status opened = Open(std::move(blocking_client)); !opened.ok()) {
+    return opened;
+  }
+  if (absl::Status started = consumer_->Start(); !started.ok()) {
+    return started;
+  }
+  Log(LogLevel::kInfo, "settlement_started",
+      {{"consumer", options_.consumer},
+       {"card_provider", options_.card_provider},
+       {"fallback", options_.fallback},
+       {"partitions", keys_.partitions()}});
+  return absl::OkStatus();
+}
+
+absl::Status SettlementWorker::Open(
+    streams::StreamConsumer::ClientFactory blocking_client) {
   for (const char* needed : {"wallet", "coupon"}) {
     if (!providers_.contains(needed)) {
       return absl::FailedPreconditionError(
@@ -79,198 +100,86 @@ absl::Status SettlementWorker::Start(redis::RedisOptions redis_options) {
     return absl::FailedPreconditionError(absl::StrCat(
         "card provider \"", options_.card_provider, "\" is not configured"));
   }
-  // Blocking reads get a connection of their own, with a deadline beyond the
-  // block time.
-  redis_options.connections = 1;
-  redis_options.command_timeout = options_.block + absl::Seconds(2);
-  auto blocking = redis::HiredisClient::Start(std::move(redis_options));
-  if (!blocking.ok()) return blocking.status();
-  blocking_ = *std::move(blocking);
-  thread_ = std::thread([this] { Run(); });
-  Log(LogLevel::kInfo, "settlement_started",
-      {{"consumer", options_.consumer},
-       {"card_provider", options_.card_provider},
-       {"fallback", options_.fallback},
-       {"partitions", keys_.partitions()}});
-  return absl::OkStatus();
+  if (consumer_ != nullptr) {
+    return absl::FailedPreconditionError("settlement: already started");
+  }
+  streams::ConsumerOptions c;
+  c.name = "settlement";
+  c.group = options_.group;
+  c.consumer = options_.consumer;
+  for (int p = 0; p < keys_.partitions(); ++p) {
+    c.streams.push_back(keys_.OutboxKey(p));
+    c.dead_letter_streams.push_back(keys_.DeadOutboxKey(p));
+  }
+  c.block = options_.block;
+  c.retry_after = options_.retry_after;
+  c.read_count = options_.max_in_flight;
+  c.reclaim_count = 32;
+  c.max_in_flight = options_.max_in_flight;
+  c.max_deliveries = options_.max_deliveries;
+  c.on_backlog = options_.on_backlog;
+  c.backlog_interval = options_.backlog_interval;
+  c.monotonic_now = options_.monotonic_now;
+  c.sleep = options_.sleep;
+  consumer_ = std::make_unique<streams::StreamConsumer>(
+      redis_, clock_, std::move(c), std::move(blocking_client),
+      [this](streams::StreamEntry entry, streams::StreamConsumer::Done done) {
+        Handle(std::move(entry), std::move(done));
+      },
+      [this](streams::StreamEntry entry, streams::StreamConsumer::Done done) {
+        HandleDead(std::move(entry), std::move(done));
+      });
+  absl::Status opened = consumer_->Open();
+  if (!opened.ok()) consumer_.reset();
+  return opened;
 }
 
+void SettlementWorker::Poll() { consumer_->Poll(); }
+
 void SettlementWorker::Stop(absl::Duration grace) {
-  if (stopping_.exchange(true)) return;
-  if (thread_.joinable()) thread_.join();
-  absl::MutexLock lock(&mu_);
-  auto idle = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-    return in_flight_.empty();
-  };
-  mu_.AwaitWithTimeout(absl::Condition(&idle), grace);
-  blocking_.reset();
+  if (consumer_ != nullptr) consumer_->Stop(grace);
 }
 
 WorkerStats SettlementWorker::stats() const {
-  absl::MutexLock lock(&mu_);
-  return stats_;
-}
-
-void SettlementWorker::Run() {
-  bool groups_ready = false;
-  bool own_pending_read = false;
-  absl::Time next_reclaim = absl::InfinitePast();
-  absl::Time next_backlog = absl::InfinitePast();
-  while (!stopping_.load()) {
-    if (blocking_->ready_connections() == 0) {
-      absl::SleepFor(absl::Milliseconds(50));
-      continue;
-    }
-    if (!groups_ready) {
-      EnsureGroups();
-      groups_ready = true;
-    }
-    if (!own_pending_read) {
-      // After a restart under the same name: what this consumer had taken
-      // but not finished is resumed at once rather than after retry_after.
-      ReadOnce(/*own_pending=*/true);
-      own_pending_read = true;
-    }
-    if (options_.on_backlog && absl::Now() >= next_backlog) {
-      ReportBacklog();
-      next_backlog = absl::Now() + options_.backlog_interval;
-    }
-    if (absl::Now() >= next_reclaim) {
-      Reclaim();
-      next_reclaim = absl::Now() +
-                     std::max(options_.retry_after / 2, absl::Milliseconds(50));
-    }
-    {
-      absl::MutexLock lock(&mu_);
-      auto room = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-        return in_flight_.size() < static_cast<size_t>(options_.max_in_flight);
-      };
-      if (!mu_.AwaitWithTimeout(absl::Condition(&room),
-                                absl::Milliseconds(100))) {
-        continue;
-      }
-    }
-    ReadOnce(/*own_pending=*/false);
-  }
-}
-
-void SettlementWorker::EnsureGroups() {
-  for (const std::string& key : outbox_keys_) {
-    auto reply = blocking_->CommandSync(
-        {"XGROUP", "CREATE", key, options_.group, "0", "MKSTREAM"});
-    if (!reply.ok() &&
-        !absl::StrContains(reply.status().message(), "BUSYGROUP")) {
-      Log(LogLevel::kWarning, "settlement_group_create_failed",
-          {{"error", reply.status().ToString()}});
-    }
-  }
-}
-
-void SettlementWorker::ReadOnce(bool own_pending) {
-  size_t room;
+  WorkerStats stats;
   {
     absl::MutexLock lock(&mu_);
-    room = options_.max_in_flight -
-           std::min<size_t>(in_flight_.size(), options_.max_in_flight);
+    stats = stats_;
   }
-  if (room == 0) return;
-  std::vector<std::string> argv = {
-      "XREADGROUP",      "GROUP", options_.group,
-      options_.consumer, "COUNT", absl::StrCat(own_pending ? 1000 : room)};
-  if (!own_pending) {
-    argv.push_back("BLOCK");
-    argv.push_back(absl::StrCat(absl::ToInt64Milliseconds(options_.block)));
-  }
-  argv.push_back("STREAMS");
-  for (const std::string& key : outbox_keys_) argv.push_back(key);
-  for (size_t i = 0; i < outbox_keys_.size(); ++i) {
-    argv.push_back(own_pending ? "0" : ">");
-  }
-  auto reply = blocking_->CommandSync(std::move(argv));
-  if (!reply.ok()) {
-    if (!stopping_.load()) absl::SleepFor(absl::Milliseconds(50));
-    return;
-  }
-  // [[stream, [[id, [k, v, ...]], ...]], ...] or nil on timeout.
-  for (const RedisReply& stream : reply->elements) {
-    if (stream.elements.size() < 2) continue;
-    int partition = -1;
-    for (size_t p = 0; p < outbox_keys_.size(); ++p) {
-      if (outbox_keys_[p] == stream.elements[0].str) {
-        partition = static_cast<int>(p);
-      }
-    }
-    if (partition < 0) continue;
-    for (const RedisReply& entry : stream.elements[1].elements) {
-      if (entry.elements.size() < 2) continue;
-      auto job = std::make_shared<Job>();
-      job->partition = partition;
-      job->prefix = keys_.PartitionPrefix(partition);
-      job->entry_id = entry.elements[0].str;
-      job->entry_flat = FieldsOf(entry.elements[1], &job->type, &job->request);
-      Process(std::move(job));
-    }
-  }
+  if (consumer_ != nullptr) stats.reclaimed = consumer_->stats().reclaimed;
+  return stats;
 }
 
-void SettlementWorker::Reclaim() {
-  const std::string min_idle =
-      absl::StrCat(absl::ToInt64Milliseconds(options_.retry_after));
-  for (size_t p = 0; p < outbox_keys_.size() && !stopping_.load(); ++p) {
-    auto reply = blocking_->CommandSync({"XAUTOCLAIM", outbox_keys_[p],
-                                         options_.group, options_.consumer,
-                                         min_idle, "0-0", "COUNT", "32"});
-    if (!reply.ok() || reply->elements.size() < 2) continue;
-    for (const RedisReply& entry : reply->elements[1].elements) {
-      if (entry.elements.size() < 2) continue;
-      auto job = std::make_shared<Job>();
-      job->partition = static_cast<int>(p);
-      job->prefix = keys_.PartitionPrefix(job->partition);
-      job->entry_id = entry.elements[0].str;
-      job->entry_flat = FieldsOf(entry.elements[1], &job->type, &job->request);
-      // How often it was delivered, this claim included.
-      auto pending =
-          blocking_->CommandSync({"XPENDING", outbox_keys_[p], options_.group,
-                                  job->entry_id, job->entry_id, "1"});
-      if (pending.ok() && !pending->elements.empty() &&
-          pending->elements[0].elements.size() >= 4) {
-        job->deliveries = pending->elements[0].elements[3].integer;
-      }
-      job->dead = job->deliveries > options_.max_deliveries;
-      {
-        absl::MutexLock lock(&mu_);
-        ++stats_.reclaimed;
-      }
-      Process(std::move(job));
-    }
-  }
+std::shared_ptr<SettlementWorker::Job> SettlementWorker::JobOf(
+    streams::StreamEntry entry, streams::StreamConsumer::Done done) const {
+  auto job = std::make_shared<Job>();
+  job->partition = entry.stream;
+  job->entry_id = std::move(entry.id);
+  job->entry_flat = FieldsOf(entry.fields, &job->type, &job->request);
+  job->deliveries = entry.deliveries;
+  job->done = std::move(done);
+  return job;
 }
 
-void SettlementWorker::ReportBacklog() {
-  int64_t outbox = 0, dead = 0;
-  for (const std::string& key : outbox_keys_) {
-    auto length = blocking_->CommandSync({"XLEN", key});
-    auto dead_length =
-        blocking_->CommandSync({"XLEN", absl::StrCat(key, ":dead")});
-    if (!length.ok() || !dead_length.ok()) return;  // Next time.
-    outbox += length->integer;
-    dead += dead_length->integer;
-  }
-  options_.on_backlog(outbox, dead);
+void SettlementWorker::Handle(streams::StreamEntry entry,
+                              streams::StreamConsumer::Done done) {
+  Process(JobOf(std::move(entry), std::move(done)));
 }
 
-bool SettlementWorker::TryStart(const std::string& entry_id) {
-  absl::MutexLock lock(&mu_);
-  return in_flight_.insert(entry_id).second;
+void SettlementWorker::HandleDead(streams::StreamEntry entry,
+                                  streams::StreamConsumer::Done done) {
+  // settle_finish.lua moves the entry to the dead-letter stream, marks the
+  // refund NEEDS_ATTENTION and acks, in one step.
+  std::shared_ptr<Job> job = JobOf(std::move(entry), std::move(done));
+  job->dead = true;
+  Process(std::move(job));
 }
 
 void SettlementWorker::Done(const std::shared_ptr<Job>& job) {
-  absl::MutexLock lock(&mu_);
-  in_flight_.erase(job->InFlightKey());
+  if (job->done) std::exchange(job->done, nullptr)();
 }
 
 void SettlementWorker::Process(std::shared_ptr<Job> job) {
-  if (!TryStart(job->InFlightKey())) return;  // Already being settled here.
   if (job->dead) {
     Finish(std::move(job), "attention", "", "max_deliveries_exceeded");
     return;
@@ -284,11 +193,10 @@ void SettlementWorker::Process(std::shared_ptr<Job> job) {
     Done(job);
     return;
   }
-  std::string refund_key =
-      absl::StrCat(job->prefix, "refund:", job->request.refund_id);
-  std::vector<std::string> keys = {refund_key,
-                                   absl::StrCat(refund_key, ":events"),
-                                   absl::StrCat(job->prefix, "refund_feed")};
+  const int p = job->partition;
+  std::vector<std::string> keys = {
+      keys_.RefundKey(p, job->request.refund_id),
+      keys_.RefundEventsKey(p, job->request.refund_id), keys_.RefundFeedKey(p)};
   redis_.Eval(
       store::scripts::kSettleBegin, std::move(keys),
       {absl::StrCat(absl::ToUnixMillis(clock_.Now())), options_.card_provider,
@@ -392,22 +300,19 @@ void SettlementWorker::Finish(std::shared_ptr<Job> job, const char* result,
   // name keys of its own slot, or the script fails on Redis Cluster and the
   // entry is never dead-lettered. (An order lives in its member's partition,
   // which is the outbox's.)
-  const std::string& prefix = job->prefix;
-  std::string refund_key =
-      absl::StrCat(prefix, "refund:", job->request.refund_id);
+  const int p = job->partition;
+  const std::string prefix = keys_.PartitionPrefix(p);
   std::vector<std::string> keys = {
-      refund_key,
-      absl::StrCat(refund_key, ":events"),
-      absl::StrCat(prefix, "refund_feed"),
-      absl::StrCat(prefix, "outbox"),
-      absl::StrCat(prefix, "ledger"),
-      absl::StrCat(prefix, "ledger:balances"),
+      keys_.RefundKey(p, job->request.refund_id),
+      keys_.RefundEventsKey(p, job->request.refund_id), keys_.RefundFeedKey(p),
+      keys_.OutboxKey(p), keys_.LedgerKey(p), keys_.LedgerBalancesKey(p),
+      // KeySchema has no partition-based order key (OrderKey derives the
+      // partition from the member id, which a poison entry may lack) nor a
+      // follow-up tasks key: both still spelled here.
       absl::StrCat(prefix, "order:", job->request.order_id),
-      absl::StrCat(prefix, "wallet:", job->request.member_id),
-      absl::StrCat(prefix, "fu:notifications"),
-      absl::StrCat(prefix, "outbox:dead"),
-      absl::StrCat(prefix, "fu:tasks"),
-      absl::StrCat(prefix, "attention")};
+      keys_.WalletKey(p, job->request.member_id), keys_.NotificationsKey(p),
+      keys_.DeadOutboxKey(p), absl::StrCat(prefix, "fu:tasks"),
+      keys_.AttentionKey(p)};
   std::vector<std::string> args = {
       absl::StrCat(absl::ToUnixMillis(clock_.Now())),
       result,

@@ -5,8 +5,9 @@
 // The commit script appends a `refund_accepted` entry to its partition's
 // outbox stream (mg:{p<N>}:outbox) in the same atomic step as the refund.
 // Workers read every partition's outbox through one consumer group
-// ("settlement"), each under a stable consumer name (its pod/host name), and
-// for each entry:
+// ("settlement"), each under a stable consumer name (its pod/host name), with
+// a streams::StreamConsumer (groups, pending reads, reclaiming, dead-letter
+// hand-off), and for each entry:
 //   1. settle_begin.lua: ACCEPTED -> SETTLING, recording the provider (wallet
 //      and coupon refunds go to the internal providers, card refunds to the
 //      configured card provider). A refund already SETTLING was taken before
@@ -38,16 +39,13 @@
 // Thread-safety: Start/Stop from one thread; stats() from any.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
@@ -57,6 +55,7 @@
 #include "services/redis/redis_options.h"
 #include "services/settlement/provider.h"
 #include "services/store/key_schema.h"
+#include "services/streams/stream_consumer.h"
 
 namespace makegood::settlement {
 
@@ -86,6 +85,10 @@ struct WorkerOptions {
   // Every `backlog_interval`: entries in the outboxes and dead letters.
   std::function<void(int64_t outbox, int64_t dead_letters)> on_backlog;
   absl::Duration backlog_interval = absl::Seconds(5);
+  // Monotonic time and sleep of the read loop (streams::ConsumerOptions);
+  // the real ones if unset. Tests replace them.
+  std::function<absl::Duration()> monotonic_now;
+  std::function<void(absl::Duration)> sleep;
 };
 
 struct WorkerStats {
@@ -121,6 +124,13 @@ class SettlementWorker {
   // creates the consumer group on every partition's outbox if missing and
   // starts the loop. FAILED_PRECONDITION if a needed provider is missing.
   absl::Status Start(redis::RedisOptions redis_options);
+  // The same with the blocking client made by `blocking_client` (tests pass
+  // a FakeRedis).
+  absl::Status Start(streams::StreamConsumer::ClientFactory blocking_client);
+  // Start without the thread: Poll then runs one pass of the read loop on
+  // the caller's thread. For tests.
+  absl::Status Open(streams::StreamConsumer::ClientFactory blocking_client);
+  void Poll();
 
   // Stops reading; waits up to `grace` for entries in flight (the rest stay
   // pending and are resumed later). Idempotent.
@@ -131,32 +141,27 @@ class SettlementWorker {
  private:
   struct Job;
 
-  void Run();
-  void EnsureGroups();
-  // Reads new (or, on the first pass, this consumer's own pending) entries.
-  void ReadOnce(bool own_pending);
-  void Reclaim();
-  void ReportBacklog();
+  // The consumer's handler and dead-letter hook.
+  void Handle(streams::StreamEntry entry, streams::StreamConsumer::Done done);
+  void HandleDead(streams::StreamEntry entry,
+                  streams::StreamConsumer::Done done);
+  std::shared_ptr<Job> JobOf(streams::StreamEntry entry,
+                             streams::StreamConsumer::Done done) const;
   void Process(std::shared_ptr<Job> job);
   void OnBegun(std::shared_ptr<Job> job, absl::StatusOr<redis::RedisReply>);
   void OnProviderAnswer(std::shared_ptr<Job> job, PayoutResult result);
   void Finish(std::shared_ptr<Job> job, const char* result,
               std::string reference, std::string reason);
   void Done(const std::shared_ptr<Job>& job);
-  bool TryStart(const std::string& entry_id);
 
   redis::RedisClient& redis_;
   const store::KeySchema& keys_;
   const Clock& clock_;
   const absl::flat_hash_map<std::string, PaymentProvider*> providers_;
   const WorkerOptions options_;
-  std::vector<std::string> outbox_keys_;
-  std::unique_ptr<redis::RedisClient> blocking_;
-  std::thread thread_;
-  std::atomic<bool> stopping_{false};
+  std::unique_ptr<streams::StreamConsumer> consumer_;
 
   mutable absl::Mutex mu_;
-  absl::flat_hash_set<std::string> in_flight_ ABSL_GUARDED_BY(mu_);
   WorkerStats stats_ ABSL_GUARDED_BY(mu_);
 };
 

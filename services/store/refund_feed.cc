@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "services/core/log.h"
 #include "services/redis/hiredis_client.h"
+#include "services/streams/stream_consumer.h"
 
 namespace makegood::store {
 
@@ -25,7 +26,7 @@ absl::StatusOr<std::unique_ptr<RefundFeed>> RefundFeed::Start(
 RefundFeed::RefundFeed(const KeySchema& keys, absl::Duration heartbeat)
     : keys_(keys), heartbeat_(heartbeat) {
   for (int p = 0; p < keys_.partitions(); ++p) {
-    feed_keys_.push_back(absl::StrCat(keys_.PartitionPrefix(p), "refund_feed"));
+    feed_keys_.push_back(keys_.RefundFeedKey(p));
   }
 }
 
@@ -94,27 +95,18 @@ void RefundFeed::Run() {
       absl::SleepFor(absl::Milliseconds(100));
       continue;
     }
-    for (const redis::RedisReply& stream : reply->elements) {
-      if (stream.elements.size() < 2) continue;
-      size_t index = 0;
-      while (index < feed_keys_.size() &&
-             feed_keys_[index] != stream.elements[0].str) {
-        ++index;
-      }
-      if (index == feed_keys_.size()) continue;
-      for (const redis::RedisReply& entry : stream.elements[1].elements) {
-        if (entry.elements.size() < 2) continue;
-        last_ids[index] = entry.elements[0].str;
-        const auto& kv = entry.elements[1].elements;
-        for (size_t i = 0; i + 1 < kv.size(); i += 2) {
-          if (kv[i].str != "refund_id") continue;
-          notices_.fetch_add(1);
-          absl::MutexLock lock(&mu_);
-          auto it = subscribers_.find(kv[i + 1].str);
-          if (it == subscribers_.end()) break;
-          for (auto& [id, callback] : it->second) callback();
-          break;
-        }
+    for (const streams::StreamEntry& entry :
+         streams::EntriesOfRead(*reply, feed_keys_)) {
+      last_ids[static_cast<size_t>(entry.stream)] = entry.id;
+      const auto& kv = entry.fields.elements;
+      for (size_t i = 0; i + 1 < kv.size(); i += 2) {
+        if (kv[i].str != "refund_id") continue;
+        notices_.fetch_add(1);
+        absl::MutexLock lock(&mu_);
+        auto it = subscribers_.find(kv[i + 1].str);
+        if (it == subscribers_.end()) break;
+        for (auto& [id, callback] : it->second) callback();
+        break;
       }
     }
     if (absl::Now() >= next_heartbeat) {

@@ -17,6 +17,12 @@
 //   ...
 //   (*feed)->Unsubscribe("rf_3_...", id);
 //
+// Not a streams::StreamConsumer: every server must see every notice, so the
+// feed reads with plain XREAD from "now" (a consumer group would share the
+// notices out among the servers), and a notice needs no ack, retry or dead
+// letter. It shares the consumer's reading of stream replies
+// (streams::EntriesOfRead).
+//
 // Thread-safety: thread-safe. Callbacks run on the feed thread, must not
 // block, and are never called after Unsubscribe returns.
 #pragma once

@@ -139,4 +139,28 @@ redis::RedisReply Reply(std::vector<redis::RedisReply> elements) {
 
 redis::RedisReply NilReply() { return redis::RedisReply::Nil(); }
 
+namespace {
+
+class Borrowed final : public redis::RedisClient {
+ public:
+  explicit Borrowed(redis::RedisClient& client) : client_(client) {}
+  void Command(std::vector<std::string> argv, Callback done) override {
+    client_.Command(std::move(argv), std::move(done));
+  }
+  void Eval(const redis::LuaScript& script, std::vector<std::string> keys,
+            std::vector<std::string> args, Callback done) override {
+    client_.Eval(script, std::move(keys), std::move(args), std::move(done));
+  }
+  int ready_connections() const override { return client_.ready_connections(); }
+
+ private:
+  redis::RedisClient& client_;
+};
+
+}  // namespace
+
+std::unique_ptr<redis::RedisClient> Borrow(redis::RedisClient& client) {
+  return std::make_unique<Borrowed>(client);
+}
+
 }  // namespace makegood::testing

@@ -34,6 +34,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -97,6 +98,11 @@ class FakeRedis final : public redis::RedisClient {
   std::vector<Call> calls_ ABSL_GUARDED_BY(mu_);
   std::vector<Call> unexpected_ ABSL_GUARDED_BY(mu_);
 };
+
+// A client that forwards every call to `client` without owning it: for
+// components that take ownership of a client of their own (the stream
+// consumer's blocking client) while the test keeps the fake.
+std::unique_ptr<redis::RedisClient> Borrow(redis::RedisClient& client);
 
 // Reply builders for scripted answers.
 redis::RedisReply Reply(std::string text);  // A bulk string.

@@ -1,0 +1,420 @@
+#include "services/streams/stream_consumer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "services/core/log.h"
+
+namespace makegood::streams {
+
+using redis::RedisReply;
+
+namespace {
+
+std::string InFlightKey(const StreamEntry& entry) {
+  return absl::StrCat(entry.stream, "/", entry.id);
+}
+
+}  // namespace
+
+std::string StreamEntry::Field(std::string_view field) const {
+  for (size_t i = 0; i + 1 < fields.elements.size(); i += 2) {
+    if (fields.elements[i].str == field) return fields.elements[i + 1].str;
+  }
+  return "";
+}
+
+std::vector<StreamEntry> EntriesOfRead(
+    const RedisReply& reply, const std::vector<std::string>& streams) {
+  std::vector<StreamEntry> entries;
+  for (const RedisReply& stream : reply.elements) {
+    if (stream.elements.size() < 2) continue;
+    auto it = std::find(streams.begin(), streams.end(), stream.elements[0].str);
+    if (it == streams.end()) continue;
+    const int index = static_cast<int>(it - streams.begin());
+    for (const RedisReply& e : stream.elements[1].elements) {
+      if (e.elements.empty()) continue;
+      StreamEntry entry;
+      entry.stream = index;
+      entry.id = e.elements[0].str;
+      if (e.elements.size() >= 2) entry.fields = e.elements[1];
+      entries.push_back(std::move(entry));
+    }
+  }
+  return entries;
+}
+
+StreamConsumer::StreamConsumer(redis::RedisClient& redis, const Clock& clock,
+                               ConsumerOptions options,
+                               ClientFactory blocking_client, Handler handler,
+                               Handler on_dead_letter)
+    : redis_(redis),
+      clock_(clock),
+      options_(std::move(options)),
+      factory_(std::move(blocking_client)),
+      handler_(std::move(handler)),
+      on_dead_letter_(std::move(on_dead_letter)) {}
+
+StreamConsumer::~StreamConsumer() { Stop(absl::ZeroDuration()); }
+
+absl::Status StreamConsumer::Open() {
+  const std::string& n = options_.name;
+  if (options_.consumer.empty() || options_.group.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(n, ": consumer and group must not be empty"));
+  }
+  if (options_.streams.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(n, ": no streams"));
+  }
+  if (options_.block <= absl::ZeroDuration() ||
+      options_.retry_after < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(n, ": block must be > 0 and retry_after >= 0"));
+  }
+  if (options_.read_count < 1 || options_.reclaim_count < 1 ||
+      options_.max_in_flight < 1 || options_.max_deliveries < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        n,
+        ": read_count, reclaim_count and max_in_flight must be >= 1, "
+        "max_deliveries >= 0"));
+  }
+  if ((options_.max_deliveries > 0 || options_.on_backlog) &&
+      options_.dead_letter_streams.size() != options_.streams.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(n, ": one dead_letter_stream per stream needed"));
+  }
+  if (blocking_ != nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat(n, ": already open"));
+  }
+  auto blocking = factory_();
+  if (!blocking.ok()) return blocking.status();
+  blocking_ = *std::move(blocking);
+  pending_after_.assign(options_.streams.size(), "0");
+  pending_done_.assign(options_.streams.size(), false);
+  return absl::OkStatus();
+}
+
+absl::Status StreamConsumer::Start() {
+  if (blocking_ == nullptr) {
+    if (absl::Status opened = Open(); !opened.ok()) return opened;
+  }
+  if (thread_.joinable()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(options_.name, ": already started"));
+  }
+  thread_ = std::thread([this] {
+    while (!stopping_.load()) Poll();
+  });
+  return absl::OkStatus();
+}
+
+void StreamConsumer::Stop(absl::Duration grace) {
+  if (stopping_.exchange(true)) return;
+  if (thread_.joinable()) thread_.join();
+  absl::MutexLock lock(&mu_);
+  auto idle = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    return in_flight_.empty();
+  };
+  mu_.AwaitWithTimeout(absl::Condition(&idle), grace);
+}
+
+ConsumerStats StreamConsumer::stats() const {
+  absl::MutexLock lock(&mu_);
+  return stats_;
+}
+
+absl::Duration StreamConsumer::MonotonicNow() const {
+  if (options_.monotonic_now) return options_.monotonic_now();
+  return absl::FromChrono(std::chrono::steady_clock::now().time_since_epoch());
+}
+
+void StreamConsumer::Pause(absl::Duration d) {
+  if (options_.sleep) {
+    options_.sleep(d);
+    return;
+  }
+  // Short slices so Stop() is never held up.
+  for (absl::Duration slept; slept < d && !stopping_.load();
+       slept += absl::Milliseconds(50)) {
+    absl::SleepFor(std::min(d - slept, absl::Milliseconds(50)));
+  }
+}
+
+void StreamConsumer::Poll() {
+  if (stopping_.load()) return;
+  if (blocking_->ready_connections() == 0) {
+    Pause(absl::Milliseconds(50));
+    return;
+  }
+  if (!groups_ready_) {
+    groups_ready_ = EnsureGroups();
+    if (!groups_ready_) {
+      Pause(options_.group_retry);
+      return;
+    }
+  }
+  if (!own_pending_read_) {
+    // On failure it is tried again next pass, from where it stopped; the
+    // pass goes on, so reclaiming works even where this read cannot (a
+    // read over several streams is refused across Redis Cluster slots).
+    own_pending_read_ = ReadOwnPending();
+  }
+  if (options_.on_backlog && MonotonicNow() >= next_backlog_) {
+    ReportBacklog();
+    next_backlog_ = MonotonicNow() + options_.backlog_interval;
+  }
+  if (MonotonicNow() >= next_reclaim_) {
+    Reclaim();
+    next_reclaim_ = MonotonicNow() +
+                    std::max(options_.retry_after / 2, absl::Milliseconds(50));
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    auto room = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+      return in_flight_.size() < static_cast<size_t>(options_.max_in_flight);
+    };
+    if (!mu_.AwaitWithTimeout(absl::Condition(&room),
+                              absl::Milliseconds(100))) {
+      return;
+    }
+  }
+  ReadNew();
+}
+
+void StreamConsumer::NoteError(const absl::Status& status) {
+  // The streams or the group vanished (e.g. Redis restarted empty): create
+  // them again.
+  if (absl::StrContains(status.message(), "NOGROUP")) {
+    groups_ready_ = false;
+    own_pending_read_ = false;
+    pending_after_.assign(options_.streams.size(), "0");
+    pending_done_.assign(options_.streams.size(), false);
+  }
+}
+
+bool StreamConsumer::EnsureGroups() {
+  bool ready = true;
+  for (const std::string& key : options_.streams) {
+    auto reply = blocking_->CommandSync(
+        {"XGROUP", "CREATE", key, options_.group, "0", "MKSTREAM"});
+    if (!reply.ok() &&
+        !absl::StrContains(reply.status().message(), "BUSYGROUP")) {
+      Log(LogLevel::kWarning,
+          absl::StrCat(options_.name, "_group_create_failed"),
+          {{"stream", key}, {"error", reply.status().ToString()}});
+      ready = false;
+    }
+  }
+  return ready;
+}
+
+bool StreamConsumer::ReadOwnPending() {
+  // Per stream, the id after which to read this consumer's pending entries;
+  // a stream is done when nothing follows. Moving past entries whose
+  // handling fails keeps this finite: those are retried by Reclaim.
+  const std::vector<std::string>& streams = options_.streams;
+  while (!stopping_.load()) {
+    std::vector<std::string> argv = {
+        "XREADGROUP",      "GROUP", options_.group,
+        options_.consumer, "COUNT", absl::StrCat(options_.read_count),
+        "STREAMS"};
+    std::vector<size_t> asked;
+    for (size_t s = 0; s < streams.size(); ++s) {
+      if (!pending_done_[s]) {
+        asked.push_back(s);
+        argv.push_back(streams[s]);
+      }
+    }
+    if (asked.empty()) return true;
+    for (size_t s : asked) argv.push_back(pending_after_[s]);
+    auto reply = blocking_->CommandSync(std::move(argv));
+    if (!reply.ok()) {
+      NoteError(reply.status());
+      return false;
+    }
+    std::vector<StreamEntry> entries = EntriesOfRead(*reply, streams);
+    for (size_t s : asked) pending_done_[s] = true;
+    for (const StreamEntry& entry : entries) {
+      const auto s = static_cast<size_t>(entry.stream);
+      pending_done_[s] = false;
+      pending_after_[s] = entry.id;  // Ascending within a stream.
+    }
+    for (StreamEntry& entry : entries) Dispatch(std::move(entry));
+  }
+  return false;
+}
+
+void StreamConsumer::Reclaim() {
+  const std::string min_idle =
+      absl::StrCat(absl::ToInt64Milliseconds(options_.retry_after));
+  const std::vector<std::string>& streams = options_.streams;
+  for (size_t s = 0; s < streams.size() && !stopping_.load(); ++s) {
+    std::string cursor = "0-0";
+    do {
+      auto reply = blocking_->CommandSync(
+          {"XAUTOCLAIM", streams[s], options_.group, options_.consumer,
+           min_idle, cursor, "COUNT", absl::StrCat(options_.reclaim_count)});
+      // [next cursor, [[id, [k, v, ...]], ...], deleted ids]. Redis drops
+      // deleted (trimmed) entries from the pending list itself.
+      if (!reply.ok()) {
+        NoteError(reply.status());
+        break;
+      }
+      if (reply->elements.size() < 2) break;
+      cursor = reply->elements[0].str;
+      for (RedisReply& e : reply->elements[1].elements) {
+        if (e.elements.size() < 2) continue;
+        StreamEntry entry;
+        entry.stream = static_cast<int>(s);
+        entry.id = std::move(e.elements[0].str);
+        entry.fields = std::move(e.elements[1]);
+        entry.reclaimed = true;
+        if (options_.max_deliveries > 0) {
+          // How often it was delivered, this claim included. Unknown (a
+          // failed XPENDING) counts as 1: dead-lettered on a later claim.
+          auto pending =
+              blocking_->CommandSync({"XPENDING", streams[s], options_.group,
+                                      entry.id, entry.id, "1"});
+          if (pending.ok() && !pending->elements.empty() &&
+              pending->elements[0].elements.size() >= 4) {
+            entry.deliveries = pending->elements[0].elements[3].integer;
+          }
+        }
+        {
+          absl::MutexLock lock(&mu_);
+          ++stats_.reclaimed;
+        }
+        // Handed out before the next entry's XPENDING round trip, so the
+        // entries of a claim are begun in stream order.
+        Dispatch(std::move(entry));
+      }
+    } while (cursor != "0-0" && !cursor.empty() && !stopping_.load());
+  }
+}
+
+void StreamConsumer::ReadNew() {
+  size_t room;
+  {
+    absl::MutexLock lock(&mu_);
+    room = options_.max_in_flight -
+           std::min<size_t>(in_flight_.size(), options_.max_in_flight);
+  }
+  if (room == 0) return;
+  const std::vector<std::string>& streams = options_.streams;
+  std::vector<std::string> argv = {
+      "XREADGROUP",   "GROUP",
+      options_.group, options_.consumer,
+      "COUNT",        absl::StrCat(std::min<size_t>(room, options_.read_count)),
+      "BLOCK",        absl::StrCat(absl::ToInt64Milliseconds(options_.block)),
+      "STREAMS"};
+  argv.insert(argv.end(), streams.begin(), streams.end());
+  argv.insert(argv.end(), streams.size(), ">");
+  auto reply = blocking_->CommandSync(std::move(argv));
+  if (!reply.ok()) {
+    NoteError(reply.status());
+    Pause(absl::Milliseconds(50));
+    return;
+  }
+  for (StreamEntry& entry : EntriesOfRead(*reply, streams)) {
+    Dispatch(std::move(entry));
+  }
+}
+
+void StreamConsumer::ReportBacklog() {
+  int64_t entries = 0, dead = 0;
+  for (size_t s = 0; s < options_.streams.size(); ++s) {
+    auto length = blocking_->CommandSync({"XLEN", options_.streams[s]});
+    auto dead_length =
+        blocking_->CommandSync({"XLEN", options_.dead_letter_streams[s]});
+    if (!length.ok() || !dead_length.ok()) return;  // Next time.
+    entries += length->integer;
+    dead += dead_length->integer;
+  }
+  options_.on_backlog(entries, dead);
+}
+
+void StreamConsumer::Dispatch(StreamEntry entry) {
+  std::string key = InFlightKey(entry);
+  const bool dead =
+      options_.max_deliveries > 0 && entry.deliveries > options_.max_deliveries;
+  {
+    absl::MutexLock lock(&mu_);
+    auto ready = [&]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+      return in_flight_.size() < static_cast<size_t>(options_.max_in_flight) ||
+             in_flight_.contains(key) || stopping_.load();
+    };
+    while (!mu_.AwaitWithTimeout(absl::Condition(&ready),
+                                 absl::Milliseconds(100))) {
+    }
+    // Being handled here already, or stopping: left pending.
+    if (stopping_.load() || !in_flight_.insert(key).second) return;
+    if (dead) {
+      ++stats_.dead_lettered;
+    } else {
+      ++stats_.delivered;
+    }
+  }
+  Done done = [this, key = std::move(key)] {
+    absl::MutexLock lock(&mu_);
+    in_flight_.erase(key);
+  };
+  if (!dead) {
+    handler_(std::move(entry), std::move(done));
+  } else if (on_dead_letter_) {
+    on_dead_letter_(std::move(entry), std::move(done));
+  } else {
+    DeadLetter(std::move(entry), std::move(done));
+  }
+}
+
+void StreamConsumer::DeadLetter(StreamEntry entry, Done done) {
+  const size_t s = static_cast<size_t>(entry.stream);
+  std::vector<std::string> argv = {
+      "XADD",
+      options_.dead_letter_streams[s],
+      "*",
+      "entry_id",
+      entry.id,
+      "deliveries",
+      absl::StrCat(entry.deliveries),
+      "dead_at_ms",
+      absl::StrCat(absl::ToUnixMillis(clock_.Now()))};
+  for (const RedisReply& f : entry.fields.elements) argv.push_back(f.str);
+  Log(LogLevel::kWarning, absl::StrCat(options_.name, "_dead_letter"),
+      {{"stream", options_.streams[s]},
+       {"entry_id", entry.id},
+       {"deliveries", entry.deliveries}});
+  redis_.Command(
+      std::move(argv), [this, entry = std::move(entry), done = std::move(done)](
+                           absl::StatusOr<RedisReply> added) mutable {
+        if (!added.ok()) {
+          done();  // Still pending: dead-lettered on a later claim.
+          return;
+        }
+        const std::string& stream = options_.streams[entry.stream];
+        redis_.Command({"XACK", stream, options_.group, entry.id},
+                       [this, stream, id = entry.id, done = std::move(done)](
+                           absl::StatusOr<RedisReply> acked) mutable {
+                         if (acked.ok()) {
+                           redis_.Command({"XDEL", stream, id},
+                                          [](absl::StatusOr<RedisReply>) {});
+                         }
+                         done();
+                       });
+      });
+}
+
+void StreamConsumer::Ack(const StreamEntry& entry,
+                         absl::AnyInvocable<void(absl::Status)> done) {
+  redis_.Command(
+      {"XACK", options_.streams[entry.stream], options_.group, entry.id},
+      [done = std::move(done)](absl::StatusOr<RedisReply> reply) mutable {
+        done(reply.status());
+      });
+}
+
+}  // namespace makegood::streams
