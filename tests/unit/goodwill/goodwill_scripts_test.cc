@@ -29,15 +29,16 @@ std::string HashTag(const std::string& key) {
 }
 
 TEST(AgentBudgetRequest, ArgvAsTheScriptDocumentsIt) {
+  store::KeySchema schema = *store::KeySchema::Create(64);
   AgentBudgetRequest r;
   r.operation = AgentBudgetRequest::kRelease;
-  r.budget_key = "mg:{g3}:agent:agent-7:20600";
+  r.budget_key = schema.AgentBudgetKey("agent-7", 20600);
   r.grant_id = "rf_1_ab";
   r.amount = 250;
   r.daily_budget = 1000;
   r.ttl = absl::Hours(48);
   r.token = "tok";
-  EXPECT_THAT(r.Keys(), ::testing::ElementsAre("mg:{g3}:agent:agent-7:20600"));
+  EXPECT_THAT(r.Keys(), ::testing::ElementsAre(r.budget_key));
   EXPECT_THAT(r.Args(), ::testing::ElementsAre("release", "rf_1_ab", "250",
                                                "1000", "172800000", "tok"));
   // The script's own header says the same.
