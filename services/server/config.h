@@ -10,10 +10,10 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "services/api/goodwill_service.h"
 #include "services/auth/authenticator.h"
 #include "services/auth/tls_credentials.h"
 #include "services/core/log.h"
+#include "services/goodwill/goodwill_flow.h"
 #include "services/rating/rating_flow.h"
 #include "services/redis/redis_client.h"
 #include "services/redis/redis_options.h"
@@ -69,7 +69,7 @@ struct ServerConfig {
   auth::ServerTlsOptions tls;
   // Prometheus /metrics on its own "IPv4:port"; empty: off.
   std::string admin_listen;
-  api::GoodwillOptions goodwill;
+  goodwill::GoodwillOptions goodwill;
   // Fold decision events into the insights aggregates in this process.
   bool insights_aggregator = false;
   // Serve the public API; false leaves only health (a worker-only process).

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -14,8 +15,9 @@
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "gtest/gtest.h"
+#include "services/goodwill/goodwill_agent_script.h"
+#include "services/goodwill/lua/scripts.h"
 #include "services/store/key_schema.h"
-#include "services/store/lua/scripts.h"
 #include "tests/testing/app_harness.h"
 
 namespace makegood {
@@ -32,6 +34,17 @@ std::string Reason(const grpc::Status& status) {
     if (any.UnpackTo(&info)) return info.reason();
   }
   return "";
+}
+
+// EVAL of `script` with its typed call's KEYS and ARGV.
+std::vector<std::string> EvalArgv(const redis::LuaScript& script,
+                                  const std::vector<std::string>& keys,
+                                  const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {"EVAL", script.source,
+                                   absl::StrCat(keys.size())};
+  argv.insert(argv.end(), keys.begin(), keys.end());
+  argv.insert(argv.end(), args.begin(), args.end());
+  return argv;
 }
 
 std::map<std::string, std::string> Fields(const redis::RedisReply& reply) {
@@ -80,9 +93,7 @@ class GoodwillTest : public ::testing::Test {
   // The UTC day number of the business clock (budgets are per day).
   int64_t Day() { return absl::ToUnixSeconds(h_->clock().Now()) / 86400; }
 
-  std::string Prefix(const std::string& member) {
-    return keys_.PartitionPrefix(keys_.PartitionOf(member));
-  }
+  int Partition(const std::string& member) { return keys_.PartitionOf(member); }
 
   std::unique_ptr<AppHarness> h_;
   store::KeySchema keys_ = *store::KeySchema::Create(64);
@@ -100,18 +111,19 @@ TEST_F(GoodwillTest, GrantIsARefundWithAnAuditTrailAndLedgerPostings) {
   EXPECT_EQ(response.agent_budget_remaining_minor(), 750);
   EXPECT_EQ(response.member_budget_remaining_minor(), 350);
 
-  auto audit = h_->Redis({"XRANGE", Prefix("m-1") + "goodwill", "-", "+"});
+  auto audit =
+      h_->Redis({"XRANGE", keys_.GoodwillKey(Partition("m-1")), "-", "+"});
   ASSERT_EQ(audit->elements.size(), 1u);
   auto entry = Fields(audit->elements[0].elements[1]);
   EXPECT_EQ(entry["agent_id"], "agent-7");
   EXPECT_EQ(entry["reason"], "late_again");
   EXPECT_EQ(entry["grant_id"], refund.refund_id());
   EXPECT_THAT(entry["note"], HasSubstr("Third late delivery"));
-  auto balances =
-      Fields(*h_->Redis({"HGETALL", Prefix("m-1") + "ledger:balances"}));
+  auto balances = Fields(
+      *h_->Redis({"HGETALL", keys_.LedgerBalancesKey(Partition("m-1"))}));
   EXPECT_EQ(balances["expense:goodwill:wallet:EUR"], "250");
   EXPECT_EQ(balances["payable:member:m-1:wallet:EUR"], "-250");
-  auto outbox = h_->Redis({"XLEN", Prefix("m-1") + "outbox"});
+  auto outbox = h_->Redis({"XLEN", keys_.OutboxKey(Partition("m-1"))});
   EXPECT_EQ(outbox->integer, 1) << "settled by the worker like any refund";
 
   v1::GetRefundRequest get;
@@ -139,7 +151,7 @@ TEST_F(GoodwillTest, RetryReplaysAndAnotherPayloadIsRefused) {
   ASSERT_TRUE(Call(Grant("g-2", 100), &next).ok());
   EXPECT_EQ(next.agent_budget_remaining_minor(), 650);
   EXPECT_EQ(next.member_budget_remaining_minor(), 250);
-  auto audit = h_->Redis({"XLEN", Prefix("m-1") + "goodwill"});
+  auto audit = h_->Redis({"XLEN", keys_.GoodwillKey(Partition("m-1"))});
   EXPECT_EQ(audit->integer, 2);
 }
 
@@ -230,7 +242,8 @@ TEST_F(GoodwillTest, GrantSettlesThroughTheWorker) {
     absl::SleepFor(absl::Milliseconds(10));
   }
   EXPECT_EQ(refund.state(), v1::REFUND_STATE_SUCCEEDED);
-  auto wallet = h_->Redis({"HGET", Prefix("m-1") + "wallet:m-1", "bal:EUR"});
+  auto wallet =
+      h_->Redis({"HGET", keys_.WalletKey(Partition("m-1"), "m-1"), "bal:EUR"});
   EXPECT_EQ(wallet->str, "250");
 }
 
@@ -333,35 +346,47 @@ TEST_F(GoodwillTest, ConcurrentRequestsWithOneKeyChargeTheAgentOnce) {
   auto spent =
       h_->Redis({"HGET", keys_.AgentBudgetKey("agent-7", Day()), "spent"});
   EXPECT_EQ(spent->str, "200") << "20 grants of 10, each counted once";
-  auto audit = h_->Redis({"XLEN", Prefix("m-2") + "goodwill"});
+  auto audit = h_->Redis({"XLEN", keys_.GoodwillKey(Partition("m-2"))});
   EXPECT_EQ(audit->integer, 20);
 }
 
 // The refusal of one request must not release what its twin's grant holds,
 // in whatever order the two finish (goodwill_agent.lua, directly).
 TEST_F(GoodwillTest, AReleaseNeverTakesBackAConfirmedGrant) {
-  const std::string key = keys_.AgentBudgetKey("agent-9", Day());
-  auto agent = [&](const std::string& op, const std::string& token) {
-    return h_->Redis({"EVAL", store::scripts::kGoodwillAgent.source, "1", key,
-                      op, "rf_x", "40", "1000", "100000", token});
+  using Request = goodwill::AgentBudgetRequest;
+  using Reply = goodwill::AgentBudgetReply;
+  auto agent = [&](const std::string& key, const std::string& grant_id,
+                   Request::Operation operation,
+                   const std::string& token) -> std::optional<Reply::Outcome> {
+    Request request;
+    request.operation = operation;
+    request.budget_key = key;
+    request.grant_id = grant_id;
+    request.amount = 40;
+    request.daily_budget = 1000;
+    request.ttl = absl::Seconds(100);
+    request.token = token;
+    auto reply = h_->Redis(EvalArgv(goodwill::scripts::kGoodwillAgent,
+                                    request.Keys(), request.Args()));
+    if (!reply.ok()) return std::nullopt;
+    auto parsed = goodwill::ParseAgentBudgetReply(*reply);
+    if (!parsed.ok()) return std::nullopt;
+    return parsed->outcome;
   };
-  ASSERT_EQ(agent("reserve", "A")->elements[0].str, "NEW");
-  ASSERT_EQ(agent("reserve", "B")->elements[0].str, "HELD");
+  const std::string key = keys_.AgentBudgetKey("agent-9", Day());
+  ASSERT_EQ(agent(key, "rf_x", Request::kReserve, "A"), Reply::kNew);
+  ASSERT_EQ(agent(key, "rf_x", Request::kReserve, "B"), Reply::kHeld);
   // B's grant committed and confirmed; then A's refusal arrives late.
-  ASSERT_EQ(agent("confirm", "B")->elements[0].str, "CONFIRMED");
-  EXPECT_EQ(agent("release", "A")->elements[0].str, "KEPT");
+  ASSERT_EQ(agent(key, "rf_x", Request::kConfirm, "B"), Reply::kConfirmed);
+  EXPECT_EQ(agent(key, "rf_x", Request::kRelease, "A"), Reply::kKept);
   EXPECT_EQ(h_->Redis({"HGET", key, "spent"})->str, "40");
   // The other order: A's release first, then B's confirmation re-makes it.
   const std::string key2 = keys_.AgentBudgetKey("agent-10", Day());
-  auto agent2 = [&](const std::string& op, const std::string& token) {
-    return h_->Redis({"EVAL", store::scripts::kGoodwillAgent.source, "1", key2,
-                      op, "rf_y", "40", "1000", "100000", token});
-  };
-  ASSERT_EQ(agent2("reserve", "A")->elements[0].str, "NEW");
-  ASSERT_EQ(agent2("release", "A")->elements[0].str, "RELEASED");
-  ASSERT_EQ(agent2("confirm", "B")->elements[0].str, "CONFIRMED");
+  ASSERT_EQ(agent(key2, "rf_y", Request::kReserve, "A"), Reply::kNew);
+  ASSERT_EQ(agent(key2, "rf_y", Request::kRelease, "A"), Reply::kReleased);
+  ASSERT_EQ(agent(key2, "rf_y", Request::kConfirm, "B"), Reply::kConfirmed);
   EXPECT_EQ(h_->Redis({"HGET", key2, "spent"})->str, "40");
-  EXPECT_EQ(agent2("release", "B")->elements[0].str, "KEPT");
+  EXPECT_EQ(agent(key2, "rf_y", Request::kRelease, "B"), Reply::kKept);
   EXPECT_EQ(h_->Redis({"HGET", key2, "spent"})->str, "40");
 }
 
@@ -370,13 +395,14 @@ TEST_F(GoodwillTest, AReleaseNeverTakesBackAConfirmedGrant) {
 TEST_F(GoodwillTest, ARetryDaysLaterReplaysTheGrantAndPaysNothingMore) {
   v1::GrantGoodwillResponse first, later;
   ASSERT_TRUE(Call(Grant("g-1", 250), &first).ok());
-  auto ledger = h_->Redis({"XLEN", Prefix("m-1") + "ledger"})->integer;
+  auto ledger = h_->Redis({"XLEN", keys_.LedgerKey(Partition("m-1"))})->integer;
   h_->clock().Advance(absl::Hours(72));
   ASSERT_TRUE(Call(Grant("g-1", 250), &later).ok());
   EXPECT_TRUE(later.replayed());
   later.set_replayed(false);
   EXPECT_EQ(later.SerializeAsString(), first.SerializeAsString());
-  EXPECT_EQ(h_->Redis({"XLEN", Prefix("m-1") + "ledger"})->integer, ledger);
+  EXPECT_EQ(h_->Redis({"XLEN", keys_.LedgerKey(Partition("m-1"))})->integer,
+            ledger);
   auto today = h_->Redis({"EXISTS", keys_.AgentBudgetKey("agent-7", Day())});
   EXPECT_EQ(today->integer, 0) << "the new day's reservation was given back";
   grpc::Status reused = Call(Grant("g-1", 300), &later);
@@ -422,14 +448,14 @@ TEST_F(GoodwillTest, RatingsAndGrantsOnOneOrderNeverPassItsCeiling) {
     }
     for (auto& thread : threads) thread.join();
 
-    const std::string prefix = Prefix("m-1");
-    auto ids =
-        h_->Redis({"ZRANGE", prefix + "refunds:o:" + order_id, "0", "-1"});
+    const int partition = Partition("m-1");
+    auto ids = h_->Redis(
+        {"ZRANGE", keys_.OrderRefundsKey(partition, order_id), "0", "-1"});
     ASSERT_TRUE(ids.ok());
     int64_t money = 0;
     for (const auto& id : ids->elements) {
       auto refund =
-          Fields(*h_->Redis({"HGETALL", prefix + "refund:" + id.str}));
+          Fields(*h_->Redis({"HGETALL", keys_.RefundKey(partition, id.str)}));
       if (refund["instrument"] != "coupon") {
         money += std::stoll(refund["amount_minor"]);
       }

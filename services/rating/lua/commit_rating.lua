@@ -1,3 +1,4 @@
+-- require: refund_creation
 -- Round trip 2 of SubmitRating: commits a decision atomically — rating record,
 -- refund record, double-entry ledger postings, member and order counters, the
 -- outbox entry settlement consumes, and the idempotent response — provided
@@ -54,7 +55,7 @@ local refunded = tonumber(order[1] or '0')
 local total = tonumber(order[2] or '0')
 -- The hard invariants, whatever the decision said: never above what was paid,
 -- never a negative budget.
-if (money and refunded + amount > total) or
+if (money and order_refund_exceeds(refunded, amount, total)) or
    (ARGV[16] == '1' and tonumber(ARGV[17]) < 0) then
   return {'CEILING', tostring(refunded), tostring(total)}
 end
@@ -70,35 +71,17 @@ redis.call('HSET', KEYS[4], 'pb', ARGV[6], 'member_id', ARGV[13],
 redis.call('ZADD', KEYS[11], now, ARGV[20])
 
 if amount > 0 then
-  local refund_id = ARGV[10]
-  redis.call('HSET', KEYS[5], 'pb', ARGV[9], 'state', 'ACCEPTED',
-    'amount_minor', ARGV[7], 'currency', ARGV[12], 'instrument', ARGV[11],
-    'member_id', ARGV[13], 'order_id', ARGV[21], 'rating_id', ARGV[20],
-    'created_at_ms', now, 'updated_at_ms', now, 'payment_ref', ARGV[24],
-    'seq', '1', 'state_reason', 'decided')
-  redis.call('XADD', KEYS[12], '*', 'seq', '1', 'from', '', 'to', 'ACCEPTED',
-    'actor', ARGV[25], 'reason', ARGV[26], 'at_ms', now)
-  redis.call('XADD', KEYS[15], 'MAXLEN', '~', '1000000', '*',
-    'kind', 'refund_on_its_way', 'member_id', ARGV[13],
-    'refund_id', refund_id, 'order_id', ARGV[21], 'amount_minor', ARGV[7],
-    'currency', ARGV[12], 'at_ms', now)
-  redis.call('ZADD', KEYS[6], now, refund_id)
-  redis.call('ZADD', KEYS[7], now, refund_id)
-  -- Double entry: the refund expense against what is now owed to the member.
-  local debit = 'expense:refunds:' .. ARGV[11] .. ':' .. ARGV[12]
-  local credit = 'payable:member:' .. ARGV[13] .. ':' .. ARGV[11] .. ':' ..
-    ARGV[12]
-  redis.call('XADD', KEYS[8], '*', 'txn', refund_id, 'kind', 'refund_accepted',
-    'debit', debit, 'credit', credit, 'amount_minor', ARGV[7],
-    'currency', ARGV[12], 'at_ms', now)
-  redis.call('HINCRBY', KEYS[9], debit, amount)
-  redis.call('HINCRBY', KEYS[9], credit, -amount)
-  redis.call('XADD', KEYS[10], '*', 'type', 'refund_accepted',
-    'refund_id', refund_id, 'member_id', ARGV[13], 'order_id', ARGV[21],
-    'amount_minor', ARGV[7], 'currency', ARGV[12], 'instrument', ARGV[11])
+  create_refund({refund = KEYS[5], events = KEYS[12], member_refunds = KEYS[6],
+    order_refunds = KEYS[7], ledger = KEYS[8], balances = KEYS[9],
+    outbox = KEYS[10], notifications = KEYS[15]},
+    {id = ARGV[10], pb = ARGV[9], amount = ARGV[7], currency = ARGV[12],
+    instrument = ARGV[11], member_id = ARGV[13], order_id = ARGV[21],
+    rating_id = ARGV[20], payment_ref = ARGV[24], state_reason = 'decided',
+    actor = ARGV[25], reason = ARGV[26], expense = 'refunds',
+    ledger_kind = 'refund_accepted', notice_kind = 'refund_on_its_way',
+    extra = {}}, now)
   if money then
-    table.insert(order_fields, 'refunded_minor')
-    table.insert(order_fields, tostring(refunded + amount))
+    add_order_refunded(order_fields, refunded, amount)
     table.insert(stats_fields, 'rc:' .. day)
     table.insert(stats_fields, tostring(tonumber(stats[2] or '0') + 1))
     table.insert(stats_fields, 'rm:' .. day)

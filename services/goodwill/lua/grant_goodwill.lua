@@ -1,9 +1,11 @@
+-- require: refund_creation
 -- GrantGoodwill, step 2 (the agent's budget is reserved by step 1): in the
 -- member's partition, atomically: idempotency, the member's 30-day goodwill
 -- budget, the order's ownership and ceiling (money granted against an order
--- never exceeds what was paid), then the refund record (ACCEPTED, settled by
--- the worker like any refund), its creation event, ledger postings, outbox
--- entry, the audit record and the member notification.
+-- never exceeds what was paid), then the refund as every accepted refund is
+-- made (lib/refund_creation.lua: the record, ACCEPTED and settled by the
+-- worker like any refund, its creation event, ledger postings, outbox entry
+-- and the member notification) and the grant's audit record.
 -- The refund record is the idempotency record: its id derives from the key's
 -- scope, it never expires, and it keeps the grant's fingerprint and answer, so
 -- a retry at any later time replays the grant and never makes it again.
@@ -49,60 +51,46 @@ if used + amount > budget then
   return {'MEMBER_BUDGET', tostring(budget - used)}
 end
 
+local order_id = ARGV[13]
 local payment_ref = ''
-if ARGV[13] ~= '' then
+local order_fields = nil
+if order_id ~= '' then
   local order = redis.call('HMGET', KEYS[3], 'total_minor', 'refunded_minor',
     'payment_ref', 'member_id')
   if not order[1] then return {'NO_ORDER'} end
   -- Members share partitions: the key alone does not prove whose order it is.
   if order[4] ~= member_id then return {'NOT_OWNER'} end
-  local refunded = tonumber(order[2] or '0')
-  local order_fields = {}
+  -- Money moved on the order: its money fields are frozen from now on.
+  order_fields = {'goodwill', '1'}
   if money then
-    if refunded + amount > tonumber(order[1]) then
+    local refunded = tonumber(order[2] or '0')
+    if order_refund_exceeds(refunded, amount, tonumber(order[1])) then
       return {'CEILING', tostring(refunded), order[1]}
     end
-    order_fields = {'refunded_minor', tostring(refunded + amount)}
+    add_order_refunded(order_fields, refunded, amount)
   end
-  -- Money moved on the order: its money fields are frozen from now on.
-  redis.call('HSET', KEYS[3], 'goodwill', '1', unpack(order_fields))
-  payment_ref = order[3] or ARGV[13]
-  redis.call('ZADD', KEYS[6], now, ARGV[3])
+  payment_ref = order[3] or order_id
 end
 -- Ratings decided before this grant must decide again: the order's remainder
 -- and the member's history changed.
 redis.call('HINCRBY', KEYS[2], 'ver', 1)
+if order_fields then redis.call('HSET', KEYS[3], unpack(order_fields)) end
 
 local refund_id = ARGV[3]
-redis.call('HSET', KEYS[4], 'pb', ARGV[14], 'state', 'ACCEPTED',
-  'amount_minor', ARGV[4], 'currency', ARGV[5], 'instrument', instrument,
-  'member_id', member_id, 'order_id', ARGV[13],
-  'rating_id', '', 'created_at_ms', now, 'updated_at_ms', now,
-  'payment_ref', payment_ref, 'seq', '1', 'state_reason', 'goodwill',
-  'goodwill_agent', ARGV[9])
-local actor = 'goodwill:' .. ARGV[9]
-redis.call('XADD', KEYS[10], '*', 'seq', '1', 'from', '', 'to', 'ACCEPTED',
-  'actor', actor, 'reason', 'goodwill:' .. ARGV[11], 'at_ms', now)
-redis.call('ZADD', KEYS[5], now, refund_id)
-local debit = 'expense:goodwill:' .. instrument .. ':' .. ARGV[5]
-local credit = 'payable:member:' .. member_id .. ':' .. instrument .. ':' ..
-  ARGV[5]
-redis.call('XADD', KEYS[7], '*', 'txn', refund_id, 'kind', 'goodwill_granted',
-  'debit', debit, 'credit', credit, 'amount_minor', ARGV[4],
-  'currency', ARGV[5], 'at_ms', now)
-redis.call('HINCRBY', KEYS[8], debit, amount)
-redis.call('HINCRBY', KEYS[8], credit, -amount)
-redis.call('XADD', KEYS[9], '*', 'type', 'refund_accepted',
-  'refund_id', refund_id, 'member_id', member_id, 'order_id', ARGV[13],
-  'amount_minor', ARGV[4], 'currency', ARGV[5], 'instrument', instrument)
+create_refund({refund = KEYS[4], events = KEYS[10], member_refunds = KEYS[5],
+  order_refunds = order_id ~= '' and KEYS[6] or nil, ledger = KEYS[7],
+  balances = KEYS[8], outbox = KEYS[9], notifications = KEYS[12]},
+  {id = refund_id, pb = ARGV[14], amount = ARGV[4], currency = ARGV[5],
+  instrument = instrument, member_id = member_id, order_id = order_id,
+  rating_id = '', payment_ref = payment_ref, state_reason = 'goodwill',
+  actor = 'goodwill:' .. ARGV[9], reason = 'goodwill:' .. ARGV[11],
+  expense = 'goodwill', ledger_kind = 'goodwill_granted',
+  notice_kind = 'goodwill_granted', extra = {'goodwill_agent', ARGV[9]}},
+  now)
 redis.call('XADD', KEYS[11], '*', 'grant_id', refund_id, 'agent_id', ARGV[9],
   'caller', ARGV[10], 'member_id', member_id, 'order_id', ARGV[13],
   'amount_minor', ARGV[4], 'currency', ARGV[5], 'instrument', instrument,
   'reason', ARGV[11], 'note', ARGV[12], 'at_ms', now)
-redis.call('XADD', KEYS[12], 'MAXLEN', '~', '1000000', '*',
-  'kind', 'goodwill_granted', 'member_id', member_id, 'refund_id', refund_id,
-  'order_id', ARGV[13], 'amount_minor', ARGV[4], 'currency', ARGV[5],
-  'at_ms', now)
 redis.call('HINCRBY', KEYS[2], 'gw:' .. day, amount)
 local remaining = tostring(budget - used - amount)
 -- The answer, kept for replays (the refund's `pb` is the refund as granted).
