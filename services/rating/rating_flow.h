@@ -36,6 +36,7 @@
 #include "makegood/v1/rating_service.pb.h"
 #include "services/core/clock.h"
 #include "services/policy_file/policy_document.h"
+#include "services/rating/admit_script.h"
 #include "services/rating/rate_limits.h"
 #include "services/redis/redis_client.h"
 #include "services/store/key_schema.h"
@@ -119,15 +120,15 @@ class RatingFlow {
   // IDEMPOTENCY_KEY_REUSED).
   void ReplayRecorded(std::shared_ptr<Call> call,
                       const std::string& record_bytes);
-  void DecideAndCommit(std::shared_ptr<Call> call,
-                       const std::vector<redis::RedisReply>& admit);
+  void DecideAndCommit(std::shared_ptr<Call> call, AdmitReply admit);
   // Decides with the shadow policy and reports a disagreement.
   void Shadow(const Call& call, const policy::MemberSnapshot& member,
               const policy::OrderSnapshot& order,
               const policy::RatingInput& rating,
               const policy::Decision& active);
   void OnCommitted(std::shared_ptr<Call> call,
-                   absl::StatusOr<redis::RedisReply> reply);
+                   absl::StatusOr<redis::RedisReply> reply,
+                   makegood::v1::SubmitRatingResponse response);
   // Releases the claim (best effort), then finishes with `status`.
   void ReleaseAndFinish(std::shared_ptr<Call> call, absl::Status status);
   void Finish(std::shared_ptr<Call> call, RatingResult result);
