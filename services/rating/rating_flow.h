@@ -17,6 +17,10 @@
 //                      once, enforcing the order's ceiling; else STALE and the
 //                      flow decides again on a fresh snapshot (bounded)
 //
+// Each script is called through its typed call beside it (admit_script.h,
+// commit_script.h, release_script.h, rate_limit_script.h): the flow spells
+// no key, argument position or reply index.
+//
 // A replay costs round trip 1 only. Failures after the claim release it
 // (release_rating.lua) so the caller's retry proceeds at once; if even that
 // fails, the lease lapses by itself. Replays are answered even when a limit is
