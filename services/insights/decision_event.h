@@ -4,7 +4,9 @@
 // the figures of a store, a courier and the SKUs it names.
 //
 // commit_rating.lua appends one entry per committed rating to its partition's
-// stream mg:{p<N>}:decisions, with the fields
+// stream (KeySchema::DecisionsKey), with the fields the rating side writes in
+// rating/decision_event_fields.cc (tests/unit/rating checks that what it
+// writes parses here):
 //   rating_id, at_ms (business time of the rating, unix ms), satisfaction
 //   (0-100, overall), outcome, refund_minor (money refunded or credited by
 //   this decision; coupons excluded), currency, store_id, courier_id (may be

@@ -8,13 +8,17 @@
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
 #include "makegood/storage/v1/records.pb.h"
 #include "services/core/log.h"
 #include "services/errors/errors.h"
+#include "services/rating/admit_script.h"
+#include "services/rating/commit_script.h"
 #include "services/rating/conversions.h"
+#include "services/rating/decision_event_fields.h"
 #include "services/rating/lua/scripts.h"
+#include "services/rating/rate_limit_script.h"
 #include "services/rating/rating_ids.h"
+#include "services/rating/release_script.h"
 #include "services/rating/snapshot.h"
 
 namespace makegood::rating {
@@ -24,83 +28,6 @@ using redis::RedisReply;
 
 constexpr char kMethod[] = "SubmitRating";
 
-// The decision event insights aggregate (see docs/ARCHITECTURE.md, "Event
-// streams"): no member id, only what per store / courier / SKU statistics
-// need. Each line gets its own satisfaction (its line rating, else the
-// overall one) and a share of the refund proportional to its amount.
-void AppendDecisionEvent(const std::string& rating_id, absl::Time now,
-                         const makegood::v1::SubmitRatingRequest& request,
-                         const makegood::v1::Order& order,
-                         const policy::Decision& decision,
-                         std::vector<std::string>& args) {
-  int64_t refund_minor =
-      decision.refund.has_value() &&
-              decision.refund->instrument != policy::Instrument::kCoupon
-          ? decision.refund->amount_minor
-          : 0;
-  std::vector<std::string> fields = {
-      "rating_id",    rating_id,
-      "at_ms",        absl::StrCat(absl::ToUnixMillis(now)),
-      "satisfaction", absl::StrCat(request.satisfaction_percent()),
-      "outcome",      std::string(policy::OutcomeName(decision.outcome)),
-      "refund_minor", absl::StrCat(refund_minor),
-      "currency",     order.currency(),
-      "store_id",     order.store_id(),
-      "courier_id",   order.courier_id(),
-      "lines",        absl::StrCat(order.lines_size())};
-  int64_t goods = 0;
-  for (const auto& line : order.lines()) goods += line.amount_minor();
-  for (int i = 0; i < order.lines_size(); ++i) {
-    const auto& line = order.lines(i);
-    int satisfaction = request.satisfaction_percent();
-    for (const auto& rated : request.line_ratings()) {
-      if (rated.line_id() == line.line_id()) {
-        satisfaction = rated.satisfaction_percent();
-      }
-    }
-    // Amounts are at most 10^12 minor units, so the product fits in double
-    // precision well enough for a statistic; money never depends on it.
-    int64_t share =
-        goods > 0
-            ? static_cast<int64_t>(static_cast<double>(refund_minor) *
-                                   static_cast<double>(line.amount_minor()) /
-                                   static_cast<double>(goods))
-            : 0;
-    fields.push_back(absl::StrCat("sku.", i));
-    fields.push_back(line.sku());
-    fields.push_back(absl::StrCat("sat.", i));
-    fields.push_back(absl::StrCat(satisfaction));
-    fields.push_back(absl::StrCat("refund.", i));
-    fields.push_back(absl::StrCat(share));
-  }
-  args.push_back(absl::StrCat(fields.size()));
-  for (auto& field : fields) args.push_back(std::move(field));
-}
-
-const char* FollowUpKindName(policy::FollowUpKind kind) {
-  switch (kind) {
-    case policy::FollowUpKind::kCourierFeedback:
-      return "courier_feedback";
-    case policy::FollowUpKind::kStoreFeedback:
-      return "store_feedback";
-    case policy::FollowUpKind::kManagerFollowUp:
-      return "manager_follow_up";
-    case policy::FollowUpKind::kSilentRecovery:
-      return "silent_recovery";
-  }
-  return "unknown";
-}
-
-void AppendFollowUps(const policy::Decision& decision,
-                     std::vector<std::string>& args) {
-  args.push_back(absl::StrCat(decision.follow_ups.size()));
-  for (const auto& follow_up : decision.follow_ups) {
-    args.push_back(FollowUpKindName(follow_up.kind));
-    args.push_back(follow_up.target_id);
-    args.push_back(absl::StrJoin(follow_up.reason_codes, ","));
-  }
-}
-
 std::string NewClaimToken() {
   thread_local absl::BitGen gen;
   return absl::StrCat(
@@ -108,16 +35,15 @@ std::string NewClaimToken() {
       absl::Hex(absl::Uniform<uint64_t>(gen), absl::kZeroPad16));
 }
 
-std::string Ms(double ms) { return absl::StrCat(ms); }
-
 int64_t CeilSeconds(int64_t ms) {
   return (std::max<int64_t>(ms, 0) + 999) / 1000;
 }
 
-std::string RatedLineIds(const makegood::v1::SubmitRatingRequest& request) {
+std::vector<std::string> RatedLineIds(
+    const makegood::v1::SubmitRatingRequest& request) {
   std::vector<std::string> ids;
   for (const auto& line : request.line_ratings()) ids.push_back(line.line_id());
-  return absl::StrJoin(ids, " ");
+  return ids;
 }
 
 RatingResult Failure(absl::Status status,
@@ -143,11 +69,6 @@ RatingResult Success(makegood::v1::SubmitRatingResponse response,
   return result;
 }
 
-int64_t Int(const RedisReply& reply) {
-  auto value = redis::ReplyInteger(reply, "admit");
-  return value.ok() ? *value : 0;
-}
-
 }  // namespace
 
 struct RatingFlow::Call {
@@ -165,8 +86,6 @@ struct RatingFlow::Call {
   RatingIds ids;
   std::string fingerprint;
   std::string token;
-  std::string idem_key, member_key, stats_key, order_key, member_limiter_key,
-      rating_key;
   int attempts = 0;
 
   // Round trip 1 joins two replies; both callbacks run on the I/O thread,
@@ -202,13 +121,6 @@ void RatingFlow::Submit(std::string caller,
                       request->idempotency_key(), keys_.PartitionOf(member_id));
   call->fingerprint = RequestFingerprint(*request);
   call->token = NewClaimToken();
-  const std::string prefix = keys_.PartitionPrefix(call->ids.partition);
-  call->idem_key = absl::StrCat(prefix, "idem:", call->ids.scope_hash);
-  call->member_key = keys_.MemberKey(member_id);
-  call->stats_key = keys_.MemberStatsKey(member_id);
-  call->order_key = keys_.OrderKey(member_id, request->order_id());
-  call->member_limiter_key = keys_.MemberLimiterKey(member_id);
-  call->rating_key = absl::StrCat(prefix, "rating:", call->ids.rating_id);
   StartAttempt(std::move(call), /*first=*/true);
 }
 
@@ -219,30 +131,39 @@ void RatingFlow::StartAttempt(std::shared_ptr<Call> call, bool first) {
   bool check_client = first && client.enabled();
   call->pending = check_client ? 2 : 1;
   if (check_client) {
-    redis_.Eval(scripts::kRateLimit, {keys_.ClientLimiterKey(call->caller)},
-                {Ms(client.interval_ms()), absl::StrCat(client.burst),
-                 client.shadow ? "1" : "0"},
+    ScriptCall limit = BuildRateLimitCall(
+        keys_, RateLimitRequest{.client_id = call->caller,
+                                .interval_ms = client.interval_ms(),
+                                .burst = client.burst,
+                                .shadow = client.shadow});
+    redis_.Eval(scripts::kRateLimit, std::move(limit.keys),
+                std::move(limit.args),
                 [this, call](absl::StatusOr<RedisReply> reply) {
                   call->client = std::move(reply);
                   if (--call->pending == 0) OnAdmitted(call);
                 });
   }
-  redis_.Eval(
-      scripts::kAdmitRating,
-      {call->idem_key, call->member_key, call->stats_key, call->order_key,
-       call->member_limiter_key, call->rating_key},
-      {call->fingerprint, call->token,
-       absl::StrCat(absl::ToInt64Milliseconds(options_.claim_lease)),
-       absl::StrCat(absl::ToUnixMillis(call->now)), call->request.member_id(),
-       member.enabled() ? Ms(member.interval_ms()) : "0",
-       absl::StrCat(member.burst), member.shadow ? "1" : "0",
-       absl::StrCat(absl::ToInt64Milliseconds(
-           call->policy->engine->config().rating_window)),
-       RatedLineIds(call->request)},
-      [this, call](absl::StatusOr<RedisReply> reply) {
-        call->admit = std::move(reply);
-        if (--call->pending == 0) OnAdmitted(call);
-      });
+  ScriptCall admit = BuildAdmitCall(
+      keys_,
+      AdmitRequest{
+          .ids = call->ids,
+          .member_id = call->request.member_id(),
+          .order_id = call->request.order_id(),
+          .fingerprint = call->fingerprint,
+          .token = call->token,
+          .claim_lease = options_.claim_lease,
+          .now = call->now,
+          .limiter_interval_ms = member.enabled() ? member.interval_ms() : 0,
+          .limiter_burst = member.burst,
+          .limiter_shadow = member.shadow,
+          .rating_window = call->policy->engine->config().rating_window,
+          .rated_line_ids = RatedLineIds(call->request)});
+  redis_.Eval(scripts::kAdmitRating, std::move(admit.keys),
+              std::move(admit.args),
+              [this, call](absl::StatusOr<RedisReply> reply) {
+                call->admit = std::move(reply);
+                if (--call->pending == 0) OnAdmitted(call);
+              });
 }
 
 void RatingFlow::OnAdmitted(std::shared_ptr<Call> call) {
@@ -252,113 +173,107 @@ void RatingFlow::OnAdmitted(std::shared_ptr<Call> call) {
     Finish(call, Failure(call->admit.status()));
     return;
   }
-  auto elements = redis::ReplyArray(*call->admit, 1, "admit_rating");
-  if (!elements.ok()) {
-    Finish(call, Failure(elements.status()));
+  absl::StatusOr<AdmitReply> admit = ParseAdmitReply(*std::move(call->admit));
+  if (!admit.ok()) {
+    Finish(call, Failure(admit.status()));
     return;
   }
-  const std::vector<RedisReply>& admit = **elements;
-  const std::string& tag = admit[0].str;
 
-  if (tag == "REPLAY" && admit.size() >= 2) {
-    RatingResult result;
-    if (!result.response.ParseFromString(admit[1].str)) {
-      result.status = absl::DataLossError("stored response does not parse");
-    } else {
-      result.response.set_replayed(true);
-      replayed_.fetch_add(1, std::memory_order_relaxed);
-    }
-    Finish(call, std::move(result));
-    return;
-  }
-  if (tag == "RECORDED" && admit.size() >= 2) {
-    ReplayRecorded(call, admit[1].str);
-    return;
-  }
-  if (tag == "REUSED") {
-    Finish(call, Failure(KeyReusedError()));
-    return;
-  }
-  if (tag == "INFLIGHT") {
-    Finish(call, Failure(ErrorWithReason(
-                     absl::StatusCode::kAborted, "IDEMPOTENCY_KEY_IN_FLIGHT",
-                     "a request with this idempotency key is being processed; "
-                     "retry shortly with the same key")));
-    return;
-  }
-  if (tag == "LIMITED" && admit.size() >= 3) {
-    limited_member_.fetch_add(1, std::memory_order_relaxed);
-    RateLimitHeaders h{.limit = call->limits.member.burst,
-                       .remaining = 0,
-                       .reset_seconds = CeilSeconds(Int(admit[2])),
-                       .retry_after_seconds = CeilSeconds(Int(admit[1])),
-                       .scope = "member"};
-    h.retry_after_seconds = std::max<int64_t>(h.retry_after_seconds, 1);
-    Finish(
-        call,
-        Failure(ErrorWithReason(
-                    absl::StatusCode::kResourceExhausted, "RATE_LIMITED",
-                    absl::StrCat("too many ratings for member ", member_id,
-                                 "; retry after ", h.retry_after_seconds, "s")),
-                h));
-    return;
-  }
-  if (tag == "NO_ORDER") {
-    OnOrderMissing(call);
-    return;
-  }
-  if (tag == "NOT_OWNER") {
-    Finish(call, Failure(ErrorWithReason(
-                     absl::StatusCode::kPermissionDenied, "NOT_ORDER_MEMBER",
-                     absl::StrCat("member ", member_id,
-                                  " is not the member of order ", order_id))));
-    return;
-  }
-  if (tag == "NO_MEMBER") {
-    Finish(call, Failure(ErrorWithReason(
-                     absl::StatusCode::kFailedPrecondition, "MEMBER_NOT_FOUND",
-                     absl::StrCat("member ", member_id,
-                                  " is not recorded; record it with "
-                                  "MemberService.UpsertMember first"))));
-    return;
-  }
-  if (tag == "WINDOW_CLOSED") {
-    Finish(call,
-           Failure(ErrorWithReason(
-               absl::StatusCode::kFailedPrecondition, "RATING_WINDOW_CLOSED",
-               absl::StrCat("order ", order_id,
-                            " can no longer be rated: the rating window of ",
-                            absl::FormatDuration(
-                                call->policy->engine->config().rating_window),
-                            " after delivery has closed"))));
-    return;
-  }
-  if (tag == "UNKNOWN_LINE" && admit.size() >= 2) {
-    Violations violations;
-    for (int i = 0; i < call->request.line_ratings_size(); ++i) {
-      if (call->request.line_ratings(i).line_id() == admit[1].str) {
-        violations.Add(absl::StrCat("line_ratings[", i, "].line_id"),
-                       absl::StrCat("order ", order_id, " has no line \"",
-                                    admit[1].str, "\""));
+  switch (admit->answer) {
+    case AdmitAnswer::kReplay: {
+      RatingResult result;
+      if (!result.response.ParseFromString(admit->stored)) {
+        result.status = absl::DataLossError("stored response does not parse");
+      } else {
+        result.response.set_replayed(true);
+        replayed_.fetch_add(1, std::memory_order_relaxed);
       }
+      Finish(call, std::move(result));
+      return;
     }
-    Finish(call, Failure(violations.ToStatus()));
-    return;
-  }
-  if (tag != "FRESH" || admit.size() < 10) {
-    Finish(call, Failure(absl::InternalError(absl::StrCat(
-                     "unexpected admit_rating reply \"", tag, "\""))));
-    return;
+    case AdmitAnswer::kRecorded:
+      ReplayRecorded(call, admit->stored);
+      return;
+    case AdmitAnswer::kReused:
+      Finish(call, Failure(KeyReusedError()));
+      return;
+    case AdmitAnswer::kInFlight:
+      Finish(call,
+             Failure(ErrorWithReason(
+                 absl::StatusCode::kAborted, "IDEMPOTENCY_KEY_IN_FLIGHT",
+                 "a request with this idempotency key is being processed; "
+                 "retry shortly with the same key")));
+      return;
+    case AdmitAnswer::kLimited: {
+      limited_member_.fetch_add(1, std::memory_order_relaxed);
+      RateLimitHeaders h{
+          .limit = call->limits.member.burst,
+          .remaining = 0,
+          .reset_seconds = CeilSeconds(admit->reset_ms),
+          .retry_after_seconds = CeilSeconds(admit->retry_after_ms),
+          .scope = "member"};
+      h.retry_after_seconds = std::max<int64_t>(h.retry_after_seconds, 1);
+      Finish(call,
+             Failure(ErrorWithReason(
+                         absl::StatusCode::kResourceExhausted, "RATE_LIMITED",
+                         absl::StrCat("too many ratings for member ", member_id,
+                                      "; retry after ", h.retry_after_seconds,
+                                      "s")),
+                     h));
+      return;
+    }
+    case AdmitAnswer::kNoOrder:
+      OnOrderMissing(call);
+      return;
+    case AdmitAnswer::kNotOwner:
+      Finish(call,
+             Failure(ErrorWithReason(
+                 absl::StatusCode::kPermissionDenied, "NOT_ORDER_MEMBER",
+                 absl::StrCat("member ", member_id,
+                              " is not the member of order ", order_id))));
+      return;
+    case AdmitAnswer::kNoMember:
+      Finish(call,
+             Failure(ErrorWithReason(
+                 absl::StatusCode::kFailedPrecondition, "MEMBER_NOT_FOUND",
+                 absl::StrCat("member ", member_id,
+                              " is not recorded; record it with "
+                              "MemberService.UpsertMember first"))));
+      return;
+    case AdmitAnswer::kWindowClosed:
+      Finish(call,
+             Failure(ErrorWithReason(
+                 absl::StatusCode::kFailedPrecondition, "RATING_WINDOW_CLOSED",
+                 absl::StrCat("order ", order_id,
+                              " can no longer be rated: the rating window of ",
+                              absl::FormatDuration(
+                                  call->policy->engine->config().rating_window),
+                              " after delivery has closed"))));
+      return;
+    case AdmitAnswer::kUnknownLine: {
+      Violations violations;
+      for (int i = 0; i < call->request.line_ratings_size(); ++i) {
+        if (call->request.line_ratings(i).line_id() == admit->unknown_line_id) {
+          violations.Add(absl::StrCat("line_ratings[", i, "].line_id"),
+                         absl::StrCat("order ", order_id, " has no line \"",
+                                      admit->unknown_line_id, "\""));
+        }
+      }
+      Finish(call, Failure(violations.ToStatus()));
+      return;
+    }
+    case AdmitAnswer::kFresh:
+      break;
   }
 
   // Fresh work. The member's limit (checked by admit, unless this is a retry
   // of our own claim) and the client's limit.
   RateLimitHeaders member_headers{.limit = call->limits.member.burst,
-                                  .remaining = Int(admit[5]),
-                                  .reset_seconds = CeilSeconds(Int(admit[6])),
+                                  .remaining = admit->remaining,
+                                  .reset_seconds = CeilSeconds(admit->reset_ms),
                                   .retry_after_seconds = 0,
                                   .scope = "member"};
-  if (Int(admit[7]) == 1) {
+  if (admit->would_reject) {
     shadow_member_.fetch_add(1, std::memory_order_relaxed);
     Log(LogLevel::kInfo, "rate_limit_shadow",
         {{"scope", "member"}, {"method", kMethod}});
@@ -371,21 +286,21 @@ void RatingFlow::OnAdmitted(std::shared_ptr<Call> call) {
       ReleaseAndFinish(call, call->client->status());
       return;
     }
-    auto c = redis::ReplyArray(**call->client, 5, "rate_limit");
-    if (!c.ok()) {
-      ReleaseAndFinish(call, c.status());
+    absl::StatusOr<RateLimitReply> client = ParseRateLimitReply(**call->client);
+    if (!client.ok()) {
+      ReleaseAndFinish(call, client.status());
       return;
     }
-    const auto& v = **c;
-    RateLimitHeaders client_headers{.limit = call->limits.client.burst,
-                                    .remaining = Int(v[2]),
-                                    .reset_seconds = CeilSeconds(Int(v[4])),
-                                    .retry_after_seconds = 0,
-                                    .scope = "client"};
-    if (Int(v[0]) == 0) {
+    RateLimitHeaders client_headers{
+        .limit = call->limits.client.burst,
+        .remaining = client->remaining,
+        .reset_seconds = CeilSeconds(client->reset_ms),
+        .retry_after_seconds = 0,
+        .scope = "client"};
+    if (!client->allowed) {
       limited_client_.fetch_add(1, std::memory_order_relaxed);
       client_headers.retry_after_seconds =
-          std::max<int64_t>(CeilSeconds(Int(v[3])), 1);
+          std::max<int64_t>(CeilSeconds(client->retry_after_ms), 1);
       call->headers = client_headers;
       ReleaseAndFinish(
           call, ErrorWithReason(
@@ -395,7 +310,7 @@ void RatingFlow::OnAdmitted(std::shared_ptr<Call> call) {
                                  client_headers.retry_after_seconds, "s")));
       return;
     }
-    if (Int(v[1]) == 1) {
+    if (client->would_reject) {
       shadow_client_.fetch_add(1, std::memory_order_relaxed);
       Log(LogLevel::kInfo, "rate_limit_shadow",
           {{"scope", "client"}, {"method", kMethod}});
@@ -405,7 +320,7 @@ void RatingFlow::OnAdmitted(std::shared_ptr<Call> call) {
       call->headers = client_headers;
     }
   }
-  DecideAndCommit(call, admit);
+  DecideAndCommit(call, *std::move(admit));
 }
 
 void RatingFlow::ReplayRecorded(std::shared_ptr<Call> call,
@@ -455,18 +370,16 @@ void RatingFlow::OnOrderMissing(std::shared_ptr<Call> call) {
       });
 }
 
-void RatingFlow::DecideAndCommit(std::shared_ptr<Call> call,
-                                 const std::vector<RedisReply>& admit) {
-  absl::StatusOr<AdmitSnapshot> snapshot =
-      ParseAdmitSnapshot(admit[1], admit[2], admit[3], admit[4], call->now);
+void RatingFlow::DecideAndCommit(std::shared_ptr<Call> call, AdmitReply admit) {
+  absl::StatusOr<AdmitSnapshot> snapshot = ParseAdmitSnapshot(admit, call->now);
   if (!snapshot.ok()) {
     ReleaseAndFinish(call, snapshot.status());
     return;
   }
   // What the order already got in kind (coupons, lines sent again).
-  snapshot->order_snapshot.coupon_granted_minor = Int(admit[8]);
+  snapshot->order_snapshot.coupon_granted_minor = admit.coupon_granted_minor;
   snapshot->order_snapshot.replaced_line_ids =
-      absl::StrSplit(admit[9].str, ' ', absl::SkipEmpty());
+      std::move(admit.replaced_line_ids);
   const policy::PolicyEngine& engine = *call->policy->engine;
   const policy::RatingInput rating = RatingFromProto(call->request);
   absl::StatusOr<policy::Decision> decision = engine.Decide(
@@ -526,69 +439,44 @@ void RatingFlow::DecideAndCommit(std::shared_ptr<Call> call,
   *record.mutable_history() = HistoryToProto(snapshot->member_snapshot);
   record.set_order_refunded_before_minor(snapshot->order_refunded_minor);
 
-  const std::string prefix = keys_.PartitionPrefix(call->ids.partition);
-  bool store_budget = decision->instant_budget_used_minor > 0;
-  std::vector<std::string> keys = {
-      call->idem_key,
-      call->stats_key,
-      call->order_key,
-      call->rating_key,
-      absl::StrCat(prefix, "refund:", call->ids.refund_id),
-      absl::StrCat(prefix, "refunds:m:", member_id),
-      absl::StrCat(prefix, "refunds:o:", order_id),
-      absl::StrCat(prefix, "ledger"),
-      absl::StrCat(prefix, "ledger:balances"),
-      absl::StrCat(prefix, "outbox"),
-      absl::StrCat(prefix, "ratings:t"),
-      absl::StrCat(prefix, "refund:", call->ids.refund_id, ":events"),
-      absl::StrCat(prefix, "fu:feedback"),
-      absl::StrCat(prefix, "fu:tasks"),
-      absl::StrCat(prefix, "fu:notifications"),
-      absl::StrCat(prefix, "decisions")};
-  std::vector<std::string> args = {
-      call->token,
-      snapshot->stats_version,
-      absl::StrCat(absl::ToUnixMillis(call->now)),
-      response.SerializeAsString(),
-      absl::StrCat(absl::ToInt64Milliseconds(options_.idempotency_ttl)),
-      record.SerializeAsString(),
-      absl::StrCat(refund.has_value() ? refund->amount_minor() : 0),
-      money ? "1" : "0",
-      refund.has_value() ? refund->SerializeAsString() : "",
-      call->ids.refund_id,
-      instrument,
-      refund.has_value() ? refund->currency() : "",
-      member_id,
-      absl::StrCat(DayNumber(call->now)),
-      decision->low_rating ? "1" : "0",
-      store_budget ? "1" : "0",
-      absl::StrCat(decision->instant_budget_after.balance_minor),
-      absl::StrCat(absl::ToUnixMillis(decision->instant_budget_after.as_of)),
-      absl::StrJoin(snapshot->expired_fields, " "),
-      call->ids.rating_id,
-      order_id,
-      absl::StrCat(refund.has_value() && !money ? refund->amount_minor() : 0),
-      absl::StrJoin(decision->replacement_line_ids, " "),
-      snapshot->order.payment_reference().empty()
-          ? order_id
-          : snapshot->order.payment_reference(),
-      absl::StrCat("policy:", decision->policy_version),
-      absl::StrJoin(decision->reason_codes, ",")};
-  AppendDecisionEvent(call->ids.rating_id, call->now, call->request,
-                      snapshot->order, *decision, args);
-  AppendFollowUps(*decision, args);
-  redis_.Eval(scripts::kCommitRating, std::move(keys), std::move(args),
+  const bool has_refund = refund.has_value();
+  CommitRequest commit{
+      .ids = call->ids,
+      .member_id = member_id,
+      .order_id = order_id,
+      .token = call->token,
+      .stats_version = snapshot->stats_version,
+      .now = call->now,
+      .response = response.SerializeAsString(),
+      .idempotency_ttl = options_.idempotency_ttl,
+      .rating_record = record.SerializeAsString(),
+      .refund_minor = has_refund ? refund->amount_minor() : 0,
+      .money = money,
+      .refund = has_refund ? refund->SerializeAsString() : "",
+      .instrument = instrument,
+      .currency = has_refund ? refund->currency() : "",
+      .payment_reference = snapshot->order.payment_reference().empty()
+                               ? order_id
+                               : snapshot->order.payment_reference(),
+      .low_rating = decision->low_rating,
+      .store_budget = decision->instant_budget_used_minor > 0,
+      .budget_balance_minor = decision->instant_budget_after.balance_minor,
+      .budget_as_of = decision->instant_budget_after.as_of,
+      .expired_stats_fields = std::move(snapshot->expired_fields),
+      .coupon_minor = has_refund && !money ? refund->amount_minor() : 0,
+      .replaced_line_ids = decision->replacement_line_ids,
+      .actor = absl::StrCat("policy:", decision->policy_version),
+      .reason_codes = decision->reason_codes,
+      .decision_event =
+          DecisionEventFields(call->ids.rating_id, call->now, call->request,
+                              snapshot->order, *decision),
+      .follow_ups = decision->follow_ups};
+  ScriptCall script = BuildCommitCall(keys_, std::move(commit));
+  redis_.Eval(scripts::kCommitRating, std::move(script.keys),
+              std::move(script.args),
               [this, call, response = std::move(response)](
                   absl::StatusOr<RedisReply> reply) mutable {
-                if (reply.ok()) {
-                  auto tag = redis::ReplyArray(*reply, 1, "commit_rating");
-                  if (tag.ok() && (**tag)[0].str == "OK") {
-                    committed_.fetch_add(1, std::memory_order_relaxed);
-                    Finish(call, Success(std::move(response), call->headers));
-                    return;
-                  }
-                }
-                OnCommitted(call, std::move(reply));
+                OnCommitted(call, std::move(reply), std::move(response));
               });
 }
 
@@ -629,77 +517,84 @@ void RatingFlow::Shadow(const Call& call, const policy::MemberSnapshot& member,
 }
 
 void RatingFlow::OnCommitted(std::shared_ptr<Call> call,
-                             absl::StatusOr<RedisReply> reply) {
+                             absl::StatusOr<RedisReply> reply,
+                             makegood::v1::SubmitRatingResponse response) {
   if (!reply.ok()) {
     // The commit may or may not have run. If it did, the record is done and
     // the release leaves it alone; if not, the caller's retry may proceed.
     ReleaseAndFinish(call, reply.status());
     return;
   }
-  auto elements = redis::ReplyArray(*reply, 1, "commit_rating");
-  if (!elements.ok()) {
-    ReleaseAndFinish(call, elements.status());
+  absl::StatusOr<CommitReply> commit = ParseCommitReply(*reply);
+  if (!commit.ok()) {
+    ReleaseAndFinish(call, commit.status());
     return;
   }
-  const auto& r = **elements;
-  const std::string& tag = r[0].str;
-  if (tag == "STALE") {
-    if (call->attempts < options_.max_attempts) {
-      stale_retries_.fetch_add(1, std::memory_order_relaxed);
-      StartAttempt(call, /*first=*/false);
+  switch (commit->answer) {
+    case CommitAnswer::kOk:
+      committed_.fetch_add(1, std::memory_order_relaxed);
+      Finish(call, Success(std::move(response), call->headers));
       return;
-    }
-    ReleaseAndFinish(
-        call, ErrorWithReason(absl::StatusCode::kAborted, "CONCURRENT_UPDATE",
-                              "the member's ratings kept changing while this "
-                              "one was decided; retry with the same key"));
-    return;
-  }
-  if (tag == "DONE") {
-    // Committed already, by this request's twin or an earlier use of the key:
-    // admitting again answers from what was stored, or refuses another
-    // payload. The claim, if still ours, is released by that answer's path.
-    if (call->attempts < options_.max_attempts) {
-      StartAttempt(call, /*first=*/false);
+    case CommitAnswer::kStale:
+      if (call->attempts < options_.max_attempts) {
+        stale_retries_.fetch_add(1, std::memory_order_relaxed);
+        StartAttempt(call, /*first=*/false);
+        return;
+      }
+      ReleaseAndFinish(
+          call, ErrorWithReason(absl::StatusCode::kAborted, "CONCURRENT_UPDATE",
+                                "the member's ratings kept changing while this "
+                                "one was decided; retry with the same key"));
       return;
-    }
-    ReleaseAndFinish(
-        call, ErrorWithReason(absl::StatusCode::kAborted, "CONCURRENT_UPDATE",
-                              "this idempotency key was answered while this "
-                              "request was decided; retry with the same key"));
-    return;
+    case CommitAnswer::kDone:
+      // Committed already, by this request's twin or an earlier use of the
+      // key: admitting again answers from what was stored, or refuses
+      // another payload. The claim, if still ours, is released by that
+      // answer's path.
+      if (call->attempts < options_.max_attempts) {
+        StartAttempt(call, /*first=*/false);
+        return;
+      }
+      ReleaseAndFinish(
+          call,
+          ErrorWithReason(absl::StatusCode::kAborted, "CONCURRENT_UPDATE",
+                          "this idempotency key was answered while this "
+                          "request was decided; retry with the same key"));
+      return;
+    case CommitAnswer::kLostClaim:
+      Finish(call, Failure(ErrorWithReason(
+                       absl::StatusCode::kAborted, "IDEMPOTENCY_KEY_IN_FLIGHT",
+                       "the claim on this idempotency key lapsed before the "
+                       "rating was committed; retry with the same key")));
+      return;
+    case CommitAnswer::kCeiling:
+      Log(LogLevel::kError, "refund_ceiling_refused",
+          {{"rating_id", call->ids.rating_id},
+           {"refunded_minor", commit->refunded_minor},
+           {"total_minor", commit->total_minor}});
+      ReleaseAndFinish(
+          call, ErrorWithReason(absl::StatusCode::kAborted, "CONCURRENT_UPDATE",
+                                "the order changed while this rating was "
+                                "decided; retry with the same key"));
+      return;
   }
-  if (tag == "LOST_CLAIM") {
-    Finish(call, Failure(ErrorWithReason(
-                     absl::StatusCode::kAborted, "IDEMPOTENCY_KEY_IN_FLIGHT",
-                     "the claim on this idempotency key lapsed before the "
-                     "rating was committed; retry with the same key")));
-    return;
-  }
-  if (tag == "CEILING") {
-    Log(LogLevel::kError, "refund_ceiling_refused",
-        {{"rating_id", call->ids.rating_id},
-         {"refunded_minor", r.size() > 1 ? r[1].str : ""},
-         {"total_minor", r.size() > 2 ? r[2].str : ""}});
-    ReleaseAndFinish(
-        call, ErrorWithReason(absl::StatusCode::kAborted, "CONCURRENT_UPDATE",
-                              "the order changed while this rating was "
-                              "decided; retry with the same key"));
-    return;
-  }
-  ReleaseAndFinish(call, absl::InternalError(absl::StrCat(
-                             "unexpected commit_rating reply \"", tag, "\"")));
 }
 
 void RatingFlow::ReleaseAndFinish(std::shared_ptr<Call> call,
                                   absl::Status status) {
-  redis_.Eval(scripts::kReleaseRating, {call->idem_key}, {call->token},
+  ScriptCall release = BuildReleaseCall(
+      keys_, ReleaseRequest{.ids = call->ids, .token = call->token});
+  redis_.Eval(scripts::kReleaseRating, std::move(release.keys),
+              std::move(release.args),
               [this, call, status = std::move(status)](
                   absl::StatusOr<RedisReply> released) mutable {
-                if (!released.ok()) {
+                absl::Status parsed =
+                    released.ok() ? ParseReleaseReply(*released).status()
+                                  : released.status();
+                if (!parsed.ok()) {
                   Log(LogLevel::kWarning, "rating_claim_not_released",
                       {{"rating_id", call->ids.rating_id},
-                       {"error", released.status().ToString()}});
+                       {"error", parsed.ToString()}});
                 }
                 Finish(call, Failure(std::move(status), call->headers));
               });

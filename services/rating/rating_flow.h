@@ -17,6 +17,10 @@
 //                      once, enforcing the order's ceiling; else STALE and the
 //                      flow decides again on a fresh snapshot (bounded)
 //
+// Each script is called through its typed call beside it (admit_script.h,
+// commit_script.h, release_script.h, rate_limit_script.h): the flow spells
+// no key, argument position or reply index.
+//
 // A replay costs round trip 1 only. Failures after the claim release it
 // (release_rating.lua) so the caller's retry proceeds at once; if even that
 // fails, the lease lapses by itself. Replays are answered even when a limit is
@@ -36,6 +40,7 @@
 #include "makegood/v1/rating_service.pb.h"
 #include "services/core/clock.h"
 #include "services/policy_file/policy_document.h"
+#include "services/rating/admit_script.h"
 #include "services/rating/rate_limits.h"
 #include "services/redis/redis_client.h"
 #include "services/store/key_schema.h"
@@ -119,15 +124,15 @@ class RatingFlow {
   // IDEMPOTENCY_KEY_REUSED).
   void ReplayRecorded(std::shared_ptr<Call> call,
                       const std::string& record_bytes);
-  void DecideAndCommit(std::shared_ptr<Call> call,
-                       const std::vector<redis::RedisReply>& admit);
+  void DecideAndCommit(std::shared_ptr<Call> call, AdmitReply admit);
   // Decides with the shadow policy and reports a disagreement.
   void Shadow(const Call& call, const policy::MemberSnapshot& member,
               const policy::OrderSnapshot& order,
               const policy::RatingInput& rating,
               const policy::Decision& active);
   void OnCommitted(std::shared_ptr<Call> call,
-                   absl::StatusOr<redis::RedisReply> reply);
+                   absl::StatusOr<redis::RedisReply> reply,
+                   makegood::v1::SubmitRatingResponse response);
   // Releases the claim (best effort), then finishes with `status`.
   void ReleaseAndFinish(std::shared_ptr<Call> call, absl::Status status);
   void Finish(std::shared_ptr<Call> call, RatingResult result);

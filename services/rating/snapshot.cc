@@ -72,6 +72,12 @@ absl::StatusOr<StoredMember> MemberFromStored(
   return s;
 }
 
+absl::StatusOr<AdmitSnapshot> ParseAdmitSnapshot(const AdmitReply& fresh,
+                                                 absl::Time now) {
+  return ParseAdmitSnapshot(fresh.order_pb, fresh.order_refunded_minor,
+                            fresh.member_pb, fresh.stats, now);
+}
+
 absl::StatusOr<AdmitSnapshot> ParseAdmitSnapshot(
     const redis::RedisReply& order_pb, const redis::RedisReply& order_refunded,
     const redis::RedisReply& member_pb, const redis::RedisReply& stats,

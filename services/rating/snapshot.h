@@ -28,6 +28,7 @@
 #include "makegood/v1/member.pb.h"
 #include "makegood/v1/order.pb.h"
 #include "services/policy/inputs.h"
+#include "services/rating/admit_script.h"
 #include "services/redis/redis_reply.h"
 
 namespace makegood::rating {
@@ -71,8 +72,12 @@ struct AdmitSnapshot {
   std::vector<std::string> expired_fields;
 };
 
-// Parses {order_pb, order_refunded, member_pb, stats_flat} (the elements of a
-// FRESH admit reply after its tag). DATA_LOSS if stored bytes do not parse.
+// Parses the stored state of a FRESH admit reply (admit_script.h): the order,
+// what it had refunded, the member and its stats. DATA_LOSS if stored bytes
+// do not parse.
+absl::StatusOr<AdmitSnapshot> ParseAdmitSnapshot(const AdmitReply& fresh,
+                                                 absl::Time now);
+// The same from the four stored values one by one.
 absl::StatusOr<AdmitSnapshot> ParseAdmitSnapshot(
     const redis::RedisReply& order_pb, const redis::RedisReply& order_refunded,
     const redis::RedisReply& member_pb, const redis::RedisReply& stats,

@@ -18,6 +18,8 @@
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "gtest/gtest.h"
+#include "services/rating/admit_script.h"
+#include "services/rating/commit_script.h"
 #include "services/rating/lua/scripts.h"
 #include "services/rating/rating_ids.h"
 #include "services/store/key_schema.h"
@@ -107,9 +109,8 @@ class RatingTest : public ::testing::Test {
   }
 
   std::string OrderKeyOf(const std::string& member, const std::string& order) {
-    auto keys = h_->Redis({"KEYS", "mg:*:order:" + order});
-    (void)member;
-    return keys.ok() && !keys->elements.empty() ? keys->elements[0].str : "";
+    return store::KeySchema::Create(h_->config().partitions)
+        ->OrderKey(member, order);
   }
 
   // Refund records (not their events streams).
@@ -118,7 +119,7 @@ class RatingTest : public ::testing::Test {
     if (!keys.ok()) return -1;
     int64_t n = 0;
     for (const auto& key : keys->elements) {
-      if (!absl::EndsWith(key.str, ":events")) ++n;
+      if (store::KeySchema::RefundIdOfKey(key.str).has_value()) ++n;
     }
     return n;
   }
@@ -156,10 +157,11 @@ TEST_F(RatingTest, TrustedMemberIsRefundedAtOnceWithTheRuleNamed) {
   const std::string order_key = OrderKeyOf("m-1", "o-1");
   EXPECT_EQ(Integer(h_->Redis({"HGET", order_key, "refunded_minor"})), 1200);
   EXPECT_EQ(RefundRecords(), 1);
-  std::string prefix = order_key.substr(0, order_key.find("order:"));
-  EXPECT_EQ(Integer(h_->Redis({"XLEN", prefix + "outbox"})), 1);
-  EXPECT_EQ(Integer(h_->Redis({"XLEN", prefix + "ledger"})), 1);
-  auto balances = h_->Redis({"HGETALL", prefix + "ledger:balances"});
+  auto keys = *store::KeySchema::Create(h_->config().partitions);
+  const int partition = keys.PartitionOf("m-1");
+  EXPECT_EQ(Integer(h_->Redis({"XLEN", keys.OutboxKey(partition)})), 1);
+  EXPECT_EQ(Integer(h_->Redis({"XLEN", keys.LedgerKey(partition)})), 1);
+  auto balances = h_->Redis({"HGETALL", keys.LedgerBalancesKey(partition)});
   ASSERT_TRUE(balances.ok());
   int64_t sum = 0;
   for (size_t i = 1; i < balances->elements.size(); i += 2) {
@@ -222,8 +224,7 @@ TEST_F(RatingTest, ALateRetryAfterTheKeyExpiredReplaysTheOriginalDecision) {
   auto keys = *store::KeySchema::Create(h_->config().partitions);
   rating::RatingIds ids = rating::DeriveRatingIds(
       "anonymous", "SubmitRating", "m-1", "k-late", keys.PartitionOf("m-1"));
-  const std::string idem =
-      keys.PartitionPrefix(ids.partition) + "idem:" + ids.scope_hash;
+  const std::string idem = keys.IdempotencyKey(ids.partition, ids.scope_hash);
   for (int i = 0; i < 300 && Integer(h_->Redis({"EXISTS", idem})) != 0; ++i) {
     absl::SleepFor(absl::Milliseconds(10));
   }
@@ -255,37 +256,31 @@ TEST_F(RatingTest, ACommitNeverOverwritesACommittedRatingOrAnswersForIt) {
   auto keys = *store::KeySchema::Create(h_->config().partitions);
   rating::RatingIds ids = rating::DeriveRatingIds(
       "anonymous", "SubmitRating", "m-1", "k-1", keys.PartitionOf("m-1"));
-  const std::string prefix = keys.PartitionPrefix(ids.partition);
-  const std::string idem = prefix + "idem:" + ids.scope_hash;
-  auto commit = [&](const std::string& token) {
-    std::vector<std::string> argv = {
-        "EVAL",
-        rating::scripts::kCommitRating.source,
-        "16",
-        idem,
-        keys.MemberStatsKey("m-1"),
-        keys.OrderKey("m-1", "o-1"),
-        prefix + "rating:" + ids.rating_id,
-        prefix + "refund:" + ids.refund_id,
-        prefix + "refunds:m:m-1",
-        prefix + "refunds:o:o-1",
-        prefix + "ledger",
-        prefix + "ledger:balances",
-        prefix + "outbox",
-        prefix + "ratings:t",
-        prefix + "refund:" + ids.refund_id + ":events",
-        prefix + "fu:feedback",
-        prefix + "fu:tasks",
-        prefix + "fu:notifications",
-        prefix + "decisions",
-        token};
-    return h_->Redis(argv);
+  const std::string idem = keys.IdempotencyKey(ids.partition, ids.scope_hash);
+  auto commit =
+      [&](const std::string& token) -> absl::StatusOr<rating::CommitAnswer> {
+    rating::CommitRequest request;
+    request.ids = ids;
+    request.member_id = "m-1";
+    request.order_id = "o-1";
+    request.token = token;
+    rating::ScriptCall call = rating::BuildCommitCall(keys, std::move(request));
+    std::vector<std::string> argv = {"EVAL",
+                                     rating::scripts::kCommitRating.source,
+                                     absl::StrCat(call.keys.size())};
+    argv.insert(argv.end(), call.keys.begin(), call.keys.end());
+    argv.insert(argv.end(), call.args.begin(), call.args.end());
+    auto reply = h_->Redis(std::move(argv));
+    if (!reply.ok()) return reply.status();
+    auto parsed = rating::ParseCommitReply(*reply);
+    if (!parsed.ok()) return parsed.status();
+    return parsed->answer;
   };
   // A late commit of a lapsed claim, while the key is answered.
   auto before = h_->Snapshot();
   auto reply = commit("a-lapsed-claim");
   ASSERT_TRUE(reply.ok()) << reply.status();
-  EXPECT_EQ(reply->elements[0].str, "DONE");
+  EXPECT_EQ(*reply, rating::CommitAnswer::kDone);
   EXPECT_EQ(h_->Snapshot(), before);
   // The key's record expired and a claim was made by hand with a valid
   // token: the committed rating still wins.
@@ -295,7 +290,7 @@ TEST_F(RatingTest, ACommitNeverOverwritesACommittedRatingOrAnswersForIt) {
   before = h_->Snapshot();
   reply = commit("t-1");
   ASSERT_TRUE(reply.ok()) << reply.status();
-  EXPECT_EQ(reply->elements[0].str, "DONE");
+  EXPECT_EQ(*reply, rating::CommitAnswer::kDone);
   EXPECT_EQ(h_->Snapshot(), before);
 }
 
@@ -605,29 +600,27 @@ TEST_F(RatingTest, AClaimLeftByACrashedServerLapsesThenTheRetryPaysOnce) {
   auto keys = *store::KeySchema::Create(h_->config().partitions);
   rating::RatingIds ids = rating::DeriveRatingIds(
       "anonymous", "SubmitRating", "m-1", "k-crash", keys.PartitionOf("m-1"));
-  std::vector<std::string> argv = {
-      "EVAL",
-      rating::scripts::kAdmitRating.source,
-      "6",
-      keys.PartitionPrefix(ids.partition) + "idem:" + ids.scope_hash,
-      keys.MemberKey("m-1"),
-      keys.MemberStatsKey("m-1"),
-      keys.OrderKey("m-1", "o-1"),
-      keys.MemberLimiterKey("m-1"),
-      keys.PartitionPrefix(ids.partition) + "rating:" + ids.rating_id,
-      rating::RequestFingerprint(request),
-      "token-of-the-dead-server",
-      "1000",
-      absl::StrCat(absl::ToUnixMillis(h_->clock().Now())),
-      "m-1",
-      "0",
-      "1",
-      "0",
-      absl::StrCat(7 * 24 * 3600 * 1000LL),
-      "l1"};
+  rating::AdmitRequest admit;
+  admit.ids = ids;
+  admit.member_id = "m-1";
+  admit.order_id = "o-1";
+  admit.fingerprint = rating::RequestFingerprint(request);
+  admit.token = "token-of-the-dead-server";
+  admit.claim_lease = absl::Seconds(1);
+  admit.now = h_->clock().Now();
+  admit.limiter_burst = 1;
+  admit.rating_window = absl::Hours(7 * 24);
+  admit.rated_line_ids = {"l1"};
+  rating::ScriptCall call = rating::BuildAdmitCall(keys, admit);
+  std::vector<std::string> argv = {"EVAL", rating::scripts::kAdmitRating.source,
+                                   absl::StrCat(call.keys.size())};
+  argv.insert(argv.end(), call.keys.begin(), call.keys.end());
+  argv.insert(argv.end(), call.args.begin(), call.args.end());
   auto claimed = h_->Redis(argv);
   ASSERT_TRUE(claimed.ok()) << claimed.status();
-  ASSERT_EQ(claimed->elements[0].str, "FRESH") << claimed->elements[0].str;
+  auto parsed = rating::ParseAdmitReply(*claimed);
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  ASSERT_EQ(parsed->answer, rating::AdmitAnswer::kFresh);
 
   Call blocked = Submit(h_->stubs(), request);
   EXPECT_EQ(blocked.status.error_code(), grpc::StatusCode::ABORTED);

@@ -1,4 +1,7 @@
 -- require: gcra
+-- Called only through services/rating/admit_script.h
+-- (BuildAdmitCall, ParseAdmitReply): KEYS, ARGV and the reply
+-- below change together with it.
 -- Round trip 1 of SubmitRating: idempotency lookup, the member's rate limit,
 -- the order/member checks that need no decision, the claim of the key, and the
 -- snapshot the policy decides on — in one atomic step.

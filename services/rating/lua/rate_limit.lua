@@ -1,4 +1,7 @@
 -- require: gcra
+-- Called only through services/rating/rate_limit_script.h
+-- (BuildRateLimitCall, ParseRateLimitReply): KEYS, ARGV and the reply
+-- below change together with it.
 -- One GCRA limit (e.g. per calling client), on a key of its own.
 -- KEYS[1]  limiter key
 -- ARGV[1]  interval ms, ARGV[2] burst, ARGV[3] shadow (0/1)

@@ -1,3 +1,6 @@
+-- Called only through services/rating/release_script.h
+-- (BuildReleaseCall, ParseReleaseReply): KEYS, ARGV and the reply
+-- below change together with it.
 -- Gives up a claim that will not be committed (a later check failed, the
 -- decision could not be made, or Redis failed mid-way), so a retry with the
 -- same key can proceed at once instead of waiting for the lease to lapse.

@@ -1,0 +1,56 @@
+#include "services/rating/decision_event_fields.h"
+
+#include <cstdint>
+
+#include "absl/strings/str_cat.h"
+
+namespace makegood::rating {
+
+std::vector<std::string> DecisionEventFields(
+    const std::string& rating_id, absl::Time now,
+    const makegood::v1::SubmitRatingRequest& request,
+    const makegood::v1::Order& order, const policy::Decision& decision) {
+  int64_t refund_minor =
+      decision.refund.has_value() &&
+              decision.refund->instrument != policy::Instrument::kCoupon
+          ? decision.refund->amount_minor
+          : 0;
+  std::vector<std::string> fields = {
+      "rating_id",    rating_id,
+      "at_ms",        absl::StrCat(absl::ToUnixMillis(now)),
+      "satisfaction", absl::StrCat(request.satisfaction_percent()),
+      "outcome",      std::string(policy::OutcomeName(decision.outcome)),
+      "refund_minor", absl::StrCat(refund_minor),
+      "currency",     order.currency(),
+      "store_id",     order.store_id(),
+      "courier_id",   order.courier_id(),
+      "lines",        absl::StrCat(order.lines_size())};
+  int64_t goods = 0;
+  for (const auto& line : order.lines()) goods += line.amount_minor();
+  for (int i = 0; i < order.lines_size(); ++i) {
+    const auto& line = order.lines(i);
+    int satisfaction = request.satisfaction_percent();
+    for (const auto& rated : request.line_ratings()) {
+      if (rated.line_id() == line.line_id()) {
+        satisfaction = rated.satisfaction_percent();
+      }
+    }
+    // Amounts are at most 10^12 minor units, so the product fits in double
+    // precision well enough for a statistic; money never depends on it.
+    int64_t share =
+        goods > 0
+            ? static_cast<int64_t>(static_cast<double>(refund_minor) *
+                                   static_cast<double>(line.amount_minor()) /
+                                   static_cast<double>(goods))
+            : 0;
+    fields.push_back(absl::StrCat("sku.", i));
+    fields.push_back(line.sku());
+    fields.push_back(absl::StrCat("sat.", i));
+    fields.push_back(absl::StrCat(satisfaction));
+    fields.push_back(absl::StrCat("refund.", i));
+    fields.push_back(absl::StrCat(share));
+  }
+  return fields;
+}
+
+}  // namespace makegood::rating
