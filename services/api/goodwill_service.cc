@@ -4,8 +4,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "services/api/caller.h"
 #include "services/api/validation.h"
+#include "services/auth/admit.h"
 #include "services/core/text.h"
 #include "services/errors/errors.h"
 
@@ -62,7 +62,8 @@ grpc::ServerUnaryReactor* GoodwillService::GrantGoodwill(
     const makegood::v1::GrantGoodwillRequest* request,
     makegood::v1::GrantGoodwillResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  std::optional<auth::Principal> who = Admit(auth_, *context, reactor, kMethod);
+  std::optional<auth::Principal> who =
+      auth::Admit(auth_, *context, reactor, kMethod);
   if (!who.has_value()) return reactor;
   Violations violations;
   Validate(*request, violations);

@@ -12,7 +12,7 @@ std::vector<policy::Reason> ReasonsFromProto(
   out.reserve(reasons.size());
   for (int r : reasons) {
     out.push_back(
-        policy_file::ReasonFromProto(r).value_or(policy::Reason::kOther));
+        policy_proto::ReasonFromProto(r).value_or(policy::Reason::kOther));
   }
   return out;
 }
@@ -48,7 +48,7 @@ const char* InstrumentName(policy::Instrument instrument) {
 
 makegood::v1::Decision DecisionToProto(const policy::Decision& decision,
                                        const makegood::v1::Refund* refund) {
-  makegood::v1::Decision out = policy_file::DecisionToProto(decision);
+  makegood::v1::Decision out = policy_proto::DecisionToProto(decision);
   // The committed refund record (ids, state, times), not just its amount.
   out.clear_refund();
   if (refund != nullptr) *out.mutable_refund() = *refund;

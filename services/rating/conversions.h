@@ -15,18 +15,18 @@
 #include "makegood/v1/refund.pb.h"
 #include "services/policy/decision.h"
 #include "services/policy/inputs.h"
-#include "services/policy_file/engine_proto.h"
+#include "services/policy_proto/engine_proto.h"
 
 namespace makegood::rating {
 
 // The proto <-> engine mappings shared with the simulator live in
-// services/policy_file/engine_proto.h; these names are used unqualified here.
-using policy_file::FromTimestamp;
-using policy_file::HistoryToProto;
-using policy_file::InstrumentToProto;
-using policy_file::MemberFromProto;
-using policy_file::OrderFromProto;
-using policy_file::ToTimestamp;
+// services/policy_proto/engine_proto.h; these names are used unqualified here.
+using policy_proto::FromTimestamp;
+using policy_proto::HistoryToProto;
+using policy_proto::InstrumentToProto;
+using policy_proto::MemberFromProto;
+using policy_proto::OrderFromProto;
+using policy_proto::ToTimestamp;
 
 // The request was validated: reasons are known, percentages in range.
 policy::RatingInput RatingFromProto(

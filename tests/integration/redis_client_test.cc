@@ -5,6 +5,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_join.h"
 #include "absl/synchronization/blocking_counter.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
@@ -18,7 +19,10 @@ namespace makegood::store {
 namespace {
 
 using ::makegood::testing::RedisServer;
+using ::testing::Contains;
+using ::testing::Each;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 class RedisClientTest : public ::testing::Test {
  protected:
@@ -267,6 +271,39 @@ TEST_F(RedisClientTest, DestroyingTheClientFailsPendingCommands) {
   redis_->Resume();
   ASSERT_TRUE(done.HasBeenNotified());
   EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
+}
+
+// The audit every test Redis runs (tests/testing/script_key_audit.h) sees
+// what a real server's MONITOR prints: a script that builds a key itself,
+// and one passed keys of two partitions, are both caught.
+TEST_F(RedisClientTest, TheScriptKeyAuditCatchesUndeclaredAndCrossSlotKeys) {
+  auto client = Connect(Options());
+  const redis::LuaScript builds_a_key{
+      "builds_a_key",
+      "redis.call('SET', KEYS[1], '1') "
+      "return redis.call('GET', ARGV[1] .. 'other')",
+      "0000000000000000000000000000000000000001"};
+  EXPECT_TRUE(client->EvalSync(builds_a_key, {"mg:{p1}:a"}, {"mg:{p1}:"}).ok());
+  const redis::LuaScript two_slots{"two_slots", "return 1",
+                                   "0000000000000000000000000000000000000002"};
+  EXPECT_TRUE(client->EvalSync(two_slots, {"mg:{p1}:a", "mg:{p2}:a"}, {}).ok());
+  const redis::LuaScript declared{
+      "declared", "return redis.call('HSET', KEYS[1], 'f', 'v')",
+      "0000000000000000000000000000000000000003"};
+  EXPECT_TRUE(client->EvalSync(declared, {"mg:{p1}:h"}, {}).ok());
+  redis_->set_key_audit(false);  // The violations are on purpose.
+  // MONITOR's output reaches its file asynchronously. Three reports: the
+  // undeclared key (run by EVAL after NOSCRIPT), and the two-slot call as
+  // both its EVALSHA and its EVAL.
+  std::vector<std::string> violations;
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (violations.size() < 3 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+    violations = redis_->AuditScriptKeys();
+  }
+  EXPECT_THAT(violations, Contains(HasSubstr("touches mg:{p1}:other")));
+  EXPECT_THAT(violations, Contains(HasSubstr("2 hash slots")));
+  EXPECT_THAT(violations, Each(Not(HasSubstr("mg:{p1}:h"))));
 }
 
 }  // namespace

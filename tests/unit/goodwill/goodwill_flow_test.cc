@@ -15,8 +15,8 @@
 #include "services/goodwill/goodwill_agent_script.h"
 #include "services/goodwill/grant_goodwill_script.h"
 #include "services/policy/policy_config.h"
-#include "services/policy_file/policy_convert.h"
 #include "services/policy_file/policy_document.h"
+#include "services/policy_proto/policy_convert.h"
 #include "services/rating/snapshot.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/fake_redis.h"
@@ -35,7 +35,7 @@ const absl::Time kNow = absl::FromUnixSeconds(1'780'000'000);
 policy_file::PolicySnapshot TestPolicy() {  // Currency EUR.
   absl::StatusOr<policy_file::PolicySnapshot> snapshot =
       policy_file::BuildPolicySnapshot(
-          policy_file::FromPolicyConfig(policy::DefaultPolicyConfig()), kNow);
+          policy_proto::FromPolicyConfig(policy::DefaultPolicyConfig()), kNow);
   EXPECT_TRUE(snapshot.ok()) << snapshot.status();
   return *snapshot;
 }

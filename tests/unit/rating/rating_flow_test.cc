@@ -20,8 +20,8 @@
 #include "makegood/storage/v1/records.pb.h"
 #include "services/errors/errors.h"
 #include "services/policy/policy_config.h"
-#include "services/policy_file/policy_convert.h"
 #include "services/policy_file/policy_document.h"
+#include "services/policy_proto/policy_convert.h"
 #include "services/rating/admit_script.h"
 #include "services/rating/commit_script.h"
 #include "services/rating/rating_ids.h"
@@ -48,7 +48,7 @@ constexpr char kCaller[] = "client-1";
 
 policy_file::PolicySnapshot DefaultPolicy() {
   auto snapshot = policy_file::BuildPolicySnapshot(
-      policy_file::FromPolicyConfig(policy::DefaultPolicyConfig()), kNow);
+      policy_proto::FromPolicyConfig(policy::DefaultPolicyConfig()), kNow);
   EXPECT_TRUE(snapshot.ok()) << snapshot.status();
   return *std::move(snapshot);
 }
