@@ -11,12 +11,6 @@ namespace {
 
 constexpr char kScript[] = "commit_rating";
 
-// KeySchema has no method for the tasks stream yet; the key stays spelled
-// here, once, until it does.
-std::string TasksKey(const store::KeySchema& keys, int partition) {
-  return absl::StrCat(keys.PartitionPrefix(partition), "fu:tasks");
-}
-
 }  // namespace
 
 const char* FollowUpKindName(policy::FollowUpKind kind) {
@@ -51,7 +45,7 @@ ScriptCall BuildCommitCall(const store::KeySchema& keys,
                keys.RatingsByTimeKey(p),
                keys.RefundEventsKey(p, refund_id),
                keys.FeedbackKey(p),
-               TasksKey(keys, p),
+               keys.TasksKey(p),
                keys.NotificationsKey(p),
                keys.DecisionsKey(p)};
   std::vector<std::string>& args = call.args;

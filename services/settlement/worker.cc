@@ -301,18 +301,14 @@ void SettlementWorker::Finish(std::shared_ptr<Job> job, const char* result,
   // entry is never dead-lettered. (An order lives in its member's partition,
   // which is the outbox's.)
   const int p = job->partition;
-  const std::string prefix = keys_.PartitionPrefix(p);
   std::vector<std::string> keys = {
       keys_.RefundKey(p, job->request.refund_id),
       keys_.RefundEventsKey(p, job->request.refund_id), keys_.RefundFeedKey(p),
       keys_.OutboxKey(p), keys_.LedgerKey(p), keys_.LedgerBalancesKey(p),
-      // KeySchema has no partition-based order key (OrderKey derives the
-      // partition from the member id, which a poison entry may lack) nor a
-      // follow-up tasks key: both still spelled here.
-      absl::StrCat(prefix, "order:", job->request.order_id),
+      // OrderKeyIn: a poison entry may lack the member id OrderKey needs.
+      keys_.OrderKeyIn(p, job->request.order_id),
       keys_.WalletKey(p, job->request.member_id), keys_.NotificationsKey(p),
-      keys_.DeadOutboxKey(p), absl::StrCat(prefix, "fu:tasks"),
-      keys_.AttentionKey(p)};
+      keys_.DeadOutboxKey(p), keys_.TasksKey(p), keys_.AttentionKey(p)};
   std::vector<std::string> args = {
       absl::StrCat(absl::ToUnixMillis(clock_.Now())),
       result,

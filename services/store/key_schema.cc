@@ -48,7 +48,7 @@ std::string KeySchema::MemberKey(absl::string_view member_id) const {
 
 std::string KeySchema::OrderKey(absl::string_view member_id,
                                 absl::string_view order_id) const {
-  return absl::StrCat(Prefix(member_id), "order:", order_id);
+  return OrderKeyIn(PartitionOf(member_id), order_id);
 }
 
 std::string KeySchema::OrderOwnerKey(absl::string_view order_id) const {
@@ -149,6 +149,15 @@ std::string KeySchema::FeedbackKey(int partition) const {
   return absl::StrCat(PartitionPrefix(partition), "fu:feedback");
 }
 
+std::string KeySchema::TasksKey(int partition) const {
+  return absl::StrCat(PartitionPrefix(partition), "fu:tasks");
+}
+
+std::string KeySchema::OrderKeyIn(int partition,
+                                  absl::string_view order_id) const {
+  return absl::StrCat(PartitionPrefix(partition), "order:", order_id);
+}
+
 std::string KeySchema::WalletKey(int partition,
                                  absl::string_view member_id) const {
   return absl::StrCat(PartitionPrefix(partition), "wallet:", member_id);
@@ -179,6 +188,13 @@ std::optional<int> KeySchema::PartitionOfKey(absl::string_view key) {
     return std::nullopt;
   }
   return partition;
+}
+
+std::optional<std::string> KeySchema::OrderIdOfKey(absl::string_view key) {
+  if (!PartitionOfKey(key).has_value()) return std::nullopt;
+  key.remove_prefix(key.find("}:") + 2);
+  if (!absl::ConsumePrefix(&key, "order:") || key.empty()) return std::nullopt;
+  return std::string(key);
 }
 
 std::optional<std::string> KeySchema::RefundIdOfKey(absl::string_view key) {

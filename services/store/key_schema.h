@@ -28,6 +28,7 @@
 //   mg:{p<N>}:goodwill                      stream  goodwill grants (agent, reason, note)
 //   mg:{p<N>}:fu:notifications              stream  member notifications to send
 //   mg:{p<N>}:fu:feedback                   stream  courier/store feedback follow-ups
+//   mg:{p<N>}:fu:tasks                      stream  manager follow-up tasks
 //   mg:{p<N>}:wallet:<member_id>            hash    wallet provider's balance and txns
 //   mg:{p<N>}:psp:sandbox                   hash    sandbox provider's payments
 //   mg:{p<N>}:decisions                     stream  decision events for insights
@@ -99,6 +100,10 @@ class KeySchema {
   std::string GoodwillKey(int partition) const;
   std::string NotificationsKey(int partition) const;
   std::string FeedbackKey(int partition) const;
+  std::string TasksKey(int partition) const;
+  // OrderKey when the partition is known but the member id may not be
+  // (e.g. a settlement entry): an order lives in its member's partition.
+  std::string OrderKeyIn(int partition, absl::string_view order_id) const;
   std::string WalletKey(int partition, absl::string_view member_id) const;
   std::string SandboxPaymentsKey(int partition) const;
   std::string DecisionsKey(int partition) const;
@@ -110,8 +115,15 @@ class KeySchema {
   // The refund id of a refund record's key (RefundKey), or nullopt for any
   // other key, including a refund's events (RefundEventsKey): for scanners.
   static std::optional<std::string> RefundIdOfKey(absl::string_view key);
+  // The order id of an order's key (OrderKey), or nullopt.
+  static std::optional<std::string> OrderIdOfKey(absl::string_view key);
   // The partition of a key in a partition (PartitionPrefix), or nullopt.
   static std::optional<int> PartitionOfKey(absl::string_view key);
+  // SCAN MATCH patterns over every partition at once: refund records (and
+  // their events, which the pattern cannot tell apart: filter with
+  // RefundIdOfKey) and orders.
+  static std::string AllRefundsPattern() { return "mg:{p*}:refund:*"; }
+  static std::string AllOrdersPattern() { return "mg:{p*}:order:*"; }
 
   // The prefix of every key of partition `partition`, for SCAN patterns.
   std::string PartitionPrefix(int partition) const;

@@ -38,11 +38,6 @@ absl::StatusOr<makegood::v1::Refund> ParseRefund(
   return refund;
 }
 
-std::string RefundKey(const KeySchema& keys, int partition,
-                      absl::string_view refund_id) {
-  return absl::StrCat(keys.PartitionPrefix(partition), "refund:", refund_id);
-}
-
 }  // namespace
 
 makegood::v1::RefundState RefundStateFromName(absl::string_view name) {
@@ -111,8 +106,8 @@ void RefundStore::GetRefund(
 void RefundStore::GetForWatch(
     int partition, std::string refund_id,
     absl::AnyInvocable<void(absl::StatusOr<WatchedRefund>)> done) {
-  std::string key = RefundKey(keys_, partition, refund_id);
-  std::string events = absl::StrCat(key, ":events");
+  std::string key = keys_.RefundKey(partition, refund_id);
+  std::string events = keys_.RefundEventsKey(partition, refund_id);
   redis_.Eval(scripts::kReadRefund, {std::move(key), std::move(events)}, {},
               [refund_id, done = std::move(done)](
                   absl::StatusOr<redis::RedisReply> reply) mutable {
@@ -144,52 +139,50 @@ void RefundStore::GetForWatch(
 void RefundStore::GetEvents(
     int partition, std::string refund_id, std::string after, int limit,
     absl::AnyInvocable<void(absl::StatusOr<std::vector<RefundEvent>>)> done) {
-  redis_.Command(
-      {"XRANGE",
-       absl::StrCat(RefundKey(keys_, partition, refund_id), ":events"),
-       absl::StrCat("(", after), "+", "COUNT", absl::StrCat(limit)},
-      [done =
-           std::move(done)](absl::StatusOr<redis::RedisReply> reply) mutable {
-        if (!reply.ok()) {
-          done(reply.status());
-          return;
-        }
-        std::vector<RefundEvent> events;
-        for (const redis::RedisReply& entry : reply->elements) {
-          if (entry.elements.size() < 2) continue;
-          RefundEvent event;
-          event.id = entry.elements[0].str;
-          const auto& kv = entry.elements[1].elements;
-          for (size_t i = 0; i + 1 < kv.size(); i += 2) {
-            const std::string& k = kv[i].str;
-            const std::string& v = kv[i + 1].str;
-            if (k == "seq") {
-              (void)absl::SimpleAtoi(v, &event.seq);
-            } else if (k == "from") {
-              event.from = RefundStateFromName(v);
-            } else if (k == "to") {
-              event.to = RefundStateFromName(v);
-            } else if (k == "actor") {
-              event.actor = v;
-            } else if (k == "reason") {
-              event.reason = v;
-            } else if (k == "at_ms") {
-              (void)absl::SimpleAtoi(v, &event.at_ms);
-            } else if (k == "instrument") {
-              event.instrument = v;
-            }
-          }
-          events.push_back(std::move(event));
-        }
-        done(std::move(events));
-      });
+  redis_.Command({"XRANGE", keys_.RefundEventsKey(partition, refund_id),
+                  absl::StrCat("(", after), "+", "COUNT", absl::StrCat(limit)},
+                 [done = std::move(done)](
+                     absl::StatusOr<redis::RedisReply> reply) mutable {
+                   if (!reply.ok()) {
+                     done(reply.status());
+                     return;
+                   }
+                   std::vector<RefundEvent> events;
+                   for (const redis::RedisReply& entry : reply->elements) {
+                     if (entry.elements.size() < 2) continue;
+                     RefundEvent event;
+                     event.id = entry.elements[0].str;
+                     const auto& kv = entry.elements[1].elements;
+                     for (size_t i = 0; i + 1 < kv.size(); i += 2) {
+                       const std::string& k = kv[i].str;
+                       const std::string& v = kv[i + 1].str;
+                       if (k == "seq") {
+                         (void)absl::SimpleAtoi(v, &event.seq);
+                       } else if (k == "from") {
+                         event.from = RefundStateFromName(v);
+                       } else if (k == "to") {
+                         event.to = RefundStateFromName(v);
+                       } else if (k == "actor") {
+                         event.actor = v;
+                       } else if (k == "reason") {
+                         event.reason = v;
+                       } else if (k == "at_ms") {
+                         (void)absl::SimpleAtoi(v, &event.at_ms);
+                       } else if (k == "instrument") {
+                         event.instrument = v;
+                       }
+                     }
+                     events.push_back(std::move(event));
+                   }
+                   done(std::move(events));
+                 });
 }
 
 void RefundStore::MarkAbusive(
     int partition, std::string refund_id, std::string actor, std::string reason,
     bool reverse_refund, absl::Time now,
     absl::AnyInvocable<void(absl::StatusOr<AbuseMark>)> done) {
-  std::string refund_key = RefundKey(keys_, partition, refund_id);
+  std::string refund_key = keys_.RefundKey(partition, refund_id);
   redis_.Command(
       {"HMGET", refund_key, "rating_id", "member_id"},
       [this, partition, refund_id, refund_key, actor = std::move(actor),
@@ -204,18 +197,17 @@ void RefundStore::MarkAbusive(
               absl::StrCat("refund ", refund_id, " does not exist")));
           return;
         }
-        const std::string prefix = keys_.PartitionPrefix(partition);
         const std::string& member_id = ids->elements[1].str;
         std::vector<std::string> keys = {
             refund_key,
-            absl::StrCat(refund_key, ":events"),
-            absl::StrCat(prefix, "refund_feed"),
-            absl::StrCat(prefix, "rating:", ids->elements[0].str),
-            absl::StrCat(prefix, "fu:feedback"),
+            keys_.RefundEventsKey(partition, refund_id),
+            keys_.RefundFeedKey(partition),
+            keys_.RatingKey(partition, ids->elements[0].str),
+            keys_.FeedbackKey(partition),
             keys_.MemberStatsKey(member_id),
-            absl::StrCat(prefix, "ledger"),
-            absl::StrCat(prefix, "ledger:balances"),
-            absl::StrCat(prefix, "wallet:", member_id)};
+            keys_.LedgerKey(partition),
+            keys_.LedgerBalancesKey(partition),
+            keys_.WalletKey(partition, member_id)};
         redis_.Eval(
             scripts::kMarkAbusive, std::move(keys),
             {absl::StrCat(absl::ToUnixMillis(now)), actor, reason,
@@ -395,11 +387,11 @@ void RefundStore::Redrive(
     int partition, std::string refund_id, std::string actor, std::string reason,
     absl::Time now,
     absl::AnyInvocable<void(absl::StatusOr<RedriveOutcome>)> done) {
-  const std::string prefix = keys_.PartitionPrefix(partition);
-  std::string key = RefundKey(keys_, partition, refund_id);
-  std::vector<std::string> keys = {
-      key, absl::StrCat(key, ":events"), absl::StrCat(prefix, "refund_feed"),
-      absl::StrCat(prefix, "outbox"), absl::StrCat(prefix, "attention")};
+  std::vector<std::string> keys = {keys_.RefundKey(partition, refund_id),
+                                   keys_.RefundEventsKey(partition, refund_id),
+                                   keys_.RefundFeedKey(partition),
+                                   keys_.OutboxKey(partition),
+                                   keys_.AttentionKey(partition)};
   redis_.Eval(scripts::kRedriveRefund, std::move(keys),
               {absl::StrCat(absl::ToUnixMillis(now)), std::move(actor),
                std::move(reason)},
@@ -438,11 +430,9 @@ void RefundStore::ListByMember(
     std::string member_id, std::string cursor_score, std::string cursor_id,
     int page_size, absl::AnyInvocable<void(absl::StatusOr<RefundPage>)> done) {
   int partition = keys_.PartitionOf(member_id);
-  ListIndex(
-      partition,
-      absl::StrCat(keys_.PartitionPrefix(partition), "refunds:m:", member_id),
-      std::move(cursor_score), std::move(cursor_id), page_size,
-      std::move(done));
+  ListIndex(partition, keys_.MemberRefundsKey(partition, member_id),
+            std::move(cursor_score), std::move(cursor_id), page_size,
+            std::move(done));
 }
 
 void RefundStore::ListByOrder(
@@ -463,9 +453,7 @@ void RefundStore::ListByOrder(
           return;
         }
         int partition = keys_.PartitionOf(owner->str);
-        ListIndex(partition,
-                  absl::StrCat(keys_.PartitionPrefix(partition),
-                               "refunds:o:", order_id),
+        ListIndex(partition, keys_.OrderRefundsKey(partition, order_id),
                   std::move(cursor_score), std::move(cursor_id), page_size,
                   std::move(done));
       });

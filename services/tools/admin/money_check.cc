@@ -20,7 +20,7 @@
 #include "services/core/clock.h"
 #include "services/core/status_macros.h"
 #include "services/redis/redis_reply.h"
-#include "services/tools/admin/key_patterns.h"
+#include "services/store/key_schema.h"
 #include "services/tools/admin/refund_record.h"
 
 namespace makegood::admin {
@@ -67,12 +67,14 @@ class MoneyCheck {
     for (int p = 0; p < keys_.partitions(); ++p) {
       MAKEGOOD_RETURN_IF_ERROR(CheckLedger(p));
     }
-    MAKEGOOD_RETURN_IF_ERROR(redis_.Scan(AllOrdersPattern(), "hash",
+    MAKEGOOD_RETURN_IF_ERROR(redis_.Scan(store::KeySchema::AllOrdersPattern(),
+                                         "hash",
                                          [this](std::vector<std::string> keys) {
                                            return CheckOrders(FindOrders(keys));
                                          }));
     MAKEGOOD_RETURN_IF_ERROR(redis_.Scan(
-        AllRefundsPattern(), "hash", [this](std::vector<std::string> keys) {
+        store::KeySchema::AllRefundsPattern(), "hash",
+        [this](std::vector<std::string> keys) {
           return CheckRefunds(FindRefunds(keys, keys_.partitions()));
         }));
     CheckHttpPayouts();
@@ -344,7 +346,7 @@ class MoneyCheck {
     std::vector<FoundOrder> out;
     for (const std::string& key : keys) {
       std::optional<int> p = store::KeySchema::PartitionOfKey(key);
-      std::optional<std::string> id = OrderIdOfKey(key);
+      std::optional<std::string> id = store::KeySchema::OrderIdOfKey(key);
       if (!p.has_value() || !id.has_value() || *p >= keys_.partitions()) {
         continue;
       }

@@ -14,10 +14,10 @@
 #include "services/core/clock.h"
 #include "services/core/status_macros.h"
 #include "services/redis/redis_reply.h"
+#include "services/store/key_schema.h"
 #include "services/store/lua/scripts.h"
 #include "services/store/refund_store.h"
 #include "services/tools/admin/attention.h"
-#include "services/tools/admin/key_patterns.h"
 #include "services/tools/admin/refund_record.h"
 
 namespace makegood::admin {
@@ -35,10 +35,11 @@ class Reconciler {
       : redis_(redis), keys_(keys), options_(options), providers_(providers) {}
 
   absl::Status Run() {
-    MAKEGOOD_RETURN_IF_ERROR(redis_.Scan(
-        AllRefundsPattern(), "hash", [this](std::vector<std::string> keys) {
-          return Batch(FindRefunds(keys, keys_.partitions()));
-        }));
+    MAKEGOOD_RETURN_IF_ERROR(
+        redis_.Scan(store::KeySchema::AllRefundsPattern(), "hash",
+                    [this](std::vector<std::string> keys) {
+                      return Batch(FindRefunds(keys, keys_.partitions()));
+                    }));
     Json summary = {{"summary",
                      {{"examined", examined_},
                       {"findings", Json(findings_)},
@@ -148,7 +149,7 @@ class Reconciler {
                                      keys_.WalletKey(p, r.member_id),
                                      keys_.NotificationsKey(p),
                                      keys_.DeadOutboxKey(p),
-                                     TasksKey(keys_, p),
+                                     keys_.TasksKey(p),
                                      keys_.AttentionKey(p)};
     // No outbox entry is acknowledged (""): a worker still holding one finds
     // the refund final and acknowledges it then.
