@@ -80,21 +80,25 @@ void FakeRedis::Eval(const redis::LuaScript& script,
 void FakeRedis::Run(Call call, Callback done) {
   std::optional<Entry> entry;
   Handler handler;
+  bool down = false;
   {
     absl::MutexLock lock(&mu_);
     calls_.push_back(call);
-    if (!ready_) {
-      done(absl::UnavailableError("FakeRedis: redis is down"));
-      return;
+    down = !ready_;
+    if (!down) {  // A Redis that is down runs nothing and takes no entry.
+      auto queued = queued_.find(call.name);
+      if (queued != queued_.end() && !queued->second.empty()) {
+        entry = std::move(queued->second.front());
+        queued->second.pop_front();
+      }
+      auto found = handlers_.find(call.name);
+      if (found != handlers_.end()) handler = found->second;
+      if (!entry.has_value() && !handler) unexpected_.push_back(call);
     }
-    auto queued = queued_.find(call.name);
-    if (queued != queued_.end() && !queued->second.empty()) {
-      entry = std::move(queued->second.front());
-      queued->second.pop_front();
-    }
-    auto found = handlers_.find(call.name);
-    if (found != handlers_.end()) handler = found->second;
-    if (!entry.has_value() && !handler) unexpected_.push_back(call);
+  }
+  if (down) {  // Outside the lock: the callback may call again.
+    done(absl::UnavailableError("FakeRedis: redis is down"));
+    return;
   }
   if (entry.has_value() && !entry->fault.has_value()) {
     done(std::move(entry->reply));

@@ -80,5 +80,23 @@ TEST(FakeRedis, ACallbackMayIssueTheNextCommand) {
   EXPECT_EQ(seen, "ab");
 }
 
+TEST(FakeRedis, ACallbackOfARedisThatIsDownMayCallAgain) {
+  FakeRedis redis;
+  redis.set_ready(false);
+  redis.Answer("GET", Reply("kept"));
+  int answers = 0;
+  redis.Command({"GET", "1"}, [&](absl::StatusOr<redis::RedisReply> first) {
+    EXPECT_FALSE(first.ok());
+    ++answers;
+    redis.Command({"GET", "2"}, [&](absl::StatusOr<redis::RedisReply> second) {
+      EXPECT_FALSE(second.ok());
+      ++answers;
+    });
+  });
+  EXPECT_EQ(answers, 2);
+  redis.set_ready(true);
+  EXPECT_EQ(redis.CommandSync({"GET", "3"})->str, "kept");  // Not consumed.
+}
+
 }  // namespace
 }  // namespace makegood::testing
