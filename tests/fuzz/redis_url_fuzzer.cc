@@ -1,9 +1,10 @@
 // File: tests/fuzz/redis_url_fuzzer.cc
 //
-// redis::ParseRedisUrl (--redis / MAKEGOOD_REDIS), direct and Sentinel forms.
-// Properties, besides "never crashes":
+// makegood::redis::ParseRedisUrl (--redis / MAKEGOOD_REDIS), direct and
+// Sentinel forms. Properties, besides "never crashes":
 //   - a refused URL leaves the options untouched (INVALID_ARGUMENT);
-//   - an accepted one gives what redis::HiredisClient::Start needs: direct mode
+//   - an accepted one gives what makegood::redis::HiredisClient::Start needs:
+//   direct mode
 //   a
 //     host without spaces and a port 1-65535; Sentinel mode a master name
 //     without ? space , @ : and at least one sentinel, each with a host and a
@@ -12,7 +13,8 @@
 //   - round trip: the options written back as a URL parse to the same
 //     options (unless a credential contains "?sentinel_password=", which the
 //     format cannot carry, as redis_client.h says);
-//   - redis::DescribeRedisTarget (logged) does not depend on the credentials.
+//   - makegood::redis::DescribeRedisTarget (logged) does not depend on the
+//   credentials.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -30,16 +32,16 @@ namespace {
 using makegood::redis::RedisAddress;
 using makegood::redis::RedisOptions;
 
-bool SameAddressFields(const redis::RedisOptions& a,
-                       const redis::RedisOptions& b) {
+bool SameAddressFields(const makegood::redis::RedisOptions& a,
+                       const makegood::redis::RedisOptions& b) {
   return a.host == b.host && a.port == b.port && a.db == b.db &&
          a.username == b.username && a.password == b.password &&
          a.sentinels == b.sentinels && a.sentinel_master == b.sentinel_master &&
          a.sentinel_password == b.sentinel_password;
 }
 
-bool SameOtherFields(const redis::RedisOptions& a,
-                     const redis::RedisOptions& b) {
+bool SameOtherFields(const makegood::redis::RedisOptions& a,
+                     const makegood::redis::RedisOptions& b) {
   return a.connections == b.connections &&
          a.command_timeout == b.command_timeout &&
          a.connect_timeout == b.connect_timeout &&
@@ -48,8 +50,8 @@ bool SameOtherFields(const redis::RedisOptions& a,
          a.sentinel_check_interval == b.sentinel_check_interval;
 }
 
-redis::RedisOptions Start() {
-  redis::RedisOptions options;
+makegood::redis::RedisOptions Start() {
+  makegood::redis::RedisOptions options;
   options.host = "previous-host";
   options.port = 7000;
   options.db = 3;
@@ -65,7 +67,7 @@ redis::RedisOptions Start() {
 
 bool GoodPort(int port) { return port >= 1 && port <= 65535; }
 
-std::string ToUrl(const redis::RedisOptions& o) {
+std::string ToUrl(const makegood::redis::RedisOptions& o) {
   std::string credentials;
   if (!o.username.empty() || !o.password.empty()) {
     credentials = absl::StrCat(o.username, ":", o.password, "@");
@@ -77,10 +79,11 @@ std::string ToUrl(const redis::RedisOptions& o) {
   }
   std::string url = absl::StrCat(
       "redis-sentinel://", credentials,
-      absl::StrJoin(o.sentinels, ",",
-                    [](std::string* out, const redis::RedisAddress& a) {
-                      out->append(makegood::redis::FormatRedisAddress(a));
-                    }),
+      absl::StrJoin(
+          o.sentinels, ",",
+          [](std::string* out, const makegood::redis::RedisAddress& a) {
+            out->append(makegood::redis::FormatRedisAddress(a));
+          }),
       "/", o.sentinel_master, "/", o.db);
   if (!o.sentinel_password.empty()) {
     absl::StrAppend(&url, "?sentinel_password=", o.sentinel_password);
@@ -92,8 +95,8 @@ std::string ToUrl(const redis::RedisOptions& o) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const absl::string_view url(reinterpret_cast<const char*>(data), size);
-  const redis::RedisOptions before = Start();
-  redis::RedisOptions options = before;
+  const makegood::redis::RedisOptions before = Start();
+  makegood::redis::RedisOptions options = before;
   absl::Status status = makegood::redis::ParseRedisUrl(url, &options);
   if (!status.ok()) {
     FUZZ_CHECK(status.code() == absl::StatusCode::kInvalidArgument) << status;
@@ -117,14 +120,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       FUZZ_CHECK(c != '?' && c != ' ' && c != ',' && c != '@' && c != ':')
           << options.sentinel_master;
     }
-    for (const redis::RedisAddress& s : options.sentinels) {
+    for (const makegood::redis::RedisAddress& s : options.sentinels) {
       FUZZ_CHECK(!s.host.empty() && !absl::StrContains(s.host, ' '));
       FUZZ_CHECK(GoodPort(s.port)) << s.port;
     }
   }
 
   // Logged descriptions carry no credentials.
-  redis::RedisOptions anonymous = options;
+  makegood::redis::RedisOptions anonymous = options;
   anonymous.username = "u";
   anonymous.password = "p";
   anonymous.sentinel_password = "s";
@@ -138,7 +141,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   const std::string again_url = ToUrl(options);
-  redis::RedisOptions again = Start();
+  makegood::redis::RedisOptions again = Start();
   absl::Status again_status = makegood::redis::ParseRedisUrl(again_url, &again);
   FUZZ_CHECK(again_status.ok())
       << "\"" << url << "\" parsed, but its normal form \"" << again_url

@@ -36,7 +36,7 @@ class ReplyText {
   static constexpr size_t kMaxNodes = 4096;
   static constexpr int64_t kMaxArray = 256;
 
-  explicit redis::ReplyText(std::vector<absl::string_view> lines)
+  explicit ReplyText(std::vector<absl::string_view> lines)
       : lines_(std::move(lines)) {}
 
   std::optional<redis::RedisReply> Next(int depth) {

@@ -62,15 +62,15 @@ const makegood::policy_file::PolicySnapshot& Policy() {
   return *policy;
 }
 
-int64_t Int(const redis::RedisReply& reply) {
+int64_t Int(const makegood::redis::RedisReply& reply) {
   auto value = makegood::redis::ReplyInteger(reply, "admit");
   return value.ok() ? *value : 0;
 }
 
 // The stats hash holds what makegood's scripts can write (see above).
-bool StatsInRange(const redis::RedisReply& stats) {
+bool StatsInRange(const makegood::redis::RedisReply& stats) {
   constexpr int64_t kBound = int64_t{1} << 53;
-  for (const redis::RedisReply& e : stats.elements) {
+  for (const makegood::redis::RedisReply& e : stats.elements) {
     int64_t v = 0;
     if (absl::SimpleAtoi(e.str, &v) && (v > kBound || v < -kBound)) {
       return false;
@@ -79,11 +79,12 @@ bool StatsInRange(const redis::RedisReply& stats) {
   return true;
 }
 
-void Accessors(const redis::RedisReply& reply) {
+void Accessors(const makegood::redis::RedisReply& reply) {
   auto text = makegood::redis::ReplyText(reply, "fuzz");
   FUZZ_CHECK(text.ok() == reply.is_text());
   auto integer = makegood::redis::ReplyInteger(reply, "fuzz");
-  if (integer.ok() && reply.type == redis::RedisReply::Type::kInteger) {
+  if (integer.ok() &&
+      reply.type == makegood::redis::RedisReply::Type::kInteger) {
     FUZZ_CHECK(*integer == reply.integer);
   }
   auto array = makegood::redis::ReplyArray(reply, 2, "fuzz");
@@ -100,7 +101,7 @@ void Accessors(const redis::RedisReply& reply) {
 }
 
 // RatingFlow::OnAdmitted + DecideAndCommit on a FRESH reply.
-void Admit(const std::vector<redis::RedisReply>& admit) {
+void Admit(const std::vector<makegood::redis::RedisReply>& admit) {
   if (admit.size() < 10 || admit[0].str != "FRESH") return;
   if (!StatsInRange(admit[4])) return;
   auto snapshot = makegood::rating::ParseAdmitSnapshot(
@@ -145,7 +146,7 @@ void Admit(const std::vector<redis::RedisReply>& admit) {
                                 snapshot->order_snapshot, *decision);
 }
 
-void Event(const redis::RedisReply& reply) {
+void Event(const makegood::redis::RedisReply& reply) {
   auto event = makegood::insights::ParseDecisionEvent(reply);
   if (!event.ok()) return;
   FUZZ_CHECK(static_cast<int>(event->lines.size()) <=
@@ -164,14 +165,16 @@ void Event(const redis::RedisReply& reply) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  std::optional<redis::RedisReply> reply = makegood::fuzz::ReplyText::Parse(
-      absl::string_view(reinterpret_cast<const char*>(data), size));
+  std::optional<makegood::redis::RedisReply> reply =
+      makegood::fuzz::ReplyText::Parse(
+          absl::string_view(reinterpret_cast<const char*>(data), size));
   if (!reply.has_value()) return -1;
 
   Accessors(*reply);
-  for (const redis::RedisReply& element : reply->elements) Accessors(element);
+  for (const makegood::redis::RedisReply& element : reply->elements)
+    Accessors(element);
   Event(*reply);
-  const std::vector<redis::RedisReply>& e = reply->elements;
+  const std::vector<makegood::redis::RedisReply>& e = reply->elements;
   if (e.size() >= 2 && StatsInRange(e[1])) {
     auto member = makegood::rating::MemberFromStored(e[0], e[1], kNow);
     if (member.ok()) FUZZ_CHECK(!member->stats_version.empty());
