@@ -4,7 +4,6 @@
 
 #include "services/core/log.h"
 #include "services/insights/decision_event.h"
-#include "services/redis/hiredis_client.h"
 
 namespace makegood::insights {
 
@@ -21,16 +20,8 @@ Aggregator::Aggregator(redis::RedisClient& redis, const store::KeySchema& keys,
 Aggregator::~Aggregator() { Stop(); }
 
 absl::Status Aggregator::Start(redis::RedisOptions redis_options) {
-  // Blocking reads get a connection of their own, with a deadline beyond the
-  // block time.
-  redis_options.connections = 1;
-  redis_options.command_timeout = options_.block + absl::Seconds(2);
   return Start(
-      [redis_options]() -> absl::StatusOr<std::unique_ptr<redis::RedisClient>> {
-        auto blocking = redis::HiredisClient::Start(redis_options);
-        if (!blocking.ok()) return blocking.status();
-        return std::unique_ptr<redis::RedisClient>(*std::move(blocking));
-      });
+      streams::HiredisBlockingClient(std::move(redis_options), options_.block));
 }
 
 absl::Status Aggregator::Start(

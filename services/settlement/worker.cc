@@ -6,7 +6,6 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "services/core/log.h"
-#include "services/redis/hiredis_client.h"
 #include "services/store/lua/scripts.h"
 
 namespace makegood::settlement {
@@ -60,16 +59,8 @@ SettlementWorker::SettlementWorker(
 SettlementWorker::~SettlementWorker() { Stop(absl::ZeroDuration()); }
 
 absl::Status SettlementWorker::Start(redis::RedisOptions redis_options) {
-  // Blocking reads get a connection of their own, with a deadline beyond the
-  // block time.
-  redis_options.connections = 1;
-  redis_options.command_timeout = options_.block + absl::Seconds(2);
   return Start(
-      [redis_options]() -> absl::StatusOr<std::unique_ptr<redis::RedisClient>> {
-        auto blocking = redis::HiredisClient::Start(redis_options);
-        if (!blocking.ok()) return blocking.status();
-        return std::unique_ptr<redis::RedisClient>(*std::move(blocking));
-      });
+      streams::HiredisBlockingClient(std::move(redis_options), options_.block));
 }
 
 absl::Status SettlementWorker::Start(

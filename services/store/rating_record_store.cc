@@ -108,40 +108,28 @@ void RatingRecordStore::ListCommitted(
         {"ZRANGEBYSCORE", keys_.RatingsByTimeKey(p), start_ms,
          absl::StrCat("(", end_ms), "WITHSCORES", "LIMIT", "0", limit},
         [this, p, fan_in](absl::StatusOr<redis::RedisReply> index) {
-          auto flat =
-              index.ok()
-                  ? redis::ReplyArray(*index, 0, "ratings by time")
-                  : absl::StatusOr<const std::vector<redis::RedisReply>*>(
-                        index.status());
-          if (!flat.ok()) {
-            Deliver(fan_in, flat.status());
-            return;
-          }
-          std::vector<redis::RedisReply> entries = **flat;
-          std::vector<std::string> record_keys;
-          for (size_t i = 0; i + 1 < entries.size(); i += 2) {
-            record_keys.push_back(keys_.RatingKey(p, entries[i].str));
-          }
-          ReadHashes(redis_, std::move(record_keys), {"pb"},
-                     [fan_in, entries = std::move(entries)](
-                         absl::StatusOr<std::vector<HashRow>> rows) {
-                       if (!rows.ok()) {
-                         Deliver(fan_in, rows.status());
-                         return;
-                       }
-                       // {id, score, record} per rating whose record is still
-                       // there.
-                       std::vector<redis::RedisReply> triples;
-                       for (size_t r = 0; r < rows->size(); ++r) {
-                         if (!(*rows)[r].has_value()) continue;
-                         triples.push_back(entries[2 * r]);
-                         triples.push_back(entries[2 * r + 1]);
-                         triples.push_back(
-                             redis::RedisReply::String((*(*rows)[r])[0]));
-                       }
-                       Deliver(fan_in,
-                               redis::RedisReply::Array(std::move(triples)));
-                     });
+          ReadIndexed(
+              redis_, std::move(index), "ratings by time", 0,
+              [this, p](absl::string_view id) {
+                return keys_.RatingKey(p, id);
+              },
+              {"pb"},
+              [fan_in](absl::StatusOr<IndexedRecords> read) {
+                if (!read.ok()) {
+                  Deliver(fan_in, read.status());
+                  return;
+                }
+                // {id, score, record} per rating whose record is still there.
+                std::vector<redis::RedisReply> triples;
+                for (size_t r = 0; r < read->rows.size(); ++r) {
+                  if (!read->rows[r].has_value()) continue;
+                  triples.push_back(read->index[2 * r]);
+                  triples.push_back(read->index[2 * r + 1]);
+                  triples.push_back(
+                      redis::RedisReply::String((*read->rows[r])[0]));
+                }
+                Deliver(fan_in, redis::RedisReply::Array(std::move(triples)));
+              });
         });
   }
 }

@@ -53,4 +53,37 @@ void ReadHashes(
              });
 }
 
+void ReadIndexed(
+    redis::RedisClient& redis, absl::StatusOr<redis::RedisReply> index,
+    absl::string_view what, size_t first,
+    const std::function<std::string(absl::string_view id)>& key_of,
+    std::vector<std::string> fields,
+    absl::AnyInvocable<void(absl::StatusOr<IndexedRecords>)> done) {
+  if (!index.ok()) {
+    done(index.status());
+    return;
+  }
+  auto elements = redis::ReplyArray(*index, first, what);
+  if (!elements.ok()) {
+    done(elements.status());
+    return;
+  }
+  IndexedRecords out;
+  out.index = std::move(index->elements);
+  std::vector<std::string> keys;
+  for (size_t i = first; i + 1 < out.index.size(); i += 2) {
+    keys.push_back(key_of(out.index[i].str));
+  }
+  ReadHashes(redis, std::move(keys), std::move(fields),
+             [out = std::move(out), done = std::move(done)](
+                 absl::StatusOr<std::vector<HashRow>> rows) mutable {
+               if (!rows.ok()) {
+                 done(rows.status());
+                 return;
+               }
+               out.rows = *std::move(rows);
+               done(std::move(out));
+             });
+}
+
 }  // namespace makegood::store

@@ -345,35 +345,25 @@ void RefundStore::ListNeedingAttention(
          absl::StrCat(page_size + 1)},
         [this, p, on_page = std::move(on_page)](
             absl::StatusOr<redis::RedisReply> index) mutable {
-          auto e = index.ok()
-                       ? redis::ReplyArray(*index, 1, "attention_page")
-                       : absl::StatusOr<const std::vector<redis::RedisReply>*>(
-                             index.status());
-          if (!e.ok()) {
-            on_page(e.status());
-            return;
-          }
-          std::vector<redis::RedisReply> entries = **e;
-          std::vector<std::string> refund_keys;
-          for (size_t i = 1; i + 1 < entries.size(); i += 2) {
-            refund_keys.push_back(keys_.RefundKey(p, entries[i].str));
-          }
-          ReadHashes(
-              redis_, std::move(refund_keys),
+          ReadIndexed(
+              redis_, std::move(index), "attention_page", 1,
+              [this, p](absl::string_view id) {
+                return keys_.RefundKey(p, id);
+              },
               {"pb", "state", "state_reason", "updated_at_ms", "instrument",
                "provider", "attempts"},
-              [entries = std::move(entries), on_page = std::move(on_page)](
-                  absl::StatusOr<std::vector<HashRow>> rows) mutable {
-                if (!rows.ok()) {
-                  on_page(rows.status());
+              [on_page = std::move(on_page)](
+                  absl::StatusOr<IndexedRecords> read) mutable {
+                if (!read.ok()) {
+                  on_page(read.status());
                   return;
                 }
-                std::vector<redis::RedisReply> page = {entries[0]};
-                for (size_t r = 0; r < rows->size(); ++r) {
-                  if (!(*rows)[r].has_value()) continue;  // Gone meanwhile.
-                  page.push_back(entries[1 + 2 * r]);
-                  page.push_back(entries[2 + 2 * r]);
-                  for (std::string& field : *(*rows)[r]) {
+                std::vector<redis::RedisReply> page = {read->index[0]};
+                for (size_t r = 0; r < read->rows.size(); ++r) {
+                  if (!read->rows[r].has_value()) continue;  // Gone since.
+                  page.push_back(read->index[1 + 2 * r]);
+                  page.push_back(read->index[2 + 2 * r]);
+                  for (std::string& field : *read->rows[r]) {
                     page.push_back(redis::RedisReply::String(std::move(field)));
                   }
                 }
@@ -497,29 +487,20 @@ void RefundStore::ListIndex(
       {std::move(cursor_score), std::move(cursor_id), absl::StrCat(page_size)},
       [this, partition, page_size, on_page = std::move(on_page)](
           absl::StatusOr<redis::RedisReply> index) mutable {
-        auto e = index.ok()
-                     ? redis::ReplyArray(*index, 0, "refund_page")
-                     : absl::StatusOr<const std::vector<redis::RedisReply>*>(
-                           index.status());
-        if (!e.ok()) {
-          on_page(e.status());
-          return;
-        }
-        std::vector<redis::RedisReply> entries = **e;
-        std::vector<std::string> refund_keys;
-        for (size_t i = 0; i + 1 < entries.size(); i += 2) {
-          refund_keys.push_back(keys_.RefundKey(partition, entries[i].str));
-        }
-        ReadHashes(
-            redis_, std::move(refund_keys),
+        ReadIndexed(
+            redis_, std::move(index), "refund_page", 0,
+            [this, partition](absl::string_view id) {
+              return keys_.RefundKey(partition, id);
+            },
             {"pb", "state", "state_reason", "updated_at_ms", "instrument"},
-            [entries = std::move(entries), page_size,
-             on_page = std::move(on_page)](
-                absl::StatusOr<std::vector<HashRow>> rows) mutable {
-              if (!rows.ok()) {
-                on_page(rows.status());
+            [page_size, on_page = std::move(on_page)](
+                absl::StatusOr<IndexedRecords> read) mutable {
+              if (!read.ok()) {
+                on_page(read.status());
                 return;
               }
+              const std::vector<redis::RedisReply>& entries = read->index;
+              std::vector<HashRow>* rows = &read->rows;
               std::vector<redis::RedisReply> page;
               std::string last_score, last_id;
               bool more = false;

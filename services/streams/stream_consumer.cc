@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "services/core/log.h"
+#include "services/redis/hiredis_client.h"
 
 namespace makegood::streams {
 
@@ -415,6 +416,17 @@ void StreamConsumer::Ack(const StreamEntry& entry,
       [done = std::move(done)](absl::StatusOr<RedisReply> reply) mutable {
         done(reply.status());
       });
+}
+
+StreamConsumer::ClientFactory HiredisBlockingClient(redis::RedisOptions options,
+                                                    absl::Duration block) {
+  options.connections = 1;
+  options.command_timeout = block + absl::Seconds(2);
+  return [options]() -> absl::StatusOr<std::unique_ptr<redis::RedisClient>> {
+    auto blocking = redis::HiredisClient::Start(options);
+    if (!blocking.ok()) return blocking.status();
+    return std::unique_ptr<redis::RedisClient>(*std::move(blocking));
+  };
 }
 
 }  // namespace makegood::streams

@@ -65,6 +65,7 @@
 #include "absl/time/time.h"
 #include "services/core/clock.h"
 #include "services/redis/redis_client.h"
+#include "services/redis/redis_options.h"
 
 namespace makegood::streams {
 
@@ -201,5 +202,11 @@ class StreamConsumer {
   absl::flat_hash_set<std::string> in_flight_ ABSL_GUARDED_BY(mu_);
   ConsumerStats stats_ ABSL_GUARDED_BY(mu_);
 };
+
+// The production blocking client of a consumer: a HiredisClient on
+// `options`' server with one connection of its own (a blocked read stalls
+// everything pipelined behind it) and a deadline beyond the block time.
+StreamConsumer::ClientFactory HiredisBlockingClient(redis::RedisOptions options,
+                                                    absl::Duration block);
 
 }  // namespace makegood::streams
