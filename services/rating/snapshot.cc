@@ -74,21 +74,16 @@ absl::StatusOr<StoredMember> MemberFromStored(
 
 absl::StatusOr<AdmitSnapshot> ParseAdmitSnapshot(const AdmitReply& fresh,
                                                  absl::Time now) {
-  return ParseAdmitSnapshot(fresh.order_pb, fresh.order_refunded_minor,
-                            fresh.member_pb, fresh.stats, now);
-}
-
-absl::StatusOr<AdmitSnapshot> ParseAdmitSnapshot(
-    const redis::RedisReply& order_pb, const redis::RedisReply& order_refunded,
-    const redis::RedisReply& member_pb, const redis::RedisReply& stats,
-    absl::Time now) {
   AdmitSnapshot s;
-  if (!order_pb.is_text() || !s.order.ParseFromString(order_pb.str)) {
+  if (!fresh.order_pb.is_text() ||
+      !s.order.ParseFromString(fresh.order_pb.str)) {
     return absl::DataLossError("stored order does not parse");
   }
-  absl::StatusOr<StoredMember> member = MemberFromStored(member_pb, stats, now);
+  absl::StatusOr<StoredMember> member =
+      MemberFromStored(fresh.member_pb, fresh.stats, now);
   if (!member.ok()) return member.status();
-  auto refunded = redis::ReplyInteger(order_refunded, "refunded_minor");
+  auto refunded =
+      redis::ReplyInteger(fresh.order_refunded_minor, "refunded_minor");
   if (!refunded.ok()) return refunded.status();
   s.order_refunded_minor = *refunded;
   s.member = std::move(member->member);

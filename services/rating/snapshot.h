@@ -77,10 +77,5 @@ struct AdmitSnapshot {
 // do not parse.
 absl::StatusOr<AdmitSnapshot> ParseAdmitSnapshot(const AdmitReply& fresh,
                                                  absl::Time now);
-// The same from the four stored values one by one.
-absl::StatusOr<AdmitSnapshot> ParseAdmitSnapshot(
-    const redis::RedisReply& order_pb, const redis::RedisReply& order_refunded,
-    const redis::RedisReply& member_pb, const redis::RedisReply& stats,
-    absl::Time now);
 
 }  // namespace makegood::rating

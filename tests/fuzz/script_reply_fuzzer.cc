@@ -28,7 +28,6 @@
 #include <vector>
 
 #include "absl/strings/numbers.h"
-#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "makegood/v1/rating_service.pb.h"
 #include "services/api/validation.h"
@@ -37,6 +36,7 @@
 #include "services/policy/policy_config.h"
 #include "services/policy_file/policy_document.h"
 #include "services/policy_proto/policy_convert.h"
+#include "services/rating/admit_script.h"
 #include "services/rating/snapshot.h"
 #include "services/redis/redis_reply.h"
 #include "services/store/proto_codec.h"
@@ -60,11 +60,6 @@ const makegood::policy_file::PolicySnapshot& Policy() {
     return new makegood::policy_file::PolicySnapshot(*std::move(snapshot));
   }();
   return *policy;
-}
-
-int64_t Int(const makegood::redis::RedisReply& reply) {
-  auto value = makegood::redis::ReplyInteger(reply, "admit");
-  return value.ok() ? *value : 0;
 }
 
 // The stats hash holds what makegood's scripts can write (see above).
@@ -100,12 +95,15 @@ void Accessors(const makegood::redis::RedisReply& reply) {
   }
 }
 
-// RatingFlow::OnAdmitted + DecideAndCommit on a FRESH reply.
-void Admit(const std::vector<makegood::redis::RedisReply>& admit) {
-  if (admit.size() < 10 || admit[0].str != "FRESH") return;
-  if (!StatsInRange(admit[4])) return;
-  auto snapshot = makegood::rating::ParseAdmitSnapshot(
-      admit[1], admit[2], admit[3], admit[4], kNow);
+// RatingFlow::OnAdmitted + DecideAndCommit on a FRESH reply, read with the
+// same typed parser RatingFlow uses (admit_script.h).
+void Admit(const makegood::redis::RedisReply& reply) {
+  auto admit = makegood::rating::ParseAdmitReply(reply);
+  if (!admit.ok() || admit->answer != makegood::rating::AdmitAnswer::kFresh) {
+    return;
+  }
+  if (!StatsInRange(admit->stats)) return;
+  auto snapshot = makegood::rating::ParseAdmitSnapshot(*admit, kNow);
   if (!snapshot.ok()) {
     FUZZ_CHECK(snapshot.status().code() == absl::StatusCode::kDataLoss ||
                snapshot.status().code() == absl::StatusCode::kInternal)
@@ -117,9 +115,8 @@ void Admit(const std::vector<makegood::redis::RedisReply>& admit) {
   for (const std::string& field : snapshot->expired_fields) {
     FUZZ_CHECK(field.size() > 3 && field[2] == ':') << field;
   }
-  snapshot->order_snapshot.coupon_granted_minor = Int(admit[8]);
-  snapshot->order_snapshot.replaced_line_ids =
-      absl::StrSplit(admit[9].str, ' ', absl::SkipEmpty());
+  snapshot->order_snapshot.coupon_granted_minor = admit->coupon_granted_minor;
+  snapshot->order_snapshot.replaced_line_ids = admit->replaced_line_ids;
 
   // Decide only on what RecordDelivery lets into Redis.
   makegood::Violations violations;
@@ -183,6 +180,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     makegood::v1::SubmitRatingResponse response;
     (void)response.ParseFromString(e[1].str);
   }
-  Admit(e);
+  Admit(*reply);
   return 0;
 }

@@ -1,4 +1,5 @@
 -- require: refund_creation
+-- require: refund_accounts
 -- GrantGoodwill, step 2 (the agent's budget is reserved by step 1): in the
 -- member's partition, atomically: idempotency, the member's 30-day goodwill
 -- budget, the order's ownership and ceiling (money granted against an order

@@ -1,4 +1,5 @@
 -- require: refund_creation
+-- require: refund_accounts
 -- Round trip 2 of SubmitRating: commits a decision atomically — rating record,
 -- refund record, double-entry ledger postings, member and order counters, the
 -- outbox entry settlement consumes, and the idempotent response — provided

@@ -12,6 +12,13 @@
 -- the instrument after an original_payment acceptance.
 --   refund_key  hash mg:{p<N>}:refund:<id>
 -- Returns expense account, payable account.
+-- The accounts of an acceptance: `kind` 'refunds' (a rating) or 'goodwill'.
+-- The one place their names are built (refund_creation.lua books them).
+local function acceptance_accounts(kind, instrument, currency, member_id)
+  return 'expense:' .. kind .. ':' .. instrument .. ':' .. currency,
+    'payable:member:' .. member_id .. ':' .. instrument .. ':' .. currency
+end
+
 local function refund_accounts(refund_key)
   local f = redis.call('HMGET', refund_key, 'ledger_expense', 'ledger_payable',
     'instrument', 'currency', 'member_id', 'goodwill_agent', 'declined_by')
@@ -20,7 +27,5 @@ local function refund_accounts(refund_key)
   if f[7] and f[7] ~= '' then instrument = 'original_payment' end
   local kind = 'refunds'
   if f[6] and f[6] ~= '' then kind = 'goodwill' end
-  local currency = f[4] or ''
-  return 'expense:' .. kind .. ':' .. instrument .. ':' .. currency,
-    'payable:member:' .. (f[5] or '') .. ':' .. instrument .. ':' .. currency
+  return acceptance_accounts(kind, instrument, f[4] or '', f[5] or '')
 end

@@ -15,7 +15,8 @@
 --      expense account's kind: 'refunds' or 'goodwill'), ledger_kind (of the
 --      posting), notice_kind (of the notification), extra (further refund
 --      fields, a flat list; may be empty)
--- The accounts are those lib/refund_accounts.lua derives for the refund.
+-- The accounts come from acceptance_accounts (lib/refund_accounts.lua), which
+-- a script using this library requires after it (so it is spliced first).
 
 -- Money back on an order never exceeds what the order paid: true when
 -- `amount` more than `refunded` would pass `total` (numbers).
@@ -46,10 +47,8 @@ local function create_refund(k, r, now)
   end
   -- Double entry: the expense against what is now owed to the member.
   local amount = tonumber(r.amount)
-  local debit = 'expense:' .. r.expense .. ':' .. r.instrument .. ':' ..
-    r.currency
-  local credit = 'payable:member:' .. r.member_id .. ':' .. r.instrument ..
-    ':' .. r.currency
+  local debit, credit = acceptance_accounts(r.expense, r.instrument,
+    r.currency, r.member_id)
   redis.call('XADD', k.ledger, '*', 'txn', r.id, 'kind', r.ledger_kind,
     'debit', debit, 'credit', credit, 'amount_minor', r.amount,
     'currency', r.currency, 'at_ms', now)
