@@ -1,13 +1,11 @@
 #include "services/api/goodwill_service.h"
 
-#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "services/api/validation.h"
-#include "services/auth/admit.h"
 #include "services/core/text.h"
-#include "services/errors/errors.h"
+#include "services/rpc/unary_handler.h"
 
 namespace makegood::api {
 namespace {
@@ -61,23 +59,19 @@ grpc::ServerUnaryReactor* GoodwillService::GrantGoodwill(
     grpc::CallbackServerContext* context,
     const makegood::v1::GrantGoodwillRequest* request,
     makegood::v1::GrantGoodwillResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  std::optional<auth::Principal> who =
-      auth::Admit(auth_, *context, reactor, kMethod);
-  if (!who.has_value()) return reactor;
-  Violations violations;
-  Validate(*request, violations);
-  if (!violations.empty()) {
-    reactor->Finish(ToGrpcStatus(violations.ToStatus()));
-    return reactor;
-  }
-  flow_.Grant(who->id, *request,
-              [reactor, response](
-                  absl::StatusOr<makegood::v1::GrantGoodwillResponse> granted) {
-                if (granted.ok()) *response = *std::move(granted);
-                reactor->Finish(ToGrpcStatus(granted.status()));
-              });
-  return reactor;
+  return rpc::ServeUnary(
+      auth_, context, kMethod,
+      [request](Violations& violations) { Validate(*request, violations); },
+      [this, request, response](const auth::Principal& who,
+                                rpc::Finish finish) {
+        flow_.Grant(
+            who.id, *request,
+            [response, finish](
+                absl::StatusOr<makegood::v1::GrantGoodwillResponse> granted) {
+              if (granted.ok()) *response = *std::move(granted);
+              finish(granted.status());
+            });
+      });
 }
 
 }  // namespace makegood::api

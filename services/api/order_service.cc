@@ -3,8 +3,7 @@
 #include <utility>
 
 #include "services/api/validation.h"
-#include "services/auth/admit.h"
-#include "services/errors/errors.h"
+#include "services/rpc/unary_handler.h"
 
 namespace makegood::api {
 
@@ -14,62 +13,49 @@ grpc::ServerUnaryReactor* OrderService::RecordDelivery(
     grpc::CallbackServerContext* context,
     const makegood::v1::RecordDeliveryRequest* request,
     makegood::v1::RecordDeliveryResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (!auth::Admit(auth_, *context, reactor,
-                   "/makegood.v1.OrderService/RecordDelivery")) {
-    return reactor;
-  }
-  Violations violations;
-  if (!request->has_order()) {
-    violations.Add("order", "is required");
-  } else {
-    ValidateOrder("order", request->order(), clock_.Now(), violations);
-  }
-  if (!violations.empty()) {
-    reactor->Finish(ToGrpcStatus(violations.ToStatus()));
-    return reactor;
-  }
-  orders_.RecordDelivery(
-      request->order(),
-      [reactor, request, response](absl::StatusOr<WriteResult> result) {
-        if (!result.ok()) {
-          reactor->Finish(ToGrpcStatus(result.status()));
-          return;
+  return rpc::ServeUnary(
+      auth_, context, "/makegood.v1.OrderService/RecordDelivery",
+      [this, request](Violations& violations) {
+        if (!request->has_order()) {
+          violations.Add("order", "is required");
+        } else {
+          ValidateOrder("order", request->order(), clock_.Now(), violations);
         }
-        *response->mutable_order() = request->order();
-        response->set_result(*result);
-        reactor->Finish(grpc::Status::OK);
+      },
+      [this, request, response](const auth::Principal&, rpc::Finish finish) {
+        orders_.RecordDelivery(
+            request->order(),
+            [request, response, finish](absl::StatusOr<WriteResult> result) {
+              if (result.ok()) {
+                *response->mutable_order() = request->order();
+                response->set_result(*result);
+              }
+              finish(result.status());
+            });
       });
-  return reactor;
 }
 
 grpc::ServerUnaryReactor* OrderService::GetOrder(
     grpc::CallbackServerContext* context,
     const makegood::v1::GetOrderRequest* request,
     makegood::v1::GetOrderResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (!auth::Admit(auth_, *context, reactor,
-                   "/makegood.v1.OrderService/GetOrder")) {
-    return reactor;
-  }
-  Violations violations;
-  ValidateId("order_id", request->order_id(), violations);
-  if (!violations.empty()) {
-    reactor->Finish(ToGrpcStatus(violations.ToStatus()));
-    return reactor;
-  }
-  orders_.GetOrder(request->order_id(),
-                   [reactor, response](absl::StatusOr<store::StoredOrder> got) {
-                     if (!got.ok()) {
-                       reactor->Finish(ToGrpcStatus(got.status()));
-                       return;
-                     }
-                     *response->mutable_order() = std::move(got->order);
-                     response->set_refunded_minor(got->refunded_minor);
-                     response->set_rated(got->rated);
-                     reactor->Finish(grpc::Status::OK);
-                   });
-  return reactor;
+  return rpc::ServeUnary(
+      auth_, context, "/makegood.v1.OrderService/GetOrder",
+      [request](Violations& violations) {
+        ValidateId("order_id", request->order_id(), violations);
+      },
+      [this, request, response](const auth::Principal&, rpc::Finish finish) {
+        orders_.GetOrder(
+            request->order_id(),
+            [response, finish](absl::StatusOr<store::StoredOrder> got) {
+              if (got.ok()) {
+                *response->mutable_order() = std::move(got->order);
+                response->set_refunded_minor(got->refunded_minor);
+                response->set_rated(got->rated);
+              }
+              finish(got.status());
+            });
+      });
 }
 
 }  // namespace makegood::api

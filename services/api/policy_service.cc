@@ -15,11 +15,10 @@
 #include "absl/types/span.h"
 #include "google/protobuf/util/time_util.h"
 #include "makegood/storage/v1/records.pb.h"
-#include "services/auth/admit.h"
-#include "services/errors/errors.h"
 #include "services/policy_proto/engine_proto.h"
 #include "services/policy_simulation/simulation.h"
 #include "services/rating/conversions.h"
+#include "services/rpc/unary_handler.h"
 
 namespace makegood::api {
 namespace {
@@ -250,105 +249,105 @@ grpc::ServerUnaryReactor* PolicyService::GetPolicy(
     grpc::CallbackServerContext* context,
     const makegood::v1::GetPolicyRequest* /*request*/,
     makegood::v1::GetPolicyResponse* response) {
-  std::shared_ptr<const policy_file::PolicySnapshot> active = policy_.Get();
-  *response->mutable_policy() = active->policy;
-  response->set_version(active->version);
-  *response->mutable_loaded_at() =
-      google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
-          absl::ToUnixNanos(active->loaded_at));
-  if (shadow_ != nullptr) {
-    std::shared_ptr<const policy_file::PolicySnapshot> shadow = shadow_->Get();
-    *response->mutable_shadow_policy() = shadow->policy;
-    response->set_shadow_version(shadow->version);
-  }
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (!auth::Admit(auth_, *context, reactor,
-                   "/makegood.v1.PolicyService/GetPolicy")) {
-    return reactor;
-  }
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
+  return rpc::ServeUnary(
+      auth_, context, "/makegood.v1.PolicyService/GetPolicy",
+      rpc::NothingToValidate, [&](const auth::Principal&, rpc::Finish finish) {
+        std::shared_ptr<const policy_file::PolicySnapshot> active =
+            policy_.Get();
+        *response->mutable_policy() = active->policy;
+        response->set_version(active->version);
+        *response->mutable_loaded_at() =
+            google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
+                absl::ToUnixNanos(active->loaded_at));
+        if (shadow_ != nullptr) {
+          std::shared_ptr<const policy_file::PolicySnapshot> shadow =
+              shadow_->Get();
+          *response->mutable_shadow_policy() = shadow->policy;
+          response->set_shadow_version(shadow->version);
+        }
+        finish(absl::OkStatus());
+      });
 }
 
 grpc::ServerUnaryReactor* PolicyService::ValidatePolicy(
     grpc::CallbackServerContext* context,
     const makegood::v1::ValidatePolicyRequest* request,
     makegood::v1::ValidatePolicyResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (!auth::Admit(auth_, *context, reactor,
-                   "/makegood.v1.PolicyService/ValidatePolicy")) {
-    return reactor;
-  }
-  makegood::v1::Policy candidate;
-  switch (request->candidate_case()) {
-    case makegood::v1::ValidatePolicyRequest::kPolicy:
-      candidate = request->policy();
-      break;
-    case makegood::v1::ValidatePolicyRequest::kPolicyText: {
-      absl::StatusOr<makegood::v1::Policy> parsed =
-          policy_file::ParsePolicyText(request->policy_text());
-      if (!parsed.ok()) {
-        // A policy that does not parse is a finding, not a failed call.
-        response->set_valid(false);
-        auto* violation = response->add_violations();
-        violation->set_field("policy_text");
-        violation->set_description(std::string(parsed.status().message()));
-        reactor->Finish(grpc::Status::OK);
-        return reactor;
-      }
-      candidate = *std::move(parsed);
-      break;
-    }
-    default: {
-      Violations violations;
-      violations.Add("candidate", "set policy or policy_text");
-      reactor->Finish(ToGrpcStatus(violations.ToStatus()));
-      return reactor;
-    }
-  }
-  std::vector<policy_file::PolicyViolation> found =
-      policy_file::ValidatePolicy(candidate);
-  response->set_valid(found.empty());
-  if (found.empty()) {
-    response->set_version(policy_file::PolicyVersion(candidate));
-  }
-  for (const auto& v : found) {
-    auto* violation = response->add_violations();
-    violation->set_field(v.field);
-    violation->set_description(v.description);
-  }
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
+  return rpc::ServeUnary(
+      auth_, context, "/makegood.v1.PolicyService/ValidatePolicy",
+      [request](Violations& violations) {
+        if (request->candidate_case() ==
+            makegood::v1::ValidatePolicyRequest::CANDIDATE_NOT_SET) {
+          violations.Add("candidate", "set policy or policy_text");
+        }
+      },
+      [request, response](const auth::Principal&, rpc::Finish finish) {
+        makegood::v1::Policy candidate;
+        if (request->candidate_case() ==
+            makegood::v1::ValidatePolicyRequest::kPolicy) {
+          candidate = request->policy();
+        } else {
+          absl::StatusOr<makegood::v1::Policy> parsed =
+              policy_file::ParsePolicyText(request->policy_text());
+          if (!parsed.ok()) {
+            // A policy that does not parse is a finding, not a failed call.
+            response->set_valid(false);
+            auto* violation = response->add_violations();
+            violation->set_field("policy_text");
+            violation->set_description(std::string(parsed.status().message()));
+            finish(absl::OkStatus());
+            return;
+          }
+          candidate = *std::move(parsed);
+        }
+        std::vector<policy_file::PolicyViolation> found =
+            policy_file::ValidatePolicy(candidate);
+        response->set_valid(found.empty());
+        if (found.empty()) {
+          response->set_version(policy_file::PolicyVersion(candidate));
+        }
+        for (const auto& v : found) {
+          auto* violation = response->add_violations();
+          violation->set_field(v.field);
+          violation->set_description(v.description);
+        }
+        finish(absl::OkStatus());
+      });
 }
 
 grpc::ServerUnaryReactor* PolicyService::SimulatePolicy(
     grpc::CallbackServerContext* context,
     const makegood::v1::SimulatePolicyRequest* request,
     makegood::v1::SimulatePolicyResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (!auth::Admit(auth_, *context, reactor,
-                   "/makegood.v1.PolicyService/SimulatePolicy")) {
-    return reactor;
-  }
-  Violations violations;
-  std::shared_ptr<const policy::PolicyEngine> candidate =
-      BuildCandidate(*request, clock_.Now(), violations);
-  ValidateSource(*request, violations);
-  if (!violations.empty()) {
-    reactor->Finish(ToGrpcStatus(violations.ToStatus()));
-    return reactor;
-  }
+  std::shared_ptr<const policy::PolicyEngine> candidate;
+  return rpc::ServeUnary(
+      auth_, context, "/makegood.v1.PolicyService/SimulatePolicy",
+      [&](Violations& violations) {
+        candidate = BuildCandidate(*request, clock_.Now(), violations);
+        ValidateSource(*request, violations);
+      },
+      [&](const auth::Principal&, rpc::Finish finish) {
+        Simulate(context, request, response, std::move(candidate), finish);
+      });
+}
+
+void PolicyService::Simulate(
+    grpc::CallbackServerContext* context,
+    const makegood::v1::SimulatePolicyRequest* request,
+    makegood::v1::SimulatePolicyResponse* response,
+    std::shared_ptr<const policy::PolicyEngine> candidate,
+    rpc::Finish finish_call) {
   if (simulations_.fetch_add(1) >= kMaxConcurrentSimulations) {
     simulations_.fetch_sub(1);
-    reactor->Finish(ToGrpcStatus(absl::UnavailableError(
-        "too many simulations are running; retry later")));
-    return reactor;
+    finish_call(absl::UnavailableError(
+        "too many simulations are running; retry later"));
+    return;
   }
   // Against the policy active when the call arrived.
   std::shared_ptr<const policy::PolicyEngine> active = policy_.Get()->engine;
-  auto finish = [this, reactor](absl::Status status) {
+  auto finish = [this, finish_call](const absl::Status& status) {
     simulations_.fetch_sub(1);
-    reactor->Finish(ToGrpcStatus(status));
+    finish_call(status);
   };
   // Runs on the worker: decides `count` cases chunk by chunk.
   // convert(i, cases, tally) appends case i to `cases` and returns true, or
@@ -387,7 +386,7 @@ grpc::ServerUnaryReactor* PolicyService::SimulatePolicy(
             return true;
           });
     });
-    return reactor;
+    return;
   }
 
   const v1::RecordedWindow& window = request->recorded();
@@ -418,7 +417,6 @@ grpc::ServerUnaryReactor* PolicyService::SimulatePolicy(
                    });
         });
       });
-  return reactor;
 }
 
 }  // namespace makegood::api

@@ -24,6 +24,7 @@
 #include "services/auth/authenticator.h"
 #include "services/core/clock.h"
 #include "services/policy_file/policy_document.h"
+#include "services/rpc/unary_handler.h"
 #include "services/store/rating_record_store.h"
 
 namespace makegood::api {
@@ -76,6 +77,14 @@ class PolicyService final
 
  private:
   class Worker;
+
+  // Runs a validated simulation of `candidate` (at most
+  // kMaxConcurrentSimulations at once) and finishes the call.
+  void Simulate(grpc::CallbackServerContext* context,
+                const makegood::v1::SimulatePolicyRequest* request,
+                makegood::v1::SimulatePolicyResponse* response,
+                std::shared_ptr<const policy::PolicyEngine> candidate,
+                rpc::Finish finish_call);
 
   const auth::Authenticator& auth_;
   const policy_file::ActivePolicy& policy_;

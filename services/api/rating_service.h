@@ -4,14 +4,14 @@
 // (services/rating/rating_flow.h). Rate-limit state goes back as metadata:
 // ratelimit-limit, ratelimit-remaining, ratelimit-reset (seconds) and, when
 // refused, retry-after (seconds) — trailing metadata, so it is there on
-// errors too.
+// errors too. Decisions, money and rate-limit refusals are counted by the
+// flow's observer (services/rating/rating_observer.h).
 //
 // Thread-safety: thread-safe; handlers never block.
 #pragma once
 
 #include "makegood/v1/rating_service.grpc.pb.h"
 #include "services/auth/authenticator.h"
-#include "services/metrics/metrics.h"
 #include "services/rating/rating_flow.h"
 
 namespace makegood::api {
@@ -20,10 +20,8 @@ class RatingService final
     : public makegood::v1::RatingService::CallbackService {
  public:
   // Does not take ownership; `flow` must outlive the service.
-  // `metrics` (may be null) counts decisions, money and rate-limit refusals.
-  RatingService(const auth::Authenticator& auth, rating::RatingFlow& flow,
-                metrics::Metrics* metrics = nullptr)
-      : auth_(auth), flow_(flow), metrics_(metrics) {}
+  RatingService(const auth::Authenticator& auth, rating::RatingFlow& flow)
+      : auth_(auth), flow_(flow) {}
 
   grpc::ServerUnaryReactor* SubmitRating(
       grpc::CallbackServerContext* context,
@@ -31,11 +29,8 @@ class RatingService final
       makegood::v1::SubmitRatingResponse* response) override;
 
  private:
-  void Count(const rating::RatingResult& result) const;
-
   const auth::Authenticator& auth_;
   rating::RatingFlow& flow_;
-  metrics::Metrics* const metrics_;
 };
 
 }  // namespace makegood::api

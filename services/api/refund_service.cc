@@ -18,6 +18,7 @@
 #include "services/core/text.h"
 #include "services/errors/errors.h"
 #include "services/rating/rating_ids.h"
+#include "services/rpc/unary_handler.h"
 
 namespace makegood::api {
 namespace {
@@ -56,11 +57,15 @@ makegood::v1::RefundEvent EventToProto(const store::RefundEvent& e) {
   return out;
 }
 
-absl::Status BadRefundId() {
-  Violations violations;
+void AddBadRefundId(Violations& violations) {
   violations.Add("refund_id",
                  "is not a refund id of this deployment "
                  "(rf_<partition>_<24 hex digits>)");
+}
+
+absl::Status BadRefundId() {
+  Violations violations;
+  AddBadRefundId(violations);
   return violations.ToStatus();
 }
 
@@ -300,266 +305,242 @@ RefundService::WatchRefund(grpc::CallbackServerContext* context,
   return raw;
 }
 
+void RefundService::ReadRefundInto(int partition, std::string refund_id,
+                                   makegood::v1::Refund* out,
+                                   rpc::Finish finish) {
+  refunds_.GetRefund(
+      partition, std::move(refund_id),
+      [out, finish](absl::StatusOr<makegood::v1::Refund> refund) {
+        if (refund.ok()) *out = *std::move(refund);
+        finish(refund.status());
+      });
+}
+
 grpc::ServerUnaryReactor* RefundService::MarkRefundAbusive(
     grpc::CallbackServerContext* context,
     const makegood::v1::MarkRefundAbusiveRequest* request,
     makegood::v1::MarkRefundAbusiveResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (!auth::Admit(auth_, *context, reactor,
-                   "/makegood.v1.RefundService/MarkRefundAbusive")) {
-    return reactor;
-  }
-  Violations violations;
-  std::optional<int> partition =
-      ValidateOperatorAction(*request, keys_.partitions(), violations);
-  if (!violations.empty()) {
-    reactor->Finish(ToGrpcStatus(violations.ToStatus()));
-    return reactor;
-  }
-  refunds_.MarkAbusive(
-      *partition, request->refund_id(),
-      absl::StrCat("operator:", request->operator_id()), request->reason(),
-      request->reverse_refund(), clock_.Now(),
-      [this, reactor, response, partition = *partition,
-       refund_id = request->refund_id()](
-          absl::StatusOr<store::RefundStore::AbuseMark> mark) {
-        if (!mark.ok()) {
-          reactor->Finish(ToGrpcStatus(mark.status()));
-          return;
-        }
-        response->set_feedback_reversed(mark->feedback_reversed);
-        response->set_newly_marked(mark->newly_marked);
-        response->set_reversal_pending(mark->reversal_pending);
-        refunds_.GetRefund(
-            partition, refund_id,
-            [reactor, response](absl::StatusOr<makegood::v1::Refund> refund) {
-              if (!refund.ok()) {
-                reactor->Finish(ToGrpcStatus(refund.status()));
+  std::optional<int> partition;
+  return rpc::ServeUnary(
+      auth_, context, "/makegood.v1.RefundService/MarkRefundAbusive",
+      [&](Violations& violations) {
+        partition =
+            ValidateOperatorAction(*request, keys_.partitions(), violations);
+      },
+      [&](const auth::Principal&, rpc::Finish finish) {
+        refunds_.MarkAbusive(
+            *partition, request->refund_id(),
+            absl::StrCat("operator:", request->operator_id()),
+            request->reason(), request->reverse_refund(), clock_.Now(),
+            [this, response, finish, partition = *partition,
+             refund_id = request->refund_id()](
+                absl::StatusOr<store::RefundStore::AbuseMark> mark) {
+              if (!mark.ok()) {
+                finish(mark.status());
                 return;
               }
-              *response->mutable_refund() = *std::move(refund);
-              reactor->Finish(grpc::Status::OK);
+              response->set_feedback_reversed(mark->feedback_reversed);
+              response->set_newly_marked(mark->newly_marked);
+              response->set_reversal_pending(mark->reversal_pending);
+              ReadRefundInto(partition, refund_id, response->mutable_refund(),
+                             finish);
             });
       });
-  return reactor;
 }
 
 grpc::ServerUnaryReactor* RefundService::ListRefundsNeedingAttention(
     grpc::CallbackServerContext* context,
     const makegood::v1::ListRefundsNeedingAttentionRequest* request,
     makegood::v1::ListRefundsNeedingAttentionResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (!auth::Admit(auth_, *context, reactor,
-                   "/makegood.v1.RefundService/ListRefundsNeedingAttention")) {
-    return reactor;
-  }
-  Violations violations;
-  int page_size =
-      request->page_size() == 0 ? kDefaultPageSize : request->page_size();
-  if (page_size < 1 || page_size > kMaxPageSize) {
-    violations.Add("page_size", absl::StrCat("must be 0-", kMaxPageSize));
-  }
+  int page_size = 0;
   std::string since_ms = "-inf", id;
-  int64_t cursor_ms = 0;
-  if (!request->page_token().empty() &&
-      (!DecodeToken(request->page_token(), "attention", &since_ms, &id) ||
-       !absl::SimpleAtoi(since_ms, &cursor_ms))) {
-    violations.Add("page_token",
-                   "is not a token returned by ListRefundsNeedingAttention");
-  }
-  if (!violations.empty()) {
-    reactor->Finish(ToGrpcStatus(violations.ToStatus()));
-    return reactor;
-  }
-  refunds_.ListNeedingAttention(
-      since_ms, id, page_size,
-      [this, reactor, response](absl::StatusOr<store::AttentionPage> page) {
-        if (!page.ok()) {
-          reactor->Finish(ToGrpcStatus(page.status()));
-          return;
+  return rpc::ServeUnary(
+      auth_, context, "/makegood.v1.RefundService/ListRefundsNeedingAttention",
+      [&](Violations& violations) {
+        page_size =
+            request->page_size() == 0 ? kDefaultPageSize : request->page_size();
+        if (page_size < 1 || page_size > kMaxPageSize) {
+          violations.Add("page_size", absl::StrCat("must be 0-", kMaxPageSize));
         }
-        const int64_t now_ms = absl::ToUnixMillis(clock_.Now());
-        for (store::AttentionRefund& a : page->refunds) {
-          makegood::v1::RefundNeedingAttention* out = response->add_refunds();
-          *out->mutable_refund() = std::move(a.refund);
-          out->mutable_attention_since()->set_seconds(a.since_ms / 1000);
-          out->mutable_attention_since()->set_nanos(
-              static_cast<int32_t>(a.since_ms % 1000) * 1000000);
-          const int64_t age_ms = std::max<int64_t>(0, now_ms - a.since_ms);
-          out->mutable_age()->set_seconds(age_ms / 1000);
-          out->mutable_age()->set_nanos(static_cast<int32_t>(age_ms % 1000) *
-                                        1000000);
-          out->set_provider(a.provider);
-          out->set_attempts(a.attempts);
+        int64_t cursor_ms = 0;
+        if (!request->page_token().empty() &&
+            (!DecodeToken(request->page_token(), "attention", &since_ms, &id) ||
+             !absl::SimpleAtoi(since_ms, &cursor_ms))) {
+          violations.Add(
+              "page_token",
+              "is not a token returned by ListRefundsNeedingAttention");
         }
-        if (!page->next_id.empty()) {
-          response->set_next_page_token(
-              EncodeToken("attention", page->next_ms, page->next_id));
-        }
-        response->set_total_count(page->total);
-        reactor->Finish(grpc::Status::OK);
+      },
+      [&](const auth::Principal&, rpc::Finish finish) {
+        refunds_.ListNeedingAttention(
+            since_ms, id, page_size,
+            [this, response,
+             finish](absl::StatusOr<store::AttentionPage> page) {
+              if (!page.ok()) {
+                finish(page.status());
+                return;
+              }
+              const int64_t now_ms = absl::ToUnixMillis(clock_.Now());
+              for (store::AttentionRefund& a : page->refunds) {
+                makegood::v1::RefundNeedingAttention* out =
+                    response->add_refunds();
+                *out->mutable_refund() = std::move(a.refund);
+                out->mutable_attention_since()->set_seconds(a.since_ms / 1000);
+                out->mutable_attention_since()->set_nanos(
+                    static_cast<int32_t>(a.since_ms % 1000) * 1000000);
+                const int64_t age_ms =
+                    std::max<int64_t>(0, now_ms - a.since_ms);
+                out->mutable_age()->set_seconds(age_ms / 1000);
+                out->mutable_age()->set_nanos(
+                    static_cast<int32_t>(age_ms % 1000) * 1000000);
+                out->set_provider(a.provider);
+                out->set_attempts(a.attempts);
+              }
+              if (!page->next_id.empty()) {
+                response->set_next_page_token(
+                    EncodeToken("attention", page->next_ms, page->next_id));
+              }
+              response->set_total_count(page->total);
+              finish(absl::OkStatus());
+            });
       });
-  return reactor;
 }
 
 grpc::ServerUnaryReactor* RefundService::RedriveRefund(
     grpc::CallbackServerContext* context,
     const makegood::v1::RedriveRefundRequest* request,
     makegood::v1::RedriveRefundResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (!auth::Admit(auth_, *context, reactor,
-                   "/makegood.v1.RefundService/RedriveRefund")) {
-    return reactor;
-  }
-  Violations violations;
-  std::optional<int> partition =
-      ValidateOperatorAction(*request, keys_.partitions(), violations);
-  if (!violations.empty()) {
-    reactor->Finish(ToGrpcStatus(violations.ToStatus()));
-    return reactor;
-  }
-  refunds_.Redrive(
-      *partition, request->refund_id(),
-      absl::StrCat("operator:", request->operator_id()), request->reason(),
-      clock_.Now(),
-      [this, reactor, response, partition = *partition,
-       refund_id = request->refund_id()](
-          absl::StatusOr<store::RefundStore::RedriveOutcome> outcome) {
-        if (!outcome.ok()) {
-          absl::Status status = outcome.status();
-          if (absl::IsFailedPrecondition(status)) {
-            status = ErrorWithReason(status.code(), "REFUND_NOT_REDRIVABLE",
-                                     status.message());
-          }
-          reactor->Finish(ToGrpcStatus(status));
-          return;
-        }
-        response->set_redriven(*outcome ==
-                               store::RefundStore::RedriveOutcome::kRedriven);
-        refunds_.GetRefund(
-            partition, refund_id,
-            [reactor, response](absl::StatusOr<makegood::v1::Refund> refund) {
-              if (!refund.ok()) {
-                reactor->Finish(ToGrpcStatus(refund.status()));
+  std::optional<int> partition;
+  return rpc::ServeUnary(
+      auth_, context, "/makegood.v1.RefundService/RedriveRefund",
+      [&](Violations& violations) {
+        partition =
+            ValidateOperatorAction(*request, keys_.partitions(), violations);
+      },
+      [&](const auth::Principal&, rpc::Finish finish) {
+        refunds_.Redrive(
+            *partition, request->refund_id(),
+            absl::StrCat("operator:", request->operator_id()),
+            request->reason(), clock_.Now(),
+            [this, response, finish, partition = *partition,
+             refund_id = request->refund_id()](
+                absl::StatusOr<store::RefundStore::RedriveOutcome> outcome) {
+              if (!outcome.ok()) {
+                absl::Status status = outcome.status();
+                if (absl::IsFailedPrecondition(status)) {
+                  status = ErrorWithReason(
+                      status.code(), "REFUND_NOT_REDRIVABLE", status.message());
+                }
+                finish(status);
                 return;
               }
-              *response->mutable_refund() = *std::move(refund);
-              reactor->Finish(grpc::Status::OK);
+              response->set_redriven(
+                  *outcome == store::RefundStore::RedriveOutcome::kRedriven);
+              ReadRefundInto(partition, refund_id, response->mutable_refund(),
+                             finish);
             });
       });
-  return reactor;
 }
 
 grpc::ServerUnaryReactor* RefundService::GetRefund(
     grpc::CallbackServerContext* context,
     const makegood::v1::GetRefundRequest* request,
     makegood::v1::GetRefundResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (!auth::Admit(auth_, *context, reactor,
-                   "/makegood.v1.RefundService/GetRefund")) {
-    return reactor;
-  }
-  std::optional<int> partition =
-      rating::RefundIdPartition(request->refund_id(), keys_.partitions());
-  if (!partition.has_value()) {
-    Violations violations;
-    violations.Add("refund_id",
-                   "is not a refund id of this deployment "
-                   "(rf_<partition>_<24 hex digits>)");
-    reactor->Finish(ToGrpcStatus(violations.ToStatus()));
-    return reactor;
-  }
-  refunds_.GetRefund(
-      *partition, request->refund_id(),
-      [reactor, response, refunds = &refunds_, partition = *partition,
-       include_events = request->include_events()](
-          absl::StatusOr<makegood::v1::Refund> refund) {
-        if (!refund.ok()) {
-          reactor->Finish(ToGrpcStatus(refund.status()));
-          return;
-        }
-        *response->mutable_refund() = *std::move(refund);
-        if (!include_events) {
-          reactor->Finish(grpc::Status::OK);
-          return;
-        }
-        refunds->GetEvents(
-            partition, response->refund().refund_id(), "0-0", 10000,
-            [reactor,
-             response](absl::StatusOr<std::vector<store::RefundEvent>> events) {
-              if (!events.ok()) {
-                reactor->Finish(ToGrpcStatus(events.status()));
+  std::optional<int> partition;
+  return rpc::ServeUnary(
+      auth_, context, "/makegood.v1.RefundService/GetRefund",
+      [&](Violations& violations) {
+        partition =
+            rating::RefundIdPartition(request->refund_id(), keys_.partitions());
+        if (!partition.has_value()) AddBadRefundId(violations);
+      },
+      [&](const auth::Principal&, rpc::Finish finish) {
+        refunds_.GetRefund(
+            *partition, request->refund_id(),
+            [response, finish, refunds = &refunds_, partition = *partition,
+             include_events = request->include_events()](
+                absl::StatusOr<makegood::v1::Refund> refund) {
+              if (!refund.ok() || !include_events) {
+                if (refund.ok())
+                  *response->mutable_refund() = *std::move(refund);
+                finish(refund.status());
                 return;
               }
-              for (const auto& e : *events)
-                *response->add_events() = EventToProto(e);
-              reactor->Finish(grpc::Status::OK);
+              *response->mutable_refund() = *std::move(refund);
+              refunds->GetEvents(
+                  partition, response->refund().refund_id(), "0-0", 10000,
+                  [response, finish](
+                      absl::StatusOr<std::vector<store::RefundEvent>> events) {
+                    if (events.ok()) {
+                      for (const auto& e : *events) {
+                        *response->add_events() = EventToProto(e);
+                      }
+                    }
+                    finish(events.status());
+                  });
             });
       });
-  return reactor;
 }
 
 grpc::ServerUnaryReactor* RefundService::ListRefunds(
     grpc::CallbackServerContext* context,
     const makegood::v1::ListRefundsRequest* request,
     makegood::v1::ListRefundsResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (!auth::Admit(auth_, *context, reactor,
-                   "/makegood.v1.RefundService/ListRefunds")) {
-    return reactor;
-  }
-  Violations violations;
   std::string selector;
-  switch (request->selector_case()) {
-    case makegood::v1::ListRefundsRequest::kMemberId:
-      ValidateId("member_id", request->member_id(), violations);
-      selector = absl::StrCat("m:", request->member_id());
-      break;
-    case makegood::v1::ListRefundsRequest::kOrderId:
-      ValidateId("order_id", request->order_id(), violations);
-      selector = absl::StrCat("o:", request->order_id());
-      break;
-    default:
-      violations.Add("selector", "set member_id or order_id");
-  }
-  int page_size =
-      request->page_size() == 0 ? kDefaultPageSize : request->page_size();
-  if (page_size < 1 || page_size > kMaxPageSize) {
-    violations.Add("page_size", absl::StrCat("must be 0-", kMaxPageSize));
-  }
+  int page_size = 0;
   std::string score = "+inf", id;
-  if (!request->page_token().empty() && !selector.empty() &&
-      !DecodeToken(request->page_token(), selector, &score, &id)) {
-    violations.Add("page_token",
-                   "is not a token returned for this member_id or order_id");
-  }
-  if (!violations.empty()) {
-    reactor->Finish(ToGrpcStatus(violations.ToStatus()));
-    return reactor;
-  }
-  auto done = [reactor, response,
-               selector](absl::StatusOr<store::RefundPage> page) {
-    if (!page.ok()) {
-      reactor->Finish(ToGrpcStatus(page.status()));
-      return;
-    }
-    for (auto& refund : page->refunds) {
-      *response->add_refunds() = std::move(refund);
-    }
-    if (!page->next_id.empty()) {
-      response->set_next_page_token(
-          EncodeToken(selector, page->next_score, page->next_id));
-    }
-    reactor->Finish(grpc::Status::OK);
-  };
-  if (request->selector_case() == makegood::v1::ListRefundsRequest::kMemberId) {
-    refunds_.ListByMember(request->member_id(), score, id, page_size,
-                          std::move(done));
-  } else {
-    refunds_.ListByOrder(request->order_id(), score, id, page_size,
-                         std::move(done));
-  }
-  return reactor;
+  return rpc::ServeUnary(
+      auth_, context, "/makegood.v1.RefundService/ListRefunds",
+      [&](Violations& violations) {
+        switch (request->selector_case()) {
+          case makegood::v1::ListRefundsRequest::kMemberId:
+            ValidateId("member_id", request->member_id(), violations);
+            selector = absl::StrCat("m:", request->member_id());
+            break;
+          case makegood::v1::ListRefundsRequest::kOrderId:
+            ValidateId("order_id", request->order_id(), violations);
+            selector = absl::StrCat("o:", request->order_id());
+            break;
+          default:
+            violations.Add("selector", "set member_id or order_id");
+        }
+        page_size =
+            request->page_size() == 0 ? kDefaultPageSize : request->page_size();
+        if (page_size < 1 || page_size > kMaxPageSize) {
+          violations.Add("page_size", absl::StrCat("must be 0-", kMaxPageSize));
+        }
+        if (!request->page_token().empty() && !selector.empty() &&
+            !DecodeToken(request->page_token(), selector, &score, &id)) {
+          violations.Add(
+              "page_token",
+              "is not a token returned for this member_id or order_id");
+        }
+      },
+      [&](const auth::Principal&, rpc::Finish finish) {
+        auto done = [response, finish,
+                     selector](absl::StatusOr<store::RefundPage> page) {
+          if (!page.ok()) {
+            finish(page.status());
+            return;
+          }
+          for (auto& refund : page->refunds) {
+            *response->add_refunds() = std::move(refund);
+          }
+          if (!page->next_id.empty()) {
+            response->set_next_page_token(
+                EncodeToken(selector, page->next_score, page->next_id));
+          }
+          finish(absl::OkStatus());
+        };
+        if (request->selector_case() ==
+            makegood::v1::ListRefundsRequest::kMemberId) {
+          refunds_.ListByMember(request->member_id(), score, id, page_size,
+                                std::move(done));
+        } else {
+          refunds_.ListByOrder(request->order_id(), score, id, page_size,
+                               std::move(done));
+        }
+      });
 }
 
 }  // namespace makegood::api

@@ -14,6 +14,7 @@
 #include "makegood/v1/refund_service.grpc.pb.h"
 #include "services/auth/authenticator.h"
 #include "services/core/clock.h"
+#include "services/rpc/unary_handler.h"
 #include "services/store/key_schema.h"
 #include "services/store/refund_feed.h"
 #include "services/store/refund_store.h"
@@ -66,6 +67,10 @@ class RefundService final
       makegood::v1::RedriveRefundResponse* response) override;
 
  private:
+  // Reads the refund into `out`, then finishes with the read's status.
+  void ReadRefundInto(int partition, std::string refund_id,
+                      makegood::v1::Refund* out, rpc::Finish finish);
+
   const auth::Authenticator& auth_;
   store::RefundStore& refunds_;
   store::RefundFeed& feed_;

@@ -166,16 +166,6 @@ const std::array<absl::string_view, kGrpcCodes> kGrpcCodeNames = {
     "DATA_LOSS",
     "UNAUTHENTICATED"};
 
-// Adds what a running total grew by since `last` (which it then becomes).
-// A total below `last` (a torn read of two counters, a new client) adds
-// nothing, so the exported counter never goes down.
-void Advance(Counter& counter, uint64_t total, uint64_t& last) {
-  if (total > last) {
-    counter.Increment(static_cast<double>(total - last));
-    last = total;
-  }
-}
-
 }  // namespace
 
 absl::string_view GrpcCodeName(int code) {
@@ -241,6 +231,13 @@ struct Metrics::Families {
           .Name("makegood_rate_limit_rejections_total")
           .Help("Calls refused by a rate limit, by method and scope.")
           .Register(*registry);
+  Family<Counter>& rate_limit_shadow =
+      prometheus::BuildCounter()
+          .Name("makegood_rate_limit_shadow_rejections_total")
+          .Help(
+              "Calls a limit in shadow mode would have refused (and let "
+              "through), by method and scope.")
+          .Register(*registry);
   Family<Counter>& shadow_evaluations =
       prometheus::BuildCounter()
           .Name("makegood_shadow_policy_evaluations_total")
@@ -286,10 +283,10 @@ struct Metrics::Families {
       prometheus::BuildCounter()
           .Name("makegood_redis_errors_total")
           .Help(
-              "Redis errors: kind=command (a command failed), rejected "
-              "(refused by the outstanding-command cap), timeout (a "
-              "connection reset for a missed deadline; its commands also "
-              "count as command).")
+              "Redis errors: kind=command (a command failed, for any "
+              "reason), rejected (refused by the outstanding-command cap; "
+              "also counts as command), timeout (a connection reset for a "
+              "missed deadline; its commands also count as command).")
           .Register(*registry);
   Family<Counter>& redis_connects =
       prometheus::BuildCounter()
@@ -310,6 +307,8 @@ struct Metrics::Families {
   LabeledCounters<2> decisions_by{decisions, {"outcome", "policy_version"}};
   LabeledCounters<2> refund_by{refund_amount, {"instrument", "currency"}};
   LabeledCounters<2> rate_limit_by{rate_limit, {"method", "scope"}};
+  LabeledCounters<2> rate_limit_shadow_by{rate_limit_shadow,
+                                          {"method", "scope"}};
   LabeledCounters<2> settlement_by{settlement_results, {"provider", "result"}};
 
   // Unlabelled series, created once.
@@ -330,11 +329,6 @@ struct Metrics::Families {
   absl::Mutex rpc_mu;
   absl::flat_hash_map<std::string, std::unique_ptr<RpcSeries>> rpc_series
       ABSL_GUARDED_BY(rpc_mu);
-
-  absl::Mutex redis_mu;
-  // The running totals last published (see Advance).
-  RedisStatsSnapshot redis_last ABSL_GUARDED_BY(redis_mu);
-  uint64_t redis_command_errors_last ABSL_GUARDED_BY(redis_mu) = 0;
 };
 
 // What the Exposer collects: the scrape callbacks, then the registry.
@@ -420,6 +414,11 @@ void Metrics::RecordRateLimitRejection(absl::string_view method,
   families_->rate_limit_by.Get({method, scope}).Increment();
 }
 
+void Metrics::RecordRateLimitShadowRejection(absl::string_view method,
+                                             absl::string_view scope) {
+  families_->rate_limit_shadow_by.Get({method, scope}).Increment();
+}
+
 void Metrics::RecordShadowEvaluation(bool disagreed) {
   families_->shadow_evaluated.Increment();
   if (disagreed) families_->shadow_disagreed.Increment();
@@ -442,24 +441,25 @@ void Metrics::SetDeadLetters(int64_t entries) {
   families_->dead.Set(static_cast<double>(entries));
 }
 
-void Metrics::ObserveRedisCommand(absl::Duration latency) {
+void Metrics::CountRedisCommand() { families_->redis_commands_all.Increment(); }
+
+void Metrics::ObserveRedisCommand(absl::Duration latency, bool ok) {
   families_->redis_latency.Observe(absl::ToDoubleSeconds(latency));
+  if (!ok) families_->redis_command_errors.Increment();
 }
 
-void Metrics::SetRedisStats(const RedisStatsSnapshot& stats) {
-  Families& f = *families_;
-  absl::MutexLock lock(&f.redis_mu);
-  RedisStatsSnapshot& last = f.redis_last;
-  Advance(f.redis_commands_all, stats.commands, last.commands);
-  // failures include the rejected commands, which count as their own kind.
-  Advance(f.redis_command_errors,
-          stats.failures - std::min(stats.failures, stats.rejected_full),
-          f.redis_command_errors_last);
-  Advance(f.redis_rejected, stats.rejected_full, last.rejected_full);
-  Advance(f.redis_timeouts, stats.timeouts, last.timeouts);
-  Advance(f.redis_connects_all, stats.connects, last.connects);
-  Advance(f.redis_noscript_all, stats.noscript, last.noscript);
-  f.redis_ready_all.Set(static_cast<double>(stats.ready_connections));
+void Metrics::CountRedisRejected() { families_->redis_rejected.Increment(); }
+
+void Metrics::CountRedisTimeout() { families_->redis_timeouts.Increment(); }
+
+void Metrics::CountRedisConnect() { families_->redis_connects_all.Increment(); }
+
+void Metrics::CountRedisNoscript() {
+  families_->redis_noscript_all.Increment();
+}
+
+void Metrics::SetRedisReadyConnections(int64_t connections) {
+  families_->redis_ready_all.Set(static_cast<double>(connections));
 }
 
 void Metrics::AddScrapeCallback(absl::AnyInvocable<void()> callback) {

@@ -11,15 +11,18 @@
 //   makegood_decisions_total{outcome,policy_version} RecordDecision
 //   makegood_refund_amount_minor_total{instrument,currency}   RecordRefund
 //   makegood_rate_limit_rejections_total{method,scope}        RecordRateLimit…
+//   makegood_rate_limit_shadow_rejections_total{method,scope} RecordRateLimit…
 //   makegood_shadow_policy_evaluations_total         RecordShadowEvaluation
 //   makegood_shadow_policy_disagreements_total       RecordShadowEvaluation
 //   makegood_settlement_lag_seconds                  ObserveSettlementLag
 //   makegood_settlement_results_total{provider,result}  RecordSettlementResult
 //   makegood_outbox_pending, makegood_dead_letters   Set… (gauges)
 //   makegood_redis_command_duration_seconds          ObserveRedisCommand
-//   makegood_redis_commands_total, makegood_redis_errors_total{kind},
-//   makegood_redis_connects_total, makegood_redis_noscript_total,
-//   makegood_redis_connections_ready                 SetRedisStats
+//   makegood_redis_commands_total                    CountRedisCommand
+//   makegood_redis_errors_total{kind}                ObserveRedisCommand,
+//                                                    CountRedisRejected/Timeout
+//   makegood_redis_connects_total, makegood_redis_noscript_total  Count…
+//   makegood_redis_connections_ready                 SetRedisReadyConnections
 //
 // Money is counted in integer minor units per currency, never as a float
 // amount of a currency: minor units are what the rest of makegood stores, a
@@ -40,18 +43,18 @@
 // ~20 ns; tests/unit/metrics/metrics_bench.cc). RPC series are resolved once
 // per call (RpcMethod), their per-code counters once per method and code.
 //
-// Gauges that reflect state owned elsewhere (outbox depth, Redis client
-// counters) are set by their owner, either periodically or from a scrape
-// callback (AddScrapeCallback), which runs on the admin server's thread just
-// before each scrape.
+// Whoever does the work reports it as it happens: the rating flow, the Redis
+// client and the settlement worker each take an observer (or callbacks) that
+// the server wires to these methods (services/server/metrics_observers.h).
+// Nothing keeps counters of its own to be scraped later. A scrape callback
+// (AddScrapeCallback) remains for gauges that are cheaper to read at scrape
+// time than to follow.
 //
 // Example:
 //   Metrics metrics;
 //   metrics.RecordDecision("refund", "v3");
 //   metrics.RecordRefund("wallet", "EUR", 1250);
-//   metrics.AddScrapeCallback([&metrics, &redis] {
-//     metrics.SetRedisStats({.commands = redis.stats().commands, ...});
-//   });
+//   metrics.CountRedisCommand();
 //   auto admin = AdminServer::Start("0.0.0.0:9090", metrics);
 //
 // Thread-safety: all methods are thread-safe. Metrics must outlive the
@@ -71,18 +74,6 @@ class Collectable;
 }  // namespace prometheus
 
 namespace makegood::metrics {
-
-// The Redis client's monotonic counters (mirrors redis::HiredisClientStats, so
-// this library does not depend on the store) and its ready connections.
-struct RedisStatsSnapshot {
-  uint64_t commands = 0;       // Commands accepted for sending.
-  uint64_t failures = 0;       // Commands completed non-OK (incl. rejected).
-  uint64_t timeouts = 0;       // Connections reset for a missed deadline.
-  uint64_t connects = 0;       // Successful (re)connections.
-  uint64_t rejected_full = 0;  // Refused by the outstanding-command cap.
-  uint64_t noscript = 0;       // EVALSHA fallbacks to EVAL.
-  int64_t ready_connections = 0;
-};
 
 class Metrics {
  public:
@@ -124,6 +115,9 @@ class Metrics {
   // A call refused by a rate limit; scope "member" or "client".
   void RecordRateLimitRejection(absl::string_view method,
                                 absl::string_view scope);
+  // A call a limit in shadow mode would have refused, and let through.
+  void RecordRateLimitShadowRejection(absl::string_view method,
+                                      absl::string_view scope);
   // A rating the shadow policy decided too, and whether it decided otherwise.
   void RecordShadowEvaluation(bool disagreed);
 
@@ -140,12 +134,20 @@ class Metrics {
 
   // --- Redis ---
 
-  // Submit -> reply time of one command (any result).
-  void ObserveRedisCommand(absl::Duration latency);
-  // Publishes the client's running totals (call it with the latest ones, e.g.
-  // from a scrape callback). The exported counters grow by the difference
-  // from the last call; a total below the last one adds nothing.
-  void SetRedisStats(const RedisStatsSnapshot& stats);
+  // A command accepted for sending.
+  void CountRedisCommand();
+  // A command completed after `latency` (submit -> reply); not `ok` counts
+  // as an error of kind "command".
+  void ObserveRedisCommand(absl::Duration latency, bool ok);
+  // A command refused by the outstanding-command cap (kind "rejected").
+  void CountRedisRejected();
+  // A connection reset for a missed deadline (kind "timeout").
+  void CountRedisTimeout();
+  // A connection made ready (first or re-).
+  void CountRedisConnect();
+  // An EVALSHA that fell back to EVAL.
+  void CountRedisNoscript();
+  void SetRedisReadyConnections(int64_t connections);
 
   // --- Exposition ---
 

@@ -99,13 +99,15 @@ struct RatingFlow::Call {
 RatingFlow::RatingFlow(redis::RedisClient& redis, const store::KeySchema& keys,
                        const policy_file::ActivePolicy& policy,
                        const Clock& clock, RatingFlowOptions options,
-                       const policy_file::ActivePolicy* shadow)
+                       const policy_file::ActivePolicy* shadow,
+                       RatingObserver* observer)
     : redis_(redis),
       keys_(keys),
       policy_(policy),
       clock_(clock),
       options_(std::move(options)),
-      shadow_(shadow) {}
+      shadow_(shadow),
+      observer_(observer != nullptr ? *observer : NoObserver()) {}
 
 void RatingFlow::Submit(std::string caller,
                         const makegood::v1::SubmitRatingRequest* request,
@@ -186,7 +188,7 @@ void RatingFlow::OnAdmitted(std::shared_ptr<Call> call) {
         result.status = absl::DataLossError("stored response does not parse");
       } else {
         result.response.set_replayed(true);
-        replayed_.fetch_add(1, std::memory_order_relaxed);
+        observer_.OnReplayed();
       }
       Finish(call, std::move(result));
       return;
@@ -205,7 +207,7 @@ void RatingFlow::OnAdmitted(std::shared_ptr<Call> call) {
                  "retry shortly with the same key")));
       return;
     case AdmitAnswer::kLimited: {
-      limited_member_.fetch_add(1, std::memory_order_relaxed);
+      observer_.OnRateLimited("member", /*enforced=*/true);
       RateLimitHeaders h{
           .limit = call->limits.member.burst,
           .remaining = 0,
@@ -274,7 +276,7 @@ void RatingFlow::OnAdmitted(std::shared_ptr<Call> call) {
                                   .retry_after_seconds = 0,
                                   .scope = "member"};
   if (admit->would_reject) {
-    shadow_member_.fetch_add(1, std::memory_order_relaxed);
+    observer_.OnRateLimited("member", /*enforced=*/false);
     Log(LogLevel::kInfo, "rate_limit_shadow",
         {{"scope", "member"}, {"method", kMethod}});
   }
@@ -298,7 +300,7 @@ void RatingFlow::OnAdmitted(std::shared_ptr<Call> call) {
         .retry_after_seconds = 0,
         .scope = "client"};
     if (!client->allowed) {
-      limited_client_.fetch_add(1, std::memory_order_relaxed);
+      observer_.OnRateLimited("client", /*enforced=*/true);
       client_headers.retry_after_seconds =
           std::max<int64_t>(CeilSeconds(client->retry_after_ms), 1);
       call->headers = client_headers;
@@ -311,7 +313,7 @@ void RatingFlow::OnAdmitted(std::shared_ptr<Call> call) {
       return;
     }
     if (client->would_reject) {
-      shadow_client_.fetch_add(1, std::memory_order_relaxed);
+      observer_.OnRateLimited("client", /*enforced=*/false);
       Log(LogLevel::kInfo, "rate_limit_shadow",
           {{"scope", "client"}, {"method", kMethod}});
     }
@@ -340,7 +342,7 @@ void RatingFlow::ReplayRecorded(std::shared_ptr<Call> call,
   result.response.set_rating_id(record.rating_id());
   *result.response.mutable_decision() = std::move(*record.mutable_decision());
   result.response.set_replayed(true);
-  replayed_.fetch_add(1, std::memory_order_relaxed);
+  observer_.OnReplayed();
   Finish(call, std::move(result));
 }
 
@@ -487,16 +489,16 @@ void RatingFlow::Shadow(const Call& call, const policy::MemberSnapshot& member,
   std::shared_ptr<const policy_file::PolicySnapshot> candidate = shadow_->Get();
   absl::StatusOr<policy::Decision> shadow =
       candidate->engine->Decide(member, order, rating, call.now);
-  shadow_evaluated_.fetch_add(1, std::memory_order_relaxed);
   auto money = [](const policy::Decision& d) -> int64_t {
     return d.refund.has_value() ? d.refund->amount_minor : 0;
   };
   if (shadow.ok() && shadow->outcome == active.outcome &&
       money(*shadow) == money(active) &&
       shadow->review_amount_minor == active.review_amount_minor) {
+    observer_.OnShadowEvaluated(/*disagreed=*/false);
     return;
   }
-  shadow_disagreements_.fetch_add(1, std::memory_order_relaxed);
+  observer_.OnShadowEvaluated(/*disagreed=*/true);
   // Ids, outcomes and amounts only: no member data beyond the rating id.
   Log(LogLevel::kInfo, "shadow_policy_disagreement",
       {{"rating_id", call.ids.rating_id},
@@ -532,12 +534,12 @@ void RatingFlow::OnCommitted(std::shared_ptr<Call> call,
   }
   switch (commit->answer) {
     case CommitAnswer::kOk:
-      committed_.fetch_add(1, std::memory_order_relaxed);
+      observer_.OnCommitted(response.decision());
       Finish(call, Success(std::move(response), call->headers));
       return;
     case CommitAnswer::kStale:
       if (call->attempts < options_.max_attempts) {
-        stale_retries_.fetch_add(1, std::memory_order_relaxed);
+        observer_.OnStaleRetry();
         StartAttempt(call, /*first=*/false);
         return;
       }
@@ -605,18 +607,9 @@ void RatingFlow::Finish(std::shared_ptr<Call> call, RatingResult result) {
   done(std::move(result));
 }
 
-RatingFlowStats RatingFlow::stats() const {
-  return RatingFlowStats{
-      .committed = committed_.load(std::memory_order_relaxed),
-      .shadow_evaluated = shadow_evaluated_.load(std::memory_order_relaxed),
-      .shadow_disagreements =
-          shadow_disagreements_.load(std::memory_order_relaxed),
-      .replayed = replayed_.load(std::memory_order_relaxed),
-      .stale_retries = stale_retries_.load(std::memory_order_relaxed),
-      .limited_member = limited_member_.load(std::memory_order_relaxed),
-      .limited_client = limited_client_.load(std::memory_order_relaxed),
-      .shadow_member = shadow_member_.load(std::memory_order_relaxed),
-      .shadow_client = shadow_client_.load(std::memory_order_relaxed)};
+RatingObserver& RatingFlow::NoObserver() {
+  static RatingObserver* const none = new RatingObserver();
+  return *none;
 }
 
 }  // namespace makegood::rating

@@ -29,7 +29,6 @@
 // Thread-safety: thread-safe. `done` runs on the Redis I/O thread.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -42,6 +41,7 @@
 #include "services/policy_file/policy_document.h"
 #include "services/rating/admit_script.h"
 #include "services/rating/rate_limits.h"
+#include "services/rating/rating_observer.h"
 #include "services/redis/redis_client.h"
 #include "services/store/key_schema.h"
 
@@ -74,30 +74,18 @@ struct RatingFlowOptions {
   int max_attempts = 5;
 };
 
-struct RatingFlowStats {
-  uint64_t committed = 0;
-  // Shadow policy: ratings it decided beside the active policy, and how many
-  // of those it decided differently (outcome or money).
-  uint64_t shadow_evaluated = 0;
-  uint64_t shadow_disagreements = 0;
-  uint64_t replayed = 0;
-  uint64_t stale_retries = 0;
-  uint64_t limited_member = 0;
-  uint64_t limited_client = 0;
-  uint64_t shadow_member = 0;  // Would have been refused (shadow mode).
-  uint64_t shadow_client = 0;
-};
-
 class RatingFlow {
  public:
   // Does not take ownership; all must outlive the flow. `shadow`, if not
   // null, is a candidate policy decided beside the active one on every fresh
   // rating: disagreements are counted and logged with both decisions, and the
-  // shadow decision is never committed (it moves no money).
+  // shadow decision is never committed (it moves no money). `observer`, if
+  // not null, is told what happens (rating_observer.h).
   RatingFlow(redis::RedisClient& redis, const store::KeySchema& keys,
              const policy_file::ActivePolicy& policy, const Clock& clock,
              RatingFlowOptions options,
-             const policy_file::ActivePolicy* shadow = nullptr);
+             const policy_file::ActivePolicy* shadow = nullptr,
+             RatingObserver* observer = nullptr);
 
   // Decides and commits `request` for `caller`. The request must have passed
   // ValidateSubmitRating and must outlive `done`. Errors (in
@@ -110,8 +98,6 @@ class RatingFlow {
   void Submit(std::string caller,
               const makegood::v1::SubmitRatingRequest* request,
               absl::AnyInvocable<void(RatingResult)> done);
-
-  RatingFlowStats stats() const;
 
  private:
   struct Call;
@@ -137,6 +123,8 @@ class RatingFlow {
   void ReleaseAndFinish(std::shared_ptr<Call> call, absl::Status status);
   void Finish(std::shared_ptr<Call> call, RatingResult result);
 
+  static RatingObserver& NoObserver();
+
   redis::RedisClient& redis_;
   const store::KeySchema& keys_;
   const policy_file::ActivePolicy& policy_;
@@ -144,15 +132,7 @@ class RatingFlow {
   const RatingFlowOptions options_;
   const policy_file::ActivePolicy* const shadow_;
 
-  std::atomic<uint64_t> committed_{0};
-  std::atomic<uint64_t> shadow_evaluated_{0};
-  std::atomic<uint64_t> shadow_disagreements_{0};
-  std::atomic<uint64_t> replayed_{0};
-  std::atomic<uint64_t> stale_retries_{0};
-  std::atomic<uint64_t> limited_member_{0};
-  std::atomic<uint64_t> limited_client_{0};
-  std::atomic<uint64_t> shadow_member_{0};
-  std::atomic<uint64_t> shadow_client_{0};
+  RatingObserver& observer_;
 };
 
 }  // namespace makegood::rating

@@ -1,8 +1,9 @@
 // File: services/redis/client_state.h
 //
 // What a HiredisClient (hiredis_client.h) shares with its parts, internal to
-// services/redis: the options, the event loop, the counters behind
-// HiredisClientStats, and the one place a command completes (Finish). The
+// services/redis: the options, the event loop, the observer told about what
+// happens, the two counts the client acts on, and the one place a command
+// completes (Finish). The
 // client owns one ClientState; its Connections (connection.h) and Sentinels
 // (sentinels.h) hold a reference to it and must not outlive it.
 //
@@ -10,19 +11,19 @@
 // monotonic clock the client's timeouts are measured on.
 //
 // Thread-safety: options and base are set before the I/O thread starts and
-// then only read; the counters are atomic; Finish runs on any thread but
+// then only read; the counts are atomic; Finish runs on any thread but
 // once per command (the first call wins, later ones do nothing).
 #pragma once
 
 #include <atomic>
 #include <chrono>
-#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "services/redis/client_observer.h"
 #include "services/redis/hiredis_client.h"
 #include "services/redis/lua_script.h"
 #include "services/redis/redis_client.h"
@@ -55,30 +56,30 @@ struct PendingCommand {
 
 struct ClientState {
   explicit ClientState(RedisOptions redis_options)
-      : options(std::move(redis_options)) {}
+      : options(std::move(redis_options)),
+        observer(options.observer != nullptr ? *options.observer
+                                             : NoObserver()) {}
 
   ClientState(const ClientState&) = delete;
   ClientState& operator=(const ClientState&) = delete;
 
-  // Completes `command` with `result`: counts a failure, releases its place
-  // under max_outstanding, reports its latency and runs its callback. Only
+  // Completes `command` with `result`: releases its place under
+  // max_outstanding, reports it to the observer and runs its callback. Only
   // the first call for a command does anything.
   void Finish(PendingCommand* command, absl::StatusOr<RedisReply> result);
 
-  HiredisClientStats stats() const;
+  // One more (`delta` 1) or one fewer (-1) ready connection.
+  void AddReadyConnections(int delta);
+
+  // The observer that does nothing, for a client given none.
+  static ClientObserver& NoObserver();
 
   const RedisOptions options;
+  ClientObserver& observer;
   event_base* base = nullptr;  // Owned by the client.
 
   std::atomic<int> ready_connections{0};
   std::atomic<int> outstanding{0};
-  std::atomic<uint64_t> commands{0};
-  std::atomic<uint64_t> failures{0};
-  std::atomic<uint64_t> timeouts{0};
-  std::atomic<uint64_t> connects{0};
-  std::atomic<uint64_t> rejected_full{0};
-  std::atomic<uint64_t> noscript{0};
-  std::atomic<uint64_t> primary_changes{0};
 };
 
 }  // namespace makegood::redis

@@ -64,7 +64,7 @@ void Connection::Tick(SteadyTime now) {
       if (!inflight_.empty() && inflight_.front()->deadline < now) {
         // Redis answers in order: if the oldest command is late, the
         // connection is stalled. Reset it rather than wait forever.
-        client_.timeouts.fetch_add(1, std::memory_order_relaxed);
+        client_.observer.OnTimeout();
         Log(LogLevel::kWarning, "redis_command_timeout",
             {{"connection", index_},
              {"inflight", static_cast<int64_t>(inflight_.size())},
@@ -79,7 +79,7 @@ void Connection::Tick(SteadyTime now) {
 
 void Connection::PrimaryIs(const RedisAddress& primary) {
   if (ctx_ == nullptr || address_ == primary || !reset_reason_.ok()) return;
-  client_.primary_changes.fetch_add(1, std::memory_order_relaxed);
+  client_.observer.OnPrimaryChange();
   MarkForReset(absl::UnavailableError(
       absl::StrCat("redis primary moved from ", FormatRedisAddress(address_),
                    " to ", FormatRedisAddress(primary))));
@@ -87,9 +87,9 @@ void Connection::PrimaryIs(const RedisAddress& primary) {
 
 void Connection::SetState(State state) {
   if (state_ == State::kReady && state != State::kReady) {
-    client_.ready_connections.fetch_sub(1, std::memory_order_relaxed);
+    client_.AddReadyConnections(-1);
   } else if (state_ != State::kReady && state == State::kReady) {
-    client_.ready_connections.fetch_add(1, std::memory_order_relaxed);
+    client_.AddReadyConnections(1);
   }
   state_ = state;
 }
@@ -239,7 +239,7 @@ void Connection::SendRoleCheck() {
       Established();
       return;
     }
-    client_.primary_changes.fetch_add(1, std::memory_order_relaxed);
+    client_.observer.OnPrimaryChange();
     std::string why = absl::StrCat("redis at ", FormatRedisAddress(address_),
                                    " answers ROLE ", role, ", not master");
     ConnectFailed(why);
@@ -249,7 +249,7 @@ void Connection::SendRoleCheck() {
 
 void Connection::Established() {
   backoff_ = absl::ToChronoNanoseconds(client_.options.reconnect_min_backoff);
-  client_.connects.fetch_add(1, std::memory_order_relaxed);
+  client_.observer.OnConnect();
   Log(LogLevel::kInfo, "redis_connected",
       {{"connection", index_},
        {"addr", FormatRedisAddress(address_)},
@@ -260,7 +260,7 @@ void Connection::Established() {
 
 void Connection::Demoted() {
   if (ctx_ == nullptr || !reset_reason_.ok()) return;
-  client_.primary_changes.fetch_add(1, std::memory_order_relaxed);
+  client_.observer.OnPrimaryChange();
   Log(LogLevel::kWarning, "redis_primary_demoted",
       {{"connection", index_},
        {"addr", FormatRedisAddress(address_)},
@@ -319,7 +319,7 @@ void Connection::OnReply(redisAsyncContext* ac, void* reply, void* privdata) {
       command->script != nullptr && !command->sent_source &&
       absl::StartsWith(absl::string_view(error->str, error->len), "NOSCRIPT")) {
     // Redis restarted or flushed its script cache: send the source once.
-    self->client_.noscript.fetch_add(1, std::memory_order_relaxed);
+    self->client_.observer.OnNoscript();
     command->argv[0] = "EVAL";
     command->argv[1] = command->script->source;
     command->sent_source = true;

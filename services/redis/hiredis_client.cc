@@ -174,12 +174,12 @@ void HiredisClient::Submit(std::unique_ptr<PendingCommand> command) {
       SteadyNow() + absl::ToChronoNanoseconds(state.options.command_timeout);
   if (state.outstanding.fetch_add(1, std::memory_order_relaxed) >=
       state.options.max_outstanding) {
-    state.rejected_full.fetch_add(1, std::memory_order_relaxed);
+    state.observer.OnRejectedFull();
     state.Finish(command.get(),
                  absl::UnavailableError("too many outstanding redis commands"));
     return;
   }
-  state.commands.fetch_add(1, std::memory_order_relaxed);
+  state.observer.OnCommandAccepted();
   if (std::this_thread::get_id() == loop_thread_id_.load()) {
     // Issued by a callback on the I/O thread (e.g. a commit after an admit):
     // send it now rather than queue it and wake this very thread.
@@ -243,8 +243,6 @@ absl::StatusOr<RedisReply> HiredisClient::CommandSync(
 int HiredisClient::ready_connections() const {
   return state_->ready_connections.load(std::memory_order_relaxed);
 }
-
-HiredisClientStats HiredisClient::stats() const { return state_->stats(); }
 
 const RedisOptions& HiredisClient::options() const { return state_->options; }
 

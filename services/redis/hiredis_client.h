@@ -41,7 +41,7 @@
 //
 // The parts, internal to services/redis: connection.h (one connection and
 // its state machine), sentinels.h (asking the sentinels), client_state.h
-// (what the client shares with them: options, event loop, counters, how a
+// (what the client shares with them: options, event loop, observer, how a
 // command completes) and hiredis_conversion.h (argv out, replies in).
 //
 // Example:
@@ -79,20 +79,6 @@ struct PendingCommand;
 class Connection;
 class Sentinels;
 
-// Counters for metrics and tests; monotonically increasing.
-struct HiredisClientStats {
-  uint64_t commands = 0;       // Commands accepted for sending.
-  uint64_t failures = 0;       // Commands completed with a non-OK status.
-  uint64_t timeouts = 0;       // Connections reset because a command timed out.
-  uint64_t connects = 0;       // Successful connections (first and re-).
-  uint64_t rejected_full = 0;  // Refused by the outstanding-command cap.
-  uint64_t noscript = 0;       // EVALSHA fallbacks to EVAL.
-  // Sentinel mode: connections dropped because their server was not (or no
-  // longer) the primary: a READONLY reply, a ROLE other than master, or the
-  // sentinels naming another address.
-  uint64_t primary_changes = 0;
-};
-
 class HiredisClient final : public RedisClient {
  public:
   // Starts the I/O thread and begins connecting; does not wait for Redis.
@@ -128,8 +114,6 @@ class HiredisClient final : public RedisClient {
 
   // Number of connections currently ready to send.
   int ready_connections() const override;
-
-  HiredisClientStats stats() const;
 
   const RedisOptions& options() const;
 

@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "services/redis/client_observer.h"
 
 namespace makegood::redis {
 
@@ -52,9 +53,10 @@ struct RedisOptions {
   int max_outstanding = 10000;
   absl::Duration reconnect_min_backoff = absl::Milliseconds(20);
   absl::Duration reconnect_max_backoff = absl::Milliseconds(500);
-  // If set, called on the I/O thread with each command's submit -> reply
-  // time (any outcome), e.g. to feed a latency histogram. Must be quick.
-  std::function<void(absl::Duration)> observe_latency;
+  // If set, told about every command, connection and fallback as it
+  // happens (client_observer.h), e.g. to feed metrics. Not owned; must
+  // outlive the client.
+  ClientObserver* observer = nullptr;
 };
 
 // Parses a Redis URL into the address fields of `options` (host, port, db,

@@ -35,6 +35,7 @@
 #include "services/rating/rating_flow.h"
 #include "services/redis/hiredis_client.h"
 #include "services/server/health_monitor.h"
+#include "services/server/metrics_observers.h"
 #include "services/settlement/http/http_provider.h"
 #include "services/settlement/sandbox_provider.h"
 #include "services/settlement/wallet_provider.h"
@@ -49,13 +50,15 @@ namespace makegood::server {
 
 // Declared in dependency order: destroyed in reverse.
 struct App::Parts {
-  Parts(std::unique_ptr<metrics::Metrics> m,
+  Parts(std::unique_ptr<metrics::Metrics> m, std::unique_ptr<RedisMetrics> rm,
         std::unique_ptr<auth::Authenticator> a, const ServerConfig& c,
         const Clock& clk, store::KeySchema k,
         std::unique_ptr<redis::HiredisClient> r, policy_file::PolicySnapshot p,
         std::unique_ptr<policy_file::ActivePolicy> shadow,
         std::unique_ptr<store::RefundFeed> f)
       : metrics(std::move(m)),
+        redis_metrics(std::move(rm)),
+        rating_metrics(*metrics),
         auth(std::move(a)),
         config(c),
         clock(clk),
@@ -68,17 +71,20 @@ struct App::Parts {
         members(*redis, keys, clock),
         refunds(*redis, keys),
         rating_flow(*redis, keys, policy, clock, config.rating,
-                    shadow_policy.get()),
+                    shadow_policy.get(), &rating_metrics),
         order_service(*auth, orders, clock),
         member_service(*auth, members, *redis, keys, policy, clock),
         policy_service(*auth, policy, *redis, keys, clock, shadow_policy.get()),
-        rating_service(*auth, rating_flow, metrics.get()),
+        rating_service(*auth, rating_flow),
         refund_service(*auth, refunds, *feed, keys, clock),
         goodwill_service(*auth, *redis, keys, policy, clock, config.goodwill),
         insights_service(*auth, *redis, keys, clock) {}
 
   // First, so they outlive everything that reports to or asks them.
   std::unique_ptr<metrics::Metrics> metrics;
+  // What the Redis client and the rating flow report, into `metrics`.
+  std::unique_ptr<RedisMetrics> redis_metrics;
+  RatingMetrics rating_metrics;
   std::unique_ptr<auth::Authenticator> auth;
   ServerConfig config;
   const Clock& clock;
@@ -167,38 +173,10 @@ absl::Status App::StartSettlement(const ServerConfig& config,
 }
 
 absl::Status App::StartAdmin(const ServerConfig& config, Parts& parts) {
-  metrics::Metrics& m = *parts.metrics;
-  // Counters owned elsewhere, published at scrape time.
-  m.AddScrapeCallback([&m, &redis = *parts.redis] {
-    redis::HiredisClientStats s = redis.stats();
-    metrics::RedisStatsSnapshot snapshot;
-    snapshot.commands = s.commands;
-    snapshot.failures = s.failures;
-    snapshot.timeouts = s.timeouts;
-    snapshot.connects = s.connects;
-    snapshot.rejected_full = s.rejected_full;
-    snapshot.noscript = s.noscript;
-    snapshot.ready_connections = redis.ready_connections();
-    m.SetRedisStats(snapshot);
-  });
-  m.AddScrapeCallback([&m, &flow = parts.rating_flow,
-                       seen_evaluated = uint64_t{0},
-                       seen_disagreements = uint64_t{0}]() mutable {
-    rating::RatingFlowStats s = flow.stats();
-    uint64_t disagreements = s.shadow_disagreements - seen_disagreements;
-    uint64_t agreements = (s.shadow_evaluated - seen_evaluated) - disagreements;
-    for (uint64_t i = 0; i < disagreements; ++i) {
-      m.RecordShadowEvaluation(true);
-    }
-    for (uint64_t i = 0; i < agreements; ++i) {
-      m.RecordShadowEvaluation(false);
-    }
-    seen_evaluated = s.shadow_evaluated;
-    seen_disagreements = s.shadow_disagreements;
-  });
   if (config.admin_listen.empty()) return absl::OkStatus();
   MAKEGOOD_ASSIGN_OR_RETURN(
-      parts.admin, metrics::AdminServer::Start(config.admin_listen, m));
+      parts.admin,
+      metrics::AdminServer::Start(config.admin_listen, *parts.metrics));
   return absl::OkStatus();
 }
 
@@ -212,9 +190,7 @@ int App::admin_port() const {
   return parts_->admin != nullptr ? parts_->admin->port() : 0;
 }
 
-rating::RatingFlowStats App::rating_stats() const {
-  return parts_->rating_flow.stats();
-}
+const metrics::Metrics& App::metrics() const { return *parts_->metrics; }
 
 settlement::WorkerStats App::settlement_stats() const {
   return parts_->worker != nullptr ? parts_->worker->stats()
@@ -249,10 +225,9 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const ServerConfig& config,
   }
   MAKEGOOD_ASSIGN_OR_RETURN(std::unique_ptr<auth::Authenticator> auth,
                             auth::Authenticator::Create(config.auth, clock));
+  auto redis_metrics = std::make_unique<RedisMetrics>(*metrics);
   redis::RedisOptions redis_options = config.redis;
-  redis_options.observe_latency = [m = metrics.get()](absl::Duration d) {
-    m->ObserveRedisCommand(d);
-  };
+  redis_options.observer = redis_metrics.get();
   MAKEGOOD_ASSIGN_OR_RETURN(std::unique_ptr<redis::HiredisClient> redis,
                             redis::HiredisClient::Start(redis_options));
 
@@ -260,8 +235,9 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const ServerConfig& config,
                             store::RefundFeed::Start(config.redis, keys));
 
   auto parts = std::make_unique<Parts>(
-      std::move(metrics), std::move(auth), config, clock, std::move(keys),
-      std::move(redis), std::move(policy), std::move(shadow), std::move(feed));
+      std::move(metrics), std::move(redis_metrics), std::move(auth), config,
+      clock, std::move(keys), std::move(redis), std::move(policy),
+      std::move(shadow), std::move(feed));
   MAKEGOOD_RETURN_IF_ERROR(StartSettlement(config, clock, *parts));
   if (config.insights_aggregator) {
     insights::AggregatorOptions options;

@@ -17,7 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "services/core/clock.h"
-#include "services/rating/rating_flow.h"
+#include "services/metrics/metrics.h"
 #include "services/server/config.h"
 #include "services/settlement/worker.h"
 
@@ -38,8 +38,8 @@ class App {
   // The port of /metrics (--admin_listen), 0 if none.
   int admin_port() const;
 
-  // Counters of the rating path (for metrics and tests).
-  rating::RatingFlowStats rating_stats() const;
+  // What the server measured (as GET /metrics serves it), for tests.
+  const metrics::Metrics& metrics() const;
 
   // Counters of the in-process settlement worker (zero without one).
   settlement::WorkerStats settlement_stats() const;

@@ -33,6 +33,7 @@ using ::makegood::testing::AppHarness;
 using ::makegood::testing::ConnectStubs;
 using ::makegood::testing::Stubs;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 // The tests' standard rating: the melted frozen line of the sample order.
 v1::SubmitRatingRequest Rating(const std::string& key,
@@ -468,9 +469,13 @@ TEST_F(RatingTest, ShadowLimitCountsButNeverRefuses) {
     EXPECT_TRUE(c.status.ok()) << c.status.error_message();
   }
   // Burst 1: the first passes, the other two would have been refused.
-  rating::RatingFlowStats stats = h_->app().rating_stats();
-  EXPECT_EQ(stats.shadow_member, 2u);
-  EXPECT_EQ(stats.limited_member, 0u);
+  const std::string scrape = h_->app().metrics().Scrape();
+  EXPECT_THAT(
+      scrape,
+      HasSubstr(
+          "makegood_rate_limit_shadow_rejections_total{method=\"/"
+          "makegood.v1.RatingService/SubmitRating\",scope=\"member\"} 2\n"));
+  EXPECT_THAT(scrape, Not(HasSubstr("makegood_rate_limit_rejections_total{")));
 }
 
 TEST_F(RatingTest, ShadowPolicyDisagreesButNeverMovesMoney) {
@@ -505,9 +510,11 @@ TEST_F(RatingTest, ShadowPolicyDisagreesButNeverMovesMoney) {
   EXPECT_THAT(policies.version(), HasSubstr("default@"));
   EXPECT_THAT(policies.shadow_version(), HasSubstr("strict@"));
 
-  rating::RatingFlowStats stats = h_->app().rating_stats();
-  EXPECT_EQ(stats.shadow_evaluated, 2u);
-  EXPECT_EQ(stats.shadow_disagreements, 1u);
+  const std::string scrape = h_->app().metrics().Scrape();
+  EXPECT_THAT(scrape,
+              HasSubstr("\nmakegood_shadow_policy_evaluations_total 2\n"));
+  EXPECT_THAT(scrape,
+              HasSubstr("\nmakegood_shadow_policy_disagreements_total 1\n"));
   // Only the active decision was committed.
   EXPECT_EQ(RefundRecords(), 1);
   EXPECT_EQ(

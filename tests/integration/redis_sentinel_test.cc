@@ -31,6 +31,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/redis/hiredis_client.h"
+#include "tests/testing/redis_counters.h"
 #include "tests/testing/redis_server.h"
 #include "tests/testing/subprocess.h"
 
@@ -38,6 +39,7 @@ namespace makegood::store {
 namespace {
 
 using ::makegood::testing::PickFreePort;
+using ::makegood::testing::RedisCounters;
 using ::makegood::testing::RedisServer;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
@@ -291,6 +293,13 @@ class RedisSentinelFailover : public ::testing::Test {
     FAIL() << "the sentinel never saw a promotable replica";
   }
 
+  // `options` reporting to counters_.
+  redis::RedisOptions Counted(redis::RedisOptions options) {
+    options.observer = &counters_;
+    return options;
+  }
+
+  RedisCounters counters_;  // Outlives the tests' clients.
   std::unique_ptr<RedisServer> primary_;
   std::unique_ptr<RedisServer> replica_;
   std::unique_ptr<RedisServer> sentinel_;
@@ -299,7 +308,7 @@ class RedisSentinelFailover : public ::testing::Test {
 
 TEST_F(RedisSentinelFailover, WritesGoToThePrimaryASentinelNames) {
   auto client = redis::HiredisClient::Start(
-      SentinelOptions({dead_port_, sentinel_->port()}));
+      Counted(SentinelOptions({dead_port_, sentinel_->port()})));
   ASSERT_TRUE(client.ok()) << client.status();
   WaitReady(**client, 2);
 
@@ -309,12 +318,12 @@ TEST_F(RedisSentinelFailover, WritesGoToThePrimaryASentinelNames) {
   auto role = (*client)->CommandSync({"ROLE"});
   ASSERT_TRUE(role.ok());
   EXPECT_EQ(role->elements[0].str, "master");
-  EXPECT_EQ((*client)->stats().primary_changes, 0u);
+  EXPECT_EQ(counters_.primary_changes.load(), 0u);
 }
 
 TEST_F(RedisSentinelFailover, FollowsAManualFailoverWithoutARestart) {
-  auto client =
-      redis::HiredisClient::Start(SentinelOptions({sentinel_->port()}));
+  auto client = redis::HiredisClient::Start(
+      Counted(SentinelOptions({sentinel_->port()})));
   ASSERT_TRUE(client.ok()) << client.status();
   WaitReady(**client, 2);
   auto on_primary = Direct(primary_->port());
@@ -340,7 +349,7 @@ TEST_F(RedisSentinelFailover, FollowsAManualFailoverWithoutARestart) {
   EXPECT_TRUE(
       WriteUntilItLandsOn(**client, *on_replica, "k", absl::Seconds(15)));
   EXPECT_EQ(NamedPrimary(*sentinel), replica_->port());
-  EXPECT_GE((*client)->stats().primary_changes, 1u);
+  EXPECT_GE(counters_.primary_changes.load(), 1u);
   // And it stays there.
   for (int i = 0; i < 20; ++i) {
     std::string value = absl::StrCat("after-", i);
@@ -534,6 +543,13 @@ class RedisSentinelClient : public ::testing::Test {
     b_ = *std::move(b);
   }
 
+  // `options` reporting to counters_.
+  redis::RedisOptions Counted(redis::RedisOptions options) {
+    options.observer = &counters_;
+    return options;
+  }
+
+  RedisCounters counters_;  // Outlives the tests' clients.
   FakeSentinel sentinel_;
   std::unique_ptr<RedisServer> a_;  // Two independent primaries.
   std::unique_ptr<RedisServer> b_;
@@ -548,16 +564,16 @@ TEST_F(RedisSentinelClient, UsesOnlyAServerWhoseRoleIsMaster) {
   sentinel_.Name(b_->port());
   redis::RedisOptions options = SentinelOptions({sentinel_.port()});
   options.connections = 1;
-  auto client = redis::HiredisClient::Start(options);
+  auto client = redis::HiredisClient::Start(Counted(options));
   ASSERT_TRUE(client.ok()) << client.status();
   // b is checked and refused, again and again.
   absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while ((*client)->stats().primary_changes < 3 && absl::Now() < deadline) {
+  while (counters_.primary_changes.load() < 3 && absl::Now() < deadline) {
     absl::SleepFor(absl::Milliseconds(5));
   }
-  EXPECT_GE((*client)->stats().primary_changes, 3u);
+  EXPECT_GE(counters_.primary_changes.load(), 3u);
   EXPECT_EQ((*client)->ready_connections(), 0);
-  EXPECT_EQ((*client)->stats().connects, 0u);
+  EXPECT_EQ(counters_.connects.load(), 0u);
   EXPECT_EQ((*client)->CommandSync({"PING"}).status().code(),
             absl::StatusCode::kUnavailable);
 
@@ -573,7 +589,7 @@ TEST_F(RedisSentinelClient, ReadonlyReplyDropsTheConnectionAndFindsThePrimary) {
   options.connections = 1;
   options.sentinel_check_interval = absl::Hours(1);  // Only READONLY acts.
   sentinel_.Name(a_->port());
-  auto client = redis::HiredisClient::Start(options);
+  auto client = redis::HiredisClient::Start(Counted(options));
   ASSERT_TRUE(client.ok()) << client.status();
   WaitReady(**client, 1);
   ASSERT_TRUE((*client)->CommandSync({"SET", "k", "on-a"}).ok());
@@ -587,7 +603,7 @@ TEST_F(RedisSentinelClient, ReadonlyReplyDropsTheConnectionAndFindsThePrimary) {
   auto demoted = (*client)->CommandSync({"SET", "k", "lost"});
   EXPECT_EQ(demoted.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(demoted.status().message(), HasSubstr("READONLY"));
-  EXPECT_EQ((*client)->stats().primary_changes, 1u);
+  EXPECT_EQ(counters_.primary_changes.load(), 1u);
 
   auto on_b = Direct(b_->port());
   EXPECT_TRUE(WriteUntilItLandsOn(**client, *on_b, "k", absl::Seconds(5)));
@@ -596,7 +612,7 @@ TEST_F(RedisSentinelClient, ReadonlyReplyDropsTheConnectionAndFindsThePrimary) {
 TEST_F(RedisSentinelClient, LeavesAPrimaryTheSentinelsNoLongerName) {
   redis::RedisOptions options = SentinelOptions({sentinel_.port()});
   sentinel_.Name(a_->port());
-  auto client = redis::HiredisClient::Start(options);
+  auto client = redis::HiredisClient::Start(Counted(options));
   ASSERT_TRUE(client.ok()) << client.status();
   WaitReady(**client, 2);
   auto on_a = Direct(a_->port());
@@ -607,7 +623,7 @@ TEST_F(RedisSentinelClient, LeavesAPrimaryTheSentinelsNoLongerName) {
   sentinel_.Name(b_->port());
   auto on_b = Direct(b_->port());
   EXPECT_TRUE(WriteUntilItLandsOn(**client, *on_b, "k", absl::Seconds(5)));
-  EXPECT_EQ((*client)->stats().primary_changes, 2u);  // Both connections.
+  EXPECT_EQ(counters_.primary_changes.load(), 2u);  // Both connections.
   for (int i = 0; i < 20; ++i) {
     ASSERT_TRUE((*client)->CommandSync({"SET", "k", "b"}).ok());
   }

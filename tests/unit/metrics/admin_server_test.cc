@@ -42,14 +42,14 @@ void RecordOneOfEverything(Metrics& metrics) {
   metrics.RecordSettlementResult("wallet", "succeeded");
   metrics.SetOutboxPending(4);
   metrics.SetDeadLetters(1);
-  metrics.ObserveRedisCommand(absl::Microseconds(120));
-  metrics.SetRedisStats({.commands = 10,
-                         .failures = 1,
-                         .timeouts = 0,
-                         .connects = 1,
-                         .rejected_full = 0,
-                         .noscript = 0,
-                         .ready_connections = 2});
+  metrics.RecordRateLimitShadowRejection("SubmitRating", "client");
+  metrics.CountRedisCommand();
+  metrics.ObserveRedisCommand(absl::Microseconds(120), /*ok=*/false);
+  metrics.CountRedisRejected();
+  metrics.CountRedisTimeout();
+  metrics.CountRedisConnect();
+  metrics.CountRedisNoscript();
+  metrics.SetRedisReadyConnections(2);
 }
 
 TEST(AdminServer, ServesMetricsOverHttpOnAnEphemeralPort) {
@@ -159,6 +159,7 @@ TEST(AdminServer, ScrapeListsEveryFamily) {
       {"makegood_decisions_total", "counter"},
       {"makegood_refund_amount_minor_total", "counter"},
       {"makegood_rate_limit_rejections_total", "counter"},
+      {"makegood_rate_limit_shadow_rejections_total", "counter"},
       {"makegood_shadow_policy_evaluations_total", "counter"},
       {"makegood_shadow_policy_disagreements_total", "counter"},
       {"makegood_settlement_lag_seconds", "histogram"},

@@ -91,7 +91,8 @@ BENCHMARK(BM_RecordRefund);
 
 void BM_ObserveRedisCommand(benchmark::State& state) {
   Metrics& metrics = SharedMetrics();
-  for (auto _ : state) metrics.ObserveRedisCommand(absl::Microseconds(90));
+  for (auto _ : state)
+    metrics.ObserveRedisCommand(absl::Microseconds(90), true);
 }
 BENCHMARK(BM_ObserveRedisCommand);
 

@@ -114,6 +114,7 @@ TEST(Metrics, CountsRateLimitRejectionsAndShadowDisagreements) {
   metrics.RecordRateLimitRejection("SubmitRating", "member");
   metrics.RecordRateLimitRejection("SubmitRating", "member");
   metrics.RecordRateLimitRejection("SubmitRating", "client");
+  metrics.RecordRateLimitShadowRejection("SubmitRating", "client");
   metrics.RecordShadowEvaluation(false);
   metrics.RecordShadowEvaluation(true);
   metrics.RecordShadowEvaluation(false);
@@ -123,6 +124,7 @@ TEST(Metrics, CountsRateLimitRejectionsAndShadowDisagreements) {
       IsSupersetOf({
           R"(makegood_rate_limit_rejections_total{method="SubmitRating",scope="member"} 2)",
           R"(makegood_rate_limit_rejections_total{method="SubmitRating",scope="client"} 1)",
+          R"(makegood_rate_limit_shadow_rejections_total{method="SubmitRating",scope="client"} 1)",
           "makegood_shadow_policy_evaluations_total 3",
           "makegood_shadow_policy_disagreements_total 1",
       }));
@@ -154,67 +156,34 @@ TEST(Metrics, RecordsSettlementLagResultsAndOutboxGauges) {
       }));
 }
 
-TEST(Metrics, RedisStatsExportTheGrowthOfRunningTotals) {
+TEST(Metrics, RedisEventsCountAsTheyHappen) {
   Metrics metrics;
-  metrics.ObserveRedisCommand(absl::Microseconds(80));
-  metrics.SetRedisStats({.commands = 100,
-                         .failures = 7,
-                         .timeouts = 1,
-                         .connects = 2,
-                         .rejected_full = 3,
-                         .noscript = 1,
-                         .ready_connections = 2});
-  metrics.SetRedisStats({.commands = 150,
-                         .failures = 9,
-                         .timeouts = 1,
-                         .connects = 3,
-                         .rejected_full = 3,
-                         .noscript = 1,
-                         .ready_connections = 1});
+  for (int i = 0; i < 5; ++i) metrics.CountRedisCommand();
+  metrics.ObserveRedisCommand(absl::Microseconds(80), /*ok=*/true);
+  metrics.ObserveRedisCommand(absl::Microseconds(90), /*ok=*/false);
+  metrics.ObserveRedisCommand(absl::Milliseconds(2), /*ok=*/false);
+  metrics.CountRedisRejected();
+  metrics.CountRedisTimeout();
+  metrics.CountRedisConnect();
+  metrics.CountRedisConnect();
+  metrics.CountRedisNoscript();
+  metrics.SetRedisReadyConnections(2);
+  metrics.SetRedisReadyConnections(1);
 
   EXPECT_THAT(
       Samples(metrics),
       IsSupersetOf({
-          "makegood_redis_commands_total 150",
-          // failures minus the rejected ones, counted apart.
-          R"(makegood_redis_errors_total{kind="command"} 6)",
-          R"(makegood_redis_errors_total{kind="rejected"} 3)",
+          "makegood_redis_commands_total 5",
+          R"(makegood_redis_errors_total{kind="command"} 2)",
+          R"(makegood_redis_errors_total{kind="rejected"} 1)",
           R"(makegood_redis_errors_total{kind="timeout"} 1)",
-          "makegood_redis_connects_total 3",
+          "makegood_redis_connects_total 2",
           "makegood_redis_noscript_total 1",
           "makegood_redis_connections_ready 1",
-          "makegood_redis_command_duration_seconds_count 1",
-          R"(makegood_redis_command_duration_seconds_bucket{le="0.0001"} 1)",
+          "makegood_redis_command_duration_seconds_count 3",
+          R"(makegood_redis_command_duration_seconds_bucket{le="0.0001"} 2)",
           R"(makegood_redis_command_duration_seconds_bucket{le="5e-05"} 0)",
       }));
-}
-
-// A counter never goes down, even if a snapshot does (torn reads of two
-// atomics, or a new client).
-TEST(Metrics, RedisStatsBelowTheLastTotalsAddNothing) {
-  Metrics metrics;
-  metrics.SetRedisStats({.commands = 100,
-                         .failures = 10,
-                         .timeouts = 0,
-                         .connects = 1,
-                         .rejected_full = 2,
-                         .noscript = 0,
-                         .ready_connections = 2});
-  metrics.SetRedisStats({.commands = 40,
-                         .failures = 10,
-                         .timeouts = 0,
-                         .connects = 1,
-                         .rejected_full = 3,
-                         .noscript = 0,
-                         .ready_connections = 0});
-
-  EXPECT_THAT(Samples(metrics),
-              IsSupersetOf({
-                  "makegood_redis_commands_total 100",
-                  R"(makegood_redis_errors_total{kind="command"} 8)",
-                  R"(makegood_redis_errors_total{kind="rejected"} 3)",
-                  "makegood_redis_connections_ready 0",
-              }));
 }
 
 TEST(Metrics, ScrapeCallbacksRunBeforeEveryScrape) {
