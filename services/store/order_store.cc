@@ -92,14 +92,8 @@ void OrderStore::RecordDelivery(
                 return;
               }
               switch (recorded->answer) {
-                case RecordDeliveryAnswer::kCreated:
-                  done(makegood::v1::WRITE_RESULT_CREATED);
-                  return;
-                case RecordDeliveryAnswer::kUpdated:
-                  done(makegood::v1::WRITE_RESULT_UPDATED);
-                  return;
-                case RecordDeliveryAnswer::kUnchanged:
-                  done(makegood::v1::WRITE_RESULT_UNCHANGED);
+                case RecordDeliveryAnswer::kWritten:
+                  done(recorded->written);
                   return;
                 case RecordDeliveryAnswer::kMoneyLocked:
                   done(absl::FailedPreconditionError(absl::StrCat(

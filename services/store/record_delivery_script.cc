@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "services/store/proto_codec.h"
 
 namespace makegood::store {
 namespace {
@@ -35,12 +36,9 @@ absl::StatusOr<RecordDeliveryReply> ParseRecordDeliveryReply(
   const std::vector<redis::RedisReply>& e = **elements;
   const std::string& tag = e[0].str;
   RecordDeliveryReply out;
-  if (tag == "CREATED") {
-    out.answer = RecordDeliveryAnswer::kCreated;
-  } else if (tag == "UPDATED") {
-    out.answer = RecordDeliveryAnswer::kUpdated;
-  } else if (tag == "UNCHANGED") {
-    out.answer = RecordDeliveryAnswer::kUnchanged;
+  if (auto written = ParseWriteResult(tag); written.ok()) {
+    out.answer = RecordDeliveryAnswer::kWritten;
+    out.written = *written;
   } else if (tag == "MONEY_LOCKED") {
     out.answer = RecordDeliveryAnswer::kMoneyLocked;
   } else if (tag == "MEMBER_MISMATCH") {

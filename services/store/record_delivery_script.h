@@ -16,6 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "makegood/v1/order.pb.h"
 #include "services/redis/redis_reply.h"
 #include "services/store/key_schema.h"
 #include "services/store/script_call.h"
@@ -43,15 +44,14 @@ ScriptCall BuildRecordDeliveryCall(const KeySchema& keys,
                                    const RecordDeliveryRequest& request);
 
 enum class RecordDeliveryAnswer {
-  kCreated,
-  kUpdated,
-  kUnchanged,
+  kWritten,         // CREATED, UPDATED or UNCHANGED: see `written`.
   kMemberMismatch,  // The order is recorded for another member.
   kMoneyLocked,     // Money fields changed after money moved on the order.
 };
 
 struct RecordDeliveryReply {
-  RecordDeliveryAnswer answer = RecordDeliveryAnswer::kCreated;
+  RecordDeliveryAnswer answer = RecordDeliveryAnswer::kWritten;
+  makegood::v1::WriteResult written = makegood::v1::WRITE_RESULT_UNSPECIFIED;
   // kMemberMismatch: the member it is recorded for ("" if none is stored).
   std::string stored_member_id;
 };

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "services/store/proto_codec.h"
 
 namespace makegood::store {
 namespace {
@@ -26,10 +27,12 @@ absl::StatusOr<makegood::v1::WriteResult> ParseUpsertMemberReply(
   auto elements = TaggedReply(reply, 1, kScript);
   if (!elements.ok()) return elements.status();
   const std::string& tag = (**elements)[0].str;
-  if (tag == "CREATED") return makegood::v1::WRITE_RESULT_CREATED;
-  if (tag == "UPDATED") return makegood::v1::WRITE_RESULT_UPDATED;
-  if (tag == "UNCHANGED") return makegood::v1::WRITE_RESULT_UNCHANGED;
-  return MalformedReply(kScript, absl::StrCat("unknown answer \"", tag, "\""));
+  auto result = ParseWriteResult(tag);
+  if (!result.ok()) {
+    return MalformedReply(kScript,
+                          absl::StrCat("unknown answer \"", tag, "\""));
+  }
+  return result;
 }
 
 }  // namespace makegood::store

@@ -5,6 +5,7 @@
 // the script, never a crash. No Redis: the scripts themselves run against a
 // real server in tests/integration.
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -178,12 +179,16 @@ TEST_F(StoreScriptCallsTest, RecordDeliverySendsTheOrderAndStatsKeysAndFields) {
 }
 
 TEST(RecordDeliveryReply, ParsesEveryAnswer) {
-  EXPECT_EQ(ParseRecordDeliveryReply(Texts({"CREATED"}))->answer,
-            RecordDeliveryAnswer::kCreated);
-  EXPECT_EQ(ParseRecordDeliveryReply(Texts({"UPDATED"}))->answer,
-            RecordDeliveryAnswer::kUpdated);
-  EXPECT_EQ(ParseRecordDeliveryReply(Texts({"UNCHANGED"}))->answer,
-            RecordDeliveryAnswer::kUnchanged);
+  for (const auto& [tag, result] :
+       std::vector<std::pair<std::string, makegood::v1::WriteResult>>{
+           {"CREATED", makegood::v1::WRITE_RESULT_CREATED},
+           {"UPDATED", makegood::v1::WRITE_RESULT_UPDATED},
+           {"UNCHANGED", makegood::v1::WRITE_RESULT_UNCHANGED}}) {
+    auto written = ParseRecordDeliveryReply(Texts({tag}));
+    ASSERT_TRUE(written.ok()) << written.status();
+    EXPECT_EQ(written->answer, RecordDeliveryAnswer::kWritten);
+    EXPECT_EQ(written->written, result) << tag;
+  }
   EXPECT_EQ(ParseRecordDeliveryReply(Texts({"MONEY_LOCKED"}))->answer,
             RecordDeliveryAnswer::kMoneyLocked);
   auto mismatch = ParseRecordDeliveryReply(Texts({"MEMBER_MISMATCH", "m-2"}));
