@@ -6,9 +6,12 @@
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "services/store/decision_event_schema.h"
 
 namespace makegood::insights {
 namespace {
+
+namespace event_field = store::decision_event;
 
 using Fields = absl::flat_hash_map<std::string, std::string>;
 
@@ -63,33 +66,35 @@ absl::StatusOr<DecisionEvent> ParseDecisionEvent(
     fields[reply.elements[i].str] = reply.elements[i + 1].str;
   }
   DecisionEvent event;
-  event.rating_id = Text(fields, "rating_id");
-  auto at_ms = Integer(fields, "at_ms", 1, kMaxMinor);
+  event.rating_id = Text(fields, event_field::kRatingId);
+  auto at_ms = Integer(fields, event_field::kAtMs, 1, kMaxMinor);
   if (!at_ms.ok()) return at_ms.status();
   event.at_ms = *at_ms;
-  auto satisfaction = Integer(fields, "satisfaction", 0, 100);
+  auto satisfaction = Integer(fields, event_field::kSatisfaction, 0, 100);
   if (!satisfaction.ok()) return satisfaction.status();
   event.satisfaction = static_cast<int>(*satisfaction);
-  event.outcome = Text(fields, "outcome");
-  auto refund = Integer(fields, "refund_minor", 0, kMaxMinor);
+  event.outcome = Text(fields, event_field::kOutcome);
+  auto refund = Integer(fields, event_field::kRefundMinor, 0, kMaxMinor);
   if (!refund.ok()) return refund.status();
   event.refund_minor = *refund;
-  event.currency = Text(fields, "currency");
+  event.currency = Text(fields, event_field::kCurrency);
   if (event.refund_minor > 0 && event.currency.empty()) {
-    return Bad("currency", "is missing while refund_minor > 0");
+    return Bad(
+        event_field::kCurrency,
+        absl::StrCat("is missing while ", event_field::kRefundMinor, " > 0"));
   }
-  event.store_id = Text(fields, "store_id");
-  event.courier_id = Text(fields, "courier_id");
-  auto lines = Integer(fields, "lines", 0, kMaxEventLines);
+  event.store_id = Text(fields, event_field::kStoreId);
+  event.courier_id = Text(fields, event_field::kCourierId);
+  auto lines = Integer(fields, event_field::kLines, 0, kMaxEventLines);
   if (!lines.ok()) return lines.status();
   event.lines.reserve(static_cast<size_t>(*lines));
   for (int64_t i = 0; i < *lines; ++i) {
     DecisionLine line;
-    line.sku = Text(fields, absl::StrCat("sku.", i));
-    auto sat = Integer(fields, absl::StrCat("sat.", i), 0, 100);
+    line.sku = Text(fields, event_field::LineSku(i));
+    auto sat = Integer(fields, event_field::LineSatisfaction(i), 0, 100);
     if (!sat.ok()) return sat.status();
     line.satisfaction = static_cast<int>(*sat);
-    auto share = Integer(fields, absl::StrCat("refund.", i), 0, kMaxMinor);
+    auto share = Integer(fields, event_field::LineRefund(i), 0, kMaxMinor);
     if (!share.ok()) return share.status();
     line.refund_minor = *share;
     event.lines.push_back(std::move(line));

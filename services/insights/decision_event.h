@@ -5,7 +5,8 @@
 //
 // commit_rating.lua appends one entry per committed rating to its partition's
 // stream (KeySchema::DecisionsKey), with the fields the rating side writes in
-// rating/decision_event_fields.cc (tests/unit/rating checks that what it
+// rating/decision_event_fields.cc; both sides take the field names from
+// store/decision_event_schema.h (tests/unit/rating checks that what it
 // writes parses here):
 //   rating_id, at_ms (business time of the rating, unix ms), satisfaction
 //   (0-100, overall), outcome, refund_minor (money refunded or credited by

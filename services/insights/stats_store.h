@@ -38,12 +38,11 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "services/insights/decision_event.h"
+#include "services/insights/fold_decision_script.h"
 #include "services/redis/redis_client.h"
 #include "services/store/key_schema.h"
 
 namespace makegood::insights {
-
-enum class Granularity { kMinute, kHour };
 
 // A rolling window: the current bucket and the `buckets - 1` before it.
 struct Window {

@@ -3,6 +3,7 @@
 #include <cstdint>
 
 #include "absl/strings/str_cat.h"
+#include "services/store/decision_event_schema.h"
 
 namespace makegood::rating {
 
@@ -15,16 +16,17 @@ std::vector<std::string> DecisionEventFields(
               decision.refund->instrument != policy::Instrument::kCoupon
           ? decision.refund->amount_minor
           : 0;
+  namespace field = store::decision_event;
   std::vector<std::string> fields = {
-      "rating_id",    rating_id,
-      "at_ms",        absl::StrCat(absl::ToUnixMillis(now)),
-      "satisfaction", absl::StrCat(request.satisfaction_percent()),
-      "outcome",      std::string(policy::OutcomeName(decision.outcome)),
-      "refund_minor", absl::StrCat(refund_minor),
-      "currency",     order.currency(),
-      "store_id",     order.store_id(),
-      "courier_id",   order.courier_id(),
-      "lines",        absl::StrCat(order.lines_size())};
+      field::kRatingId,     rating_id,
+      field::kAtMs,         absl::StrCat(absl::ToUnixMillis(now)),
+      field::kSatisfaction, absl::StrCat(request.satisfaction_percent()),
+      field::kOutcome,      std::string(policy::OutcomeName(decision.outcome)),
+      field::kRefundMinor,  absl::StrCat(refund_minor),
+      field::kCurrency,     order.currency(),
+      field::kStoreId,      order.store_id(),
+      field::kCourierId,    order.courier_id(),
+      field::kLines,        absl::StrCat(order.lines_size())};
   int64_t goods = 0;
   for (const auto& line : order.lines()) goods += line.amount_minor();
   for (int i = 0; i < order.lines_size(); ++i) {
@@ -43,11 +45,11 @@ std::vector<std::string> DecisionEventFields(
                                    static_cast<double>(line.amount_minor()) /
                                    static_cast<double>(goods))
             : 0;
-    fields.push_back(absl::StrCat("sku.", i));
+    fields.push_back(field::LineSku(i));
     fields.push_back(line.sku());
-    fields.push_back(absl::StrCat("sat.", i));
+    fields.push_back(field::LineSatisfaction(i));
     fields.push_back(absl::StrCat(satisfaction));
-    fields.push_back(absl::StrCat("refund.", i));
+    fields.push_back(field::LineRefund(i));
     fields.push_back(absl::StrCat(share));
   }
   return fields;

@@ -2,7 +2,8 @@
 //
 // The decision event a committed rating appends for insights (the stream
 // KeySchema::DecisionsKey; its reader is insights/decision_event.h, whose
-// comment lists the fields). No member id, only what per store / courier /
+// comment lists the fields; both take the field names from
+// store/decision_event_schema.h). No member id, only what per store / courier /
 // SKU statistics need. Each line gets its own satisfaction (its line rating,
 // else the overall one) and a share of the refund proportional to its
 // amount.

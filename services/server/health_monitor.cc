@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "services/core/log.h"
+#include "services/store/check_schema_script.h"
 #include "services/store/lua/scripts.h"
 
 namespace makegood::server {
@@ -89,32 +90,31 @@ void HealthMonitor::CheckOnce() {
     state_->check_in_flight = true;
   }
   int partitions = keys_.partitions();
+  store::ScriptCall call =
+      store::BuildCheckSchemaCall({.partitions = partitions});
   redis_.Eval(
-      store::scripts::kCheckSchema, {store::KeySchema::MetaKey()},
-      {absl::StrCat(partitions), absl::StrCat(store::kSchemaVersion)},
+      store::scripts::kCheckSchema, std::move(call.keys), std::move(call.args),
       [state = state_, partitions](absl::StatusOr<redis::RedisReply> reply) {
         if (!reply.ok()) {
           state->Report(false, reply.status().ToString());
           return;
         }
-        auto fields = redis::ReplyArray(*reply, 2, "check_schema");
-        if (!fields.ok()) {
-          state->Report(false, fields.status().ToString());
+        absl::StatusOr<store::CheckSchemaReply> recorded =
+            store::ParseCheckSchemaReply(*reply);
+        if (!recorded.ok()) {
+          state->Report(false, recorded.status().ToString());
           return;
         }
-        const auto& f = **fields;
-        auto stored_partitions = redis::ReplyInteger(f[0], "partitions");
-        auto stored_schema = redis::ReplyInteger(f[1], "schema_version");
-        if (!stored_partitions.ok() || !stored_schema.ok() ||
-            *stored_partitions != partitions ||
-            *stored_schema != store::kSchemaVersion) {
+        if (recorded->partitions != partitions ||
+            recorded->schema_version != store::kSchemaVersion) {
           state->Report(
               false,
-              absl::StrCat("redis holds data for partitions=", f[0].str,
-                           " schema_version=", f[1].str,
-                           " but this server has partitions=", partitions,
-                           " schema_version=", store::kSchemaVersion,
-                           "; refusing to serve"));
+              absl::StrCat(
+                  "redis holds data for partitions=", recorded->partitions,
+                  " schema_version=", recorded->schema_version,
+                  " but this server has partitions=", partitions,
+                  " schema_version=", store::kSchemaVersion,
+                  "; refusing to serve"));
           return;
         }
         state->Report(true, "");

@@ -5,10 +5,10 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "google/protobuf/util/time_util.h"
 #include "services/store/lua/scripts.h"
 #include "services/store/proto_codec.h"
+#include "services/store/upsert_member_script.h"
 
 namespace makegood::store {
 
@@ -19,24 +19,24 @@ void MemberStore::UpsertMember(
     const Member& member,
     absl::AnyInvocable<void(absl::StatusOr<WriteResult>)> done) {
   using google::protobuf::util::TimeUtil;
+  ScriptCall call = BuildUpsertMemberCall(
+      keys_, UpsertMemberRequest{
+                 .member_id = member.member_id(),
+                 .member_pb = SerializeDeterministic(member),
+                 .tier = member.tier(),
+                 .member_since_ms =
+                     TimeUtil::TimestampToMilliseconds(member.member_since()),
+                 .flags = {member.flags().begin(), member.flags().end()},
+                 .now = clock_.Now()});
   redis_.Eval(
-      scripts::kUpsertMember, {keys_.MemberKey(member.member_id())},
-      {SerializeDeterministic(member), member.tier(),
-       absl::StrCat(TimeUtil::TimestampToMilliseconds(member.member_since())),
-       absl::StrJoin(member.flags(), " "),
-       absl::StrCat(absl::ToUnixMillis(clock_.Now()))},
+      scripts::kUpsertMember, std::move(call.keys), std::move(call.args),
       [done =
            std::move(done)](absl::StatusOr<redis::RedisReply> reply) mutable {
         if (!reply.ok()) {
           done(reply.status());
           return;
         }
-        auto outcome = ScriptOutcome(*reply, "upsert_member");
-        if (!outcome.ok()) {
-          done(outcome.status());
-          return;
-        }
-        done(ParseWriteResult(*outcome));
+        done(ParseUpsertMemberReply(*reply));
       });
 }
 

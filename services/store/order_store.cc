@@ -10,24 +10,12 @@
 #include "google/protobuf/util/time_util.h"
 #include "services/store/lua/scripts.h"
 #include "services/store/proto_codec.h"
+#include "services/store/record_delivery_script.h"
 
 namespace makegood::store {
 
 using makegood::v1::Order;
 using makegood::v1::WriteResult;
-
-namespace {
-
-std::string LineIds(const Order& order) {
-  std::string ids;
-  for (const auto& line : order.lines()) {
-    if (!ids.empty()) ids.push_back(' ');
-    ids.append(line.line_id());
-  }
-  return ids;
-}
-
-}  // namespace
 
 std::string OrderStore::MoneyFingerprint(const Order& order) {
   std::vector<const makegood::v1::OrderLine*> lines;
@@ -49,20 +37,25 @@ void OrderStore::RecordDelivery(
     const Order& order,
     absl::AnyInvocable<void(absl::StatusOr<WriteResult>)> done) {
   using google::protobuf::util::TimeUtil;
-  std::vector<std::string> args = {
-      order.member_id(),
-      SerializeDeterministic(order),
-      MoneyFingerprint(order),
-      order.currency(),
-      absl::StrCat(order.total_minor()),
-      absl::StrCat(order.delivery_fee_minor()),
-      absl::StrCat(TimeUtil::TimestampToMilliseconds(order.delivered_at())),
-      absl::StrCat(absl::ToUnixMillis(clock_.Now())),
-      LineIds(order),
-      order.payment_reference().empty() ? order.order_id()
-                                        : order.payment_reference()};
-  std::string order_key = keys_.OrderKey(order.member_id(), order.order_id());
-  std::string stats_key = keys_.MemberStatsKey(order.member_id());
+  std::vector<std::string> line_ids;
+  line_ids.reserve(order.lines_size());
+  for (const auto& line : order.lines()) line_ids.push_back(line.line_id());
+  ScriptCall call = BuildRecordDeliveryCall(
+      keys_, RecordDeliveryRequest{
+                 .member_id = order.member_id(),
+                 .order_id = order.order_id(),
+                 .order_pb = SerializeDeterministic(order),
+                 .money_fingerprint = MoneyFingerprint(order),
+                 .currency = order.currency(),
+                 .total_minor = order.total_minor(),
+                 .delivery_fee_minor = order.delivery_fee_minor(),
+                 .delivered_at_ms =
+                     TimeUtil::TimestampToMilliseconds(order.delivered_at()),
+                 .now = clock_.Now(),
+                 .line_ids = std::move(line_ids),
+                 .payment_reference = order.payment_reference().empty()
+                                          ? order.order_id()
+                                          : order.payment_reference()});
   // Step 1: claim the order id for this member (idempotent). Step 2: write
   // the order in the member's partition. A crash between them leaves only the
   // owner record, which a retry reuses.
@@ -70,8 +63,7 @@ void OrderStore::RecordDelivery(
       {"SET", keys_.OrderOwnerKey(order.order_id()), order.member_id(), "NX",
        "GET"},
       [this, order_id = order.order_id(), member_id = order.member_id(),
-       order_key = std::move(order_key), stats_key = std::move(stats_key),
-       args = std::move(args), done = std::move(done)](
+       call = std::move(call), done = std::move(done)](
           absl::StatusOr<redis::RedisReply> owner) mutable {
         if (!owner.ok()) {
           done(owner.status());
@@ -85,29 +77,36 @@ void OrderStore::RecordDelivery(
           return;
         }
         redis_.Eval(
-            scripts::kRecordDelivery,
-            {std::move(order_key), std::move(stats_key)}, std::move(args),
+            scripts::kRecordDelivery, std::move(call.keys),
+            std::move(call.args),
             [order_id, done = std::move(done)](
                 absl::StatusOr<redis::RedisReply> reply) mutable {
               if (!reply.ok()) {
                 done(reply.status());
                 return;
               }
-              auto outcome = ScriptOutcome(*reply, "record_delivery");
-              if (!outcome.ok()) {
-                done(outcome.status());
-              } else if (*outcome == "MONEY_LOCKED") {
-                done(absl::FailedPreconditionError(absl::StrCat(
-                    "order ", order_id,
-                    " has been rated or compensated: its money fields "
-                    "(currency, total_minor, delivery_fee_minor, lines' "
-                    "quantity and amount_minor) can no longer change")));
-              } else if (*outcome == "MEMBER_MISMATCH") {
-                done(absl::FailedPreconditionError(
-                    absl::StrCat("order ", order_id,
-                                 " is already recorded for another member")));
-              } else {
-                done(ParseWriteResult(*outcome));
+              absl::StatusOr<RecordDeliveryReply> recorded =
+                  ParseRecordDeliveryReply(*reply);
+              if (!recorded.ok()) {
+                done(recorded.status());
+                return;
+              }
+              switch (recorded->answer) {
+                case RecordDeliveryAnswer::kWritten:
+                  done(recorded->written);
+                  return;
+                case RecordDeliveryAnswer::kMoneyLocked:
+                  done(absl::FailedPreconditionError(absl::StrCat(
+                      "order ", order_id,
+                      " has been rated or compensated: its money fields "
+                      "(currency, total_minor, delivery_fee_minor, lines' "
+                      "quantity and amount_minor) can no longer change")));
+                  return;
+                case RecordDeliveryAnswer::kMemberMismatch:
+                  done(absl::FailedPreconditionError(
+                      absl::StrCat("order ", order_id,
+                                   " is already recorded for another member")));
+                  return;
               }
             });
       });

@@ -35,39 +35,32 @@ struct FanIn {
   absl::AnyInvocable<void(absl::StatusOr<CommittedRatings>)> done;
 };
 
-absl::Status Collect(const redis::RedisReply& reply,
+// Adds the ratings of one partition whose record is still there.
+absl::Status Collect(const IndexedRecords& read,
                      std::vector<CommittedRating>& into) {
-  absl::StatusOr<const std::vector<redis::RedisReply>*> flat =
-      redis::ReplyArray(reply, 0, "read_ratings");
-  if (!flat.ok()) return flat.status();
-  const std::vector<redis::RedisReply>& e = **flat;
-  if (e.size() % 3 != 0) {
-    return absl::InternalError("read_ratings: reply is not in triples");
-  }
-  for (size_t i = 0; i < e.size(); i += 3) {
+  for (size_t r = 0; r < read.rows.size(); ++r) {
+    if (!read.rows[r].has_value()) continue;  // Gone since.
     double score = 0;
-    if (!e[i].is_text() || !e[i + 2].is_text() ||
-        !absl::SimpleAtod(e[i + 1].str, &score)) {
-      return absl::InternalError("read_ratings: malformed entry");
+    if (!absl::SimpleAtod(read.index[r].score, &score)) {
+      return absl::InternalError("ratings by time: a score is not a number");
     }
-    into.push_back({.rating_id = e[i].str,
+    into.push_back({.rating_id = read.index[r].id,
                     .committed_ms = static_cast<int64_t>(score),
-                    .record_pb = e[i + 2].str});
+                    .record_pb = (*read.rows[r])[0]});
   }
   return absl::OkStatus();
 }
 
-// Takes one partition's answer ({id, score, record} triples); the last to
-// arrive merges them and answers.
+// Takes one partition's answer; the last to arrive merges them and answers.
 void Deliver(const std::shared_ptr<FanIn>& fan_in,
-             absl::StatusOr<redis::RedisReply> reply) {
+             absl::StatusOr<IndexedRecords> read) {
   std::vector<CommittedRating> merged;
   absl::Status status;
   {
     absl::MutexLock lock(&fan_in->mu);
     if (fan_in->status.ok()) {
       fan_in->status =
-          reply.ok() ? Collect(*reply, fan_in->ratings) : reply.status();
+          read.ok() ? Collect(*read, fan_in->ratings) : read.status();
     }
     if (--fan_in->pending > 0) return;
     status = fan_in->status;
@@ -108,27 +101,22 @@ void RatingRecordStore::ListCommitted(
         {"ZRANGEBYSCORE", keys_.RatingsByTimeKey(p), start_ms,
          absl::StrCat("(", end_ms), "WITHSCORES", "LIMIT", "0", limit},
         [this, p, fan_in](absl::StatusOr<redis::RedisReply> index) {
+          absl::StatusOr<std::vector<IndexEntry>> entries =
+              index.ok()
+                  ? IndexEntriesOf(*index, "ratings by time")
+                  : absl::StatusOr<std::vector<IndexEntry>>(index.status());
+          if (!entries.ok()) {
+            Deliver(fan_in, entries.status());
+            return;
+          }
           ReadIndexed(
-              redis_, std::move(index), "ratings by time", 0,
+              redis_, *std::move(entries),
               [this, p](absl::string_view id) {
                 return keys_.RatingKey(p, id);
               },
               {"pb"},
               [fan_in](absl::StatusOr<IndexedRecords> read) {
-                if (!read.ok()) {
-                  Deliver(fan_in, read.status());
-                  return;
-                }
-                // {id, score, record} per rating whose record is still there.
-                std::vector<redis::RedisReply> triples;
-                for (size_t r = 0; r < read->rows.size(); ++r) {
-                  if (!read->rows[r].has_value()) continue;
-                  triples.push_back(read->index[2 * r]);
-                  triples.push_back(read->index[2 * r + 1]);
-                  triples.push_back(
-                      redis::RedisReply::String((*read->rows[r])[0]));
-                }
-                Deliver(fan_in, redis::RedisReply::Array(std::move(triples)));
+                Deliver(fan_in, std::move(read));
               });
         });
   }

@@ -10,7 +10,6 @@
 #pragma once
 
 #include <functional>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,12 +17,10 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "services/redis/redis_client.h"
+#include "services/store/read_hashes_script.h"
+#include "services/store/script_call.h"
 
 namespace makegood::store {
-
-// One record's fields, in the order asked for (a missing field as ""), or
-// nullopt when the record is gone (its first field is missing).
-using HashRow = std::optional<std::vector<std::string>>;
 
 // Reads `fields` of each of `keys` (keys of one partition; none is fine).
 void ReadHashes(
@@ -31,18 +28,15 @@ void ReadHashes(
     std::vector<std::string> fields,
     absl::AnyInvocable<void(absl::StatusOr<std::vector<HashRow>>)> done);
 
-// An index read's elements and the records its ids name.
+// An index read's entries and the records they name.
 struct IndexedRecords {
-  std::vector<redis::RedisReply> index;  // The index reply's elements.
-  std::vector<HashRow> rows;  // One per (id, score) pair, in index order.
+  std::vector<IndexEntry> index;  // As the index read answered them.
+  std::vector<HashRow> rows;      // One per entry, in index order.
 };
 
-// Given `index`, the answer of an index read (`what` names it in errors)
-// whose elements from `first` on are (id, score) pairs, reads `fields` of
-// the record `key_of(id)` of every pair.
-void ReadIndexed(redis::RedisClient& redis,
-                 absl::StatusOr<redis::RedisReply> index,
-                 absl::string_view what, size_t first,
+// Given `index`, the entries an index read answered, reads `fields` of the
+// record `key_of(id)` of every entry.
+void ReadIndexed(redis::RedisClient& redis, std::vector<IndexEntry> index,
                  const std::function<std::string(absl::string_view id)>& key_of,
                  std::vector<std::string> fields,
                  absl::AnyInvocable<void(absl::StatusOr<IndexedRecords>)> done);

@@ -8,34 +8,70 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "services/store/attention_page_script.h"
 #include "services/store/lua/scripts.h"
+#include "services/store/mark_abusive_script.h"
 #include "services/store/read_hashes.h"
+#include "services/store/read_refund_script.h"
+#include "services/store/redrive_refund_script.h"
+#include "services/store/refund_page_script.h"
 
 namespace makegood::store {
 
 namespace {
 
 // Parses a stored refund and overlays the fields settlement keeps current.
-absl::StatusOr<makegood::v1::Refund> ParseRefund(
-    const redis::RedisReply* fields) {
+absl::StatusOr<makegood::v1::Refund> ParseRefund(const StoredRefund& stored) {
   makegood::v1::Refund refund;
-  if (!refund.ParseFromString(fields[0].str)) {
+  if (!refund.ParseFromString(stored.pb)) {
     return absl::DataLossError("stored refund does not parse");
   }
-  if (!fields[1].str.empty()) {
-    refund.set_state(RefundStateFromName(fields[1].str));
+  if (!stored.state.empty()) {
+    refund.set_state(RefundStateFromName(stored.state));
   }
-  if (!fields[2].str.empty()) refund.set_state_reason(fields[2].str);
+  if (!stored.state_reason.empty()) {
+    refund.set_state_reason(stored.state_reason);
+  }
   int64_t updated_ms = 0;
-  if (absl::SimpleAtoi(fields[3].str, &updated_ms) && updated_ms > 0) {
+  if (absl::SimpleAtoi(stored.updated_at_ms, &updated_ms) && updated_ms > 0) {
     refund.mutable_updated_at()->set_seconds(updated_ms / 1000);
     refund.mutable_updated_at()->set_nanos(
         static_cast<int32_t>(updated_ms % 1000) * 1000000);
   }
-  if (!fields[4].str.empty()) {
-    refund.set_instrument(InstrumentFromName(fields[4].str));
+  if (!stored.instrument.empty()) {
+    refund.set_instrument(InstrumentFromName(stored.instrument));
   }
   return refund;
+}
+
+// The refund hash fields a listing reads, in this order: StoredRefund's,
+// then (for the attention list) the settlement's.
+enum ListedField {
+  kPb,
+  kState,
+  kStateReason,
+  kUpdatedAtMs,
+  kInstrument,
+  kProvider,
+  kAttempts,
+};
+std::vector<std::string> ListedRefundFields(bool settlement) {
+  std::vector<std::string> fields = {"pb", "state", "state_reason",
+                                     "updated_at_ms", "instrument"};
+  if (settlement) {
+    fields.push_back("provider");
+    fields.push_back("attempts");
+  }
+  return fields;
+}
+
+// A row read with ListedRefundFields (ParseReadHashesReply checked its size).
+StoredRefund StoredRefundOf(std::vector<std::string>& row) {
+  return StoredRefund{.pb = std::move(row[kPb]),
+                      .state = std::move(row[kState]),
+                      .state_reason = std::move(row[kStateReason]),
+                      .updated_at_ms = std::move(row[kUpdatedAtMs]),
+                      .instrument = std::move(row[kInstrument])};
 }
 
 }  // namespace
@@ -106,34 +142,33 @@ void RefundStore::GetRefund(
 void RefundStore::GetForWatch(
     int partition, std::string refund_id,
     absl::AnyInvocable<void(absl::StatusOr<WatchedRefund>)> done) {
-  std::string key = keys_.RefundKey(partition, refund_id);
-  std::string events = keys_.RefundEventsKey(partition, refund_id);
-  redis_.Eval(scripts::kReadRefund, {std::move(key), std::move(events)}, {},
-              [refund_id, done = std::move(done)](
-                  absl::StatusOr<redis::RedisReply> reply) mutable {
-                if (!reply.ok()) {
-                  done(reply.status());
-                  return;
-                }
-                if (reply->type == redis::RedisReply::Type::kArray &&
-                    reply->elements.empty()) {
-                  done(absl::NotFoundError(
-                      absl::StrCat("refund ", refund_id, " does not exist")));
-                  return;
-                }
-                auto elements = redis::ReplyArray(*reply, 6, "read_refund");
-                if (!elements.ok()) {
-                  done(elements.status());
-                  return;
-                }
-                absl::StatusOr<makegood::v1::Refund> refund =
-                    ParseRefund((*elements)->data());
-                if (!refund.ok()) {
-                  done(refund.status());
-                  return;
-                }
-                done(WatchedRefund{*std::move(refund), (**elements)[5].str});
-              });
+  ScriptCall call = BuildReadRefundCall(
+      keys_, ReadRefundRequest{.partition = partition, .refund_id = refund_id});
+  redis_.Eval(
+      scripts::kReadRefund, std::move(call.keys), std::move(call.args),
+      [refund_id, done = std::move(done)](
+          absl::StatusOr<redis::RedisReply> reply) mutable {
+        if (!reply.ok()) {
+          done(reply.status());
+          return;
+        }
+        absl::StatusOr<ReadRefundReply> read = ParseReadRefundReply(*reply);
+        if (!read.ok()) {
+          done(read.status());
+          return;
+        }
+        if (!read->found) {
+          done(absl::NotFoundError(
+              absl::StrCat("refund ", refund_id, " does not exist")));
+          return;
+        }
+        absl::StatusOr<makegood::v1::Refund> refund = ParseRefund(read->refund);
+        if (!refund.ok()) {
+          done(refund.status());
+          return;
+        }
+        done(WatchedRefund{*std::move(refund), std::move(read->last_event_id)});
+      });
 }
 
 void RefundStore::GetEvents(
@@ -182,10 +217,10 @@ void RefundStore::MarkAbusive(
     int partition, std::string refund_id, std::string actor, std::string reason,
     bool reverse_refund, absl::Time now,
     absl::AnyInvocable<void(absl::StatusOr<AbuseMark>)> done) {
-  std::string refund_key = keys_.RefundKey(partition, refund_id);
   redis_.Command(
-      {"HMGET", refund_key, "rating_id", "member_id"},
-      [this, partition, refund_id, refund_key, actor = std::move(actor),
+      {"HMGET", keys_.RefundKey(partition, refund_id), "rating_id",
+       "member_id"},
+      [this, partition, refund_id, actor = std::move(actor),
        reason = std::move(reason), reverse_refund, now,
        done = std::move(done)](absl::StatusOr<redis::RedisReply> ids) mutable {
         if (!ids.ok()) {
@@ -197,44 +232,40 @@ void RefundStore::MarkAbusive(
               absl::StrCat("refund ", refund_id, " does not exist")));
           return;
         }
-        const std::string& member_id = ids->elements[1].str;
-        std::vector<std::string> keys = {
-            refund_key,
-            keys_.RefundEventsKey(partition, refund_id),
-            keys_.RefundFeedKey(partition),
-            keys_.RatingKey(partition, ids->elements[0].str),
-            keys_.FeedbackKey(partition),
-            keys_.MemberStatsKey(member_id),
-            keys_.LedgerKey(partition),
-            keys_.LedgerBalancesKey(partition),
-            keys_.WalletKey(partition, member_id)};
+        ScriptCall call = BuildMarkAbusiveCall(
+            keys_, MarkAbusiveRequest{.partition = partition,
+                                      .refund_id = refund_id,
+                                      .rating_id = ids->elements[0].str,
+                                      .member_id = ids->elements[1].str,
+                                      .now = now,
+                                      .actor = std::move(actor),
+                                      .reason = std::move(reason),
+                                      .reverse_refund = reverse_refund});
         redis_.Eval(
-            scripts::kMarkAbusive, std::move(keys),
-            {absl::StrCat(absl::ToUnixMillis(now)), actor, reason,
-             reverse_refund ? "1" : "0"},
+            scripts::kMarkAbusive, std::move(call.keys), std::move(call.args),
             [refund_id, done = std::move(done)](
                 absl::StatusOr<redis::RedisReply> reply) mutable {
               if (!reply.ok()) {
                 done(reply.status());
                 return;
               }
-              auto r = redis::ReplyArray(*reply, 1, "mark_abusive");
+              absl::StatusOr<MarkAbusiveReply> r =
+                  ParseMarkAbusiveReply(*reply);
               if (!r.ok()) {
                 done(r.status());
                 return;
               }
-              const std::string& tag = (**r)[0].str;
-              AbuseMark mark;
-              if (tag == "MISSING") {
+              if (r->answer == MarkAbusiveAnswer::kMissing) {
                 done(absl::NotFoundError(
                     absl::StrCat("refund ", refund_id, " does not exist")));
                 return;
               }
-              if (tag == "OK" && (*r)->size() >= 4) {
+              AbuseMark mark;
+              if (r->answer == MarkAbusiveAnswer::kMarked) {
                 mark.newly_marked = true;
-                (void)absl::SimpleAtoi((**r)[1].str, &mark.feedback_reversed);
-                mark.refund_reversed = (**r)[2].str == "1";
-                mark.reversal_pending = (**r)[3].str == "1";
+                mark.feedback_reversed = static_cast<int>(r->feedback_reversed);
+                mark.refund_reversed = r->refund_reversed;
+                mark.reversal_pending = r->reversal_pending;
               }
               done(mark);
             });
@@ -294,42 +325,39 @@ void RefundStore::ListNeedingAttention(
     fanout->done(std::move(out));
   };
   for (int p = 0; p < partitions; ++p) {
-    // Takes one partition's page: {count in the index, then per refund: id,
-    // since_ms, pb, state, state_reason, updated_at_ms, instrument,
-    // provider, attempts}.
-    auto on_page = [fanout, finish, after_cursor, after_ms,
-                    cursor_id](absl::StatusOr<redis::RedisReply> reply) {
+    // Takes one partition's page: the index's size, and its entries with the
+    // refunds they name.
+    auto on_page = [fanout, finish, after_cursor, after_ms, cursor_id](
+                       int64_t total, absl::StatusOr<IndexedRecords> read) {
       bool last;
       {
         absl::MutexLock lock(&fanout->mu);
-        absl::StatusOr<const std::vector<redis::RedisReply>*> e =
-            reply.ok() ? redis::ReplyArray(*reply, 1, "list_attention")
-                       : absl::StatusOr<const std::vector<redis::RedisReply>*>(
-                             reply.status());
-        if (!e.ok()) {
-          fanout->status.Update(e.status());
+        if (!read.ok()) {
+          fanout->status.Update(read.status());
         } else {
-          const std::vector<redis::RedisReply>& v = **e;
-          fanout->page.total += v[0].integer;
-          for (size_t i = 1; i + 9 <= v.size(); i += 9) {
+          fanout->page.total += total;
+          for (size_t r = 0; r < read->rows.size(); ++r) {
+            if (!read->rows[r].has_value()) continue;  // Gone since.
+            std::vector<std::string>& row = *read->rows[r];
             absl::StatusOr<makegood::v1::Refund> refund =
-                ParseRefund(&v[i + 2]);
+                ParseRefund(StoredRefundOf(row));
             if (!refund.ok()) {
               fanout->status.Update(refund.status());
               break;
             }
+            const IndexEntry& entry = read->index[r];
             AttentionRefund a;
             double since = 0;
-            (void)absl::SimpleAtod(v[i + 1].str, &since);
+            (void)absl::SimpleAtod(entry.score, &since);
             a.since_ms = static_cast<int64_t>(since);
             if (after_cursor &&
                 (a.since_ms < after_ms ||
-                 (a.since_ms == after_ms && v[i].str <= cursor_id))) {
+                 (a.since_ms == after_ms && entry.id <= cursor_id))) {
               continue;
             }
             a.refund = *std::move(refund);
-            a.provider = v[i + 7].str;
-            (void)absl::SimpleAtoi(v[i + 8].str, &a.attempts);
+            a.provider = std::move(row[kProvider]);
+            (void)absl::SimpleAtoi(row[kAttempts], &a.attempts);
             fanout->page.refunds.push_back(std::move(a));
           }
         }
@@ -338,36 +366,33 @@ void RefundStore::ListNeedingAttention(
       if (last) finish();
     };
     // The index first, then the refunds it names (read_hashes.h).
+    ScriptCall call = BuildAttentionPageCall(
+        keys_, AttentionPageRequest{.partition = p,
+                                    .cursor_ms = cursor_ms,
+                                    .cursor_id = cursor_id,
+                                    // One more than a page: whether another
+                                    // page follows.
+                                    .count = page_size + 1});
     redis_.Eval(
-        scripts::kAttentionPage, {keys_.AttentionKey(p)},
-        {cursor_ms, cursor_id,
-         // One more than a page: whether another page follows.
-         absl::StrCat(page_size + 1)},
+        scripts::kAttentionPage, std::move(call.keys), std::move(call.args),
         [this, p, on_page = std::move(on_page)](
-            absl::StatusOr<redis::RedisReply> index) mutable {
+            absl::StatusOr<redis::RedisReply> reply) mutable {
+          absl::StatusOr<AttentionPageReply> index =
+              reply.ok() ? ParseAttentionPageReply(*reply)
+                         : absl::StatusOr<AttentionPageReply>(reply.status());
+          if (!index.ok()) {
+            on_page(0, index.status());
+            return;
+          }
           ReadIndexed(
-              redis_, std::move(index), "attention_page", 1,
+              redis_, std::move(index->entries),
               [this, p](absl::string_view id) {
                 return keys_.RefundKey(p, id);
               },
-              {"pb", "state", "state_reason", "updated_at_ms", "instrument",
-               "provider", "attempts"},
-              [on_page = std::move(on_page)](
+              ListedRefundFields(/*settlement=*/true),
+              [total = index->total, on_page = std::move(on_page)](
                   absl::StatusOr<IndexedRecords> read) mutable {
-                if (!read.ok()) {
-                  on_page(read.status());
-                  return;
-                }
-                std::vector<redis::RedisReply> page = {read->index[0]};
-                for (size_t r = 0; r < read->rows.size(); ++r) {
-                  if (!read->rows[r].has_value()) continue;  // Gone since.
-                  page.push_back(read->index[1 + 2 * r]);
-                  page.push_back(read->index[2 + 2 * r]);
-                  for (std::string& field : *read->rows[r]) {
-                    page.push_back(redis::RedisReply::String(std::move(field)));
-                  }
-                }
-                on_page(redis::RedisReply::Array(std::move(page)));
+                on_page(total, std::move(read));
               });
         });
   }
@@ -377,51 +402,55 @@ void RefundStore::Redrive(
     int partition, std::string refund_id, std::string actor, std::string reason,
     absl::Time now,
     absl::AnyInvocable<void(absl::StatusOr<RedriveOutcome>)> done) {
-  std::vector<std::string> keys = {keys_.RefundKey(partition, refund_id),
-                                   keys_.RefundEventsKey(partition, refund_id),
-                                   keys_.RefundFeedKey(partition),
-                                   keys_.OutboxKey(partition),
-                                   keys_.AttentionKey(partition)};
-  redis_.Eval(scripts::kRedriveRefund, std::move(keys),
-              {absl::StrCat(absl::ToUnixMillis(now)), std::move(actor),
-               std::move(reason)},
-              [refund_id, done = std::move(done)](
-                  absl::StatusOr<redis::RedisReply> reply) mutable {
-                if (!reply.ok()) {
-                  done(reply.status());
-                  return;
-                }
-                auto r = redis::ReplyArray(*reply, 1, "redrive_refund");
-                if (!r.ok()) {
-                  done(r.status());
-                  return;
-                }
-                const std::string& tag = (**r)[0].str;
-                const std::string state = (*r)->size() >= 2 ? (**r)[1].str : "";
-                if (tag == "REDRIVEN") {
-                  done(RedriveOutcome::kRedriven);
-                } else if (tag == "IN_PROGRESS") {
-                  done(RedriveOutcome::kInProgress);
-                } else if (tag == "MISSING") {
-                  done(absl::NotFoundError(
-                      absl::StrCat("refund ", refund_id, " does not exist")));
-                } else if (tag == "NOT_REDRIVABLE") {
-                  done(absl::FailedPreconditionError(absl::StrCat(
-                      "refund ", refund_id, " is ", state,
-                      "; only a NEEDS_ATTENTION refund can be re-driven")));
-                } else {
-                  done(absl::InternalError(
-                      absl::StrCat("redrive_refund answered \"", tag, "\"")));
-                }
-              });
+  ScriptCall call = BuildRedriveRefundCall(
+      keys_, RedriveRefundRequest{.partition = partition,
+                                  .refund_id = refund_id,
+                                  .now = now,
+                                  .actor = std::move(actor),
+                                  .reason = std::move(reason)});
+  redis_.Eval(
+      scripts::kRedriveRefund, std::move(call.keys), std::move(call.args),
+      [refund_id, done = std::move(done)](
+          absl::StatusOr<redis::RedisReply> reply) mutable {
+        if (!reply.ok()) {
+          done(reply.status());
+          return;
+        }
+        absl::StatusOr<RedriveRefundReply> r = ParseRedriveRefundReply(*reply);
+        if (!r.ok()) {
+          done(r.status());
+          return;
+        }
+        switch (r->answer) {
+          case RedriveRefundAnswer::kRedriven:
+            done(RedriveOutcome::kRedriven);
+            return;
+          case RedriveRefundAnswer::kInProgress:
+            done(RedriveOutcome::kInProgress);
+            return;
+          case RedriveRefundAnswer::kMissing:
+            done(absl::NotFoundError(
+                absl::StrCat("refund ", refund_id, " does not exist")));
+            return;
+          case RedriveRefundAnswer::kNotRedrivable:
+            done(absl::FailedPreconditionError(absl::StrCat(
+                "refund ", refund_id, " is ", r->state,
+                "; only a NEEDS_ATTENTION refund can be re-driven")));
+            return;
+        }
+      });
 }
 
 void RefundStore::ListByMember(
     std::string member_id, std::string cursor_score, std::string cursor_id,
     int page_size, absl::AnyInvocable<void(absl::StatusOr<RefundPage>)> done) {
   int partition = keys_.PartitionOf(member_id);
-  ListIndex(partition, keys_.MemberRefundsKey(partition, member_id),
-            std::move(cursor_score), std::move(cursor_id), page_size,
+  ListIndex(RefundPageRequest{.partition = partition,
+                              .index = RefundIndex::kMember,
+                              .owner_id = std::move(member_id),
+                              .cursor_score = std::move(cursor_score),
+                              .cursor_id = std::move(cursor_id),
+                              .page_size = page_size},
             std::move(done));
 }
 
@@ -443,85 +472,71 @@ void RefundStore::ListByOrder(
           return;
         }
         int partition = keys_.PartitionOf(owner->str);
-        ListIndex(partition, keys_.OrderRefundsKey(partition, order_id),
-                  std::move(cursor_score), std::move(cursor_id), page_size,
+        ListIndex(RefundPageRequest{.partition = partition,
+                                    .index = RefundIndex::kOrder,
+                                    .owner_id = order_id,
+                                    .cursor_score = std::move(cursor_score),
+                                    .cursor_id = std::move(cursor_id),
+                                    .page_size = page_size},
                   std::move(done));
       });
 }
 
 void RefundStore::ListIndex(
-    int partition, std::string index_key, std::string cursor_score,
-    std::string cursor_id, int page_size,
+    RefundPageRequest request,
     absl::AnyInvocable<void(absl::StatusOr<RefundPage>)> done) {
-  // Takes the page: {per refund: pb, state, state_reason, updated_at_ms,
-  // instrument; then next_score or '', next_id or ''}.
-  auto on_page = [done = std::move(done)](
-                     absl::StatusOr<redis::RedisReply> reply) mutable {
-    if (!reply.ok()) {
-      done(reply.status());
-      return;
-    }
-    auto elements = redis::ReplyArray(*reply, 2, "list_refunds");
-    if (!elements.ok()) {
-      done(elements.status());
-      return;
-    }
-    const auto& e = **elements;
-    RefundPage page;
-    for (size_t i = 0; i + 5 + 2 <= e.size(); i += 5) {
-      absl::StatusOr<makegood::v1::Refund> refund = ParseRefund(&e[i]);
-      if (!refund.ok()) {
-        done(refund.status());
-        return;
-      }
-      page.refunds.push_back(*std::move(refund));
-    }
-    page.next_score = e[e.size() - 2].str;
-    page.next_id = e[e.size() - 1].str;
-    done(std::move(page));
-  };
+  const int partition = request.partition;
+  const int64_t page_size = request.page_size;
   // The index first (the entries after the cursor), then the refunds it
   // names (read_hashes.h); a refund whose record is gone is passed over.
+  ScriptCall call = BuildRefundPageCall(keys_, request);
   redis_.Eval(
-      scripts::kRefundPage, {std::move(index_key)},
-      {std::move(cursor_score), std::move(cursor_id), absl::StrCat(page_size)},
-      [this, partition, page_size, on_page = std::move(on_page)](
-          absl::StatusOr<redis::RedisReply> index) mutable {
+      scripts::kRefundPage, std::move(call.keys), std::move(call.args),
+      [this, partition, page_size, done = std::move(done)](
+          absl::StatusOr<redis::RedisReply> reply) mutable {
+        absl::StatusOr<RefundPageReply> index =
+            reply.ok() ? ParseRefundPageReply(*reply)
+                       : absl::StatusOr<RefundPageReply>(reply.status());
+        if (!index.ok()) {
+          done(index.status());
+          return;
+        }
         ReadIndexed(
-            redis_, std::move(index), "refund_page", 0,
+            redis_, *std::move(index),
             [this, partition](absl::string_view id) {
               return keys_.RefundKey(partition, id);
             },
-            {"pb", "state", "state_reason", "updated_at_ms", "instrument"},
-            [page_size, on_page = std::move(on_page)](
+            ListedRefundFields(/*settlement=*/false),
+            [page_size, done = std::move(done)](
                 absl::StatusOr<IndexedRecords> read) mutable {
               if (!read.ok()) {
-                on_page(read.status());
+                done(read.status());
                 return;
               }
-              const std::vector<redis::RedisReply>& entries = read->index;
-              std::vector<HashRow>* rows = &read->rows;
-              std::vector<redis::RedisReply> page;
-              std::string last_score, last_id;
+              RefundPage page;
+              const IndexEntry* last = nullptr;
               bool more = false;
-              int n = 0;
-              for (size_t r = 0; r < rows->size(); ++r) {
-                if (n == page_size) {
+              for (size_t r = 0; r < read->rows.size(); ++r) {
+                if (static_cast<int64_t>(page.refunds.size()) == page_size) {
                   more = true;
                   break;
                 }
-                if ((*rows)[r].has_value()) {
-                  for (std::string& field : *(*rows)[r]) {
-                    page.push_back(redis::RedisReply::String(std::move(field)));
+                if (read->rows[r].has_value()) {
+                  absl::StatusOr<makegood::v1::Refund> refund =
+                      ParseRefund(StoredRefundOf(*read->rows[r]));
+                  if (!refund.ok()) {
+                    done(refund.status());
+                    return;
                   }
-                  ++n;
+                  page.refunds.push_back(*std::move(refund));
                 }
-                last_id = entries[2 * r].str;
-                last_score = entries[2 * r + 1].str;
+                last = &read->index[r];
               }
-              page.push_back(redis::RedisReply::String(more ? last_score : ""));
-              page.push_back(redis::RedisReply::String(more ? last_id : ""));
-              on_page(redis::RedisReply::Array(std::move(page)));
+              if (more && last != nullptr) {
+                page.next_score = last->score;
+                page.next_id = last->id;
+              }
+              done(std::move(page));
             });
       });
 }

@@ -21,6 +21,7 @@
 #include "makegood/v1/refund.pb.h"
 #include "services/redis/redis_client.h"
 #include "services/store/key_schema.h"
+#include "services/store/refund_page_script.h"
 
 namespace makegood::store {
 
@@ -148,8 +149,7 @@ class RefundStore {
                    absl::AnyInvocable<void(absl::StatusOr<RefundPage>)> done);
 
  private:
-  void ListIndex(int partition, std::string index_key, std::string cursor_score,
-                 std::string cursor_id, int page_size,
+  void ListIndex(RefundPageRequest request,
                  absl::AnyInvocable<void(absl::StatusOr<RefundPage>)> done);
 
   redis::RedisClient& redis_;

@@ -12,6 +12,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/redis/hiredis_client.h"
+#include "services/store/check_schema_script.h"
 #include "services/store/lua/scripts.h"
 #include "tests/testing/redis_counters.h"
 #include "tests/testing/redis_server.h"
@@ -153,7 +154,10 @@ TEST_F(RedisClientTest, EvalFallsBackToSourceAfterScriptFlush) {
   auto run = [&] {
     absl::Notification done;
     absl::StatusOr<redis::RedisReply> result;
-    client->Eval(scripts::kCheckSchema, {"mg:meta"}, {"8", "1"},
+    ScriptCall call =
+        BuildCheckSchemaCall({.partitions = 8, .schema_version = 1});
+    client->Eval(scripts::kCheckSchema, std::move(call.keys),
+                 std::move(call.args),
                  [&](absl::StatusOr<redis::RedisReply> r) {
                    result = std::move(r);
                    done.Notify();
