@@ -222,17 +222,28 @@ class MakegoodClient {
             onUpdate(refund);
           }
         });
-        stream.on('error', (grpcError) => {
-          const error = new MakegoodError(grpcError, attempt);
-          if (error.code === grpc.status.UNAVAILABLE && attempt < maxAttempts) {
+        // A broken stream, or one that ended before a final state (a server
+        // shutting down), is opened again after a backoff while attempts
+        // remain; any other error (PERMISSION_DENIED, NOT_FOUND, ...) is final.
+        let over = false;  // a stream may report both 'error' and 'end'
+        const reopen = (error) => {
+          if (over) return;
+          over = true;
+          if (attempt < maxAttempts && Date.now() < deadline) {
             const ceiling = Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1));
             setTimeout(open, Math.random() * ceiling);
           } else {
             reject(error);
           }
+        };
+        stream.on('error', (grpcError) => {
+          const error = new MakegoodError(grpcError, attempt);
+          if (error.code === grpc.status.UNAVAILABLE) reopen(error);
+          else if (!over) { over = true; reject(error); }
         });
         stream.on('end', () => {
-          if (last && FINAL_STATES.has(last.state)) resolve(last);
+          if (last && FINAL_STATES.has(last.state)) { over = true; resolve(last); }
+          else reopen(new Error(`WatchRefund ${refundId} ended before a final state`));
         });
       };
       open();
