@@ -5,6 +5,7 @@
 // after start-up; tests/e2e/node_client/ runs it too.
 //
 //   node examples/node/demo.js [--address=127.0.0.1:50051]
+//       [--ca=CA.pem --api_key=APP_BACKEND_KEY --order_api_key=ORDER_SYSTEM_KEY]
 //
 // The story: a premium member rates an order 50 % because the ice cream
 // melted; makegood decides at once and explains why; the refund is followed
@@ -20,6 +21,8 @@
 const { MakegoodClient } = require('./makegood_client');
 
 const ICE_CREAM_LINE = 'l1';
+// The caller's name in development mode (x-client-id).
+const DEMO_CLIENT_ID = 'demo-app';
 
 // Records the story's member and order (the membership and order systems'
 // calls), rates the order, and follows the refund. Returns what happened;
@@ -115,12 +118,13 @@ async function playStory({ client, recorder = client, stamp = runStamp(),
 }
 
 // Copy-paste `buf curl` commands for each step of `story`.
-function commands(story, address) {
+function commands(story, address, clientId = DEMO_CLIENT_ID) {
   const buf = 'node_modules/.bin/buf curl --protocol grpc --http2-prior-knowledge';
   const url = (method) => `http://${address}/makegood.v1.${method}`;
   const lines = [
-    '# The same rating, same key: the stored answer, "replayed": true',
-    `${buf} -d '${JSON.stringify(story.rating)}' \\\n    ${url('RatingService/SubmitRating')}`,
+    '# The same rating, same key, same caller (keys are scoped by caller; in',
+    '# development mode x-client-id names it): the stored answer, "replayed": true',
+    `${buf} -H 'x-client-id: ${clientId}' \\\n    -d '${JSON.stringify(story.rating)}' \\\n    ${url('RatingService/SubmitRating')}`,
   ];
   const refund = story.answer.decision.refund;
   if (refund && refund.refundId) {
@@ -166,17 +170,25 @@ async function main() {
     address,
     caFile: arg('ca', process.env.MAKEGOOD_CA),
     apiKey: arg('api_key', process.env.MAKEGOOD_API_KEY),
-    clientId: 'demo-app',
+    clientId: DEMO_CLIENT_ID,
     onRetry: ({ method, codeName, reason, delayMs }) =>
       console.log(`  (${method}: ${codeName}${reason ? ` ${reason}` : ''}; ` +
                   `retrying in ${Math.round(delayMs)} ms with the same key)`),
   });
+  // The member and order are recorded as the membership and order systems
+  // would; with credentials, that takes an order-system key.
+  const orderKey = arg('order_api_key', process.env.MAKEGOOD_ORDER_API_KEY);
+  const recorder = orderKey
+    ? new MakegoodClient({ address, caFile: arg('ca', process.env.MAKEGOOD_CA),
+                           apiKey: orderKey })
+    : client;
   try {
-    const story = await playStory({ client });
+    const story = await playStory({ client, recorder });
     console.log('\nTry each step yourself:\n');
     console.log(commands(story, address));
   } finally {
     client.close();
+    if (recorder !== client) recorder.close();
   }
 }
 

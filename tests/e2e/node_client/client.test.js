@@ -282,7 +282,15 @@ test('demo.js, as scripts/run.sh runs it, prints the story and the commands',
   assert.match(output, /rating -> SUCCEEDED in \d+ ms/);
   assert.match(output, /GetTrust now: score \d+, instant budget left/);
   assert.match(output, /replayed: true/);
-  assert.match(output, /buf curl .*RatingService\/SubmitRating/s);
+  // The printed replay command, run as printed, is answered from the story's
+  // rating: same caller, same key.
+  const replay = output.match(/^(node_modules\/\.bin\/buf curl (?:.*\\\n)*.*RatingService\/SubmitRating)$/m);
+  assert.ok(replay, output);
+  const ratingId = output.match(/same rating id \((rt_[^)]+)\)/)[1];
+  const answer = JSON.parse(execFileSync('bash', ['-c', replay[1]],
+                                         { cwd: path.join(__dirname, '..', '..', '..') }));
+  assert.equal(answer.replayed, true);
+  assert.equal(answer.ratingId, ratingId);
 });
 
 // An HS256 JWT, as an identity provider would issue it.
