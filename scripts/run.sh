@@ -2,7 +2,14 @@
 # One command from a bare Debian 12 machine to a running makegood: installs
 # and builds (scripts/setup.sh), starts a local redis-server unless
 # MAKEGOOD_REDIS names one, starts makegood with the sample policy, records
-# demo data, and prints how to call it. Ctrl-C stops everything it started.
+# demo data, plays the headline story against it (examples/node/demo.js: a
+# premium member rates an order 50 % because the ice cream melted, the
+# decision, the refund followed to SUCCEEDED with the measured time, the trust
+# budget left, a replayed retry), and prints how to call it. Ctrl-C stops
+# everything it started.
+#
+# Usage: scripts/run.sh [--no-demo] [makegood flags...]
+#   --no-demo   serve and record the demo data, but skip the story.
 #
 # Environment: MAKEGOOD_LISTEN (default 127.0.0.1:50051), MAKEGOOD_REDIS
 # (default: a local redis-server on port MAKEGOOD_REDIS_PORT, 6390, with its
@@ -10,6 +17,12 @@
 # Extra arguments are passed to makegood (see: makegood --help).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+demo=1
+server_args=()
+for arg in "$@"; do
+  if [[ "$arg" == --no-demo ]]; then demo=0; else server_args+=("$arg"); fi
+done
 
 MAKEGOOD_BUILD_TARGETS=makegood scripts/setup.sh
 BUILD_DIR="${MAKEGOOD_BUILD_DIR:-build}"
@@ -51,7 +64,7 @@ echo "==> starting makegood on ${LISTEN} (policy ${POLICY}, redis ${MAKEGOOD_RED
 # The settlement worker runs in the same process; metrics on ADMIN_LISTEN.
 "$BUILD_DIR/services/server/makegood" --listen="$LISTEN" \
   --redis="$MAKEGOOD_REDIS" --policy="$POLICY" --insecure_dev \
-  --settlement_worker --insights_aggregator --admin_listen="$ADMIN_LISTEN" "$@" &
+  --settlement_worker --insights_aggregator --admin_listen="$ADMIN_LISTEN" ${server_args[@]+"${server_args[@]}"} &
 pids+=($!)
 
 curl_grpc() {  # curl_grpc METHOD [JSON]
@@ -72,6 +85,14 @@ curl_grpc makegood.v1.MemberService/UpsertMember \
 curl_grpc makegood.v1.OrderService/RecordDelivery \
   '{"order":{"orderId":"demo-order-1","memberId":"demo-member","storeId":"store-7","courierId":"courier-42","currency":"EUR","totalMinor":"3450","deliveryFeeMinor":"299","lines":[{"lineId":"l1","sku":"ICE-CREAM-VANILLA-500ML","category":"frozen","quantity":2,"amountMinor":"1198"},{"lineId":"l2","sku":"SOURDOUGH-LOAF","category":"bakery","quantity":1,"amountMinor":"450"},{"lineId":"l3","sku":"OAT-MILK-1L","category":"dairy_alt","quantity":3,"amountMinor":"1503"}],"deliveredAt":"'"$delivered_at"'","paymentMethod":"PAYMENT_METHOD_CARD"}}' >/dev/null
 
+if ((demo)); then
+  echo
+  echo "==> the story (examples/node/demo.js; scripts/run.sh --no-demo skips it)"
+  echo
+  node examples/node/demo.js --address="$LISTEN" ||
+    echo "(the story failed; makegood keeps serving, see its log above)" >&2
+fi
+
 cat <<MSG
 
 makegood is serving on ${LISTEN}. Call it with any gRPC client that uses
@@ -84,6 +105,9 @@ server reflection, for example buf (installed in node_modules/.bin):
   ${BUF} curl --protocol grpc --http2-prior-knowledge -d '{"memberId":"demo-member"}' \\
       http://${LISTEN}/makegood.v1.MemberService/GetMember
   ${BUF} curl --protocol grpc --http2-prior-knowledge http://${LISTEN}/makegood.v1.PolicyService/GetPolicy
+
+A backend client to copy (retries, idempotency keys, WatchRefund, auth):
+examples/node/makegood_client.js; what to do with each error: docs/CLIENTS.md.
 
 Press Ctrl-C to stop.
 MSG
