@@ -3,8 +3,8 @@
 #include <string>
 #include <utility>
 
-#include "services/auth/admit.h"
 #include "services/core/text.h"
+#include "services/rpc/unary_handler.h"
 
 namespace makegood::api {
 namespace {
@@ -63,43 +63,40 @@ grpc::ServerUnaryReactor* InsightsService::GetSatisfactionStats(
     grpc::CallbackServerContext* context,
     const makegood::v1::GetSatisfactionStatsRequest* request,
     makegood::v1::GetSatisfactionStatsResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (!auth::Admit(auth_, *context, reactor,
-                   "/makegood.v1.InsightsService/GetSatisfactionStats")) {
-    return reactor;
-  }
-  Violations violations;
-  ValidateGetSatisfactionStats(*request, violations);
-  if (!violations.empty()) {
-    reactor->Finish(ToGrpcStatus(violations.ToStatus()));
-    return reactor;
-  }
-  makegood::v1::SatisfactionStats* out = response->mutable_stats();
-  out->set_dimension(request->dimension());
-  out->set_subject_id(request->subject_id());
-  out->set_window(request->window());
-  stats_.Read(DimensionOf(request->dimension()), request->subject_id(),
-              WindowOf(request->window()), clock_.Now(),
-              [reactor, out](absl::StatusOr<insights::SubjectStats> stats) {
-                if (!stats.ok()) {
-                  reactor->Finish(ToGrpcStatus(stats.status()));
-                  return;
+  return rpc::ServeUnary(
+      auth_, context, "/makegood.v1.InsightsService/GetSatisfactionStats",
+      [request](Violations& violations) {
+        ValidateGetSatisfactionStats(*request, violations);
+      },
+      [this, request, response](const auth::Principal&, rpc::Finish finish) {
+        makegood::v1::SatisfactionStats* out = response->mutable_stats();
+        out->set_dimension(request->dimension());
+        out->set_subject_id(request->subject_id());
+        out->set_window(request->window());
+        stats_.Read(
+            DimensionOf(request->dimension()), request->subject_id(),
+            WindowOf(request->window()), clock_.Now(),
+            [out, finish](absl::StatusOr<insights::SubjectStats> stats) {
+              if (!stats.ok()) {
+                finish(stats.status());
+                return;
+              }
+              out->set_ratings(stats->ratings);
+              if (stats->ratings > 0) {
+                const double ratings = static_cast<double>(stats->ratings);
+                out->set_average_satisfaction_percent(
+                    static_cast<double>(stats->satisfaction_sum) / ratings);
+                out->set_refund_rate(
+                    static_cast<double>(stats->refunded_ratings) / ratings);
+              }
+              for (const auto& [currency, minor] : stats->refunded_minor) {
+                if (minor != 0) {
+                  (*out->mutable_refunded_minor())[currency] = minor;
                 }
-                out->set_ratings(stats->ratings);
-                if (stats->ratings > 0) {
-                  const double ratings = static_cast<double>(stats->ratings);
-                  out->set_average_satisfaction_percent(
-                      static_cast<double>(stats->satisfaction_sum) / ratings);
-                  out->set_refund_rate(
-                      static_cast<double>(stats->refunded_ratings) / ratings);
-                }
-                for (const auto& [currency, minor] : stats->refunded_minor) {
-                  if (minor != 0)
-                    (*out->mutable_refunded_minor())[currency] = minor;
-                }
-                reactor->Finish(grpc::Status::OK);
-              });
-  return reactor;
+              }
+              finish(absl::OkStatus());
+            });
+      });
 }
 
 }  // namespace makegood::api

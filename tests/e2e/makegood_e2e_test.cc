@@ -13,6 +13,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/testing/makegood_process.h"
 #include "tests/testing/redis_server.h"
 #include "tests/testing/subprocess.h"
 
@@ -60,18 +61,10 @@ class MakegoodE2eTest : public ::testing::Test {
               "--insecure_dev"};
     }
     argv.insert(argv.end(), args.begin(), args.end());
-    auto server = Subprocess::Start(argv, env);
+    auto server = testing::StartMakegood(argv, env);
     ASSERT_TRUE(server.ok()) << server.status();
-    server_ = *std::move(server);
-    auto line = server_->WaitForLine(
-        [](const std::string& l) {
-          return absl::StrContains(l, R"("event":"serving")");
-        },
-        absl::Seconds(20));
-    ASSERT_TRUE(line.ok()) << line.status();
-    auto json = nlohmann::json::parse(*line);
-    port_ = json["port"].get<int>();
-    ASSERT_GT(port_, 0);
+    server_ = std::move(server->process);
+    port_ = server->port;
   }
 
   std::string Url(const std::string& method) const {

@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/testing/makegood_process.h"
 #include "tests/testing/redis_server.h"
 #include "tests/testing/subprocess.h"
 
@@ -75,17 +76,10 @@ class NodeClientE2eTest : public ::testing::Test {
         "--settlement_worker",
     };
     argv.insert(argv.end(), args.begin(), args.end());
-    auto server = Subprocess::Start(argv);
+    auto server = testing::StartMakegood(argv);
     ASSERT_TRUE(server.ok()) << server.status();
-    server_ = *std::move(server);
-    auto line = server_->WaitForLine(
-        [](const std::string& l) {
-          return absl::StrContains(l, R"("event":"serving")");
-        },
-        absl::Seconds(20));
-    ASSERT_TRUE(line.ok()) << line.status() << "\n" << server_->output();
-    port_ = nlohmann::json::parse(*line)["port"].get<int>();
-    ASSERT_GT(port_, 0);
+    server_ = std::move(server->process);
+    port_ = server->port;
   }
 
   // Runs the Node tests against the server; `expected_pass` of them must

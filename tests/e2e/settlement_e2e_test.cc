@@ -28,6 +28,8 @@
 #include "services/redis/hiredis_client.h"
 #include "services/store/key_schema.h"
 #include "tests/testing/app_harness.h"
+#include "tests/testing/eventually.h"
+#include "tests/testing/makegood_process.h"
 #include "tests/testing/redis_server.h"
 #include "tests/testing/subprocess.h"
 
@@ -35,6 +37,7 @@ namespace makegood {
 namespace {
 
 using ::makegood::testing::CommandResult;
+using ::makegood::testing::Eventually;
 using ::makegood::testing::RedisServer;
 using ::makegood::testing::RunCommand;
 using ::makegood::testing::Subprocess;
@@ -182,18 +185,10 @@ class SettlementE2eTest : public ::testing::Test {
                                      "--settlement_worker",
                                      "--settlement_consumer=" + consumer};
     argv.insert(argv.end(), extra.begin(), extra.end());
-    auto server = Subprocess::Start(argv);
+    auto server = testing::StartMakegood(argv);
     ASSERT_TRUE(server.ok()) << server.status();
-    server_ = *std::move(server);
-    auto line = server_->WaitForLine(
-        [](const std::string& l) {
-          return absl::StrContains(l, R"("event":"serving")");
-        },
-        absl::Seconds(20));
-    ASSERT_TRUE(line.ok()) << line.status();
-    const int port = nlohmann::json::parse(*line)["port"].get<int>();
-    ASSERT_GT(port, 0);
-    stubs_ = testing::ConnectStubs(port);
+    server_ = std::move(server->process);
+    stubs_ = testing::ConnectStubs(server->port);
   }
 
   // The crash: no drain, no goodbye.
@@ -287,17 +282,6 @@ class SettlementE2eTest : public ::testing::Test {
       }
     }
     return out;
-  }
-
-  // Polls (bounded) until `done` holds.
-  static bool Eventually(const std::function<bool()>& done,
-                         absl::Duration timeout = absl::Seconds(20)) {
-    const absl::Time deadline = absl::Now() + timeout;
-    while (absl::Now() < deadline) {
-      if (done()) return true;
-      absl::SleepFor(absl::Milliseconds(10));
-    }
-    return done();
   }
 
   // Polls GetRefund until every refund is SUCCEEDED.

@@ -21,6 +21,7 @@
 #include "nlohmann/json.hpp"
 #include "services/redis/hiredis_client.h"
 #include "tests/testing/app_harness.h"
+#include "tests/testing/makegood_process.h"
 #include "tests/testing/redis_server.h"
 #include "tests/testing/subprocess.h"
 
@@ -47,20 +48,14 @@ class ShutdownE2eTest : public ::testing::Test {
     auto client = redis::HiredisClient::Start(options);
     ASSERT_TRUE(client.ok());
     client_ = *std::move(client);
-    auto server = Subprocess::Start(
+    auto server = testing::StartMakegood(
         {kBinary, "--listen=127.0.0.1:0", "--redis=" + redis_->url(),
          "--policy=" + kPolicy, "--insecure_dev", "--redis_timeout=5s",
          "--shutdown_grace=10s", "--health_interval=50ms",
          "--rate_limits=SubmitRating.member=off,SubmitRating.client=off"});
     ASSERT_TRUE(server.ok()) << server.status();
-    server_ = *std::move(server);
-    auto line = server_->WaitForLine(
-        [](const std::string& l) {
-          return absl::StrContains(l, R"("event":"serving")");
-        },
-        absl::Seconds(20));
-    ASSERT_TRUE(line.ok()) << line.status();
-    port_ = nlohmann::json::parse(*line)["port"].get<int>();
+    server_ = std::move(server->process);
+    port_ = server->port;
     stubs_ = testing::ConnectStubs(port_);
     ASSERT_TRUE(testing::WaitServing(*stubs_.health));
   }

@@ -14,6 +14,7 @@
 #include "services/auth/credential_files.h"
 #include "services/auth/tls_credentials.h"
 #include "tests/testing/app_harness.h"
+#include "tests/testing/grpc_status.h"
 #include "tests/unit/auth/test_tokens.h"
 
 namespace makegood {
@@ -22,21 +23,12 @@ namespace {
 using ::makegood::auth::testing::SignToken;
 using ::makegood::auth::testing::TempDir;
 using ::makegood::testing::AppHarness;
+using ::makegood::testing::ErrorReason;
 using ::testing::HasSubstr;
 
 constexpr char kSecret[] = "an-hs256-secret-of-at-least-32-bytes!!";
 constexpr char kOrderKey[] = "order-system-key-0123456789";
 constexpr char kAppKey[] = "app-backend-key-0123456789";
-
-std::string Reason(const grpc::Status& status) {
-  google::rpc::Status details;
-  if (!details.ParseFromString(status.error_details())) return "";
-  for (const auto& any : details.details()) {
-    google::rpc::ErrorInfo info;
-    if (any.UnpackTo(&info)) return info.reason();
-  }
-  return "";
-}
 
 class AuthTest : public ::testing::Test {
  protected:
@@ -142,7 +134,7 @@ TEST_F(AuthTest, NoCredentialsIsUnauthenticatedAndChangesNothing) {
   context.AddMetadata("x-client-id", "pretending");  // Not trusted here.
   grpc::Status status = UpsertMember(context);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
-  EXPECT_EQ(Reason(status), "CREDENTIALS_MISSING");
+  EXPECT_EQ(ErrorReason(status), "CREDENTIALS_MISSING");
   EXPECT_EQ(h_->Snapshot(), before);
 }
 
@@ -153,7 +145,7 @@ TEST_F(AuthTest, WrongRoleIsPermissionDeniedRightRolePasses) {
     context.AddMetadata("x-api-key", kAppKey);  // app-backend
     grpc::Status status = UpsertMember(context);
     EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
-    EXPECT_EQ(Reason(status), "ROLE_NOT_ALLOWED");
+    EXPECT_EQ(ErrorReason(status), "ROLE_NOT_ALLOWED");
   }
   {
     grpc::ClientContext context;
@@ -165,7 +157,7 @@ TEST_F(AuthTest, WrongRoleIsPermissionDeniedRightRolePasses) {
     context.AddMetadata("x-api-key", "not-a-key-anyone-has");
     grpc::Status status = UpsertMember(context);
     EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
-    EXPECT_EQ(Reason(status), "API_KEY_UNKNOWN");
+    EXPECT_EQ(ErrorReason(status), "API_KEY_UNKNOWN");
   }
   {
     // Policy is for admins only.
@@ -191,7 +183,7 @@ TEST_F(AuthTest, BadTokensAreUnauthenticated) {
     grpc::Status status =
         ratings_->SubmitRating(&context, testing::MeltedRating("k"), &response);
     EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED) << token;
-    EXPECT_EQ(Reason(status), reason) << token;
+    EXPECT_EQ(ErrorReason(status), reason) << token;
     EXPECT_THAT(status.error_message(), ::testing::Not(HasSubstr(token)));
   }
 }

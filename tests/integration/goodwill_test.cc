@@ -19,22 +19,14 @@
 #include "services/goodwill/lua/scripts.h"
 #include "services/store/key_schema.h"
 #include "tests/testing/app_harness.h"
+#include "tests/testing/grpc_status.h"
 
 namespace makegood {
 namespace {
 
 using ::makegood::testing::AppHarness;
+using ::makegood::testing::ErrorReason;
 using ::testing::HasSubstr;
-
-std::string Reason(const grpc::Status& status) {
-  google::rpc::Status details;
-  if (!details.ParseFromString(status.error_details())) return "";
-  for (const auto& any : details.details()) {
-    google::rpc::ErrorInfo info;
-    if (any.UnpackTo(&info)) return info.reason();
-  }
-  return "";
-}
 
 // EVAL of `script` with its typed call's KEYS and ARGV.
 std::vector<std::string> EvalArgv(const redis::LuaScript& script,
@@ -145,7 +137,7 @@ TEST_F(GoodwillTest, RetryReplaysAndAnotherPayloadIsRefused) {
   EXPECT_EQ(again.agent_budget_remaining_minor(), 750);
   grpc::Status reused = Call(Grant("g-1", 300), &other);
   EXPECT_EQ(reused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
-  EXPECT_EQ(Reason(reused), "IDEMPOTENCY_KEY_REUSED");
+  EXPECT_EQ(ErrorReason(reused), "IDEMPOTENCY_KEY_REUSED");
   // Budgets were charged once.
   v1::GrantGoodwillResponse next;
   ASSERT_TRUE(Call(Grant("g-2", 100), &next).ok());
@@ -161,7 +153,7 @@ TEST_F(GoodwillTest, MemberBudgetRefusesAndGivesTheAgentBudgetBack) {
   auto before = h_->Snapshot();
   grpc::Status refused = Call(Grant("g-2", 200), &response);
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
-  EXPECT_EQ(Reason(refused), "MEMBER_BUDGET_EXCEEDED");
+  EXPECT_EQ(ErrorReason(refused), "MEMBER_BUDGET_EXCEEDED");
   EXPECT_THAT(refused.error_message(), HasSubstr("100 left"));
   EXPECT_EQ(h_->Snapshot(), before) << "the reservation was released";
   // The agent can still grant the rest of the day's budget elsewhere.
@@ -175,7 +167,7 @@ TEST_F(GoodwillTest, AgentBudgetRefusesBeyondTheDay) {
   auto before = h_->Snapshot();
   grpc::Status refused = Call(Grant("g-2", 500, "agent-7", "m-2"), &response);
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
-  EXPECT_EQ(Reason(refused), "AGENT_BUDGET_EXCEEDED");
+  EXPECT_EQ(ErrorReason(refused), "AGENT_BUDGET_EXCEEDED");
   EXPECT_EQ(h_->Snapshot(), before);
   // Another agent has a budget of their own.
   EXPECT_TRUE(Call(Grant("g-2", 500, "agent-8", "m-2"), &response).ok());
@@ -196,7 +188,7 @@ TEST_F(GoodwillTest, MoneyBackOnAnOrderNeverExceedsWhatWasPaid) {
   request.set_amount_minor(501);
   grpc::Status refused = Call(request, &response);
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
-  EXPECT_EQ(Reason(refused), "ORDER_FULLY_REFUNDED");
+  EXPECT_EQ(ErrorReason(refused), "ORDER_FULLY_REFUNDED");
   request.set_amount_minor(500);
   EXPECT_TRUE(Call(request, &response).ok());
 }
@@ -217,7 +209,7 @@ TEST_F(GoodwillTest, BadRequestsAreRefusedFieldByFieldAndChangeNothing) {
   v1::GrantGoodwillRequest usd = Grant("g-1", 100);
   usd.set_currency("USD");
   status = Call(usd, &response);
-  EXPECT_EQ(Reason(status), "CURRENCY_NOT_SUPPORTED");
+  EXPECT_EQ(ErrorReason(status), "CURRENCY_NOT_SUPPORTED");
   v1::GrantGoodwillRequest unknown = Grant("g-1", 100, "agent-7", "nobody");
   EXPECT_EQ(Call(unknown, &response).error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_EQ(h_->Snapshot(), before);
@@ -303,7 +295,7 @@ TEST_F(GoodwillTest, AGrantOnAnotherMembersOrderIsRefused) {
   v1::GrantGoodwillResponse response;
   grpc::Status refused = Call(grant, &response);
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::PERMISSION_DENIED);
-  EXPECT_EQ(Reason(refused), "NOT_ORDER_MEMBER");
+  EXPECT_EQ(ErrorReason(refused), "NOT_ORDER_MEMBER");
   EXPECT_EQ(h_->Snapshot(), before) << "budgets given back, nothing written";
 }
 
@@ -406,7 +398,7 @@ TEST_F(GoodwillTest, ARetryDaysLaterReplaysTheGrantAndPaysNothingMore) {
   auto today = h_->Redis({"EXISTS", keys_.AgentBudgetKey("agent-7", Day())});
   EXPECT_EQ(today->integer, 0) << "the new day's reservation was given back";
   grpc::Status reused = Call(Grant("g-1", 300), &later);
-  EXPECT_EQ(Reason(reused), "IDEMPOTENCY_KEY_REUSED");
+  EXPECT_EQ(ErrorReason(reused), "IDEMPOTENCY_KEY_REUSED");
 }
 
 // The order's ceiling holds across ratings and goodwill in any interleaving:

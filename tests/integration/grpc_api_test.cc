@@ -20,6 +20,7 @@
 #include "services/redis/hiredis_client.h"
 #include "services/server/app.h"
 #include "tests/testing/fake_clock.h"
+#include "tests/testing/grpc_status.h"
 #include "tests/testing/redis_server.h"
 
 namespace makegood {
@@ -28,6 +29,7 @@ namespace {
 using ::google::protobuf::util::TimeUtil;
 using ::grpc::health::v1::HealthCheckResponse;
 using ::makegood::testing::FakeClock;
+using ::makegood::testing::FieldViolations;
 using ::makegood::testing::RedisServer;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
@@ -53,23 +55,6 @@ v1::Order SampleOrder() {
       TimeUtil::SecondsToTimestamp(kNowSeconds - 60);
   order.set_payment_method(v1::PAYMENT_METHOD_CARD);
   return order;
-}
-
-// (field, description) pairs of the BadRequest detail of a status.
-std::vector<std::pair<std::string, std::string>> FieldViolations(
-    const grpc::Status& status) {
-  google::rpc::Status details;
-  std::vector<std::pair<std::string, std::string>> out;
-  if (!details.ParseFromString(status.error_details())) return out;
-  for (const auto& any : details.details()) {
-    google::rpc::BadRequest bad;
-    if (any.UnpackTo(&bad)) {
-      for (const auto& v : bad.field_violations()) {
-        out.emplace_back(v.field(), v.description());
-      }
-    }
-  }
-  return out;
 }
 
 class GrpcApiTest : public ::testing::Test {

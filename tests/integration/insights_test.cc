@@ -27,13 +27,17 @@
 #include "services/insights/stats_store.h"
 #include "services/redis/hiredis_client.h"
 #include "services/store/key_schema.h"
+#include "tests/testing/eventually.h"
 #include "tests/testing/fake_clock.h"
+#include "tests/testing/grpc_status.h"
 #include "tests/testing/redis_server.h"
 
 namespace makegood {
 namespace {
 
+using ::makegood::testing::Eventually;
 using ::makegood::testing::FakeClock;
+using ::makegood::testing::FieldViolations;
 using ::makegood::testing::RedisServer;
 using ::testing::DoubleEq;
 using ::testing::ElementsAre;
@@ -68,33 +72,6 @@ Line MakeLine(std::string sku, int satisfaction, int64_t refund_minor) {
   line.satisfaction = satisfaction;
   line.refund_minor = refund_minor;
   return line;
-}
-
-// (field, description) pairs of the BadRequest detail of a status.
-std::vector<std::pair<std::string, std::string>> FieldViolations(
-    const grpc::Status& status) {
-  google::rpc::Status details;
-  std::vector<std::pair<std::string, std::string>> out;
-  if (!details.ParseFromString(status.error_details())) return out;
-  for (const auto& any : details.details()) {
-    google::rpc::BadRequest bad;
-    if (any.UnpackTo(&bad)) {
-      for (const auto& v : bad.field_violations()) {
-        out.emplace_back(v.field(), v.description());
-      }
-    }
-  }
-  return out;
-}
-
-// Polls `done` every few milliseconds for up to 10 s.
-bool Eventually(const std::function<bool()>& done) {
-  const absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (!done()) {
-    if (absl::Now() > deadline) return false;
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  return true;
 }
 
 uint64_t Handled(const insights::AggregatorStats& s) {

@@ -17,6 +17,7 @@
 #include "google/rpc/status.pb.h"
 #include "gtest/gtest.h"
 #include "tests/testing/app_harness.h"
+#include "tests/testing/grpc_status.h"
 
 namespace makegood {
 namespace {
@@ -24,6 +25,7 @@ namespace {
 using ::google::protobuf::util::TimeUtil;
 using ::makegood::testing::AppHarness;
 using ::makegood::testing::MeltedRating;
+using ::makegood::testing::ViolatedFields;
 using ::testing::Contains;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
@@ -32,20 +34,6 @@ using ::testing::StartsWith;
 
 google::protobuf::Timestamp Ts(absl::Time t) {
   return TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(t));
-}
-
-// A rating of line l1 (frozen, 1200) as melted at `satisfaction` percent.
-// Field paths of the google.rpc.BadRequest in `status`.
-std::vector<std::string> ViolatedFields(const grpc::Status& status) {
-  std::vector<std::string> fields;
-  google::rpc::Status details;
-  if (!details.ParseFromString(status.error_details())) return fields;
-  for (const auto& any : details.details()) {
-    google::rpc::BadRequest bad;
-    if (!any.UnpackTo(&bad)) continue;
-    for (const auto& v : bad.field_violations()) fields.push_back(v.field());
-  }
-  return fields;
 }
 
 int64_t Money(const v1::SimulationSummary& s) {

@@ -25,12 +25,14 @@
 #include "services/store/key_schema.h"
 #include "services/store/lua/scripts.h"
 #include "tests/testing/app_harness.h"
+#include "tests/testing/grpc_status.h"
 
 namespace makegood {
 namespace {
 
 using ::makegood::testing::AppHarness;
 using ::makegood::testing::ConnectStubs;
+using ::makegood::testing::ErrorReason;
 using ::makegood::testing::Stubs;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -76,16 +78,6 @@ Call SubmitUntilSettled(Stubs& stubs, const v1::SubmitRatingRequest& request,
     absl::SleepFor(absl::Milliseconds(5));
   }
   return call;
-}
-
-std::string Reason(const grpc::Status& status) {
-  google::rpc::Status details;
-  if (!details.ParseFromString(status.error_details())) return "";
-  for (const auto& any : details.details()) {
-    google::rpc::ErrorInfo info;
-    if (any.UnpackTo(&info)) return info.reason();
-  }
-  return "";
 }
 
 int64_t Integer(const absl::StatusOr<redis::RedisReply>& reply) {
@@ -209,7 +201,7 @@ TEST_F(RatingTest, SameKeyWithAnotherPayloadIsRefused) {
   auto before = h_->Snapshot();
   Call reused = Submit(h_->stubs(), Rating("k-1", "m-1", "o-1", 10));
   EXPECT_EQ(reused.status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
-  EXPECT_EQ(Reason(reused.status), "IDEMPOTENCY_KEY_REUSED");
+  EXPECT_EQ(ErrorReason(reused.status), "IDEMPOTENCY_KEY_REUSED");
   EXPECT_EQ(h_->Snapshot(), before);
 }
 
@@ -243,7 +235,7 @@ TEST_F(RatingTest, ALateRetryAfterTheKeyExpiredReplaysTheOriginalDecision) {
 
   // Another payload on the expired key is still that key's misuse.
   Call reused = Submit(h_->stubs(), Rating("k-late", "m-1", "o-1", 10));
-  EXPECT_EQ(Reason(reused.status), "IDEMPOTENCY_KEY_REUSED");
+  EXPECT_EQ(ErrorReason(reused.status), "IDEMPOTENCY_KEY_REUSED");
   EXPECT_EQ(h_->Snapshot(), before);
 }
 
@@ -434,7 +426,7 @@ TEST_F(RatingTest, ThreeServersShareLimitsAndIdempotency) {
     } else {
       ASSERT_EQ(c.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
           << c.status.error_message();
-      EXPECT_EQ(Reason(c.status), "RATE_LIMITED");
+      EXPECT_EQ(ErrorReason(c.status), "RATE_LIMITED");
       EXPECT_EQ(c.trailers.count("retry-after"), 1u);
       EXPECT_EQ(c.trailers.find("ratelimit-remaining")->second, "0");
       EXPECT_EQ(c.trailers.find("ratelimit-scope")->second, "member");
@@ -580,7 +572,7 @@ TEST_F(RatingTest, RatingAfterTheWindowIsFailedPrecondition) {
   auto before = h_->Snapshot();
   Call late = Submit(h_->stubs(), Rating("late"));
   EXPECT_EQ(late.status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
-  EXPECT_EQ(Reason(late.status), "RATING_WINDOW_CLOSED");
+  EXPECT_EQ(ErrorReason(late.status), "RATING_WINDOW_CLOSED");
   EXPECT_EQ(h_->Snapshot(), before);
 }
 
@@ -631,7 +623,7 @@ TEST_F(RatingTest, AClaimLeftByACrashedServerLapsesThenTheRetryPaysOnce) {
 
   Call blocked = Submit(h_->stubs(), request);
   EXPECT_EQ(blocked.status.error_code(), grpc::StatusCode::ABORTED);
-  EXPECT_EQ(Reason(blocked.status), "IDEMPOTENCY_KEY_IN_FLIGHT");
+  EXPECT_EQ(ErrorReason(blocked.status), "IDEMPOTENCY_KEY_IN_FLIGHT");
   EXPECT_EQ(RefundRecords(), 0);
 
   Call after = SubmitUntilSettled(h_->stubs(), request);  // Lease lapses.

@@ -6,12 +6,11 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "google/protobuf/util/time_util.h"
 #include "services/redis/hiredis_client.h"
+#include "tests/testing/samples.h"
 
 namespace makegood::testing {
 
-using ::google::protobuf::util::TimeUtil;
 using ::grpc::health::v1::HealthCheckResponse;
 
 v1::SubmitRatingRequest MeltedRating(const std::string& key,
@@ -104,11 +103,7 @@ absl::Status AppHarness::StartApp() {
 absl::Status AppHarness::UpsertMember(const std::string& member_id,
                                       const std::string& tier) {
   v1::UpsertMemberRequest request;
-  auto* m = request.mutable_member();
-  m->set_member_id(member_id);
-  m->set_tier(tier);
-  *m->mutable_member_since() = TimeUtil::SecondsToTimestamp(1609459200);
-  m->add_flags("verified");
+  *request.mutable_member() = SampleMember(member_id, tier);
   grpc::ClientContext context;
   v1::UpsertMemberResponse response;
   grpc::Status s = stubs_.members->UpsertMember(&context, request, &response);
@@ -120,30 +115,7 @@ absl::Status AppHarness::UpsertMember(const std::string& member_id,
 v1::Order AppHarness::SampleOrder(const std::string& member_id,
                                   const std::string& order_id,
                                   absl::Time delivered_at) {
-  v1::Order order;
-  order.set_order_id(order_id);
-  order.set_member_id(member_id);
-  order.set_store_id("store-1");
-  order.set_courier_id("courier-1");
-  order.set_currency("EUR");
-  order.set_total_minor(3000);
-  order.set_delivery_fee_minor(300);
-  auto* ice = order.add_lines();
-  ice->set_line_id("l1");
-  ice->set_sku("ICE-CREAM");
-  ice->set_category("frozen");
-  ice->set_quantity(1);
-  ice->set_amount_minor(1200);
-  auto* bread = order.add_lines();
-  bread->set_line_id("l2");
-  bread->set_sku("BREAD");
-  bread->set_category("bakery");
-  bread->set_quantity(1);
-  bread->set_amount_minor(1500);
-  *order.mutable_delivered_at() =
-      TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(delivered_at));
-  order.set_payment_method(v1::PAYMENT_METHOD_CARD);
-  return order;
+  return testing::SampleOrder(member_id, order_id, delivered_at);
 }
 
 absl::Status AppHarness::RecordOrder(const std::string& member_id,

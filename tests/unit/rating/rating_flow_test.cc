@@ -15,7 +15,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
-#include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
 #include "makegood/storage/v1/records.pb.h"
 #include "services/errors/errors.h"
@@ -29,11 +28,11 @@
 #include "services/store/key_schema.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/fake_redis.h"
+#include "tests/testing/samples.h"
 
 namespace makegood::rating {
 namespace {
 
-using ::google::protobuf::util::TimeUtil;
 using ::makegood::testing::FakeClock;
 using ::makegood::testing::FakeRedis;
 using ::makegood::testing::NilReply;
@@ -53,43 +52,11 @@ policy_file::PolicySnapshot DefaultPolicy() {
   return *std::move(snapshot);
 }
 
-// The order of AppHarness::SampleOrder: a frozen line l1 (1200), a bakery
-// line l2 (1500), delivered an hour ago, paid by card.
 v1::Order SampleOrder() {
-  v1::Order order;
-  order.set_order_id("o-1");
-  order.set_member_id("m-1");
-  order.set_store_id("store-1");
-  order.set_courier_id("courier-1");
-  order.set_currency("EUR");
-  order.set_total_minor(3000);
-  order.set_delivery_fee_minor(300);
-  auto* ice = order.add_lines();
-  ice->set_line_id("l1");
-  ice->set_sku("ICE-CREAM");
-  ice->set_category("frozen");
-  ice->set_quantity(1);
-  ice->set_amount_minor(1200);
-  auto* bread = order.add_lines();
-  bread->set_line_id("l2");
-  bread->set_sku("BREAD");
-  bread->set_category("bakery");
-  bread->set_quantity(1);
-  bread->set_amount_minor(1500);
-  *order.mutable_delivered_at() = TimeUtil::NanosecondsToTimestamp(
-      absl::ToUnixNanos(kNow - absl::Hours(1)));
-  order.set_payment_method(v1::PAYMENT_METHOD_CARD);
-  return order;
+  return testing::SampleOrder("m-1", "o-1", kNow - absl::Hours(1));
 }
 
-v1::Member SampleMember() {
-  v1::Member member;
-  member.set_member_id("m-1");
-  member.set_tier("premium");
-  *member.mutable_member_since() = TimeUtil::SecondsToTimestamp(1609459200);
-  member.add_flags("verified");
-  return member;
-}
+v1::Member SampleMember() { return testing::SampleMember("m-1"); }
 
 // The melted frozen line, rated 50%.
 v1::SubmitRatingRequest MeltedRating(const std::string& key,
