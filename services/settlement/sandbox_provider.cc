@@ -7,7 +7,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "services/store/lua/scripts.h"
+#include "services/settlement/lua/scripts.h"
+#include "services/settlement/sandbox_pay_script.h"
 
 namespace makegood::settlement {
 namespace {
@@ -107,7 +108,9 @@ void SandboxProvider::Pay(const PayoutRequest& request,
     return;
   }
   After(latency, [this, fault, request, done = std::move(done)]() mutable {
-    Books(fault == Fault::kDecline ? "decline" : "pay", request,
+    Books(fault == Fault::kDecline ? SandboxPayRequest::Mode::kDecline
+                                   : SandboxPayRequest::Mode::kPay,
+          request,
           [fault, done = std::move(done)](PayoutResult result) mutable {
             if (fault == Fault::kCommitTimeout) {
               // The processor paid; its answer never arrives.
@@ -121,36 +124,46 @@ void SandboxProvider::Pay(const PayoutRequest& request,
 void SandboxProvider::Lookup(const PayoutRequest& request,
                              absl::AnyInvocable<void(PayoutResult)> done) {
   After(options_.latency, [this, request, done = std::move(done)]() mutable {
-    Books("lookup", request, std::move(done));
+    Books(SandboxPayRequest::Mode::kLookup, request, std::move(done));
   });
 }
 
-void SandboxProvider::Books(const char* mode, const PayoutRequest& request,
+void SandboxProvider::Books(SandboxPayRequest::Mode mode,
+                            const PayoutRequest& request,
                             absl::AnyInvocable<void(PayoutResult)> done) {
-  int partition = keys_.PartitionOf(request.member_id);
-  redis_.Eval(
-      store::scripts::kSandboxPay, {keys_.SandboxPaymentsKey(partition)},
-      {mode, request.refund_id, absl::StrCat(request.amount_minor),
-       absl::StrCat("sbx_re_", request.refund_id), "card_declined"},
-      [done =
-           std::move(done)](absl::StatusOr<redis::RedisReply> reply) mutable {
-        PayoutResult result;
-        if (!reply.ok() || reply->elements.empty()) {
-          result.reason = "unreachable";
-        } else if (reply->elements[0].str == "SUCCEEDED" &&
-                   reply->elements.size() >= 2) {
-          result.outcome = PayoutOutcome::kSucceeded;
-          result.provider_reference = reply->elements[1].str;
-          result.reason = "paid";
-        } else if (reply->elements[0].str == "DECLINED" &&
-                   reply->elements.size() >= 2) {
-          result.outcome = PayoutOutcome::kDeclined;
-          result.reason = reply->elements[1].str;
-        } else {
-          result.outcome = PayoutOutcome::kNotFound;
-        }
-        done(std::move(result));
-      });
+  ScriptCall call = BuildSandboxPayCall(
+      keys_,
+      SandboxPayRequest{.mode = mode,
+                        .member_id = request.member_id,
+                        .refund_id = request.refund_id,
+                        .amount_minor = request.amount_minor,
+                        .reference = absl::StrCat("sbx_re_", request.refund_id),
+                        .decline_reason = "card_declined"});
+  redis_.Eval(scripts::kSandboxPay, std::move(call.keys), std::move(call.args),
+              [done = std::move(done)](
+                  absl::StatusOr<redis::RedisReply> reply) mutable {
+                PayoutResult result;
+                if (!reply.ok()) {
+                  result.reason = "unreachable";
+                  done(std::move(result));
+                  return;
+                }
+                absl::StatusOr<SandboxPayReply> books =
+                    ParseSandboxPayReply(*reply);
+                if (!books.ok()) {
+                  result.reason = "malformed_reply";  // Unknown: never guessed.
+                } else if (books->answer == SandboxPayAnswer::kSucceeded) {
+                  result.outcome = PayoutOutcome::kSucceeded;
+                  result.provider_reference = std::move(books->reference);
+                  result.reason = "paid";
+                } else if (books->answer == SandboxPayAnswer::kDeclined) {
+                  result.outcome = PayoutOutcome::kDeclined;
+                  result.reason = std::move(books->decline_reason);
+                } else {
+                  result.outcome = PayoutOutcome::kNotFound;
+                }
+                done(std::move(result));
+              });
 }
 
 }  // namespace makegood::settlement

@@ -35,6 +35,7 @@
 #include "services/redis/redis_client.h"
 #include "services/settlement/delay_queue.h"
 #include "services/settlement/provider.h"
+#include "services/settlement/sandbox_pay_script.h"
 #include "services/store/key_schema.h"
 
 namespace makegood::settlement {
@@ -67,7 +68,7 @@ class SandboxProvider final : public PaymentProvider {
  private:
   enum class Fault { kNone, kDecline, kError, kCommitTimeout, kSlow };
   Fault Roll();
-  void Books(const char* mode, const PayoutRequest& request,
+  void Books(SandboxPayRequest::Mode mode, const PayoutRequest& request,
              absl::AnyInvocable<void(PayoutResult)> done);
   void After(absl::Duration delay, absl::AnyInvocable<void()> task);
 

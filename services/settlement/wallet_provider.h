@@ -12,6 +12,7 @@
 
 #include "services/redis/redis_client.h"
 #include "services/settlement/provider.h"
+#include "services/settlement/wallet_pay_script.h"
 #include "services/store/key_schema.h"
 
 namespace makegood::settlement {
@@ -34,7 +35,7 @@ class WalletProvider final : public PaymentProvider {
               absl::AnyInvocable<void(PayoutResult)> done) override;
 
  private:
-  void Call(const char* mode, const PayoutRequest& request,
+  void Call(WalletPayRequest::Mode mode, const PayoutRequest& request,
             absl::AnyInvocable<void(PayoutResult)> done);
 
   redis::RedisClient& redis_;

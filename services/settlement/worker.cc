@@ -6,7 +6,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "services/core/log.h"
-#include "services/store/lua/scripts.h"
+#include "services/settlement/lua/scripts.h"
+#include "services/settlement/settle_begin_script.h"
+#include "services/settlement/settle_finish_script.h"
 
 namespace makegood::settlement {
 
@@ -172,7 +174,8 @@ void SettlementWorker::Done(const std::shared_ptr<Job>& job) {
 
 void SettlementWorker::Process(std::shared_ptr<Job> job) {
   if (job->dead) {
-    Finish(std::move(job), "attention", "", "max_deliveries_exceeded");
+    Finish(std::move(job), SettleFinishResult::kAttention, "",
+           "max_deliveries_exceeded");
     return;
   }
   if (job->type != "refund_accepted" || job->request.refund_id.empty() ||
@@ -184,44 +187,54 @@ void SettlementWorker::Process(std::shared_ptr<Job> job) {
     Done(job);
     return;
   }
-  const int p = job->partition;
-  std::vector<std::string> keys = {
-      keys_.RefundKey(p, job->request.refund_id),
-      keys_.RefundEventsKey(p, job->request.refund_id), keys_.RefundFeedKey(p)};
-  redis_.Eval(
-      store::scripts::kSettleBegin, std::move(keys),
-      {absl::StrCat(absl::ToUnixMillis(clock_.Now())), options_.card_provider,
-       absl::StrCat("settlement:", options_.consumer)},
-      [this, job](absl::StatusOr<RedisReply> reply) mutable {
-        OnBegun(std::move(job), std::move(reply));
-      });
+  ScriptCall call = BuildSettleBeginCall(
+      keys_, SettleBeginRequest{
+                 .partition = job->partition,
+                 .refund_id = job->request.refund_id,
+                 .now = clock_.Now(),
+                 .card_provider = options_.card_provider,
+                 .actor = absl::StrCat("settlement:", options_.consumer)});
+  redis_.Eval(scripts::kSettleBegin, std::move(call.keys), std::move(call.args),
+              [this, job](absl::StatusOr<RedisReply> reply) mutable {
+                OnBegun(std::move(job), std::move(reply));
+              });
 }
 
 void SettlementWorker::OnBegun(std::shared_ptr<Job> job,
                                absl::StatusOr<RedisReply> reply) {
-  if (!reply.ok() || reply->elements.empty()) {
+  if (!reply.ok()) {
     Done(job);  // Stays pending; retried after retry_after.
     return;
   }
-  const auto& r = reply->elements;
-  const std::string& tag = r[0].str;
-  if (tag == "FINAL") {
-    Finish(std::move(job), "ack", "", "already_final");
+  absl::StatusOr<SettleBeginReply> begun = ParseSettleBeginReply(*reply);
+  if (!begun.ok()) {
+    Log(LogLevel::kWarning, "settlement_bad_reply",
+        {{"entry_id", job->entry_id},
+         {"refund_id", job->request.refund_id},
+         {"status", begun.status().ToString()}});
+    Done(job);  // Stays pending, like a Redis error.
     return;
   }
-  if ((tag != "SETTLE" && tag != "RESUME") || r.size() < 10) {
-    Log(LogLevel::kWarning, "settlement_refund_missing",
-        {{"entry_id", job->entry_id}, {"refund_id", job->request.refund_id}});
-    Done(job);
-    return;
+  switch (begun->answer) {
+    case SettleBeginAnswer::kFinal:
+      Finish(std::move(job), SettleFinishResult::kAck, "", "already_final");
+      return;
+    case SettleBeginAnswer::kMissing:
+      Log(LogLevel::kWarning, "settlement_refund_missing",
+          {{"entry_id", job->entry_id}, {"refund_id", job->request.refund_id}});
+      Done(job);
+      return;
+    case SettleBeginAnswer::kSettle:
+    case SettleBeginAnswer::kResume:
+      break;
   }
-  job->provider = r[1].str;
-  (void)absl::SimpleAtoi(r[2].str, &job->request.amount_minor);
-  job->request.currency = r[3].str;
-  job->request.member_id = r[5].str;
-  job->request.order_id = r[6].str;
-  job->request.payment_reference = r[7].str;
-  (void)absl::SimpleAtoi(r[9].str, &job->created_at_ms);
+  job->provider = begun->provider;
+  job->request.amount_minor = begun->amount_minor;
+  job->request.currency = begun->currency;
+  job->request.member_id = begun->member_id;
+  job->request.order_id = begun->order_id;
+  job->request.payment_reference = begun->payment_reference;
+  job->created_at_ms = begun->created_at_ms;
   auto provider = providers_.find(job->provider);
   if (provider == providers_.end()) {
     Log(LogLevel::kError, "settlement_provider_missing",
@@ -230,7 +243,7 @@ void SettlementWorker::OnBegun(std::shared_ptr<Job> job,
     return;
   }
   PaymentProvider* p = provider->second;
-  if (tag == "SETTLE") {
+  if (begun->answer == SettleBeginAnswer::kSettle) {
     p->Pay(job->request, [this, job](PayoutResult result) mutable {
       OnProviderAnswer(std::move(job), std::move(result));
     });
@@ -259,11 +272,13 @@ void SettlementWorker::OnProviderAnswer(std::shared_ptr<Job> job,
   }
   switch (result.outcome) {
     case PayoutOutcome::kSucceeded:
-      Finish(std::move(job), "succeeded", std::move(result.provider_reference),
+      Finish(std::move(job), SettleFinishResult::kSucceeded,
+             std::move(result.provider_reference),
              result.reason.empty() ? "paid" : std::move(result.reason));
       return;
     case PayoutOutcome::kDeclined:
-      Finish(std::move(job), "declined", std::move(result.provider_reference),
+      Finish(std::move(job), SettleFinishResult::kDeclined,
+             std::move(result.provider_reference),
              result.reason.empty() ? "declined" : std::move(result.reason));
       return;
     case PayoutOutcome::kNotFound:
@@ -284,76 +299,80 @@ void SettlementWorker::OnProviderAnswer(std::shared_ptr<Job> job,
   Done(job);
 }
 
-void SettlementWorker::Finish(std::shared_ptr<Job> job, const char* result,
-                              std::string reference, std::string reason) {
+void SettlementWorker::Finish(std::shared_ptr<Job> job,
+                              SettleFinishResult result, std::string reference,
+                              std::string reason) {
   // Every key is built from the entry's partition, never from the ids it
-  // carries: a poison entry without (or with a wrong) member id must still
-  // name keys of its own slot, or the script fails on Redis Cluster and the
-  // entry is never dead-lettered. (An order lives in its member's partition,
-  // which is the outbox's.)
-  const int p = job->partition;
-  std::vector<std::string> keys = {
-      keys_.RefundKey(p, job->request.refund_id),
-      keys_.RefundEventsKey(p, job->request.refund_id), keys_.RefundFeedKey(p),
-      keys_.OutboxKey(p), keys_.LedgerKey(p), keys_.LedgerBalancesKey(p),
-      // OrderKeyIn: a poison entry may lack the member id OrderKey needs.
-      keys_.OrderKeyIn(p, job->request.order_id),
-      keys_.WalletKey(p, job->request.member_id), keys_.NotificationsKey(p),
-      keys_.DeadOutboxKey(p), keys_.TasksKey(p), keys_.AttentionKey(p)};
-  std::vector<std::string> args = {
-      absl::StrCat(absl::ToUnixMillis(clock_.Now())),
-      result,
-      std::move(reference),
-      std::move(reason),
-      job->entry_id,
-      options_.group,
-      options_.fallback,
-      absl::StrCat("settlement:", options_.consumer),
-      absl::StrCat(job->deliveries),
-      job->entry_flat};
-  redis_.Eval(store::scripts::kSettleFinish, std::move(keys), std::move(args),
+  // carries (settle_finish_script.h): a poison entry must still be
+  // dead-lettered on Redis Cluster.
+  ScriptCall call = BuildSettleFinishCall(
+      keys_, SettleFinishRequest{
+                 .partition = job->partition,
+                 .refund_id = job->request.refund_id,
+                 .member_id = job->request.member_id,
+                 .order_id = job->request.order_id,
+                 .now = clock_.Now(),
+                 .result = result,
+                 .provider_reference = std::move(reference),
+                 .reason = std::move(reason),
+                 .entry_id = job->entry_id,
+                 .group = options_.group,
+                 .fallback = options_.fallback,
+                 .actor = absl::StrCat("settlement:", options_.consumer),
+                 .deliveries = job->deliveries,
+                 .entry = job->entry_flat});
+  redis_.Eval(scripts::kSettleFinish, std::move(call.keys),
+              std::move(call.args),
               [this, job](absl::StatusOr<RedisReply> reply) {
-                if (reply.ok() && reply->elements.size() >= 1) {
-                  const std::string& tag = reply->elements[0].str;
-                  std::string state =
-                      reply->elements.size() >= 2 ? reply->elements[1].str : "";
-                  absl::MutexLock lock(&mu_);
-                  if (tag == "DEAD") ++stats_.dead_letters;
-                  if (tag == "NOT_FINAL") {
-                    // The refund is not SETTLING (re-driven meanwhile, or
-                    // its SETTLING write was lost): nothing was recorded and
-                    // the entry stays pending. Its retry begins it again;
-                    // the provider dedupes on the refund id, and a refund
-                    // naming its provider is looked up there first.
-                    ++stats_.not_final;
-                    Log(LogLevel::kWarning, "settlement_refund_not_settling",
-                        {{"refund_id", job->request.refund_id},
-                         {"entry_id", job->entry_id},
-                         {"state", state}});
-                  }
-                  if (tag == "DONE" && reply->elements.size() >= 3 &&
-                      reply->elements[2].str == "REVERSED") {
-                    ++stats_.reversed;
-                  }
-                  if (tag == "DONE") {
-                    if (state == "SUCCEEDED") ++stats_.succeeded;
-                    if (state == "FAILED") ++stats_.failed;
-                    if (state == "NEEDS_ATTENTION") {
-                      ++stats_.attention;
-                      ++stats_.dead_letters;
-                    }
-                    if (job->created_at_ms > 0) {
-                      absl::Duration lag =
-                          clock_.Now() -
-                          absl::FromUnixMillis(job->created_at_ms);
-                      stats_.lag_total += lag;
-                      if (options_.on_settled) options_.on_settled(lag);
-                      stats_.lag_max = std::max(stats_.lag_max, lag);
-                    }
-                  }
-                }
+                if (reply.ok()) Finished(*job, ParseSettleFinishReply(*reply));
                 Done(job);
               });
+}
+
+void SettlementWorker::Finished(const Job& job,
+                                absl::StatusOr<SettleFinishReply> finished) {
+  if (!finished.ok()) {
+    Log(LogLevel::kWarning, "settlement_bad_reply",
+        {{"entry_id", job.entry_id},
+         {"refund_id", job.request.refund_id},
+         {"status", finished.status().ToString()}});
+    return;
+  }
+  absl::MutexLock lock(&mu_);
+  switch (finished->answer) {
+    case SettleFinishAnswer::kDead:
+      ++stats_.dead_letters;
+      return;
+    case SettleFinishAnswer::kNotFinal:
+      // The refund is not SETTLING (re-driven meanwhile, or its SETTLING
+      // write was lost): nothing was recorded and the entry stays pending.
+      // Its retry begins it again; the provider dedupes on the refund id,
+      // and a refund naming its provider is looked up there first.
+      ++stats_.not_final;
+      Log(LogLevel::kWarning, "settlement_refund_not_settling",
+          {{"refund_id", job.request.refund_id},
+           {"entry_id", job.entry_id},
+           {"state", finished->state}});
+      return;
+    case SettleFinishAnswer::kAlready:
+    case SettleFinishAnswer::kMissing:
+      return;
+    case SettleFinishAnswer::kDone:
+      break;
+  }
+  if (finished->reversed) ++stats_.reversed;
+  if (finished->state == "SUCCEEDED") ++stats_.succeeded;
+  if (finished->state == "FAILED") ++stats_.failed;
+  if (finished->state == "NEEDS_ATTENTION") {
+    ++stats_.attention;
+    ++stats_.dead_letters;
+  }
+  if (job.created_at_ms > 0) {
+    absl::Duration lag = clock_.Now() - absl::FromUnixMillis(job.created_at_ms);
+    stats_.lag_total += lag;
+    if (options_.on_settled) options_.on_settled(lag);
+    stats_.lag_max = std::max(stats_.lag_max, lag);
+  }
 }
 
 }  // namespace makegood::settlement

@@ -54,6 +54,7 @@
 #include "services/redis/redis_client.h"
 #include "services/redis/redis_options.h"
 #include "services/settlement/provider.h"
+#include "services/settlement/settle_finish_script.h"
 #include "services/store/key_schema.h"
 #include "services/streams/stream_consumer.h"
 
@@ -150,8 +151,10 @@ class SettlementWorker {
   void Process(std::shared_ptr<Job> job);
   void OnBegun(std::shared_ptr<Job> job, absl::StatusOr<redis::RedisReply>);
   void OnProviderAnswer(std::shared_ptr<Job> job, PayoutResult result);
-  void Finish(std::shared_ptr<Job> job, const char* result,
+  void Finish(std::shared_ptr<Job> job, SettleFinishResult result,
               std::string reference, std::string reason);
+  // Counts what settle_finish answered for `job`.
+  void Finished(const Job& job, absl::StatusOr<SettleFinishReply> finished);
   void Done(const std::shared_ptr<Job>& job);
 
   redis::RedisClient& redis_;

@@ -20,11 +20,13 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/redis/hiredis_client.h"
+#include "services/settlement/lua/scripts.h"
+#include "services/settlement/sandbox_pay_script.h"
 #include "services/settlement/sandbox_provider.h"
+#include "services/settlement/settle_finish_script.h"
 #include "services/settlement/wallet_provider.h"
 #include "services/settlement/worker.h"
 #include "services/store/key_schema.h"
-#include "services/store/lua/scripts.h"
 #include "tests/testing/app_harness.h"
 #include "tests/testing/redis_server.h"
 #include "tests/testing/subprocess.h"
@@ -207,14 +209,13 @@ class SettlementTest : public ::testing::Test {
     return refund;
   }
 
-  std::string Prefix(const std::string& member = "m-1") {
-    return keys_.PartitionPrefix(keys_.PartitionOf(member));
-  }
+  // The partition of `member` (m-1's by default).
+  int P(const std::string& member = "m-1") { return keys_.PartitionOf(member); }
 
   int64_t SandboxPaid(const std::string& refund_id,
                       const std::string& member = "m-1") {
     auto paid = h_->Redis(
-        {"HGET", Prefix(member) + "psp:sandbox", "paid:" + refund_id});
+        {"HGET", keys_.SandboxPaymentsKey(P(member)), "paid:" + refund_id});
     int64_t n = 0;
     if (paid.ok() && paid->is_text()) (void)absl::SimpleAtoi(paid->str, &n);
     return n;
@@ -222,7 +223,7 @@ class SettlementTest : public ::testing::Test {
 
   // Σ of every ledger balance (per currency all are EUR here): must be 0.
   int64_t LedgerSum() {
-    auto balances = h_->Redis({"HGETALL", Prefix() + "ledger:balances"});
+    auto balances = h_->Redis({"HGETALL", keys_.LedgerBalancesKey(P())});
     int64_t sum = 0;
     for (const auto& [account, value] : Fields(*balances)) {
       int64_t v = 0;
@@ -233,14 +234,14 @@ class SettlementTest : public ::testing::Test {
   }
 
   int64_t Balance(const std::string& account) {
-    auto v = h_->Redis({"HGET", Prefix() + "ledger:balances", account});
+    auto v = h_->Redis({"HGET", keys_.LedgerBalancesKey(P()), account});
     int64_t n = 0;
     if (v.ok() && v->is_text()) (void)absl::SimpleAtoi(v->str, &n);
     return n;
   }
 
   int64_t PendingEntries() {
-    auto pending = h_->Redis({"XPENDING", Prefix() + "outbox", "settlement"});
+    auto pending = h_->Redis({"XPENDING", keys_.OutboxKey(P()), "settlement"});
     return pending.ok() && !pending->elements.empty()
                ? pending->elements[0].integer
                : -1;
@@ -261,8 +262,7 @@ class SettlementTest : public ::testing::Test {
 
   // Runs a script on the test's own connection and waits for its answer.
   absl::StatusOr<redis::RedisReply> Eval(const redis::LuaScript& script,
-                                         std::vector<std::string> keys,
-                                         std::vector<std::string> args) {
+                                         settlement::ScriptCall call) {
     if (redis_ == nullptr) {
       auto redis = redis::HiredisClient::Start(h_->config().redis);
       if (!redis.ok()) return redis.status();
@@ -273,7 +273,7 @@ class SettlementTest : public ::testing::Test {
     }
     absl::Notification done;
     absl::StatusOr<redis::RedisReply> out;
-    redis_->Eval(script, std::move(keys), std::move(args),
+    redis_->Eval(script, std::move(call.keys), std::move(call.args),
                  [&](absl::StatusOr<redis::RedisReply> reply) {
                    out = std::move(reply);
                    done.Notify();
@@ -283,30 +283,38 @@ class SettlementTest : public ::testing::Test {
   }
 
   // settle_finish.lua as a worker calls it, for `entry_id` of m-1's outbox.
-  absl::StatusOr<redis::RedisReply> Finish(const std::string& refund_id,
-                                           const std::string& result,
-                                           const std::string& entry_id,
-                                           const std::string& order_id) {
-    const std::string p = Prefix();
-    return Eval(
-        store::scripts::kSettleFinish,
-        {p + "refund:" + refund_id, p + "refund:" + refund_id + ":events",
-         p + "refund_feed", p + "outbox", p + "ledger", p + "ledger:balances",
-         p + "order:" + order_id, p + "wallet:m-1", p + "fu:notifications",
-         p + "outbox:dead", p + "fu:tasks", p + "attention"},
-        {absl::StrCat(absl::ToUnixMillis(h_->clock().Now())), result, "ref-1",
-         "paid", entry_id, "settlement", "wallet", "settlement:stale", "1",
-         ""});
+  absl::StatusOr<settlement::SettleFinishReply> Finish(
+      const std::string& refund_id, settlement::SettleFinishResult result,
+      const std::string& entry_id, const std::string& order_id) {
+    auto reply = Eval(settlement::scripts::kSettleFinish,
+                      settlement::BuildSettleFinishCall(
+                          keys_, settlement::SettleFinishRequest{
+                                     .partition = P(),
+                                     .refund_id = refund_id,
+                                     .member_id = "m-1",
+                                     .order_id = order_id,
+                                     .now = h_->clock().Now(),
+                                     .result = result,
+                                     .provider_reference = "ref-1",
+                                     .reason = "paid",
+                                     .entry_id = entry_id,
+                                     .group = "settlement",
+                                     .fallback = "wallet",
+                                     .actor = "settlement:stale",
+                                     .deliveries = 1,
+                                     .entry = ""}));
+    if (!reply.ok()) return reply.status();
+    return settlement::ParseSettleFinishReply(*reply);
   }
 
   // Takes m-1's outbox entries as consumer `consumer` (they become
   // pending), as a worker does; their ids.
   std::vector<std::string> TakeEntries(const std::string& consumer) {
-    (void)h_->Redis({"XGROUP", "CREATE", Prefix() + "outbox", "settlement", "0",
-                     "MKSTREAM"});
+    (void)h_->Redis({"XGROUP", "CREATE", keys_.OutboxKey(P()), "settlement",
+                     "0", "MKSTREAM"});
     auto read =
         h_->Redis({"XREADGROUP", "GROUP", "settlement", consumer, "COUNT",
-                   "100", "STREAMS", Prefix() + "outbox", ">"});
+                   "100", "STREAMS", keys_.OutboxKey(P()), ">"});
     std::vector<std::string> ids;
     if (read.ok() && !read->elements.empty()) {
       for (const auto& entry : read->elements[0].elements[1].elements) {
@@ -320,8 +328,8 @@ class SettlementTest : public ::testing::Test {
   std::vector<std::map<std::string, std::string>> Postings(
       const std::string& refund_id) {
     std::vector<std::map<std::string, std::string>> out;
-    for (auto& e :
-         StreamEntries(*h_->Redis({"XRANGE", Prefix() + "ledger", "-", "+"}))) {
+    for (auto& e : StreamEntries(
+             *h_->Redis({"XRANGE", keys_.LedgerKey(P()), "-", "+"}))) {
       if (e["txn"] == refund_id) out.push_back(e);
     }
     return out;
@@ -407,7 +415,7 @@ TEST_F(SettlementTest, WalletRefundSettlesWithLedgerAndWalletInStep) {
   EXPECT_EQ(settled.state(), v1::REFUND_STATE_SUCCEEDED);
   EXPECT_EQ(settled.amount_minor(), accepted.amount_minor());
 
-  auto wallet = h_->Redis({"HGETALL", Prefix() + "wallet:m-1"});
+  auto wallet = h_->Redis({"HGETALL", keys_.WalletKey(P(), "m-1")});
   auto fields = Fields(*wallet);
   EXPECT_EQ(fields["bal:EUR"], absl::StrCat(accepted.amount_minor()));
   EXPECT_EQ(fields["tx:" + accepted.refund_id()],
@@ -416,7 +424,7 @@ TEST_F(SettlementTest, WalletRefundSettlesWithLedgerAndWalletInStep) {
   EXPECT_EQ(Balance("payable:member:m-1:wallet:EUR"), 0);
   EXPECT_EQ(Balance("wallet:member:m-1:EUR"), -accepted.amount_minor());
   EXPECT_EQ(PendingEntries(), 0);
-  auto outbox = h_->Redis({"XLEN", Prefix() + "outbox"});
+  auto outbox = h_->Redis({"XLEN", keys_.OutboxKey(P())});
   EXPECT_EQ(outbox->integer, 0) << "acknowledged entries are deleted";
 
   // The audit trail: creation by the policy, then the worker's transitions.
@@ -432,7 +440,7 @@ TEST_F(SettlementTest, WalletRefundSettlesWithLedgerAndWalletInStep) {
   EXPECT_EQ(full.events(2).actor(), "settlement:test-worker");
 
   // The member hears about it: on its way at commit, then settled.
-  auto notes = h_->Redis({"XRANGE", Prefix() + "fu:notifications", "-", "+"});
+  auto notes = h_->Redis({"XRANGE", keys_.NotificationsKey(P()), "-", "+"});
   auto entries = StreamEntries(*notes);
   ASSERT_EQ(entries.size(), 2u);
   EXPECT_EQ(entries[0]["kind"], "refund_on_its_way");
@@ -527,7 +535,7 @@ TEST_F(SettlementTest, DeclinedCardRefundBecomesWalletCreditByPolicy) {
   EXPECT_EQ(settled.state(), v1::REFUND_STATE_SUCCEEDED);
   EXPECT_EQ(settled.instrument(), v1::INSTRUMENT_WALLET);
   EXPECT_THAT(settled.state_reason(), HasSubstr("fallback_wallet"));
-  auto wallet = h_->Redis({"HGET", Prefix() + "wallet:m-1", "bal:EUR"});
+  auto wallet = h_->Redis({"HGET", keys_.WalletKey(P(), "m-1"), "bal:EUR"});
   EXPECT_EQ(wallet->str, absl::StrCat(accepted.amount_minor()));
   EXPECT_EQ(SandboxPaid(accepted.refund_id()), 0);
   EXPECT_EQ(LedgerSum(), 0);
@@ -537,8 +545,7 @@ TEST_F(SettlementTest, DeclinedWithoutFallbackFailsAndRestoresTheOrder) {
   StartApp();
   RecordOrder("o-1");
   const v1::Refund accepted = Rate("k-1", "o-1").decision().refund();
-  auto order_key = h_->Redis({"KEYS", "mg:*:order:o-1"});
-  const std::string key = order_key->elements[0].str;
+  const std::string key = keys_.OrderKey("m-1", "o-1");
   EXPECT_EQ(h_->Redis({"HGET", key, "refunded_minor"})->str,
             absl::StrCat(accepted.amount_minor()));
   StartWorker("decline=1", /*fallback=*/"");
@@ -549,7 +556,7 @@ TEST_F(SettlementTest, DeclinedWithoutFallbackFailsAndRestoresTheOrder) {
   EXPECT_EQ(LedgerSum(), 0);
   EXPECT_EQ(Balance("payable:member:m-1:original_payment:EUR"), 0);
   EXPECT_EQ(Balance("expense:refunds:original_payment:EUR"), 0);
-  auto notes = h_->Redis({"XRANGE", Prefix() + "fu:notifications", "-", "+"});
+  auto notes = h_->Redis({"XRANGE", keys_.NotificationsKey(P()), "-", "+"});
   EXPECT_EQ(StreamEntries(*notes).back()["kind"], "refund_failed");
 }
 
@@ -565,12 +572,12 @@ TEST_F(SettlementTest,
   EXPECT_EQ(settled.state(), v1::REFUND_STATE_NEEDS_ATTENTION);
   EXPECT_EQ(SandboxPaid(refund_id), 0);
   auto dead =
-      StreamEntries(*h_->Redis({"XRANGE", Prefix() + "outbox:dead", "-", "+"}));
+      StreamEntries(*h_->Redis({"XRANGE", keys_.DeadOutboxKey(P()), "-", "+"}));
   ASSERT_EQ(dead.size(), 1u);
   EXPECT_EQ(dead[0]["refund_id"], refund_id);
   EXPECT_EQ(dead[0]["reason"], "max_deliveries_exceeded");
   auto tasks =
-      StreamEntries(*h_->Redis({"XRANGE", Prefix() + "fu:tasks", "-", "+"}));
+      StreamEntries(*h_->Redis({"XRANGE", keys_.TasksKey(P()), "-", "+"}));
   EXPECT_EQ(tasks.back()["kind"], "settlement_attention");
   // Still owed to the member: the money stays payable for an operator.
   EXPECT_EQ(Balance("payable:member:m-1:original_payment:EUR"),
@@ -582,23 +589,23 @@ TEST_F(SettlementTest, PoisonEntryGoesToTheDeadLetterStreamAndNothingElse) {
   StartApp();
   // An entry naming no refund that exists, and one that is not even valid.
   ASSERT_TRUE(
-      h_->Redis({"XADD", Prefix() + "outbox", "*", "type", "refund_accepted",
+      h_->Redis({"XADD", keys_.OutboxKey(P()), "*", "type", "refund_accepted",
                  "refund_id", "rf_0_ffffffffffffffffffffffff", "member_id",
                  "m-1", "order_id", "o-x"})
           .ok());
   ASSERT_TRUE(
-      h_->Redis({"XADD", Prefix() + "outbox", "*", "garbage", "1"}).ok());
+      h_->Redis({"XADD", keys_.OutboxKey(P()), "*", "garbage", "1"}).ok());
   StartWorker("", "wallet", absl::Milliseconds(100), /*max_deliveries=*/2);
   std::vector<std::map<std::string, std::string>> dead;
   for (int i = 0; i < 500 && dead.size() < 2; ++i) {
     absl::SleepFor(absl::Milliseconds(10));
     dead = StreamEntries(
-        *h_->Redis({"XRANGE", Prefix() + "outbox:dead", "-", "+"}));
+        *h_->Redis({"XRANGE", keys_.DeadOutboxKey(P()), "-", "+"}));
   }
   ASSERT_EQ(dead.size(), 2u);
   EXPECT_THAT(dead[1]["entry"], HasSubstr("garbage=1"));
   EXPECT_EQ(PendingEntries(), 0);
-  auto keys = h_->Redis({"KEYS", "mg:*:refund:*"});
+  auto keys = h_->Redis({"KEYS", store::KeySchema::AllRefundsPattern()});
   EXPECT_TRUE(keys->elements.empty()) << "no refund was invented";
 }
 
@@ -639,11 +646,11 @@ TEST_F(SettlementTest, SameEntryIdInTwoPartitionsIsSettledAtOnceInBoth) {
                              .refund()
                              .refund_id());
   }
-  ASSERT_NE(Prefix("mm-a"), Prefix("mm-b"));
+  ASSERT_NE(P("mm-a"), P("mm-b"));
   // Outbox entry ids are per stream: give both entries the same id, as two
   // commits in the same millisecond in different partitions get.
   for (const auto& [member, id] : refunds) {
-    const std::string outbox = Prefix(member) + "outbox";
+    const std::string outbox = keys_.OutboxKey(P(member));
     auto entries = h_->Redis({"XRANGE", outbox, "-", "+"});
     ASSERT_EQ(entries->elements.size(), 1u);
     std::vector<std::string> argv = {"XADD", outbox, "1700000000000-0"};
@@ -678,7 +685,7 @@ TEST_F(SettlementTest, FollowUpsAreEventsWithAppealIds) {
   ASSERT_TRUE(
       h_->stubs().ratings->SubmitRating(&context, request, &response).ok());
   auto feedback =
-      StreamEntries(*h_->Redis({"XRANGE", Prefix() + "fu:feedback", "-", "+"}));
+      StreamEntries(*h_->Redis({"XRANGE", keys_.FeedbackKey(P()), "-", "+"}));
   ASSERT_FALSE(feedback.empty());
   for (auto& event : feedback) {
     EXPECT_THAT(event["appeal_id"], HasSubstr("ap_"));
@@ -687,7 +694,7 @@ TEST_F(SettlementTest, FollowUpsAreEventsWithAppealIds) {
                 ::testing::AnyOf("courier_feedback", "store_feedback"));
   }
   auto decisions =
-      StreamEntries(*h_->Redis({"XRANGE", Prefix() + "decisions", "-", "+"}));
+      StreamEntries(*h_->Redis({"XRANGE", keys_.DecisionsKey(P()), "-", "+"}));
   ASSERT_EQ(decisions.size(), 1u);
   EXPECT_EQ(decisions[0]["store_id"], "store-1");
   EXPECT_EQ(decisions[0]["sku.0"], "ICE-CREAM");
@@ -711,7 +718,7 @@ TEST_F(SettlementTest, MarkingAbusiveReversesFeedbackTrustAndWalletCredit) {
   StartWorker("");
   ASSERT_EQ(WaitFinal(refund_id).state(), v1::REFUND_STATE_SUCCEEDED);
   auto feedback_before =
-      StreamEntries(*h_->Redis({"XRANGE", Prefix() + "fu:feedback", "-", "+"}));
+      StreamEntries(*h_->Redis({"XRANGE", keys_.FeedbackKey(P()), "-", "+"}));
   ASSERT_FALSE(feedback_before.empty());
 
   v1::MarkRefundAbusiveRequest mark;
@@ -730,14 +737,15 @@ TEST_F(SettlementTest, MarkingAbusiveReversesFeedbackTrustAndWalletCredit) {
             static_cast<int>(feedback_before.size()));
   EXPECT_EQ(marked.refund().state(), v1::REFUND_STATE_REVERSED);
   auto feedback_after =
-      StreamEntries(*h_->Redis({"XRANGE", Prefix() + "fu:feedback", "-", "+"}));
+      StreamEntries(*h_->Redis({"XRANGE", keys_.FeedbackKey(P()), "-", "+"}));
   ASSERT_EQ(feedback_after.size(), 2 * feedback_before.size());
   for (size_t i = 0; i < feedback_before.size(); ++i) {
     auto& reversal = feedback_after[feedback_before.size() + i];
     EXPECT_EQ(reversal["kind"], "feedback_reversed");
     EXPECT_EQ(reversal["appeal_id"], feedback_before[i]["appeal_id"]);
   }
-  EXPECT_EQ(h_->Redis({"HGET", Prefix() + "wallet:m-1", "bal:EUR"})->str, "0");
+  EXPECT_EQ(h_->Redis({"HGET", keys_.WalletKey(P(), "m-1"), "bal:EUR"})->str,
+            "0");
   EXPECT_EQ(LedgerSum(), 0);
   auto stats = h_->Redis({"HGET", keys_.MemberStatsKey("m-1"), "abuse"});
   EXPECT_EQ(stats->str, "1");
@@ -768,7 +776,7 @@ TEST_F(SettlementTest, MarkingAbusiveReversesFeedbackTrustAndWalletCredit) {
   }
   EXPECT_FALSE(marked.newly_marked());
   EXPECT_EQ(
-      StreamEntries(*h_->Redis({"XRANGE", Prefix() + "fu:feedback", "-", "+"}))
+      StreamEntries(*h_->Redis({"XRANGE", keys_.FeedbackKey(P()), "-", "+"}))
           .size(),
       feedback_after.size());
 }
@@ -784,12 +792,19 @@ TEST_F(SettlementTest, AnswerForARefundStillAcceptedLeavesItsEntryPending) {
   std::vector<std::string> entries = TakeEntries("stale");
   ASSERT_EQ(entries.size(), 1u);
   const size_t postings = Postings(accepted.refund_id()).size();
-  for (const char* result : {"succeeded", "declined", "ack"}) {
+  using settlement::SettleFinishResult;
+  for (SettleFinishResult result :
+       {SettleFinishResult::kSucceeded, SettleFinishResult::kDeclined,
+        SettleFinishResult::kAck}) {
     auto finished = Finish(accepted.refund_id(), result, entries[0], "o-w");
     ASSERT_TRUE(finished.ok()) << finished.status();
-    EXPECT_EQ(finished->elements[0].str, "NOT_FINAL") << result;
-    EXPECT_EQ(PendingEntries(), 1) << result << ": the entry was acked";
-    EXPECT_EQ(h_->Redis({"XLEN", Prefix() + "outbox"})->integer, 1) << result;
+    EXPECT_EQ(finished->answer, settlement::SettleFinishAnswer::kNotFinal)
+        << static_cast<int>(result);
+    EXPECT_EQ(finished->state, "ACCEPTED") << static_cast<int>(result);
+    EXPECT_EQ(PendingEntries(), 1)
+        << static_cast<int>(result) << ": the entry was acked";
+    EXPECT_EQ(h_->Redis({"XLEN", keys_.OutboxKey(P())})->integer, 1)
+        << static_cast<int>(result);
   }
   EXPECT_EQ(GetRefund(accepted.refund_id()).state(), v1::REFUND_STATE_ACCEPTED);
   EXPECT_EQ(Postings(accepted.refund_id()).size(), postings)
@@ -799,7 +814,7 @@ TEST_F(SettlementTest, AnswerForARefundStillAcceptedLeavesItsEntryPending) {
   StartWorker("", "wallet", absl::Milliseconds(100));
   EXPECT_EQ(WaitFinal(accepted.refund_id()).state(),
             v1::REFUND_STATE_SUCCEEDED);
-  EXPECT_EQ(h_->Redis({"HGET", Prefix() + "wallet:m-1", "bal:EUR"})->str,
+  EXPECT_EQ(h_->Redis({"HGET", keys_.WalletKey(P(), "m-1"), "bal:EUR"})->str,
             absl::StrCat(accepted.amount_minor()));
   for (int i = 0; i < 300 && PendingEntries() != 0; ++i) {
     absl::SleepFor(absl::Milliseconds(10));
@@ -823,29 +838,33 @@ TEST_F(SettlementTest, StaleEntryOfAFinalRefundIsAckedWithoutChanges) {
       h_->Redis({"HGET", order_key, "refunded_minor"})->str;
 
   // A stale duplicate of its entry arrives with a (late) success.
-  ASSERT_TRUE(h_->Redis({"XADD", Prefix() + "outbox", "*", "type",
+  ASSERT_TRUE(h_->Redis({"XADD", keys_.OutboxKey(P()), "*", "type",
                          "refund_accepted", "refund_id", accepted.refund_id(),
                          "member_id", "m-1", "order_id", "o-1"})
                   .ok());
   std::vector<std::string> entries = TakeEntries("stale");
   ASSERT_EQ(entries.size(), 1u);
-  auto finished = Finish(accepted.refund_id(), "succeeded", entries[0], "o-1");
+  auto finished =
+      Finish(accepted.refund_id(), settlement::SettleFinishResult::kSucceeded,
+             entries[0], "o-1");
   ASSERT_TRUE(finished.ok()) << finished.status();
-  EXPECT_EQ(finished->elements[0].str, "ALREADY");
+  EXPECT_EQ(finished->answer, settlement::SettleFinishAnswer::kAlready);
+  EXPECT_EQ(finished->state, "FAILED");
   EXPECT_EQ(PendingEntries(), 0);
-  EXPECT_EQ(h_->Redis({"XLEN", Prefix() + "outbox"})->integer, 0);
+  EXPECT_EQ(h_->Redis({"XLEN", keys_.OutboxKey(P())})->integer, 0);
 
   // And one more, through a worker.
-  ASSERT_TRUE(h_->Redis({"XADD", Prefix() + "outbox", "*", "type",
+  ASSERT_TRUE(h_->Redis({"XADD", keys_.OutboxKey(P()), "*", "type",
                          "refund_accepted", "refund_id", accepted.refund_id(),
                          "member_id", "m-1", "order_id", "o-1"})
                   .ok());
   StartWorker("");
   for (int i = 0;
-       i < 300 && h_->Redis({"XLEN", Prefix() + "outbox"})->integer != 0; ++i) {
+       i < 300 && h_->Redis({"XLEN", keys_.OutboxKey(P())})->integer != 0;
+       ++i) {
     absl::SleepFor(absl::Milliseconds(10));
   }
-  EXPECT_EQ(h_->Redis({"XLEN", Prefix() + "outbox"})->integer, 0);
+  EXPECT_EQ(h_->Redis({"XLEN", keys_.OutboxKey(P())})->integer, 0);
   EXPECT_EQ(PendingEntries(), 0);
 
   v1::GetRefundResponse after;
@@ -943,7 +962,7 @@ TEST_F(SettlementTest,
   // Again: nothing more happens.
   ASSERT_TRUE(Redrive(accepted.refund_id(), &redriven).ok());
   EXPECT_FALSE(redriven.redriven());
-  EXPECT_EQ(h_->Redis({"XLEN", Prefix() + "outbox"})->integer, 1);
+  EXPECT_EQ(h_->Redis({"XLEN", keys_.OutboxKey(P())})->integer, 1);
   listed.Clear();
   ASSERT_TRUE(ListAttention(&listed).ok());
   EXPECT_EQ(listed.refunds_size(), 0);
@@ -1008,13 +1027,13 @@ TEST_F(SettlementTest, RefundWhoseEntryWasAckedWhileAcceptedIsRequeued) {
   v1::RedriveRefundResponse redriven;
   ASSERT_TRUE(Redrive(accepted.refund_id(), &redriven).ok());
   EXPECT_FALSE(redriven.redriven());
-  EXPECT_EQ(h_->Redis({"XLEN", Prefix() + "outbox"})->integer, 1);
+  EXPECT_EQ(h_->Redis({"XLEN", keys_.OutboxKey(P())})->integer, 1);
   // As settle_finish.lua used to: acknowledged and deleted while ACCEPTED.
   std::vector<std::string> entries = TakeEntries("old");
   ASSERT_EQ(entries.size(), 1u);
   ASSERT_TRUE(
-      h_->Redis({"XACK", Prefix() + "outbox", "settlement", entries[0]}).ok());
-  ASSERT_TRUE(h_->Redis({"XDEL", Prefix() + "outbox", entries[0]}).ok());
+      h_->Redis({"XACK", keys_.OutboxKey(P()), "settlement", entries[0]}).ok());
+  ASSERT_TRUE(h_->Redis({"XDEL", keys_.OutboxKey(P()), entries[0]}).ok());
 
   ASSERT_TRUE(Redrive(accepted.refund_id(), &redriven).ok());
   EXPECT_TRUE(redriven.redriven()) << "orphaned: re-enqueued";
@@ -1022,7 +1041,7 @@ TEST_F(SettlementTest, RefundWhoseEntryWasAckedWhileAcceptedIsRequeued) {
   StartWorker("");
   EXPECT_EQ(WaitFinal(accepted.refund_id()).state(),
             v1::REFUND_STATE_SUCCEEDED);
-  EXPECT_EQ(h_->Redis({"HGET", Prefix() + "wallet:m-1", "bal:EUR"})->str,
+  EXPECT_EQ(h_->Redis({"HGET", keys_.WalletKey(P(), "m-1"), "bal:EUR"})->str,
             absl::StrCat(accepted.amount_minor()));
   v1::GetRefundResponse full;
   GetRefund(accepted.refund_id(), &full);
@@ -1050,8 +1069,11 @@ TEST_F(SettlementTest, RedriveRefusesBadInputAndChangesNothing) {
              "--operator=op-1"});
   EXPECT_EQ(cli.exit_code, 1) << cli.output;
   EXPECT_EQ(Admin({"redrive", "--operator=op-1"}).exit_code, 2);
-  auto keys = h_->Redis({"KEYS", "mg:*:outbox"});
-  EXPECT_TRUE(keys->elements.empty()) << "nothing was enqueued";
+  std::vector<std::string> outboxes = {"EXISTS"};
+  for (int p = 0; p < keys_.partitions(); ++p) {
+    outboxes.push_back(keys_.OutboxKey(p));
+  }
+  EXPECT_EQ(h_->Redis(outboxes)->integer, 0) << "nothing was enqueued";
 }
 
 TEST_F(SettlementTest, AttentionListPagesOldestFirstAcrossPartitions) {
@@ -1115,10 +1137,19 @@ TEST_F(SettlementTest, ReconcileFixResendsWhatTheProviderNeverSaw) {
   // The processor's books say the second was paid (it committed, then the
   // answer was lost).
   auto books =
-      Eval(store::scripts::kSandboxPay, {Prefix("m-2") + "psp:sandbox"},
-           {"pay", paid, absl::StrCat(paid_refund.amount_minor()),
-            "sb_before_outage", ""});
+      Eval(settlement::scripts::kSandboxPay,
+           settlement::BuildSandboxPayCall(
+               keys_, settlement::SandboxPayRequest{
+                          .mode = settlement::SandboxPayRequest::Mode::kPay,
+                          .member_id = "m-2",
+                          .refund_id = paid,
+                          .amount_minor = paid_refund.amount_minor(),
+                          .reference = "sb_before_outage",
+                          .decline_reason = ""}));
   ASSERT_TRUE(books.ok()) << books.status();
+  auto paid_books = settlement::ParseSandboxPayReply(*books);
+  ASSERT_TRUE(paid_books.ok()) << paid_books.status();
+  ASSERT_EQ(paid_books->reference, "sb_before_outage");
 
   testing::CommandResult dry = Admin({"reconcile"});
   EXPECT_EQ(dry.exit_code, 1) << dry.output;
@@ -1218,15 +1249,15 @@ TEST_F(SettlementTest, CheckSeesAReversalPostedToAnotherAccount) {
   const std::string account = "wallet:member:m-1:EUR";
   const std::string wrong = "expense:refunds:wallet:EUR";
   ASSERT_TRUE(
-      h_->Redis({"XADD", Prefix() + "ledger", "*", "txn", granted.refund_id(),
+      h_->Redis({"XADD", keys_.LedgerKey(P()), "*", "txn", granted.refund_id(),
                  "kind", "refund_reversed", "debit", account, "credit", wrong,
                  "amount_minor", "500", "currency", "EUR", "at_ms", "1"})
           .ok());
   ASSERT_TRUE(
-      h_->Redis({"HINCRBY", Prefix() + "ledger:balances", account, "500"})
+      h_->Redis({"HINCRBY", keys_.LedgerBalancesKey(P()), account, "500"})
           .ok());
   ASSERT_TRUE(
-      h_->Redis({"HINCRBY", Prefix() + "ledger:balances", wrong, "-500"}).ok());
+      h_->Redis({"HINCRBY", keys_.LedgerBalancesKey(P()), wrong, "-500"}).ok());
   ASSERT_EQ(LedgerSum(), 0);
   testing::CommandResult check = Admin({"check"});
   EXPECT_EQ(check.exit_code, 1) << check.output;
@@ -1253,7 +1284,7 @@ TEST_F(SettlementTest, AbuseMarkWhileAcceptedReversesOnceItSettles) {
     absl::SleepFor(absl::Milliseconds(10));
   }
   EXPECT_EQ(refund.state(), v1::REFUND_STATE_REVERSED);
-  auto wallet = Fields(*h_->Redis({"HGETALL", Prefix() + "wallet:m-1"}));
+  auto wallet = Fields(*h_->Redis({"HGETALL", keys_.WalletKey(P(), "m-1")}));
   EXPECT_EQ(wallet["bal:EUR"], "0");
   EXPECT_EQ(wallet["reversed:" + accepted.refund_id()],
             absl::StrCat(accepted.amount_minor()));
@@ -1297,7 +1328,8 @@ TEST_F(SettlementTest, AbuseMarkWhileSettlingReversesTheWalletFallback) {
     absl::SleepFor(absl::Milliseconds(10));
   }
   EXPECT_EQ(refund.state(), v1::REFUND_STATE_REVERSED);
-  EXPECT_EQ(h_->Redis({"HGET", Prefix() + "wallet:m-1", "bal:EUR"})->str, "0");
+  EXPECT_EQ(h_->Redis({"HGET", keys_.WalletKey(P(), "m-1"), "bal:EUR"})->str,
+            "0");
   EXPECT_EQ(Balance("expense:refunds:original_payment:EUR"), 0);
   EXPECT_EQ(LedgerSum(), 0);
   StopWorker();
@@ -1316,10 +1348,9 @@ TEST_F(SettlementTest, AbuseMarkWhileSettlingACardRefundLeavesItPaid) {
   EXPECT_EQ(WaitFinal(accepted.refund_id()).state(), v1::REFUND_STATE_SUCCEEDED)
       << "a card refund cannot be pulled back";
   EXPECT_EQ(SandboxPaid(accepted.refund_id()), 1);
-  EXPECT_FALSE(
-      h_->Redis({"HEXISTS", Prefix() + "refund:" + accepted.refund_id(),
-                 "reverse_pending"})
-          ->integer);
+  EXPECT_FALSE(h_->Redis({"HEXISTS", keys_.RefundKey(P(), accepted.refund_id()),
+                          "reverse_pending"})
+                   ->integer);
 }
 
 // --- Dead letters stay in their entry's slot ------------------------------
@@ -1356,7 +1387,7 @@ TEST(SettlementClusterTest, DeadLetterOfAnEntryWithoutMemberIdStaysInItsSlot) {
   store::KeySchema keys = *store::KeySchema::Create(64);
   const int partition = keys.PartitionOf("m-1");
   ASSERT_NE(keys.PartitionOf(""), partition);
-  const std::string outbox = keys.PartitionPrefix(partition) + "outbox";
+  const std::string outbox = keys.OutboxKey(partition);
   ASSERT_TRUE((*redis)
                   ->CommandSync({"XGROUP", "CREATE", outbox, "settlement", "0",
                                  "MKSTREAM"})

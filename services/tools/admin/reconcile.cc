@@ -14,8 +14,10 @@
 #include "services/core/clock.h"
 #include "services/core/status_macros.h"
 #include "services/redis/redis_reply.h"
+#include "services/settlement/lua/scripts.h"
+#include "services/settlement/reconcile_script.h"
+#include "services/settlement/settle_finish_script.h"
 #include "services/store/key_schema.h"
-#include "services/store/lua/scripts.h"
 #include "services/store/refund_store.h"
 #include "services/tools/admin/attention.h"
 #include "services/tools/admin/refund_record.h"
@@ -119,61 +121,65 @@ class Reconciler {
       Report(r, finding, found, "would_record", "", /*resolved=*/false);
       return absl::OkStatus();
     }
-    const std::string now = absl::StrCat(absl::ToUnixMillis(RealClock().Now()));
+    const absl::Time now = RealClock().Now();
     const std::string reason = absl::StrCat(
         "reconciled:", found.reason.empty() ? finding : found.reason);
-    const int p = r.partition;
-    std::vector<std::string> refund_keys = {
-        keys_.RefundKey(p, r.id), keys_.RefundEventsKey(p, r.id),
-        keys_.RefundFeedKey(p), keys_.AttentionKey(p)};
     if (r.state == "NEEDS_ATTENTION") {
+      settlement::ScriptCall reopen = settlement::BuildReconcileRefundCall(
+          keys_, settlement::ReconcileRefundRequest{.partition = r.partition,
+                                                    .refund_id = r.id,
+                                                    .now = now,
+                                                    .actor = kActor,
+                                                    .reason = reason});
       MAKEGOOD_ASSIGN_OR_RETURN(
-          RedisReply reopened, redis_.Eval(store::scripts::kReconcileRefund,
-                                           refund_keys, {now, kActor, reason}));
-      const std::string tag =
-          reopened.elements.empty() ? "" : reopened.elements[0].str;
-      if (tag != "REOPENED") {
+          RedisReply reply,
+          redis_.Eval(settlement::scripts::kReconcileRefund,
+                      std::move(reopen.keys), std::move(reopen.args)));
+      MAKEGOOD_ASSIGN_OR_RETURN(settlement::ReconcileRefundReply reopened,
+                                settlement::ParseReconcileRefundReply(reply));
+      if (reopened.answer != settlement::ReconcileRefundAnswer::kReopened) {
         // SKIPPED: someone else moved it meanwhile (its new state speaks for
         // itself).
-        Report(r, finding, found, "none", tag, tag == "SKIPPED");
+        Report(r, finding, found, "none",
+               settlement::ReconcileRefundAnswerName(reopened.answer),
+               reopened.answer == settlement::ReconcileRefundAnswer::kSkipped);
         return absl::OkStatus();
       }
     }
-    std::vector<std::string> keys = {keys_.RefundKey(p, r.id),
-                                     keys_.RefundEventsKey(p, r.id),
-                                     keys_.RefundFeedKey(p),
-                                     keys_.OutboxKey(p),
-                                     keys_.LedgerKey(p),
-                                     keys_.LedgerBalancesKey(p),
-                                     keys_.OrderKey(r.member_id, r.order_id),
-                                     keys_.WalletKey(p, r.member_id),
-                                     keys_.NotificationsKey(p),
-                                     keys_.DeadOutboxKey(p),
-                                     keys_.TasksKey(p),
-                                     keys_.AttentionKey(p)};
     // No outbox entry is acknowledged (""): a worker still holding one finds
     // the refund final and acknowledges it then.
-    std::vector<std::string> args = {
-        now,
-        found.outcome == PayoutOutcome::kSucceeded ? "succeeded" : "declined",
-        found.provider_reference,
-        reason,
-        "",
-        kGroup,
-        options_.fallback,
-        kActor,
-        "0",
-        ""};
-    MAKEGOOD_ASSIGN_OR_RETURN(RedisReply finished,
-                              redis_.Eval(store::scripts::kSettleFinish,
-                                          std::move(keys), std::move(args)));
-    const auto& e = finished.elements;
-    const std::string tag = e.empty() ? "" : e[0].str;
-    const std::string state = e.size() >= 2 ? e[1].str : "";
-    if (tag == "DONE") ++recorded_;
+    settlement::ScriptCall finish = settlement::BuildSettleFinishCall(
+        keys_, settlement::SettleFinishRequest{
+                   .partition = r.partition,
+                   .refund_id = r.id,
+                   .member_id = r.member_id,
+                   .order_id = r.order_id,
+                   .now = now,
+                   .result = found.outcome == PayoutOutcome::kSucceeded
+                                 ? settlement::SettleFinishResult::kSucceeded
+                                 : settlement::SettleFinishResult::kDeclined,
+                   .provider_reference = found.provider_reference,
+                   .reason = reason,
+                   .entry_id = "",
+                   .group = kGroup,
+                   .fallback = options_.fallback,
+                   .actor = kActor,
+                   .deliveries = 0,
+                   .entry = ""});
+    MAKEGOOD_ASSIGN_OR_RETURN(
+        RedisReply reply,
+        redis_.Eval(settlement::scripts::kSettleFinish, std::move(finish.keys),
+                    std::move(finish.args)));
+    MAKEGOOD_ASSIGN_OR_RETURN(settlement::SettleFinishReply finished,
+                              settlement::ParseSettleFinishReply(reply));
+    const bool done = finished.answer == settlement::SettleFinishAnswer::kDone;
+    if (done) ++recorded_;
     // ALREADY: final meanwhile (a worker finished it first).
-    Report(r, finding, found, tag == "DONE" ? "recorded" : "none",
-           state.empty() ? tag : state, tag == "DONE" || tag == "ALREADY");
+    Report(r, finding, found, done ? "recorded" : "none",
+           finished.state.empty()
+               ? settlement::SettleFinishAnswerName(finished.answer)
+               : finished.state,
+           done || finished.answer == settlement::SettleFinishAnswer::kAlready);
     return absl::OkStatus();
   }
 

@@ -170,15 +170,14 @@ TEST_F(SettlementWorkerTest, SettlesAnAcceptedRefundAndAcksItInTheFinishStep) {
 
   auto finish = redis_.calls("settle_finish");
   ASSERT_EQ(finish.size(), 1u);
-  const std::string prefix = keys_.PartitionPrefix(1);
   EXPECT_THAT(
       finish[0].keys,
       ElementsAre(keys_.RefundKey(1, "rf_1"), keys_.RefundEventsKey(1, "rf_1"),
                   keys_.RefundFeedKey(1), keys_.OutboxKey(1),
                   keys_.LedgerKey(1), keys_.LedgerBalancesKey(1),
-                  prefix + "order:o1", keys_.WalletKey(1, "m1"),
+                  keys_.OrderKeyIn(1, "o1"), keys_.WalletKey(1, "m1"),
                   keys_.NotificationsKey(1), keys_.DeadOutboxKey(1),
-                  prefix + "fu:tasks", keys_.AttentionKey(1)));
+                  keys_.TasksKey(1), keys_.AttentionKey(1)));
   EXPECT_THAT(finish[0].args,
               ElementsAre(absl::StrCat(kNowMs), "succeeded", "re_1", "paid",
                           "5-0", "settlement", "wallet", "settlement:w1", "1",
