@@ -78,7 +78,7 @@ ScriptCall BuildSettleFinishCall(const store::KeySchema& keys,
 
 absl::StatusOr<SettleFinishReply> ParseSettleFinishReply(
     const redis::RedisReply& reply) {
-  auto answer = AnswerOf(reply, kScript);
+  auto answer = TaggedReply(reply, 1, kScript);
   if (!answer.ok()) return answer.status();
   const std::vector<redis::RedisReply>& e = **answer;
   const std::string& tag = e[0].str;

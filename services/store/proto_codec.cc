@@ -19,13 +19,6 @@ std::string SerializeDeterministic(
   return bytes;
 }
 
-absl::StatusOr<std::string> ScriptOutcome(const redis::RedisReply& reply,
-                                          absl::string_view script) {
-  auto elements = redis::ReplyArray(reply, 1, script);
-  if (!elements.ok()) return elements.status();
-  return redis::ReplyText((**elements)[0], script);
-}
-
 absl::StatusOr<makegood::v1::WriteResult> ParseWriteResult(
     absl::string_view outcome) {
   if (outcome == "CREATED") return makegood::v1::WRITE_RESULT_CREATED;

@@ -18,10 +18,6 @@ namespace makegood::store {
 std::string SerializeDeterministic(
     const google::protobuf::MessageLite& message);
 
-// The first element of a script's array reply, e.g. "CREATED".
-absl::StatusOr<std::string> ScriptOutcome(const redis::RedisReply& reply,
-                                          absl::string_view script);
-
 // CREATED / UPDATED / UNCHANGED as the API enum; INTERNAL otherwise.
 absl::StatusOr<makegood::v1::WriteResult> ParseWriteResult(
     absl::string_view outcome);

@@ -5,7 +5,7 @@
 // real admit_rating / commit_rating / stream replies). The reply goes to
 // every reader that takes a whole reply:
 //   - the typed accessors (ReplyText / ReplyInteger / ReplyArray) and
-//     ScriptOutcome + ParseWriteResult of the stores;
+//     ParseUpsertMemberReply (the stores' WriteResult answers);
 //   - a FRESH admit_rating reply, as RatingFlow reads it: ParseAdmitSnapshot
 //     of elements 1-4, the coupon and replaced lines of elements 8-9, and,
 //     when the stored order is one RecordDelivery would have accepted, the
@@ -40,6 +40,7 @@
 #include "services/rating/snapshot.h"
 #include "services/redis/redis_reply.h"
 #include "services/store/proto_codec.h"
+#include "services/store/upsert_member_script.h"
 #include "tests/fuzz/decision_checks.h"
 #include "tests/fuzz/fuzz_check.h"
 #include "tests/fuzz/reply_text.h"
@@ -84,14 +85,11 @@ void Accessors(const makegood::redis::RedisReply& reply) {
   }
   auto array = makegood::redis::ReplyArray(reply, 2, "fuzz");
   if (array.ok()) FUZZ_CHECK((*array)->size() >= 2);
-  auto outcome = makegood::store::ScriptOutcome(reply, "fuzz");
-  if (outcome.ok()) {
-    auto result = makegood::store::ParseWriteResult(*outcome);
-    if (result.ok()) {
-      FUZZ_CHECK(*outcome == "CREATED" || *outcome == "UPDATED" ||
-                 *outcome == "UNCHANGED")
-          << *outcome;
-    }
+  auto written = makegood::store::ParseUpsertMemberReply(reply);
+  if (written.ok()) {
+    const std::string& tag = reply.elements.at(0).str;
+    FUZZ_CHECK(tag == "CREATED" || tag == "UPDATED" || tag == "UNCHANGED")
+        << tag;
   }
 }
 

@@ -171,31 +171,5 @@ TEST(ParseWriteResult, RefusesAnyOtherOutcomeAsInternal) {
   }
 }
 
-TEST(ScriptOutcome, ReturnsTheFirstElementOfTheArray) {
-  redis::RedisReply reply = redis::RedisReply::Array(
-      {redis::RedisReply::String("UPDATED"), redis::RedisReply::Integer(3)});
-  absl::StatusOr<std::string> outcome = ScriptOutcome(reply, "record_delivery");
-  ASSERT_TRUE(outcome.ok()) << outcome.status();
-  EXPECT_EQ(*outcome, "UPDATED");
-  EXPECT_EQ(*ScriptOutcome(redis::RedisReply::Array(
-                               {redis::RedisReply::Status("CREATED")}),
-                           "s"),
-            "CREATED");
-}
-
-TEST(ScriptOutcome, ReportsMalformedRepliesAsInternalNamingTheScript) {
-  for (const redis::RedisReply& reply :
-       {redis::RedisReply::Nil(), redis::RedisReply::String("CREATED"),
-        redis::RedisReply::Array({}),
-        redis::RedisReply::Array({redis::RedisReply::Integer(1)})}) {
-    absl::StatusOr<std::string> outcome =
-        ScriptOutcome(reply, "record_delivery");
-    ASSERT_FALSE(outcome.ok());
-    EXPECT_EQ(outcome.status().code(), absl::StatusCode::kInternal);
-    EXPECT_THAT(std::string(outcome.status().message()),
-                HasSubstr("record_delivery"));
-  }
-}
-
 }  // namespace
 }  // namespace makegood::store
