@@ -17,6 +17,7 @@
 #include "services/auth/admit.h"
 #include "services/core/text.h"
 #include "services/errors/errors.h"
+#include "services/errors/grpc_status.h"
 #include "services/rating/rating_ids.h"
 #include "services/rpc/unary_handler.h"
 

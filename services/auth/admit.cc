@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "services/errors/errors.h"
+#include "services/errors/grpc_status.h"
 
 namespace makegood::auth {
 

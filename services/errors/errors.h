@@ -3,8 +3,9 @@
 // The error model of the public API. Errors are absl::Status values all the
 // way up; rich details travel as Status payloads (google.rpc.BadRequest for
 // field violations, google.rpc.ErrorInfo for machine-readable reasons) and
-// ToGrpcStatus(), the one place where absl meets gRPC, packs them into
-// `grpc-status-details-bin` as a google.rpc.Status.
+// ToGrpcStatus() (grpc_status.h), the one place where absl meets gRPC, packs
+// them into `grpc-status-details-bin` as a google.rpc.Status. This library
+// does not link gRPC: the layers below the handlers build errors without it.
 #pragma once
 
 #include <string>
@@ -13,7 +14,6 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
-#include "grpcpp/support/status.h"
 
 namespace makegood {
 
@@ -51,9 +51,5 @@ absl::Status ErrorWithReason(absl::StatusCode code, absl::string_view reason,
 
 // The reason attached by ErrorWithReason, or "" if none.
 std::string ErrorReason(const absl::Status& status);
-
-// absl -> gRPC. INTERNAL, DATA_LOSS and UNKNOWN messages are replaced by a
-// generic text (the original is logged) so internals never reach callers.
-grpc::Status ToGrpcStatus(const absl::Status& status);
 
 }  // namespace makegood

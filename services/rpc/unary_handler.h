@@ -10,7 +10,7 @@
 //   3. work      the call's (usually asynchronous) work, which fills the
 //                response and then calls `finish(status)` exactly once
 //   4. finish    the absl::Status becomes a grpc::Status in one place
-//                (services/errors/errors.h: ToGrpcStatus)
+//                (services/errors/grpc_status.h: ToGrpcStatus)
 //
 // A handler states only what is its own: its method name, its validation and
 // its work. Calls are counted and timed by the RPC interceptor
@@ -48,6 +48,7 @@
 #include "services/auth/authenticator.h"
 #include "services/auth/principal.h"
 #include "services/errors/errors.h"
+#include "services/errors/grpc_status.h"
 
 namespace makegood::rpc {
 

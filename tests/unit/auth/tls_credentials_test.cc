@@ -27,6 +27,7 @@
 #include "services/auth/credential_files.h"
 #include "services/core/clock.h"
 #include "services/errors/errors.h"
+#include "services/errors/grpc_status.h"
 #include "tests/unit/auth/test_tokens.h"
 
 namespace makegood::auth {

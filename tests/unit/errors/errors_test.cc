@@ -9,6 +9,7 @@
 #include "google/rpc/status.pb.h"
 #include "grpcpp/support/status.h"
 #include "gtest/gtest.h"
+#include "services/errors/grpc_status.h"
 
 namespace makegood::api {
 namespace {
