@@ -65,6 +65,10 @@ absl::Status Aggregator::Open(
   for (int p = 0; p < keys_.partitions(); ++p) {
     c.streams.push_back(keys_.DecisionsKey(p));
   }
+  if (options_.share_partitions) {
+    c.members_key = keys_.ConsumersKey(options_.group);
+    c.member_ttl = options_.member_ttl;
+  }
   c.block = options_.block;
   c.retry_after = options_.retry_after;
   c.read_count = options_.read_count;

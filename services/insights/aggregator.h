@@ -61,6 +61,12 @@ struct AggregatorOptions {
   // aggregator resumes its own pending entries at once.
   std::string consumer = "insights";
   std::string group = "insights";
+  // The replicas share the partitions (streams/membership.h): each reads
+  // the streams it owns, and a replica's share moves to the others when it
+  // stops (at once) or dies (after member_ttl). false: every replica reads
+  // every partition.
+  bool share_partitions = true;
+  absl::Duration member_ttl = absl::Seconds(6);
   // How long XREADGROUP blocks waiting for new entries.
   absl::Duration block = absl::Milliseconds(500);
   // Pending entries idle this long (a failed fold, a dead consumer's) are

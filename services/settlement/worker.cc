@@ -104,6 +104,10 @@ absl::Status SettlementWorker::Open(
     c.streams.push_back(keys_.OutboxKey(p));
     c.dead_letter_streams.push_back(keys_.DeadOutboxKey(p));
   }
+  if (options_.share_partitions) {
+    c.members_key = keys_.ConsumersKey(options_.group);
+    c.member_ttl = options_.member_ttl;
+  }
   c.block = options_.block;
   c.retry_after = options_.retry_after;
   c.read_count = options_.max_in_flight;

@@ -65,6 +65,12 @@ struct WorkerOptions {
   // worker resumes its own pending entries at once.
   std::string consumer = "worker";
   std::string group = "settlement";
+  // The replicas share the partitions (streams/membership.h): each reads
+  // the streams it owns, and a replica's share moves to the others when it
+  // stops (at once) or dies (after member_ttl). false: every replica reads
+  // every partition.
+  bool share_partitions = true;
+  absl::Duration member_ttl = absl::Seconds(6);
   // The provider of card (original payment) refunds: "sandbox" or "http".
   std::string card_provider = "sandbox";
   // What a declined card refund becomes: "wallet" (credit) or "" (FAILED).

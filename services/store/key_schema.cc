@@ -78,6 +78,10 @@ std::string KeySchema::AgentBudgetKey(absl::string_view agent_id,
                       day);
 }
 
+std::string KeySchema::ConsumersKey(absl::string_view group) const {
+  return absl::StrCat("mg:{w", Fnv1a64(group) % 16384, "}:consumers:", group);
+}
+
 std::string KeySchema::IdempotencyKey(int partition,
                                       absl::string_view scope_hash) const {
   return absl::StrCat(PartitionPrefix(partition), "idem:", scope_hash);

@@ -35,6 +35,7 @@
 //   mg:{p<N>}:ins:<dim>:<m|h>:<subject>     hash    insights aggregates per bucket
 //   mg:{c<H>}:rl:c:<client_id>              string  client's rate limiter (H = hash of client)
 //   mg:{g<H>}:agent:<agent_id>:<day>        hash    support agent's goodwill budget of a day
+//   mg:{w<H>}:consumers:<group>             hash    live consumers of a group (H = hash of group)
 // clang-format on
 //
 // Partition = FNV-1a-64(id) mod P. P is fixed per deployment: it is recorded
@@ -80,6 +81,9 @@ class KeySchema {
   // A support agent's goodwill budget for one day (`day` = days since the
   // epoch), in a slot of its own like a client's limiter.
   std::string AgentBudgetKey(absl::string_view agent_id, int64_t day) const;
+  // The live consumers of a stream consumer group, by which they share its
+  // streams (streams/membership.h), in a slot of its own.
+  std::string ConsumersKey(absl::string_view group) const;
 
   // Keys of one partition (0 <= partition < partitions()); the partition is
   // that of the member (or, for OrderOwnerKey, the order id).

@@ -6,6 +6,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "services/core/log.h"
 #include "services/redis/hiredis_client.h"
@@ -83,6 +84,11 @@ absl::Status StreamConsumer::Open() {
         ": read_count, reclaim_count and max_in_flight must be >= 1, "
         "max_deliveries >= 0"));
   }
+  if (!options_.members_key.empty() &&
+      options_.member_ttl < absl::Milliseconds(30)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(n, ": member_ttl must be >= 30ms"));
+  }
   if ((options_.max_deliveries > 0 || options_.on_backlog) &&
       options_.dead_letter_streams.size() != options_.streams.size()) {
     return absl::InvalidArgumentError(
@@ -94,6 +100,13 @@ absl::Status StreamConsumer::Open() {
   auto blocking = factory_();
   if (!blocking.ok()) return blocking.status();
   blocking_ = *std::move(blocking);
+  if (!options_.members_key.empty()) {
+    membership_ = std::make_unique<Membership>(
+        *blocking_, options_.members_key, options_.consumer,
+        static_cast<int>(options_.streams.size()), options_.member_ttl);
+    absl::MutexLock lock(&mu_);
+    owned_.assign(options_.streams.size(), false);
+  }
   pending_after_.assign(options_.streams.size(), "0");
   pending_done_.assign(options_.streams.size(), false);
   return absl::OkStatus();
@@ -116,6 +129,17 @@ absl::Status StreamConsumer::Start() {
 void StreamConsumer::Stop(absl::Duration grace) {
   if (stopping_.exchange(true)) return;
   if (thread_.joinable()) thread_.join();
+  if (membership_ != nullptr) {
+    {
+      absl::MutexLock lock(&mu_);
+      owned_.assign(options_.streams.size(), false);
+    }
+    // The others take this consumer's share at their next beat.
+    if (absl::Status left = membership_->Leave(); !left.ok()) {
+      Log(LogLevel::kWarning, absl::StrCat(options_.name, "_leave_failed"),
+          {{"consumer", options_.consumer}, {"error", left.ToString()}});
+    }
+  }
   absl::MutexLock lock(&mu_);
   auto idle = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
     return in_flight_.empty();
@@ -126,6 +150,42 @@ void StreamConsumer::Stop(absl::Duration grace) {
 ConsumerStats StreamConsumer::stats() const {
   absl::MutexLock lock(&mu_);
   return stats_;
+}
+
+std::vector<bool> StreamConsumer::owned() const {
+  if (membership_ == nullptr) {
+    return std::vector<bool>(options_.streams.size(), true);
+  }
+  absl::MutexLock lock(&mu_);
+  return owned_;
+}
+
+bool StreamConsumer::Owns(size_t stream) const {
+  return membership_ == nullptr || membership_->owned()[stream];
+}
+
+void StreamConsumer::BeatIfDue() {
+  if (membership_ == nullptr || MonotonicNow() < next_beat_) return;
+  const std::vector<bool> before = membership_->owned();
+  absl::Status beat = membership_->Beat();
+  next_beat_ = MonotonicNow() + membership_->ttl() / 3;
+  if (!beat.ok()) {
+    Log(LogLevel::kWarning, absl::StrCat(options_.name, "_beat_failed"),
+        {{"consumer", options_.consumer}, {"error", beat.ToString()}});
+    return;
+  }
+  if (membership_->owned() == before) return;
+  {
+    absl::MutexLock lock(&mu_);
+    owned_ = membership_->owned();
+  }
+  const int64_t owned = std::count(membership_->owned().begin(),
+                                   membership_->owned().end(), true);
+  Log(LogLevel::kInfo, absl::StrCat(options_.name, "_streams_owned"),
+      {{"consumer", options_.consumer},
+       {"owned", owned},
+       {"streams", static_cast<int64_t>(options_.streams.size())},
+       {"members", absl::StrJoin(membership_->live(), ",")}});
 }
 
 absl::Duration StreamConsumer::MonotonicNow() const {
@@ -158,6 +218,7 @@ void StreamConsumer::Poll() {
       return;
     }
   }
+  BeatIfDue();
   if (!own_pending_read_) {
     // On failure it is tried again next pass, from where it stopped; the
     // pass goes on, so reclaiming works even where this read cannot (a
@@ -254,6 +315,7 @@ void StreamConsumer::Reclaim() {
       absl::StrCat(absl::ToInt64Milliseconds(options_.retry_after));
   const std::vector<std::string>& streams = options_.streams;
   for (size_t s = 0; s < streams.size() && !stopping_.load(); ++s) {
+    if (!Owns(s)) continue;  // Its owner takes over what is stale there.
     std::string cursor = "0-0";
     do {
       auto reply = blocking_->CommandSync(
@@ -305,7 +367,19 @@ void StreamConsumer::ReadNew() {
            std::min<size_t>(in_flight_.size(), options_.max_in_flight);
   }
   if (room == 0) return;
-  const std::vector<std::string>& streams = options_.streams;
+  // The streams this consumer owns, and their indexes in options_.streams.
+  std::vector<std::string> streams;
+  std::vector<int> index;
+  for (size_t s = 0; s < options_.streams.size(); ++s) {
+    if (!Owns(s)) continue;
+    streams.push_back(options_.streams[s]);
+    index.push_back(static_cast<int>(s));
+  }
+  if (streams.empty()) {
+    // Nothing to read until a beat gives this consumer a share.
+    Pause(std::min(options_.block, options_.member_ttl / 3));
+    return;
+  }
   std::vector<std::string> argv = {
       "XREADGROUP",   "GROUP",
       options_.group, options_.consumer,
@@ -321,6 +395,7 @@ void StreamConsumer::ReadNew() {
     return;
   }
   for (StreamEntry& entry : EntriesOfRead(*reply, streams)) {
+    entry.stream = index[static_cast<size_t>(entry.stream)];
     Dispatch(std::move(entry));
   }
 }

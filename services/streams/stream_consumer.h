@@ -17,6 +17,12 @@
 //      with `max_deliveries` set, asks XPENDING how often each was delivered
 //      and hands those delivered more often to the dead-letter hook;
 //   5. reads new entries (XREADGROUP ... BLOCK `block` ... >).
+// With `members_key` set, the consumers of the group share its streams
+// (membership.h): each pass first beats (every member_ttl / 3), and steps 4
+// and 5 cover only the streams this consumer owns; its own pending entries
+// (step 3) are resumed on every stream. A clean Stop leaves the group, so
+// the others take its share at once; a dead consumer's share moves after
+// member_ttl, and its pending entries are then reclaimed by their new owners.
 // Every entry goes to the handler, at most `max_in_flight` at once and never
 // twice at once (an entry reclaimed while still in flight here is skipped).
 // The handler acknowledges the entry (Ack, or atomically in its own script)
@@ -66,6 +72,7 @@
 #include "services/core/clock.h"
 #include "services/redis/redis_client.h"
 #include "services/redis/redis_options.h"
+#include "services/streams/membership.h"
 
 namespace makegood::streams {
 
@@ -119,6 +126,11 @@ struct ConsumerOptions {
   int max_deliveries = 0;
   // Wait after a failed group creation.
   absl::Duration group_retry = absl::Seconds(1);
+  // If set, the group's members hash (membership.h): the consumers of the
+  // group share its streams. Empty: this consumer reads every stream.
+  std::string members_key;
+  // How long a member counts as live without a beat; beats every ttl / 3.
+  absl::Duration member_ttl = absl::Seconds(6);
   // Every `backlog_interval`: entries in all streams and dead-letter streams.
   std::function<void(int64_t entries, int64_t dead_letters)> on_backlog;
   absl::Duration backlog_interval = absl::Seconds(5);
@@ -163,6 +175,9 @@ class StreamConsumer {
 
   const ConsumerOptions& options() const { return options_; }
   ConsumerStats stats() const;
+  // The streams this consumer reads new entries from and reclaims on (all of
+  // them without members_key), as of its last beat.
+  std::vector<bool> owned() const;
 
  private:
   absl::Duration MonotonicNow() const;
@@ -173,6 +188,9 @@ class StreamConsumer {
   void Reclaim();
   void ReadNew();
   void ReportBacklog();
+  // Beats when due and logs a change of the streams owned.
+  void BeatIfDue();
+  bool Owns(size_t stream) const;
   // Waits for room; hands the entry out unless it is in flight already.
   void Dispatch(StreamEntry entry);
   void DeadLetter(StreamEntry entry, Done done);
@@ -196,11 +214,14 @@ class StreamConsumer {
   std::vector<bool> pending_done_;
   absl::Duration next_reclaim_ = -absl::InfiniteDuration();
   absl::Duration next_backlog_ = -absl::InfiniteDuration();
+  std::unique_ptr<Membership> membership_;  // With members_key only.
+  absl::Duration next_beat_ = -absl::InfiniteDuration();
 
   mutable absl::Mutex mu_;
   // "<stream index>/<entry id>": entry ids are per stream.
   absl::flat_hash_set<std::string> in_flight_ ABSL_GUARDED_BY(mu_);
   ConsumerStats stats_ ABSL_GUARDED_BY(mu_);
+  std::vector<bool> owned_ ABSL_GUARDED_BY(mu_);  // For owned().
 };
 
 // The production blocking client of a consumer: a HiredisClient on

@@ -48,6 +48,11 @@ class AggregatorTest : public ::testing::Test {
  protected:
   AggregatorTest() : keys_(*store::KeySchema::Create(2)) {
     options_.consumer = "a1";
+    // Alone in its group: it owns every partition (streams/membership.h).
+    redis_.On("membership", [](const testing::FakeRedis::Call&) {
+      return absl::StatusOr<redis::RedisReply>(
+          testing::Reply({testing::Reply("a1")}));
+    });
     options_.retry_after = absl::Seconds(10);
     options_.monotonic_now = [this] { return monotonic_; };
     options_.sleep = [](absl::Duration) {};

@@ -85,6 +85,11 @@ class SettlementWorkerTest : public ::testing::Test {
  protected:
   SettlementWorkerTest() : keys_(*store::KeySchema::Create(2)) {
     options_.consumer = "w1";
+    // Alone in its group: it owns every partition (streams/membership.h).
+    redis_.On("membership", [](const testing::FakeRedis::Call&) {
+      return absl::StatusOr<redis::RedisReply>(
+          testing::Reply({testing::Reply("w1")}));
+    });
     options_.retry_after = absl::Seconds(4);
     options_.max_deliveries = 3;
     options_.monotonic_now = [this] { return monotonic_; };
