@@ -589,6 +589,12 @@ TEST_F(SettlementE2eTest, AdminRefusesBadUsageAndUnreachableRedis) {
   ASSERT_TRUE(wrong_partitions.ok());
   EXPECT_EQ(wrong_partitions->exit_code, 2);
   EXPECT_THAT(wrong_partitions->output, HasSubstr("64"));
+  // Schema 1 data (plain partition tags) would look like an empty deployment.
+  ASSERT_TRUE(Redis({"HSET", "mg:meta", "schema_version", "1"}).ok());
+  auto old_schema = RunCommand({kAdmin, "check", "--redis=" + url_});
+  ASSERT_TRUE(old_schema.ok());
+  EXPECT_EQ(old_schema->exit_code, 2);
+  EXPECT_THAT(old_schema->output, HasSubstr("Partition tags"));
   ASSERT_TRUE(redis_->Stop().ok());
   auto down = RunCommand({kAdmin, "check", "--redis=" + url_});
   ASSERT_TRUE(down.ok());

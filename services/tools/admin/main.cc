@@ -66,6 +66,7 @@
 #include "services/core/status_macros.h"
 #include "services/redis/redis_options.h"
 #include "services/redis/redis_reply.h"
+#include "services/store/check_schema_script.h"
 #include "services/store/key_schema.h"
 #include "services/tools/admin/attention.h"
 #include "services/tools/admin/blocking_redis.h"
@@ -91,6 +92,17 @@ absl::StatusOr<store::KeySchema> Partitions(BlockingRedis& redis,
   if (meta.is_text() && !absl::SimpleAtoi(meta.str, &recorded)) {
     return absl::FailedPreconditionError(
         absl::StrCat("mg:meta partitions is \"", meta.str, "\""));
+  }
+  // Data of another schema (e.g. version 1's plain partition tags) would
+  // look like an empty deployment: refused, as the server refuses it.
+  MAKEGOOD_ASSIGN_OR_RETURN(
+      RedisReply version,
+      redis.Run({"HGET", store::KeySchema::MetaKey(), "schema_version"}));
+  int64_t recorded_version = 0;
+  if (version.is_text() && (!absl::SimpleAtoi(version.str, &recorded_version) ||
+                            recorded_version != store::kSchemaVersion)) {
+    return store::CheckRecordedSchema(
+        {.partitions = recorded, .schema_version = recorded_version}, recorded);
   }
   if (options.partitions != 0 && recorded != 0 &&
       options.partitions != recorded) {
