@@ -46,9 +46,10 @@ absl::Status CheckRecordedSchema(const CheckSchemaReply& recorded,
     absl::StrAppend(
         &what,
         ". Schema 1 keys use the plain partition tags {p<N>}, which this "
-        "release does not read (it uses balanced tags {p<N>.<s>}): finish "
-        "with the old release (drain it, settle every refund, run "
-        "makegood_admin check) and start this one on an empty Redis; see "
+        "release does not read (it uses balanced tags {p<N>.<s>}): with "
+        "every server stopped, rename the keys to the new tags and set "
+        "schema_version 2, or let the old release drain (every refund "
+        "settled) and start this one on an empty Redis; see "
         "docs/ARCHITECTURE.md, \"Partition tags\"");
   } else if (recorded.schema_version > kSchemaVersion) {
     absl::StrAppend(&what, ". The data was written by a newer release");
