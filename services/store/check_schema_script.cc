@@ -47,9 +47,10 @@ absl::Status CheckRecordedSchema(const CheckSchemaReply& recorded,
         &what,
         ". Schema 1 keys use the plain partition tags {p<N>}, which this "
         "release does not read (it uses balanced tags {p<N>.<s>}): with "
-        "every server stopped, rename the keys to the new tags and set "
-        "schema_version 2, or let the old release drain (every refund "
-        "settled) and start this one on an empty Redis; see "
+        "every server stopped, run makegood_admin migrate-tags (it renames "
+        "the keys to the new tags, then records schema_version 2), or let "
+        "the old release drain (every refund settled) and start this one on "
+        "an empty Redis; see "
         "docs/ARCHITECTURE.md, \"Partition tags\"");
   } else if (recorded.schema_version > kSchemaVersion) {
     absl::StrAppend(&what, ". The data was written by a newer release");

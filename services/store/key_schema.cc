@@ -222,8 +222,15 @@ std::string KeySchema::ClientLimiterKey(absl::string_view client_id) const {
 
 std::string KeySchema::AgentBudgetKey(absl::string_view agent_id,
                                       int64_t day) const {
-  return absl::StrCat("mg:{", tags_->agent_tags[PartitionOf(agent_id)],
+  return absl::StrCat("mg:{", AgentTag(PartitionOf(agent_id)),
                       "}:agent:", agent_id, ":", day);
+}
+
+std::string KeySchema::AgentTag(int partition) const {
+  if (partition < 0 || partition >= partitions_) {
+    return absl::StrCat("g", partition);
+  }
+  return tags_->agent_tags[partition];
 }
 
 std::string KeySchema::IdempotencyKey(int partition,

@@ -115,6 +115,9 @@ class KeySchema {
   // A support agent's goodwill budget for one day (`day` = days since the
   // epoch), in a slot of its own like a client's limiter.
   std::string AgentBudgetKey(absl::string_view agent_id, int64_t day) const;
+  // The tag of the agent budget keys of partition `partition` (without
+  // braces, e.g. "g12.ggk" of 64), in that partition's slot.
+  std::string AgentTag(int partition) const;
 
   // Keys of one partition (0 <= partition < partitions()); the partition is
   // that of the member (or, for OrderOwnerKey, the order id).

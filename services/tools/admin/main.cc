@@ -62,6 +62,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
 #include "services/core/log.h"
 #include "services/core/status_macros.h"
 #include "services/redis/redis_options.h"
@@ -71,6 +72,7 @@
 #include "services/tools/admin/attention.h"
 #include "services/tools/admin/blocking_redis.h"
 #include "services/tools/admin/dead_letters.h"
+#include "services/tools/admin/migrate_tags.h"
 #include "services/tools/admin/money_check.h"
 #include "services/tools/admin/options.h"
 #include "services/tools/admin/providers.h"
@@ -136,6 +138,16 @@ int Main(const std::vector<std::string>& args) {
   absl::StatusOr<std::unique_ptr<BlockingRedis>> redis =
       BlockingRedis::Connect(redis_options);
   if (!redis.ok()) return Fail(redis.status());
+  if (options->command == "migrate-tags") {  // Before the schema check.
+    absl::StatusOr<MigrateTagsResult> migrated = MigrateTags(**redis);
+    if (!migrated.ok()) return Fail(migrated.status());
+    std::cout << nlohmann::json{{"renamed", migrated->renamed},
+                                {"already_done", migrated->already_done}}
+                     .dump()
+              << "\n";
+    FlushLogs();
+    return kOk;
+  }
   absl::StatusOr<store::KeySchema> keys = Partitions(**redis, *options);
   if (!keys.ok()) return Fail(keys.status());
 

@@ -234,6 +234,7 @@ TEST(PartitionTags, TagsAreStable) {
   EXPECT_EQ(p64.PartitionTag(63), "p63.7n7");
   EXPECT_EQ(p64.LedgerKey(12), "mg:{p12.4ns}:ledger");
   EXPECT_EQ(p64.AgentBudgetKey("a", 20000), "mg:{g12.ggk}:agent:a:20000");
+  EXPECT_EQ(p64.AgentTag(12), "g12.ggk");
 
   KeySchema p3 = Schema(3);
   EXPECT_EQ(p3.PartitionTag(0), "p0.kib");

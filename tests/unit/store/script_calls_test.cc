@@ -139,7 +139,7 @@ TEST(CheckRecordedSchema, RefusesOldTagDataAndSaysWhatToDo) {
   EXPECT_THAT(status.message(), HasSubstr("schema_version=1"));
   EXPECT_THAT(status.message(), HasSubstr("refusing to serve"));
   EXPECT_THAT(status.message(), HasSubstr("plain partition tags {p<N>}"));
-  EXPECT_THAT(status.message(), HasSubstr("rename the keys"));
+  EXPECT_THAT(status.message(), HasSubstr("makegood_admin migrate-tags"));
   EXPECT_THAT(status.message(), HasSubstr("empty Redis"));
   EXPECT_THAT(status.message(), HasSubstr("Partition tags"));
 }
