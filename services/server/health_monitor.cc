@@ -4,7 +4,6 @@
 #include <utility>
 #include <vector>
 
-#include "absl/strings/str_cat.h"
 #include "services/core/log.h"
 #include "services/store/check_schema_script.h"
 #include "services/store/lua/scripts.h"
@@ -105,16 +104,10 @@ void HealthMonitor::CheckOnce() {
           state->Report(false, recorded.status().ToString());
           return;
         }
-        if (recorded->partitions != partitions ||
-            recorded->schema_version != store::kSchemaVersion) {
-          state->Report(
-              false,
-              absl::StrCat(
-                  "redis holds data for partitions=", recorded->partitions,
-                  " schema_version=", recorded->schema_version,
-                  " but this server has partitions=", partitions,
-                  " schema_version=", store::kSchemaVersion,
-                  "; refusing to serve"));
+        if (absl::Status same =
+                store::CheckRecordedSchema(*recorded, partitions);
+            !same.ok()) {
+          state->Report(false, std::string(same.message()));
           return;
         }
         state->Report(true, "");

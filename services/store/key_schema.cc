@@ -1,13 +1,134 @@
 #include "services/store/key_schema.h"
 
+#include <array>
+
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "services/redis/key_slot.h"
 
 namespace makegood::store {
+
+struct KeySchema::Tags {
+  std::vector<std::string> partition_prefixes;  // "mg:{p<N>.<s>}:"
+  std::vector<std::string> agent_tags;          // "g<N>.<s>"
+};
+
 namespace {
+
+constexpr int kSlotMask = redis::kClusterSlots - 1;
+
+// Tag suffixes are spelled in this alphabet, in this (ASCII) order.
+constexpr absl::string_view kSuffixAlphabet =
+    "0123456789abcdefghijklmnopqrstuvwxyz";
+constexpr int kRadix = static_cast<int>(kSuffixAlphabet.size());
+
+// CRC-16/XMODEM, the Redis Cluster slot hash (redis::KeySlot), continued
+// from `crc` over `data`. redis::KeySlot has the final word: Create checks
+// every tag it picks with it.
+uint16_t Crc16(uint16_t crc, absl::string_view data) {
+  for (unsigned char byte : data) {
+    crc ^= static_cast<uint16_t>(byte) << 8;
+    for (int bit = 0; bit < 8; ++bit) {
+      crc = (crc & 0x8000) != 0 ? static_cast<uint16_t>((crc << 1) ^ 0x1021)
+                                : static_cast<uint16_t>(crc << 1);
+    }
+  }
+  return crc;
+}
+
+// The suffix of length `length` numbered `index` in alphabetical order.
+std::string SpellSuffix(int index, int length) {
+  std::string out(length, kSuffixAlphabet[0]);
+  for (int i = length - 1; i >= 0; --i, index /= kRadix) {
+    out[i] = kSuffixAlphabet[index % kRadix];
+  }
+  return out;
+}
+
+// Finds the shortest, then alphabetically first, suffix that puts a tag in
+// a given slot without trying suffixes one by one (which costs about 16384
+// CRCs per tag). CRC16 with initial value 0 is linear over GF(2), so
+//   crc(prefix + suffix) = crc(prefix + L zero bytes) ^ crc(suffix)
+// for a suffix of length L: the suffix needed is one whose own CRC has a
+// known slot value, looked up in a table per length. Suffixes longer than
+// kTableLength are a head (tried in order) and a tail from the longest
+// table.
+class SuffixFinder {
+ public:
+  static const SuffixFinder& Get() {
+    static const SuffixFinder* const finder = new SuffixFinder();
+    return *finder;
+  }
+
+  // The suffix, or "" if none of up to kMaxLength characters exists (Create
+  // then fails; the unit tests find one of at most 4 for every slot).
+  std::string Find(absl::string_view prefix, int slot) const {
+    const uint16_t start = Crc16(0, prefix);
+    for (int length = 1; length <= kTableLength; ++length) {
+      int index = Lookup(start, length, slot);
+      if (index >= 0) return SpellSuffix(index, length);
+    }
+    int heads = 1;
+    for (int length = kTableLength + 1; length <= kMaxLength; ++length) {
+      heads *= kRadix;
+      const int head_length = length - kTableLength;
+      for (int head = 0; head < heads; ++head) {
+        std::string spelled = SpellSuffix(head, head_length);
+        int index = Lookup(Crc16(start, spelled), kTableLength, slot);
+        if (index >= 0) {
+          return absl::StrCat(spelled, SpellSuffix(index, kTableLength));
+        }
+      }
+    }
+    return "";
+  }
+
+ private:
+  static constexpr int kTableLength = 3;  // 36^3 = 46656 suffixes.
+  static constexpr int kMaxLength = 6;
+
+  SuffixFinder() {
+    int count = 1;
+    for (int length = 1; length <= kTableLength; ++length) {
+      count *= kRadix;
+      std::vector<int32_t>& first = first_[length - 1];
+      first.assign(redis::kClusterSlots, -1);
+      for (int index = 0; index < count; ++index) {
+        int value = Crc16(0, SpellSuffix(index, length)) & kSlotMask;
+        if (first[value] < 0) first[value] = index;
+      }
+    }
+  }
+
+  // The index of the first suffix of `length` (<= kTableLength) that takes
+  // a CRC state `from` to `slot`, or -1.
+  int Lookup(uint16_t from, int length, int slot) const {
+    static constexpr char kZeros[kTableLength] = {};
+    uint16_t shifted = Crc16(from, absl::string_view(kZeros, length));
+    return first_[length - 1][(shifted ^ slot) & kSlotMask];
+  }
+
+  // first_[L - 1][v]: index of the first suffix of length L whose own CRC
+  // has slot value v, or -1 if none has.
+  std::array<std::vector<int32_t>, kTableLength> first_;
+};
+
+// The tag `<letter><partition>.<suffix>` in slot `slot`.
+absl::StatusOr<std::string> BalancedTag(char letter, int partition, int slot) {
+  std::string prefix =
+      absl::StrCat(absl::string_view(&letter, 1), partition, ".");
+  std::string suffix = SuffixFinder::Get().Find(prefix, slot);
+  std::string tag = absl::StrCat(prefix, suffix);
+  if (suffix.empty() || redis::KeySlot(tag) != slot) {
+    return absl::InternalError(
+        absl::StrCat("no hash tag for ", prefix, " in slot ", slot));
+  }
+  return tag;
+}
 
 // FNV-1a, 64 bit: stable across processes, builds and platforms (unlike
 // absl::Hash, which is seeded per process).
@@ -27,15 +148,42 @@ absl::StatusOr<KeySchema> KeySchema::Create(int partitions) {
     return absl::InvalidArgumentError(absl::StrCat(
         "partitions must be 1-", kMaxPartitions, ", got ", partitions));
   }
-  return KeySchema(partitions);
+  auto tags = std::make_shared<Tags>();
+  tags->partition_prefixes.reserve(partitions);
+  tags->agent_tags.reserve(partitions);
+  KeySchema schema(partitions, nullptr);
+  for (int partition = 0; partition < partitions; ++partition) {
+    const int slot = schema.PartitionSlot(partition);
+    absl::StatusOr<std::string> tag = BalancedTag('p', partition, slot);
+    if (!tag.ok()) return tag.status();
+    tags->partition_prefixes.push_back(absl::StrCat("mg:{", *tag, "}:"));
+    absl::StatusOr<std::string> agent = BalancedTag('g', partition, slot);
+    if (!agent.ok()) return agent.status();
+    tags->agent_tags.push_back(*std::move(agent));
+  }
+  schema.tags_ = std::move(tags);
+  return schema;
 }
 
 int KeySchema::PartitionOf(absl::string_view id) const {
   return static_cast<int>(Fnv1a64(id) % static_cast<uint64_t>(partitions_));
 }
 
+int KeySchema::PartitionSlot(int partition) const {
+  return static_cast<int>((2 * int64_t{partition} + 1) * redis::kClusterSlots /
+                          (2 * int64_t{partitions_}));
+}
+
+std::string KeySchema::PartitionTag(int partition) const {
+  std::string prefix = PartitionPrefix(partition);  // "mg:{" tag "}:"
+  return prefix.substr(4, prefix.size() - 6);
+}
+
 std::string KeySchema::PartitionPrefix(int partition) const {
-  return absl::StrCat("mg:{p", partition, "}:");
+  if (partition < 0 || partition >= partitions_) {
+    return absl::StrCat("mg:{p", partition, "}:");
+  }
+  return tags_->partition_prefixes[partition];
 }
 
 std::string KeySchema::Prefix(absl::string_view partition_of) const {
@@ -74,8 +222,15 @@ std::string KeySchema::ClientLimiterKey(absl::string_view client_id) const {
 
 std::string KeySchema::AgentBudgetKey(absl::string_view agent_id,
                                       int64_t day) const {
-  return absl::StrCat("mg:{g", PartitionOf(agent_id), "}:agent:", agent_id, ":",
-                      day);
+  return absl::StrCat("mg:{", AgentTag(PartitionOf(agent_id)),
+                      "}:agent:", agent_id, ":", day);
+}
+
+std::string KeySchema::AgentTag(int partition) const {
+  if (partition < 0 || partition >= partitions_) {
+    return absl::StrCat("g", partition);
+  }
+  return tags_->agent_tags[partition];
 }
 
 std::string KeySchema::ConsumersKey(absl::string_view group) const {
@@ -184,12 +339,18 @@ std::string KeySchema::InsightsKey(int partition, absl::string_view dimension,
 
 std::optional<int> KeySchema::PartitionOfKey(absl::string_view key) {
   if (!absl::ConsumePrefix(&key, "mg:{p")) return std::nullopt;
+  size_t dot = key.find('.');
   size_t close = key.find("}:");
   int partition = 0;
-  if (close == absl::string_view::npos ||
-      !absl::SimpleAtoi(key.substr(0, close), &partition) || partition < 0 ||
+  if (close == absl::string_view::npos || dot == absl::string_view::npos ||
+      dot == 0 || dot + 1 >= close ||
+      !absl::SimpleAtoi(key.substr(0, dot), &partition) ||
+      absl::StrCat(partition) != key.substr(0, dot) || partition < 0 ||
       partition >= kMaxPartitions) {
     return std::nullopt;
+  }
+  for (char c : key.substr(dot + 1, close - dot - 1)) {
+    if (!absl::ascii_isdigit(c) && !absl::ascii_islower(c)) return std::nullopt;
   }
   return partition;
 }

@@ -573,6 +573,56 @@ TEST_F(SettlementE2eTest, ReconcileRecordsWhatTheBooksSayAndNeverGuesses) {
   EXPECT_THAT(again.output, HasSubstr(unseen));
 }
 
+// A deployment of the previous release (plain partition tags, schema 1) is
+// refused, moved under the balanced tags by migrate-tags, and then checks
+// clean with every refund where it was.
+TEST_F(SettlementE2eTest, MigrateTagsMovesSchemaOneDataUnderTheNewTags) {
+  StartServer("w1", {"--sandbox=latency=1ms"});
+  std::vector<std::string> ids = RateMembers(0, 3);
+  ASSERT_TRUE(AllSucceeded(ids));
+  KillServer();
+  // What the previous release wrote: {p<N>} and {g<N>}, schema_version 1.
+  auto all = Redis({"KEYS", "mg:{*"});
+  ASSERT_TRUE(all.ok()) << all.status();
+  int plain = 0;
+  for (const redis::RedisReply& key : all->elements) {
+    const size_t dot = key.str.find('.');
+    const size_t close = key.str.find("}:");
+    if (key.str.rfind("mg:{c", 0) == 0 || dot > close) continue;
+    std::string old = key.str.substr(0, dot) + key.str.substr(close);
+    ASSERT_TRUE(Redis({"RENAME", key.str, old}).ok()) << key.str;
+    ++plain;
+  }
+  ASSERT_GT(plain, 20);
+  ASSERT_TRUE(Redis({"HSET", "mg:meta", "schema_version", "1"}).ok());
+  EXPECT_EQ(Admin("check").exit_code, 2);
+
+  // A key under a new tag already: refused, nothing recorded as done.
+  const std::string taken = Prefix("m-0") + "ledger";
+  ASSERT_TRUE(Redis({"SET", taken, "x"}).ok());
+  CommandResult refused = Admin("migrate-tags");
+  EXPECT_EQ(refused.exit_code, 2) << refused.output;
+  EXPECT_THAT(refused.output, HasSubstr(taken));
+  EXPECT_EQ(HGet("mg:meta", "schema_version"), "1");
+  ASSERT_TRUE(Redis({"DEL", taken}).ok());
+
+  // Run again (as after a crash): the rest moves, then the version.
+  CommandResult migrated = Admin("migrate-tags");
+  EXPECT_EQ(migrated.exit_code, 0) << migrated.output;
+  EXPECT_THAT(migrated.output, HasSubstr("\"renamed\":"));
+  EXPECT_EQ(HGet("mg:meta", "schema_version"), "2");
+  auto left = Redis({"KEYS", "mg:{p*}"});
+  ASSERT_TRUE(left.ok());
+  for (const redis::RedisReply& key : left->elements) {
+    EXPECT_TRUE(store::KeySchema::PartitionOfKey(key.str).has_value())
+        << key.str;
+  }
+  ExpectPaidOnceAndCheckClean(ids);
+  CommandResult again = Admin("migrate-tags");
+  EXPECT_EQ(again.exit_code, 0);
+  EXPECT_THAT(again.output, HasSubstr("\"already_done\":true"));
+}
+
 TEST_F(SettlementE2eTest, AdminRefusesBadUsageAndUnreachableRedis) {
   auto no_command = RunCommand({kAdmin});
   ASSERT_TRUE(no_command.ok());
@@ -589,6 +639,12 @@ TEST_F(SettlementE2eTest, AdminRefusesBadUsageAndUnreachableRedis) {
   ASSERT_TRUE(wrong_partitions.ok());
   EXPECT_EQ(wrong_partitions->exit_code, 2);
   EXPECT_THAT(wrong_partitions->output, HasSubstr("64"));
+  // Schema 1 data (plain partition tags) would look like an empty deployment.
+  ASSERT_TRUE(Redis({"HSET", "mg:meta", "schema_version", "1"}).ok());
+  auto old_schema = RunCommand({kAdmin, "check", "--redis=" + url_});
+  ASSERT_TRUE(old_schema.ok());
+  EXPECT_EQ(old_schema->exit_code, 2);
+  EXPECT_THAT(old_schema->output, HasSubstr("Partition tags"));
   ASSERT_TRUE(redis_->Stop().ok());
   auto down = RunCommand({kAdmin, "check", "--redis=" + url_});
   ASSERT_TRUE(down.ok());

@@ -142,7 +142,7 @@ TEST_F(StoreTest, OrderKeysLiveInTheMembersPartition) {
   Order order = SampleOrder();
   ASSERT_TRUE(Record(order).ok());
   std::string tag =
-      "{p" + std::to_string(keys_.PartitionOf(order.member_id())) + "}";
+      "{" + keys_.PartitionTag(keys_.PartitionOf(order.member_id())) + "}";
   auto exists = redis_->CommandSync(
       {"EXISTS", "mg:" + tag + ":order:" + order.order_id()});
   ASSERT_TRUE(exists.ok());

@@ -25,7 +25,7 @@ import subprocess
 
 from google.protobuf import text_format
 
-from model import fnv1a64, money_fingerprint, normalized
+from model import fnv1a64, money_fingerprint, normalized, partition_tags
 
 FINAL = {"SUCCEEDED", "FAILED", "NEEDS_ATTENTION", "REVERSED"}
 # Direct transitions of a refund (a mark is recorded as from == to).
@@ -156,17 +156,23 @@ class RedisState:
     def __init__(self, redis, partitions):
         self.redis = redis
         self.partitions = partitions
+        self.tags = partition_tags(partitions)  # partition -> "p<N>.<s>"
         self.ledger_last = {}  # partition -> last stream id read
         self.ledger_balances = collections.defaultdict(collections.Counter)
         self.postings = collections.defaultdict(list)  # txn -> postings
 
+    def partition_prefix(self, p):
+        """The prefix of every key of partition p."""
+        return f"mg:{{{self.tags[p]}}}:"
+
     def prefix(self, entity):
         """The key prefix of the partition a member (or order) id is in."""
-        return f"mg:{{p{fnv1a64(entity) % self.partitions}}}:"
+        return self.partition_prefix(fnv1a64(entity) % self.partitions)
 
     def refund_key(self, refund_id):
         """rf_<partition>_<hex> names its partition."""
-        return f"mg:{{p{refund_id.split('_')[1]}}}:refund:{refund_id}"
+        p = int(refund_id.split("_")[1])
+        return self.partition_prefix(p) + f"refund:{refund_id}"
 
     def refund_ids(self):
         """Every refund in Redis (SCAN)."""
@@ -211,7 +217,9 @@ class RedisState:
 
     def sandbox_books(self):
         """Every partition's sandbox processor books, merged."""
-        keys = [f"mg:{{p{p}}}:psp:sandbox" for p in range(self.partitions)]
+        keys = [
+            self.partition_prefix(p) + "psp:sandbox" for p in range(self.partitions)
+        ]
         books = {}
         for book in self.hashes(keys):
             books.update({k: text(v) for k, v in book.items()})
@@ -223,7 +231,9 @@ class RedisState:
         pipe = self.redis.pipeline(transaction=False)
         for p in range(self.partitions):
             last = self.ledger_last.get(p)
-            pipe.xrange(f"mg:{{p{p}}}:ledger", f"({last}" if last else "-")
+            pipe.xrange(
+                self.partition_prefix(p) + "ledger", f"({last}" if last else "-"
+            )
         for p, entries in enumerate(pipe.execute()):
             for entry_id, entry in entries:
                 e = {text(k): text(v) for k, v in entry.items()}
@@ -235,7 +245,7 @@ class RedisState:
                 self.postings[e.get("txn", "")].append(e)
                 self.ledger_last[p] = text(entry_id)
         stored = self.hashes(
-            f"mg:{{p{p}}}:ledger:balances" for p in range(self.partitions)
+            self.partition_prefix(p) + "ledger:balances" for p in range(self.partitions)
         )
         return [{k: as_int(v) for k, v in h.items()} for h in stored]
 

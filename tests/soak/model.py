@@ -29,6 +29,63 @@ def fnv1a64(text):
     return h
 
 
+_SLOTS = 16384
+_TAG_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
+_CRC_TABLE = []
+for _i in range(256):
+    _c = _i << 8
+    for _ in range(8):
+        _c = ((_c << 1) ^ 0x1021) & 0xFFFF if _c & 0x8000 else (_c << 1) & 0xFFFF
+    _CRC_TABLE.append(_c)
+
+
+def _crc16(data, crc=0):
+    """CRC-16/XMODEM (the Redis Cluster slot hash), continued from `crc`."""
+    for byte in data:
+        crc = ((crc << 8) & 0xFFFF) ^ _CRC_TABLE[((crc >> 8) ^ byte) & 0xFF]
+    return crc
+
+
+def partition_tags(partitions):
+    """Every partition's hash tag, as makegood names them
+    (store/key_schema.h, "Partition tags"): partition N's tag is
+    `p<N>.<suffix>`, the shortest, then alphabetically first, suffix over
+    [0-9a-z] that puts the tag in slot floor((2N+1) * 16384 / 2P).
+
+    Found as key_schema.cc does: CRC16 is linear, so
+    crc(prefix + suffix) = crc(prefix + zero bytes) ^ crc(suffix), and a
+    table of the first suffix of each length per slot value answers."""
+    first = {}  # (length, slot value) -> first suffix
+    suffixes = [""]
+    for length in (1, 2, 3):
+        suffixes = [s + c for s in suffixes for c in _TAG_ALPHABET]
+        for suffix in suffixes:
+            first.setdefault((length, _crc16(suffix.encode()) % _SLOTS), suffix)
+
+    def lookup(state, length, slot):
+        shifted = _crc16(bytes(length), state)
+        return first.get((length, (shifted ^ slot) % _SLOTS))
+
+    tags = []
+    for n in range(partitions):
+        prefix = f"p{n}."
+        slot = (2 * n + 1) * _SLOTS // (2 * partitions)
+        state = _crc16(prefix.encode())
+        suffix = None
+        for length in (1, 2, 3):
+            suffix = suffix or lookup(state, length, slot)
+        heads = [""]
+        while suffix is None:
+            heads = [h + c for h in heads for c in _TAG_ALPHABET]
+            for head in heads:
+                tail = lookup(_crc16(head.encode(), state), 3, slot)
+                if tail:
+                    suffix = head + tail
+                    break
+        tags.append(prefix + suffix)
+    return tags
+
+
 def money_fingerprint(order):
     """The order's money fields, canonically (as makegood's money_fp)."""
     lines = sorted((l.line_id, l.quantity, l.amount_minor) for l in order.lines)

@@ -284,7 +284,7 @@ class Soak:
         fallbacks = sum(1 for f, _ in refunds.values() if f.get("declined_by"))
         pipe = self.redis.redis.pipeline(transaction=False)
         for p in range(self.redis.partitions):
-            pipe.xlen(f"mg:{{p{p}}}:outbox:dead")
+            pipe.xlen(self.redis.partition_prefix(p) + "outbox:dead")
         dead = sum(pipe.execute())
         keys = list(self.model.keys.values())
         late = 0

@@ -62,14 +62,17 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
 #include "services/core/log.h"
 #include "services/core/status_macros.h"
 #include "services/redis/redis_options.h"
 #include "services/redis/redis_reply.h"
+#include "services/store/check_schema_script.h"
 #include "services/store/key_schema.h"
 #include "services/tools/admin/attention.h"
 #include "services/tools/admin/blocking_redis.h"
 #include "services/tools/admin/dead_letters.h"
+#include "services/tools/admin/migrate_tags.h"
 #include "services/tools/admin/money_check.h"
 #include "services/tools/admin/options.h"
 #include "services/tools/admin/providers.h"
@@ -91,6 +94,17 @@ absl::StatusOr<store::KeySchema> Partitions(BlockingRedis& redis,
   if (meta.is_text() && !absl::SimpleAtoi(meta.str, &recorded)) {
     return absl::FailedPreconditionError(
         absl::StrCat("mg:meta partitions is \"", meta.str, "\""));
+  }
+  // Data of another schema (e.g. version 1's plain partition tags) would
+  // look like an empty deployment: refused, as the server refuses it.
+  MAKEGOOD_ASSIGN_OR_RETURN(
+      RedisReply version,
+      redis.Run({"HGET", store::KeySchema::MetaKey(), "schema_version"}));
+  int64_t recorded_version = 0;
+  if (version.is_text() && (!absl::SimpleAtoi(version.str, &recorded_version) ||
+                            recorded_version != store::kSchemaVersion)) {
+    return store::CheckRecordedSchema(
+        {.partitions = recorded, .schema_version = recorded_version}, recorded);
   }
   if (options.partitions != 0 && recorded != 0 &&
       options.partitions != recorded) {
@@ -124,6 +138,16 @@ int Main(const std::vector<std::string>& args) {
   absl::StatusOr<std::unique_ptr<BlockingRedis>> redis =
       BlockingRedis::Connect(redis_options);
   if (!redis.ok()) return Fail(redis.status());
+  if (options->command == "migrate-tags") {  // Before the schema check.
+    absl::StatusOr<MigrateTagsResult> migrated = MigrateTags(**redis);
+    if (!migrated.ok()) return Fail(migrated.status());
+    std::cout << nlohmann::json{{"renamed", migrated->renamed},
+                                {"already_done", migrated->already_done}}
+                     .dump()
+              << "\n";
+    FlushLogs();
+    return kOk;
+  }
   absl::StatusOr<store::KeySchema> keys = Partitions(**redis, *options);
   if (!keys.ok()) return Fail(keys.status());
 

@@ -30,6 +30,10 @@ commands:
                 provider never saw it): --refund_id, --operator, --reason;
                 exit 0 re-driven (or already in settlement), 1 refused
                 (unknown, or SUCCEEDED/FAILED/REVERSED), 2 error
+  migrate-tags  move a schema version 1 deployment's keys (plain
+                partition tags {p<N>}) under the balanced tags and record
+                schema_version 2; every server stopped, single Redis only;
+                re-runnable; exit 0 done, 2 error
 
 flags:
   --redis=URL                     redis://[[user]:password@]host[:port][/db]
@@ -65,7 +69,7 @@ absl::StatusOr<Options> ParseArgs(const std::vector<std::string>& args) {
   o.command = args[0];
   if (o.command != "check" && o.command != "reconcile" &&
       o.command != "dead-letters" && o.command != "attention" &&
-      o.command != "redrive") {
+      o.command != "redrive" && o.command != "migrate-tags") {
     return absl::InvalidArgumentError(
         absl::StrCat("unknown command \"", o.command, "\""));
   }

@@ -20,7 +20,7 @@ namespace {
 using ::makegood::testing::Reply;
 using ::testing::HasSubstr;
 
-// The hash tag of a key ("{p12}"), or "" when it has none.
+// The hash tag of a key ("{p12.4ns}"), or "" when it has none.
 std::string HashTag(const std::string& key) {
   size_t open = key.find('{');
   size_t close = key.find('}', open);
@@ -137,7 +137,8 @@ TEST(GrantKeys, AreAllInTheMembersPartition) {
   for (const char* order_id : {"o-1", ""}) {
     GrantRequest r = SampleGrant(schema);
     r.keys = GrantKeys::For(schema, "m-1", order_id, "rf_5_cafe");
-    const std::string tag = absl::StrCat("{p", schema.PartitionOf("m-1"), "}");
+    const std::string tag =
+        absl::StrCat("{", schema.PartitionTag(schema.PartitionOf("m-1")), "}");
     std::vector<std::string> keys = r.Keys();
     EXPECT_EQ(keys.size(), 12u);
     for (const std::string& key : keys) {

@@ -20,7 +20,7 @@ KeySchema Schema(int partitions) {
   return *schema;
 }
 
-// The "{p<N>}" hash tag of a key, i.e. what Redis Cluster hashes.
+// The "{p<N>.<s>}" hash tag of a key, i.e. what Redis Cluster hashes.
 std::string HashTag(absl::string_view key) {
   size_t open = key.find('{');
   size_t close = key.find('}', open);
@@ -82,9 +82,10 @@ TEST(KeySchema, PartitionOfIsWithinRangeAndDeterministic) {
 TEST(KeySchema, KeysHaveTheDocumentedLayout) {
   KeySchema schema = Schema(64);
   EXPECT_EQ(KeySchema::MetaKey(), "mg:meta");
-  EXPECT_EQ(schema.MemberKey("member-1"), "mg:{p33}:member:member-1");
-  EXPECT_EQ(schema.OrderKey("member-1", "order-7"), "mg:{p33}:order:order-7");
-  EXPECT_EQ(schema.OrderOwnerKey("order-7"), "mg:{p59}:owner:order-7");
+  EXPECT_EQ(schema.MemberKey("member-1"), "mg:{p33.05f}:member:member-1");
+  EXPECT_EQ(schema.OrderKey("member-1", "order-7"),
+            "mg:{p33.05f}:order:order-7");
+  EXPECT_EQ(schema.OrderOwnerKey("order-7"), "mg:{p59.76j}:owner:order-7");
 }
 
 TEST(KeySchema, EveryKeyOfAMemberSharesOneHashTag) {
@@ -92,7 +93,9 @@ TEST(KeySchema, EveryKeyOfAMemberSharesOneHashTag) {
   for (int m = 0; m < 50; ++m) {
     std::string member = "member-" + std::to_string(m);
     std::string tag = HashTag(schema.MemberKey(member));
-    EXPECT_EQ(tag, absl::StrCat("{p", schema.PartitionOf(member), "}"));
+    EXPECT_EQ(tag,
+              absl::StrCat("{", schema.PartitionTag(schema.PartitionOf(member)),
+                           "}"));
     for (int o = 0; o < 5; ++o) {
       std::string order = "order-" + std::to_string(m * 5 + o);
       EXPECT_EQ(HashTag(schema.OrderKey(member, order)), tag)
@@ -104,9 +107,9 @@ TEST(KeySchema, EveryKeyOfAMemberSharesOneHashTag) {
 TEST(KeySchema, OwnerKeyLivesInTheOrderIdsPartition) {
   KeySchema schema = Schema(64);
   std::string key = schema.OrderOwnerKey("order-7");
-  EXPECT_EQ(HashTag(key),
-            absl::StrCat("{p", schema.PartitionOf("order-7"), "}"));
-  EXPECT_THAT(key, StartsWith("mg:{p59}:"));
+  EXPECT_EQ(HashTag(key), absl::StrCat("{", schema.PartitionTag(59), "}"));
+  EXPECT_EQ(schema.PartitionOf("order-7"), 59);
+  EXPECT_THAT(key, StartsWith("mg:{p59.76j}:"));
 }
 
 }  // namespace

@@ -123,6 +123,38 @@ TEST(CheckSchemaReply, RefusesAShortReplyOrAValueThatIsNotANumber) {
   ExpectMalformed(ParseCheckSchemaReply(Reply("8")), "check_schema");
 }
 
+TEST(CheckRecordedSchema, AcceptsThisServersPartitionsAndVersion) {
+  EXPECT_TRUE(CheckRecordedSchema(
+                  {.partitions = 64, .schema_version = kSchemaVersion}, 64)
+                  .ok());
+}
+
+// Schema 1 data has the old plain partition tags: serving over it would
+// answer from empty new-tag keys while the old data sat unread.
+TEST(CheckRecordedSchema, RefusesOldTagDataAndSaysWhatToDo) {
+  ASSERT_EQ(kSchemaVersion, 2);
+  absl::Status status =
+      CheckRecordedSchema({.partitions = 64, .schema_version = 1}, 64);
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(status.message(), HasSubstr("schema_version=1"));
+  EXPECT_THAT(status.message(), HasSubstr("refusing to serve"));
+  EXPECT_THAT(status.message(), HasSubstr("plain partition tags {p<N>}"));
+  EXPECT_THAT(status.message(), HasSubstr("makegood_admin migrate-tags"));
+  EXPECT_THAT(status.message(), HasSubstr("empty Redis"));
+  EXPECT_THAT(status.message(), HasSubstr("Partition tags"));
+}
+
+TEST(CheckRecordedSchema, RefusesAnotherPartitionCountOrANewerVersion) {
+  absl::Status partitions = CheckRecordedSchema(
+      {.partitions = 8, .schema_version = kSchemaVersion}, 64);
+  EXPECT_EQ(partitions.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(partitions.message(), HasSubstr("--partitions=8"));
+  absl::Status newer = CheckRecordedSchema(
+      {.partitions = 64, .schema_version = kSchemaVersion + 1}, 64);
+  EXPECT_EQ(newer.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(newer.message(), HasSubstr("newer release"));
+}
+
 // --- upsert_member ---
 
 TEST_F(StoreScriptCallsTest, UpsertMemberSendsTheMemberKeyAndItsFields) {
