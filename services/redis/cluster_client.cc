@@ -25,6 +25,8 @@ constexpr std::chrono::milliseconds kFirstBackoff{10};
 constexpr std::chrono::milliseconds kMaxBackoff{1000};
 // How often a command redirected to a node still connecting looks again.
 constexpr std::chrono::milliseconds kConnectWait{5};
+// How often the slot map is asked for while there is none.
+constexpr std::chrono::milliseconds kFirstMapRetry{100};
 
 }  // namespace
 
@@ -299,10 +301,13 @@ void ClusterClient::Tick(SteadyTime now) {
                  absl::ToChronoNanoseconds(options.cluster_refresh_interval)) {
     refresh_wanted_ = true;
   }
+  // Without a map nothing works: ask again sooner than once a second.
+  const std::chrono::nanoseconds min_interval =
+      map_.empty()
+          ? kFirstMapRetry
+          : absl::ToChronoNanoseconds(options.cluster_refresh_min_interval);
   if (refresh_wanted_ && !refresh_in_flight_ &&
-      (map_.empty() ||
-       now >= last_refresh_ + absl::ToChronoNanoseconds(
-                                  options.cluster_refresh_min_interval))) {
+      now >= last_refresh_ + min_interval) {
     StartRefresh(now);
   }
 }
@@ -349,12 +354,16 @@ void ClusterClient::Refreshed(const RedisAddress& asked,
     ranges = absl::UnavailableError("CLUSTER SLOTS: no slot is served");
   }
   if (!ranges.ok()) {
-    Log(LogLevel::kWarning, "redis_cluster_refresh_failed",
-        {{"node", FormatRedisAddress(asked)},
-         {"error", ranges.status().ToString()}});
+    if (refresh_failures_++ == 0) {
+      Log(LogLevel::kWarning, "redis_cluster_refresh_failed",
+          {{"node", FormatRedisAddress(asked)},
+           {"error", ranges.status().ToString()},
+           {"note", "retrying; further failures not logged"}});
+    }
     refresh_wanted_ = true;  // Again after the minimum interval.
     return;
   }
+  refresh_failures_ = 0;
   const bool first = map_.empty();
   map_.Assign(*ranges);
   std::vector<RedisAddress> primaries = map_.Primaries();
@@ -372,14 +381,20 @@ void ClusterClient::Refreshed(const RedisAddress& asked,
 
 void ClusterClient::Prune() {
   prune_wanted_ = false;
+  const std::vector<RedisAddress>& seeds = state_->options.cluster_nodes;
+  // Destroyed after the map no longer holds them: their failing commands'
+  // callbacks may send new ones, which may add connections.
+  std::vector<std::unique_ptr<Connection>> dropped;
   for (auto it = connections_.begin(); it != connections_.end();) {
     const RedisAddress& node = it->second->address();
-    const auto& seeds = state_->options.cluster_nodes;
-    const bool keep =
-        std::find(primaries_.begin(), primaries_.end(), node) !=
+    if (std::find(primaries_.begin(), primaries_.end(), node) !=
             primaries_.end() ||
-        std::find(seeds.begin(), seeds.end(), node) != seeds.end();
-    it = keep ? std::next(it) : connections_.erase(it);
+        std::find(seeds.begin(), seeds.end(), node) != seeds.end()) {
+      ++it;
+      continue;
+    }
+    dropped.push_back(std::move(it->second));
+    it = connections_.erase(it);
   }
 }
 

@@ -52,6 +52,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <random>
@@ -148,6 +149,8 @@ class ClusterClient final : public RedisClient {
   // Set when the loop stops: connections are going, nothing is sent.
   bool stopping_ = false;
   SteadyTime last_refresh_{};
+  // Failed refreshes in a row (only the first is logged).
+  int64_t refresh_failures_ = 0;
   std::minstd_rand random_;
   std::atomic<bool> map_known_{false};
 };

@@ -28,6 +28,7 @@
 #include "services/redis/key_slot.h"
 #include "services/redis/redis_client_factory.h"
 #include "tests/testing/redis_counters.h"
+#include "tests/testing/redis_server.h"
 
 namespace makegood::redis {
 namespace {
@@ -375,7 +376,7 @@ TEST_F(RedisClusterTest, BadUrlsAndOptionsAreRefusedSayingWhy) {
             absl::StatusCode::kInvalidArgument);
 }
 
-TEST_F(RedisClusterTest, FailsAtOnceWhileNoNodeAnswers) {
+TEST(ClusterClientTest, FailsAtOnceWhileNoNodeAnswers) {
   RedisOptions options;
   // A port nothing listens on: the slot map never comes.
   ASSERT_TRUE(ParseRedisUrl("redis-cluster://127.0.0.1:1", &options).ok());
@@ -385,6 +386,25 @@ TEST_F(RedisClusterTest, FailsAtOnceWhileNoNodeAnswers) {
   auto reply = (*client)->CommandSync({"GET", "k"});
   EXPECT_EQ(reply.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_LT(absl::Now() - start, absl::Milliseconds(100));
+  EXPECT_EQ((*client)->ready_connections(), 0);
+}
+
+// A redis-cluster:// URL naming a server without cluster support: CLUSTER
+// SLOTS is refused, so commands fail at once rather than go anywhere.
+TEST(ClusterClientTest, ASingleServerIsNoCluster) {
+  auto server = testing::RedisServer::Start();
+  ASSERT_TRUE(server.ok()) << server.status();
+  RedisOptions options;
+  ASSERT_TRUE(ParseRedisUrl(
+                  absl::StrCat("redis-cluster://127.0.0.1:", (*server)->port()),
+                  &options)
+                  .ok());
+  auto client = StartRedisClient(options);
+  ASSERT_TRUE(client.ok());
+  absl::SleepFor(absl::Milliseconds(300));  // Several refresh attempts.
+  auto reply = (*client)->CommandSync({"SET", "k", "v"});
+  EXPECT_EQ(reply.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(reply.status().message(), HasSubstr("slot map not known"));
   EXPECT_EQ((*client)->ready_connections(), 0);
 }
 
