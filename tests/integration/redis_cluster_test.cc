@@ -355,6 +355,31 @@ TEST_F(RedisClusterTest, AKilledPrimaryFailsUnavailableThenRecovers) {
   EXPECT_TRUE(cluster_->Holds(*promoted, log).value_or(false));
 }
 
+// CLUSTER.md's trap: a script touching a key it was not passed, in its own
+// slot, succeeds on a cluster; the audit of every node's MONITOR log (as on
+// a single test server) still catches it.
+TEST_F(RedisClusterTest, TheScriptKeyAuditWatchesEveryNode) {
+  auto client = Connect(Options());
+  ASSERT_NE(client, nullptr);
+  const LuaScript builds_a_key{"builds_a_key",
+                               "redis.call('SET', KEYS[1], '1') "
+                               "return redis.call('GET', ARGV[1] .. 'other')",
+                               "0000000000000000000000000000000000000001"};
+  EXPECT_TRUE(client->EvalSync(builds_a_key, {"{audit}:a"}, {"{audit}:"}).ok());
+  absl::StatusOr<int> node = cluster_->NodeServingSlot(KeySlot("{audit}:a"));
+  ASSERT_TRUE(node.ok());
+  cluster_->node(*node).set_key_audit(false);  // The violation is on purpose.
+  // MONITOR's output reaches its file asynchronously.
+  std::vector<std::string> violations;
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (violations.empty() && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+    violations = cluster_->node(*node).AuditScriptKeys();
+  }
+  EXPECT_THAT(violations,
+              ::testing::Contains(HasSubstr("touches {audit}:other")));
+}
+
 TEST_F(RedisClusterTest, BadUrlsAndOptionsAreRefusedSayingWhy) {
   RedisOptions options;
   absl::Status bad = ParseRedisUrl("redis-cluster://127.0.0.1:1/0", &options);
