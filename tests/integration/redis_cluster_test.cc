@@ -19,6 +19,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
@@ -353,6 +354,61 @@ TEST_F(RedisClusterTest, AKilledPrimaryFailsUnavailableThenRecovers) {
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_GT(counters_.noscript.load(), noscript_before);
   EXPECT_TRUE(cluster_->Holds(*promoted, log).value_or(false));
+}
+
+// A primary that stops answering (SIGSTOP, shorter than the node timeout):
+// its commands fail UNAVAILABLE at their deadline, the cap of outstanding
+// commands holds, other primaries' slots are not held up, and it is used
+// again once it answers.
+TEST_F(RedisClusterTest, AStalledPrimaryFailsItsCommandsAtTheirDeadline) {
+  RedisOptions options = Options();
+  options.command_timeout = absl::Milliseconds(300);
+  options.max_outstanding = 2;
+  auto client = Connect(options);
+  ASSERT_NE(client, nullptr);
+  absl::StatusOr<std::vector<int>> primaries = cluster_->Primaries();
+  ASSERT_TRUE(primaries.ok());
+  const int stalled = (*primaries)[0];
+  std::string key, other;
+  for (int i = 0; key.empty() || other.empty(); ++i) {
+    std::string candidate = absl::StrCat("{stall", i, "}:k");
+    absl::StatusOr<int> node = cluster_->NodeServingSlot(KeySlot(candidate));
+    ASSERT_TRUE(node.ok());
+    (*node == stalled ? key : other) = candidate;
+  }
+  ASSERT_TRUE(client->CommandSync({"SET", key, "v"}).ok());
+  cluster_->node(stalled).Pause();
+  absl::Notification first_done;
+  absl::Status first;
+  const absl::Time start = absl::Now();
+  client->Command({"GET", key}, [&](absl::StatusOr<RedisReply> reply) {
+    first = reply.status();
+    first_done.Notify();
+  });
+  // One more fits under the cap of 2; a third is refused at once.
+  absl::Notification second_done;
+  client->Command({"GET", key},
+                  [&](absl::StatusOr<RedisReply>) { second_done.Notify(); });
+  auto refused = client->CommandSync({"GET", other});
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(refused.status().message(), HasSubstr("too many outstanding"));
+  ASSERT_TRUE(first_done.WaitForNotificationWithTimeout(absl::Seconds(2)));
+  const absl::Duration waited = absl::Now() - start;
+  ASSERT_TRUE(second_done.WaitForNotificationWithTimeout(absl::Seconds(2)));
+  cluster_->node(stalled).Resume();
+  EXPECT_EQ(first.code(), absl::StatusCode::kUnavailable) << first;
+  EXPECT_GE(waited, absl::Milliseconds(290));
+  EXPECT_LT(waited, absl::Milliseconds(800));
+  // The connection was reset and comes back.
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  absl::StatusOr<RedisReply> value = client->CommandSync({"GET", key});
+  while (!value.ok() && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+    value = client->CommandSync({"GET", key});
+  }
+  ASSERT_TRUE(value.ok()) << value.status();
+  EXPECT_EQ(value->str, "v");
+  EXPECT_TRUE(client->CommandSync({"SET", other, "w"}).ok());
 }
 
 // CLUSTER.md's trap: a script touching a key it was not passed, in its own
