@@ -1,6 +1,7 @@
 // File: services/redis/client_state.h
 //
-// What a HiredisClient (hiredis_client.h) shares with its parts, internal to
+// What a HiredisClient (hiredis_client.h) or a ClusterClient
+// (cluster_client.h) shares with its parts, internal to
 // services/redis: the options, the event loop, the observer told about what
 // happens, the two counts the client acts on, and the one place a command
 // completes (Finish). The

@@ -1,7 +1,8 @@
 // File: services/redis/connection.h
 //
-// Connection: one hiredis async connection of a HiredisClient and its state
-// machine, internal to services/redis. It connects (through the sentinels in
+// Connection: one hiredis async connection of a HiredisClient (or, to one
+// node, of a ClusterClient) and its state machine, internal to
+// services/redis. It connects (through the sentinels in
 // Sentinel mode), sends AUTH/SELECT (and ROLE in Sentinel mode) ahead of user
 // commands, sends commands, turns their replies into results, times out a
 // stalled server and reconnects with exponential backoff.
