@@ -1,6 +1,7 @@
 // File: services/redis/client_state.h
 //
-// What a HiredisClient (hiredis_client.h) shares with its parts, internal to
+// What a HiredisClient (hiredis_client.h) or a ClusterClient
+// (cluster_client.h) shares with its parts, internal to
 // services/redis: the options, the event loop, the observer told about what
 // happens, the two counts the client acts on, and the one place a command
 // completes (Finish). The
@@ -17,6 +18,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -52,6 +54,19 @@ struct PendingCommand {
   // can be re-sent as EVAL without copying it up front.
   const LuaScript* script = nullptr;
   bool sent_source = false;
+  // Cluster mode (cluster_client.h): argv is kept until the reply, because a
+  // redirect sends it again; the hash slot it routes by (-1: any primary);
+  // the redirects and retries it has had; while set, the node that asked
+  // for it (ASK) and must get it next, after ASKING.
+  bool keep_argv = false;
+  int slot = -1;
+  int redirects = 0;
+  int retries = 0;
+  std::optional<RedisAddress> ask_target;
+  // Cluster mode: a command waiting to be retried is sent at this time, or
+  // fails with retry_reason once its deadline has passed.
+  SteadyTime not_before{};
+  absl::Status retry_reason;
 };
 
 struct ClientState {

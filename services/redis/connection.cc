@@ -25,6 +25,13 @@ Connection::Connection(int index, ClientState& client, Sentinels* sentinels,
       backoff_(
           absl::ToChronoNanoseconds(client.options.reconnect_min_backoff)) {}
 
+Connection::Connection(int index, ClientState& client, RedisAddress address,
+                       Redispatch redispatch)
+    : Connection(index, client, /*sentinels=*/nullptr, std::move(redispatch)) {
+  fixed_address_ = address;
+  address_ = std::move(address);
+}
+
 Connection::~Connection() {
   Reset(absl::UnavailableError("redis client shut down"));
 }
@@ -37,7 +44,10 @@ void Connection::Send(std::unique_ptr<PendingCommand> command) {
     return;
   }
   // hiredis has copied the command into its output buffer.
-  if (command->script == nullptr || command->sent_source) command->argv = {};
+  if (!command->keep_argv &&
+      (command->script == nullptr || command->sent_source)) {
+    command->argv = {};
+  }
   inflight_.push_back(std::move(command));
 }
 
@@ -111,7 +121,10 @@ void Connection::Connect(SteadyTime now) {
     return;
   }
   const RedisOptions& options = client_.options;
-  ConnectTo(RedisAddress{options.host, options.port}, now);
+  ConnectTo(fixed_address_.has_value()
+                ? *fixed_address_
+                : RedisAddress{options.host, options.port},
+            now);
 }
 
 void Connection::Resolved(absl::StatusOr<RedisAddress> primary) {
@@ -220,6 +233,12 @@ void Connection::SendSetup(std::vector<std::string> argv,
   Send(std::move(command));
 }
 
+void Connection::SendAsking() {
+  SendSetup({"ASKING"}, [](absl::StatusOr<RedisReply>) {
+    // A failed ASKING shows in the answer to the command after it.
+  });
+}
+
 void Connection::SendRoleCheck() {
   SendSetup({"ROLE"}, [this](absl::StatusOr<RedisReply> reply) {
     if (ctx_ == nullptr || state_ != State::kVerifying || !reset_reason_.ok()) {
@@ -248,6 +267,7 @@ void Connection::SendRoleCheck() {
 }
 
 void Connection::Established() {
+  ever_ready_ = true;
   backoff_ = absl::ToChronoNanoseconds(client_.options.reconnect_min_backoff);
   client_.observer.OnConnect();
   Log(LogLevel::kInfo, "redis_connected",
@@ -335,6 +355,10 @@ void Connection::OnReply(redisAsyncContext* ac, void* reply, void* privdata) {
     const auto* r = static_cast<const redisReply*>(reply);
     if (r->type == REDIS_REPLY_ERROR) {
       absl::string_view text(r->str, r->len);
+      if (self->error_reply_handler_ &&
+          self->error_reply_handler_(command, text)) {
+        return;
+      }
       result = ErrorReplyToStatus(text);
       if (self->sentinel_mode() && absl::StartsWith(text, "READONLY")) {
         self->Demoted();

@@ -1,7 +1,8 @@
 // File: services/redis/connection.h
 //
-// Connection: one hiredis async connection of a HiredisClient and its state
-// machine, internal to services/redis. It connects (through the sentinels in
+// Connection: one hiredis async connection of a HiredisClient (or, to one
+// node, of a ClusterClient) and its state machine, internal to
+// services/redis. It connects (through the sentinels in
 // Sentinel mode), sends AUTH/SELECT (and ROLE in Sentinel mode) ahead of user
 // commands, sends commands, turns their replies into results, times out a
 // stalled server and reconnects with exponential backoff.
@@ -24,6 +25,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,6 +51,9 @@ class Connection {
   // not use it. `redispatch` sends a command again on any ready connection.
   Connection(int index, ClientState& client, Sentinels* sentinels,
              Redispatch redispatch);
+  // Cluster mode: a connection to the node at `address` (not options.host).
+  Connection(int index, ClientState& client, RedisAddress address,
+             Redispatch redispatch);
 
   // Fails the commands in flight with UNAVAILABLE.
   ~Connection();
@@ -57,6 +62,25 @@ class Connection {
   Connection& operator=(const Connection&) = delete;
 
   bool ready() const { return state_ == State::kReady; }
+  // Whether it has not been ready yet and its first attempt is under way
+  // (cluster mode: a command redirected here waits for it).
+  bool first_connect_pending() const {
+    return !ever_ready_ && failed_attempts_ == 0;
+  }
+  const RedisAddress& address() const { return address_; }
+
+  // Cluster mode: called with an error reply before it becomes a result; it
+  // returns true when it took `command` over (e.g. to follow a MOVED), else
+  // leaves `command` alone and the error completes it as usual.
+  using ErrorReplyHandler = absl::AnyInvocable<bool(
+      std::unique_ptr<PendingCommand>& command, absl::string_view error)>;
+  void set_error_reply_handler(ErrorReplyHandler handler) {
+    error_reply_handler_ = std::move(handler);
+  }
+
+  // Cluster mode: sends ASKING, so that the next command on this connection
+  // may use a slot being imported; only while ready().
+  void SendAsking();
 
   // Sends `command`; only while ready().
   void Send(std::unique_ptr<PendingCommand> command);
@@ -126,6 +150,10 @@ class Connection {
   SteadyTime next_attempt_{};
   std::chrono::nanoseconds backoff_;
   int64_t failed_attempts_ = 0;
+  // Cluster mode: the node (fixed), and what error replies go through.
+  std::optional<RedisAddress> fixed_address_;
+  ErrorReplyHandler error_reply_handler_;
+  bool ever_ready_ = false;
   // Set when the connection must be dropped at the next tick (hiredis does
   // not allow freeing a context from inside its own callbacks).
   absl::Status reset_reason_;

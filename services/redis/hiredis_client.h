@@ -40,7 +40,8 @@
 // host name lookups (getaddrinfo inside hiredis) block, as in direct mode.
 //
 // The parts, internal to services/redis: connection.h (one connection and
-// its state machine), sentinels.h (asking the sentinels), client_state.h
+// its state machine), command_loop.h (the I/O thread, its queue and the
+// outstanding cap), sentinels.h (asking the sentinels), client_state.h
 // (what the client shares with them: options, event loop, observer, how a
 // command completes) and hiredis_conversion.h (argv out, replies in).
 //
@@ -52,30 +53,27 @@
 // thread and must not block; they may issue further commands.
 #pragma once
 
-#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "services/redis/redis_client.h"
 #include "services/redis/redis_options.h"
 
-struct event;
-
 namespace makegood::redis {
 
 // The client's parts, internal to services/redis: client_state.h,
-// connection.h, sentinels.h.
+// command_loop.h, connection.h, sentinels.h.
 struct ClientState;
 struct PendingCommand;
+class CommandLoop;
 class Connection;
 class Sentinels;
 
@@ -120,36 +118,20 @@ class HiredisClient final : public RedisClient {
  private:
   explicit HiredisClient(RedisOptions options);
 
-  void Run();
-  void Submit(std::unique_ptr<PendingCommand> command);
   // Loop thread: hands a command to a ready connection, or fails it.
   void Dispatch(std::unique_ptr<PendingCommand> command);
-  // Loop-thread handlers.
-  static void OnWake(int fd, short events, void* arg);
-  static void OnTick(int fd, short events, void* arg);
-  void DrainQueue();
+  void Tick(std::chrono::steady_clock::time_point now);
 
-  // The options, the event loop (owned here) and the counters, shared with
-  // the connections and the sentinels; outlives them.
+  // The options, the event loop (owned by loop_) and the counters, shared
+  // with the connections and the sentinels; outlives them.
   const std::unique_ptr<ClientState> state_;
-  event* wake_event_ = nullptr;
-  event* tick_event_ = nullptr;
-  int wake_fd_ = -1;
-  std::thread thread_;
-  // Owned by the loop thread once Run() starts.
+  // The I/O thread, its queue and the outstanding cap (command_loop.h).
+  const std::unique_ptr<CommandLoop> loop_;
+  // Owned by the loop thread once it starts.
   std::vector<std::unique_ptr<Connection>> connections_;
   size_t next_connection_ = 0;
   // Sentinel mode only (else null). Destroyed before connections_.
   std::unique_ptr<Sentinels> sentinels_;
-
-  absl::Mutex mu_;
-  std::vector<std::unique_ptr<PendingCommand>> queue_ ABSL_GUARDED_BY(mu_);
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-
-  // The I/O thread's id (set when it starts) and a lock-free copy of
-  // stopping_, so commands issued from callbacks skip the queue.
-  std::atomic<std::thread::id> loop_thread_id_{};
-  std::atomic<bool> stopping_fast_{false};
 };
 
 }  // namespace makegood::redis

@@ -3,7 +3,9 @@
 // The seam between makegood and Redis: everything above the Redis layer
 // (stores, the rating and goodwill flows, the settlement worker, insights)
 // talks to this interface and never to hiredis. Production uses
-// HiredisClient (hiredis_client.h: single node or Sentinel); unit tests use
+// HiredisClient (hiredis_client.h: single node or Sentinel) or ClusterClient
+// (cluster_client.h: Redis Cluster), started by StartRedisClient
+// (redis_client_factory.h); unit tests use
 // testing::FakeRedis (tests/testing/fake_redis.h), which answers with
 // scripted replies and injects faults without a redis-server.
 //

@@ -46,7 +46,17 @@ struct RedisOptions {
   absl::Duration sentinel_timeout = absl::Milliseconds(500);
   // How often the sentinels are asked whether the primary moved.
   absl::Duration sentinel_check_interval = absl::Seconds(1);
-  // Connections multiplexed by the I/O thread, round-robin.
+  // Cluster mode when non-empty (cluster_client.h): the nodes asked
+  // first for the slot map (CLUSTER SLOTS). host/port/db/sentinels are then
+  // unused; username/password are for every node.
+  std::vector<RedisAddress> cluster_nodes;
+  // Cluster mode: the slot map is fetched again at most this often when
+  // redirects or unreachable nodes ask for it, and at least every
+  // cluster_refresh_interval.
+  absl::Duration cluster_refresh_min_interval = absl::Seconds(1);
+  absl::Duration cluster_refresh_interval = absl::Seconds(15);
+  // Connections multiplexed by the I/O thread, round-robin (cluster mode:
+  // one per primary instead).
   int connections = 2;
   absl::Duration command_timeout = absl::Seconds(1);
   absl::Duration connect_timeout = absl::Seconds(1);
@@ -74,13 +84,19 @@ struct RedisOptions {
 //     sentinels. E.g.
 //     redis-sentinel://:pw@sentinel-a:26379,sentinel-b:26379/mymaster/0
 //
+//   redis-cluster://[[user]:password@]host[:port][,host[:port]...]
+//     Cluster mode (cluster_nodes): the nodes first asked for the slot map
+//     (port 6379 by default); any node of the cluster will do, more than
+//     one in case one is down. No database: a cluster has only db 0.
+//
 // IPv6 hosts go in brackets ([::1]:26379). Nothing is percent-decoded: a
 // password may contain '@', ':' and '/', but not the text
 // "?sentinel_password=".
 absl::Status ParseRedisUrl(absl::string_view url, RedisOptions* options);
 
 // Where `options` point, for logs and error messages (no credentials):
-// "host:port/db", or "sentinel master@host:port,host:port/db".
+// "host:port/db", "sentinel master@host:port,host:port/db", or
+// "cluster host:port,host:port".
 std::string DescribeRedisTarget(const RedisOptions& options);
 
 // A port: 1..65535, digits only.

@@ -113,6 +113,9 @@ constexpr absl::string_view kDirectForm =
 constexpr absl::string_view kSentinelForm =
     "redis-sentinel://[[user]:password@]host[:port][,host[:port]...]/master"
     "[/db][?sentinel_password=PASSWORD]";
+constexpr absl::string_view kClusterScheme = "redis-cluster://";
+constexpr absl::string_view kClusterForm =
+    "redis-cluster://[[user]:password@]host[:port][,host[:port]...]";
 constexpr absl::string_view kSentinelPasswordParam = "?sentinel_password=";
 
 // Address fields of `parsed` from "redis://...", `rest` being after it.
@@ -177,6 +180,29 @@ absl::Status ParseSentinel(absl::string_view rest, RedisOptions* parsed) {
   return absl::OkStatus();
 }
 
+// Address fields of `parsed` from "redis-cluster://...", `rest` after it.
+absl::Status ParseCluster(absl::string_view rest, RedisOptions* parsed) {
+  if (absl::Status s = TakeCredentials(&rest, parsed); !s.ok()) return s;
+  if (absl::StrContains(rest, '/')) {
+    return absl::InvalidArgumentError(
+        "no /db in a cluster URL: Redis Cluster has only db 0");
+  }
+  if (absl::StrContains(rest, '?')) {
+    return absl::InvalidArgumentError("a cluster URL takes no parameters");
+  }
+  for (absl::string_view host : absl::StrSplit(rest, ',')) {
+    RedisAddress address;
+    if (absl::Status s = ParseHostPort(host, 6379, &address); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "node ", parsed->cluster_nodes.size() + 1, ": ", s.message()));
+    }
+    parsed->cluster_nodes.push_back(std::move(address));
+  }
+  parsed->host.clear();  // Found in the slot map.
+  parsed->port = 0;
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 bool ParsePort(absl::string_view text, int* port) {
@@ -192,6 +218,14 @@ std::string FormatRedisAddress(const RedisAddress& address) {
 }
 
 std::string DescribeRedisTarget(const RedisOptions& options) {
+  if (!options.cluster_nodes.empty()) {
+    return absl::StrCat(
+        "cluster ",
+        absl::StrJoin(options.cluster_nodes, ",",
+                      [](std::string* out, const RedisAddress& address) {
+                        out->append(FormatRedisAddress(address));
+                      }));
+  }
   if (options.sentinels.empty()) {
     return absl::StrCat(FormatRedisAddress({options.host, options.port}), "/",
                         options.db);
@@ -213,6 +247,7 @@ absl::Status ParseRedisUrl(absl::string_view url, RedisOptions* options) {
   parsed.sentinels.clear();
   parsed.sentinel_master.clear();
   parsed.sentinel_password.clear();
+  parsed.cluster_nodes.clear();
   absl::string_view form;
   absl::Status status;
   if (absl::StartsWith(url, kDirectScheme)) {
@@ -221,11 +256,15 @@ absl::Status ParseRedisUrl(absl::string_view url, RedisOptions* options) {
   } else if (absl::StartsWith(url, kSentinelScheme)) {
     form = kSentinelForm;
     status = ParseSentinel(url.substr(kSentinelScheme.size()), &parsed);
+  } else if (absl::StartsWith(url, kClusterScheme)) {
+    form = kClusterForm;
+    status = ParseCluster(url.substr(kClusterScheme.size()), &parsed);
   } else {
-    return absl::InvalidArgumentError(
-        absl::StrCat("redis URL \"", url,
-                     "\": must start with redis:// or redis-sentinel:// (want ",
-                     kDirectForm, " or ", kSentinelForm, ")"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "redis URL \"", url,
+        "\": must start with redis://, redis-sentinel:// or "
+        "redis-cluster:// (want ",
+        kDirectForm, ", ", kSentinelForm, " or ", kClusterForm, ")"));
   }
   if (!status.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(

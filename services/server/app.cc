@@ -33,7 +33,7 @@
 #include "services/policy_file/policy_document.h"
 #include "services/policy_reload/policy_watcher.h"
 #include "services/rating/rating_flow.h"
-#include "services/redis/hiredis_client.h"
+#include "services/redis/redis_client_factory.h"
 #include "services/server/health_monitor.h"
 #include "services/server/metrics_observers.h"
 #include "services/settlement/http/http_provider.h"
@@ -53,7 +53,7 @@ struct App::Parts {
   Parts(std::unique_ptr<metrics::Metrics> m, std::unique_ptr<RedisMetrics> rm,
         std::unique_ptr<auth::Authenticator> a, const ServerConfig& c,
         const Clock& clk, store::KeySchema k,
-        std::unique_ptr<redis::HiredisClient> r, policy_file::PolicySnapshot p,
+        std::unique_ptr<redis::RedisClient> r, policy_file::PolicySnapshot p,
         std::unique_ptr<policy_file::ActivePolicy> shadow,
         std::unique_ptr<store::RefundFeed> f)
       : metrics(std::move(m)),
@@ -89,7 +89,7 @@ struct App::Parts {
   ServerConfig config;
   const Clock& clock;
   store::KeySchema keys;
-  std::unique_ptr<redis::HiredisClient> redis;
+  std::unique_ptr<redis::RedisClient> redis;
   policy_file::ActivePolicy policy;
   std::unique_ptr<policy_file::ActivePolicy> shadow_policy;  // May be null.
   std::unique_ptr<store::RefundFeed> feed;
@@ -228,8 +228,8 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const ServerConfig& config,
   auto redis_metrics = std::make_unique<RedisMetrics>(*metrics);
   redis::RedisOptions redis_options = config.redis;
   redis_options.observer = redis_metrics.get();
-  MAKEGOOD_ASSIGN_OR_RETURN(std::unique_ptr<redis::HiredisClient> redis,
-                            redis::HiredisClient::Start(redis_options));
+  MAKEGOOD_ASSIGN_OR_RETURN(std::unique_ptr<redis::RedisClient> redis,
+                            redis::StartRedisClient(redis_options));
 
   MAKEGOOD_ASSIGN_OR_RETURN(std::unique_ptr<store::RefundFeed> feed,
                             store::RefundFeed::Start(config.redis, keys));

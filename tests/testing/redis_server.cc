@@ -1,7 +1,11 @@
 #include "tests/testing/redis_server.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -30,6 +34,46 @@ absl::StatusOr<std::unique_ptr<RedisServer>> RedisServer::Start(
   return StartIn(dir_template, extra_args, /*sentinel=*/false);
 }
 
+namespace {
+
+bool PortIsFree(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  const bool free =
+      bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  close(fd);
+  return free;
+}
+
+// A free port whose cluster bus port (+10000) is free as well.
+absl::StatusOr<int> PickFreeClusterPort() {
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    absl::StatusOr<int> port = PickFreePort();
+    if (!port.ok()) return port;
+    if (*port + 10000 > 65535) continue;
+    if (PortIsFree(*port + 10000)) return *port;
+  }
+  return absl::UnavailableError("no free port pair for a cluster node");
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<RedisServer>> RedisServer::StartClusterNode(
+    std::vector<std::string> extra_args) {
+  char dir_template[] = "/tmp/makegood-cluster-XXXXXX";
+  if (mkdtemp(dir_template) == nullptr) {
+    return absl::InternalError("mkdtemp failed");
+  }
+  std::vector<std::string> args = {"--cluster-enabled", "yes",
+                                   "--cluster-config-file", "nodes.conf"};
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
+  return StartIn(dir_template, args, /*sentinel=*/false, &PickFreeClusterPort);
+}
+
 absl::StatusOr<std::unique_ptr<RedisServer>> RedisServer::StartSentinel(
     const std::string& config) {
   char dir_template[] = "/tmp/makegood-sentinel-XXXXXX";
@@ -46,11 +90,11 @@ absl::StatusOr<std::unique_ptr<RedisServer>> RedisServer::StartSentinel(
 
 absl::StatusOr<std::unique_ptr<RedisServer>> RedisServer::StartIn(
     const std::string& dir, const std::vector<std::string>& extra_args,
-    bool sentinel) {
+    bool sentinel, absl::StatusOr<int> (*pick_port)()) {
   // A port picked free can be taken before redis binds it: try a few.
   absl::Status last = absl::OkStatus();
   for (int attempt = 0; attempt < 5; ++attempt) {
-    absl::StatusOr<int> port = PickFreePort();
+    absl::StatusOr<int> port = pick_port();
     if (!port.ok()) return port.status();
     std::unique_ptr<RedisServer> server(
         new RedisServer(*port, dir, extra_args, sentinel));

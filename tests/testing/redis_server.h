@@ -32,6 +32,13 @@ class RedisServer {
   // {"--replicaof", "127.0.0.1", "6380"}; kept for Restart().
   static absl::StatusOr<std::unique_ptr<RedisServer>> Start(
       std::vector<std::string> extra_args);
+  // Starts a Redis Cluster node (--cluster-enabled yes, its nodes.conf in
+  // its temporary directory) with `extra_args` appended, on a port whose
+  // cluster bus port (port + 10000) is free too. It is not part of a
+  // cluster until redis-cli --cluster create (RedisCluster, in
+  // redis_cluster.h) makes it one. Its scripts are audited as a primary's.
+  static absl::StatusOr<std::unique_ptr<RedisServer>> StartClusterNode(
+      std::vector<std::string> extra_args);
   // Starts a Redis Sentinel whose configuration file (in its temporary
   // directory, which Sentinel rewrites) holds `config`, e.g.
   // "sentinel monitor mymaster 127.0.0.1 6380 1\n".
@@ -68,7 +75,7 @@ class RedisServer {
         sentinel_(sentinel) {}
   static absl::StatusOr<std::unique_ptr<RedisServer>> StartIn(
       const std::string& dir, const std::vector<std::string>& extra_args,
-      bool sentinel);
+      bool sentinel, absl::StatusOr<int> (*pick_port)() = &PickFreePort);
   absl::Status Launch();
   // Starts `redis-cli monitor` into monitor_logs_'s next file.
   void StartMonitor();

@@ -7,7 +7,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "services/core/status_macros.h"
-#include "services/redis/hiredis_client.h"
+#include "services/redis/redis_client_factory.h"
 
 namespace makegood::admin {
 namespace {
@@ -25,15 +25,14 @@ absl::StatusOr<std::unique_ptr<BlockingRedis>> BlockingRedis::Connect(
   // Large hashes and stream pages are read whole.
   options.command_timeout = absl::Seconds(30);
   options.connect_timeout = absl::Seconds(3);
-  MAKEGOOD_ASSIGN_OR_RETURN(auto client, redis::HiredisClient::Start(options));
+  MAKEGOOD_ASSIGN_OR_RETURN(auto client, redis::StartRedisClient(options));
   const absl::Time deadline = absl::Now() + options.connect_timeout;
   while (client->ready_connections() == 0 && absl::Now() < deadline) {
     absl::SleepFor(absl::Milliseconds(10));
   }
   if (client->ready_connections() == 0) {
-    return absl::UnavailableError(absl::StrCat("cannot connect to redis at ",
-                                               client->options().host, ":",
-                                               client->options().port));
+    return absl::UnavailableError(absl::StrCat(
+        "cannot connect to redis at ", redis::DescribeRedisTarget(options)));
   }
   auto redis =
       std::unique_ptr<BlockingRedis>(new BlockingRedis(std::move(client)));

@@ -1,4 +1,5 @@
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -199,6 +200,53 @@ TEST(ParseRedisUrl, HostWithBracketOrControlCharacterIsRefused) {
                           "redis://[fe80::1%eth0]:6379", "redis://[::1]"}) {
     RedisOptions options;
     EXPECT_TRUE(ParseRedisUrl(url, &options).ok()) << url;
+  }
+}
+
+TEST(ParseRedisUrl, ReadsTheNodesOfAClusterUrl) {
+  RedisOptions options =
+      Parse("redis-cluster://u:p@10.0.0.1:7000,node-b,[::1]:7002");
+  EXPECT_EQ(options.cluster_nodes,
+            (std::vector<RedisAddress>{
+                {"10.0.0.1", 7000}, {"node-b", 6379}, {"::1", 7002}}));
+  EXPECT_EQ(options.username, "u");
+  EXPECT_EQ(options.password, "p");
+  EXPECT_EQ(options.db, 0);
+  EXPECT_EQ(options.host, "");
+  EXPECT_TRUE(options.sentinels.empty());
+  EXPECT_EQ(DescribeRedisTarget(options),
+            "cluster 10.0.0.1:7000,node-b:6379,[::1]:7002");
+}
+
+TEST(ParseRedisUrl, ADirectUrlClearsTheClusterNodesOfAnEarlierOne) {
+  RedisOptions options = Parse("redis-cluster://h:7000");
+  ASSERT_TRUE(ParseRedisUrl("redis://h:6379", &options).ok());
+  EXPECT_TRUE(options.cluster_nodes.empty());
+  EXPECT_EQ(options.host, "h");
+}
+
+TEST(ParseRedisUrl, RefusesBadClusterUrlsSayingWhy) {
+  struct Case {
+    const char* url;
+    const char* why;
+  };
+  for (const Case& c : {
+           Case{"redis-cluster://", "node 1: host is empty"},
+           Case{"redis-cluster://a:7000,", "node 2: host is empty"},
+           Case{"redis-cluster://a:7000,b:x", "node 2: port must be a number"},
+           Case{"redis-cluster://a:7000/0", "Redis Cluster has only db 0"},
+           Case{"redis-cluster://a:7000?x=1", "takes no parameters"},
+           Case{"redis-cluster://alice@a:7000", "credentials must be"},
+           Case{"redis-clusters://a:7000", "must start with redis://"},
+       }) {
+    RedisOptions options;
+    options.host = "unchanged";
+    absl::Status status = ParseRedisUrl(c.url, &options);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << c.url;
+    EXPECT_THAT(status.message(), HasSubstr(c.why)) << c.url;
+    EXPECT_THAT(status.message(), HasSubstr(c.url)) << c.url;
+    EXPECT_EQ(options.host, "unchanged") << c.url;
+    EXPECT_TRUE(options.cluster_nodes.empty()) << c.url;
   }
 }
 

@@ -1,0 +1,401 @@
+// File: services/redis/cluster_client.cc
+#include "services/redis/cluster_client.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "services/core/log.h"
+#include "services/redis/client_state.h"
+#include "services/redis/command_loop.h"
+#include "services/redis/connection.h"
+#include "services/redis/hiredis_conversion.h"
+#include "services/redis/key_slot.h"
+
+namespace makegood::redis {
+namespace {
+
+// Redirects in a row (MOVED, ASK) before a command fails.
+constexpr int kMaxRedirects = 5;
+// TRYAGAIN / CLUSTERDOWN retries of one command.
+constexpr int kMaxRetries = 10;
+constexpr std::chrono::milliseconds kFirstBackoff{10};
+constexpr std::chrono::milliseconds kMaxBackoff{1000};
+// How often a command redirected to a node still connecting looks again.
+constexpr std::chrono::milliseconds kConnectWait{5};
+// How often the slot map is asked for while there is none.
+constexpr std::chrono::milliseconds kFirstMapRetry{100};
+
+}  // namespace
+
+ClusterClient::ClusterClient(RedisOptions options)
+    : state_(std::make_unique<ClientState>(std::move(options))),
+      loop_(std::make_unique<CommandLoop>(*state_)),
+      random_(static_cast<uint32_t>(
+          std::chrono::steady_clock::now().time_since_epoch().count())) {}
+
+absl::StatusOr<std::unique_ptr<ClusterClient>> ClusterClient::Start(
+    RedisOptions options) {
+  if (options.cluster_nodes.empty()) {
+    return absl::InvalidArgumentError(
+        "redis cluster mode needs at least one node (cluster_nodes)");
+  }
+  for (const RedisAddress& node : options.cluster_nodes) {
+    if (node.host.empty() || node.port < 1 || node.port > 65535) {
+      return absl::InvalidArgumentError(absl::StrCat("redis cluster node \"",
+                                                     FormatRedisAddress(node),
+                                                     "\" is not host:port"));
+    }
+  }
+  if (options.db != 0) {
+    return absl::InvalidArgumentError("redis cluster has only db 0");
+  }
+  if (!options.sentinels.empty()) {
+    return absl::InvalidArgumentError(
+        "redis cluster and sentinel modes exclude each other");
+  }
+  if (options.max_outstanding < 1) {
+    return absl::InvalidArgumentError("redis max_outstanding must be >= 1");
+  }
+  if (options.command_timeout <= absl::ZeroDuration() ||
+      options.connect_timeout <= absl::ZeroDuration() ||
+      options.cluster_refresh_min_interval <= absl::ZeroDuration() ||
+      options.cluster_refresh_interval <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "redis timeouts and cluster refresh intervals must be positive");
+  }
+  std::unique_ptr<ClusterClient> client(new ClusterClient(std::move(options)));
+  if (absl::Status s = client->loop_->Init(); !s.ok()) return s;
+  for (const RedisAddress& seed : client->state_->options.cluster_nodes) {
+    client->ConnectionTo(seed);
+  }
+  ClusterClient* c = client.get();
+  client->loop_->Start(CommandLoop::Hooks{
+      .dispatch =
+          [c](std::unique_ptr<PendingCommand> command) {
+            c->Dispatch(std::move(command));
+          },
+      .tick = [c](SteadyTime now) { c->Tick(now); },
+      .stop =
+          [c] {
+            c->stopping_ = true;
+            c->connections_.clear();
+            std::vector<std::unique_ptr<PendingCommand>> parked;
+            parked.swap(c->parked_);
+            for (auto& command : parked) {
+              c->state_->Finish(command.get(), absl::UnavailableError(
+                                                   "redis client shut down"));
+            }
+            c->map_ = SlotMap();  // Queued commands now fail at once.
+            c->primaries_.clear();
+          },
+  });
+  return client;
+}
+
+ClusterClient::~ClusterClient() { loop_->Stop(); }
+
+void ClusterClient::Command(std::vector<std::string> argv, Callback done) {
+  auto command = std::make_unique<PendingCommand>();
+  std::optional<absl::string_view> key = RoutingKey(argv);
+  command->slot = key.has_value() ? KeySlot(*key) : -1;
+  command->argv = std::move(argv);
+  command->keep_argv = true;
+  command->done = std::move(done);
+  loop_->Submit(std::move(command));
+}
+
+void ClusterClient::Eval(const LuaScript& script, std::vector<std::string> keys,
+                         std::vector<std::string> args, Callback done) {
+  auto command = std::make_unique<PendingCommand>();
+  command->slot = keys.empty() ? -1 : KeySlot(keys[0]);
+  command->argv.reserve(3 + keys.size() + args.size());
+  command->argv.push_back("EVALSHA");
+  command->argv.push_back(script.sha1);
+  command->argv.push_back(absl::StrCat(keys.size()));
+  for (std::string& key : keys) command->argv.push_back(std::move(key));
+  for (std::string& arg : args) command->argv.push_back(std::move(arg));
+  command->script = &script;
+  command->keep_argv = true;
+  command->done = std::move(done);
+  loop_->Submit(std::move(command));
+}
+
+absl::StatusOr<RedisReply> ClusterClient::CommandSync(
+    std::vector<std::string> argv) {
+  if (loop_->on_loop_thread()) {
+    return absl::FailedPreconditionError(
+        "CommandSync called on the redis I/O thread");
+  }
+  return RedisClient::CommandSync(std::move(argv));
+}
+
+int ClusterClient::ready_connections() const {
+  if (!map_known_.load(std::memory_order_relaxed)) return 0;
+  return state_->ready_connections.load(std::memory_order_relaxed);
+}
+
+const RedisOptions& ClusterClient::options() const { return state_->options; }
+
+Connection& ClusterClient::ConnectionTo(const RedisAddress& node) {
+  std::unique_ptr<Connection>& connection =
+      connections_[FormatRedisAddress(node)];
+  if (connection == nullptr) {
+    connection = std::make_unique<Connection>(
+        static_cast<int>(connections_.size() - 1), *state_, node,
+        [this](std::unique_ptr<PendingCommand> command) {
+          Dispatch(std::move(command));
+        });
+    Connection* raw = connection.get();
+    connection->set_error_reply_handler(
+        [this, raw](std::unique_ptr<PendingCommand>& command,
+                    absl::string_view error) {
+          return OnErrorReply(raw->address(), command, error);
+        });
+    // Before the loop runs, its first tick connects.
+    if (state_->base != nullptr && loop_->on_loop_thread()) {
+      connection->Tick(SteadyNow());
+    }
+  }
+  return *connection;
+}
+
+const RedisAddress* ClusterClient::AnyPrimary() {
+  for (size_t i = 0; i < primaries_.size(); ++i) {
+    const RedisAddress& node =
+        primaries_[(next_primary_ + i) % primaries_.size()];
+    auto it = connections_.find(FormatRedisAddress(node));
+    if (it != connections_.end() && it->second->ready()) {
+      next_primary_ = (next_primary_ + i + 1) % primaries_.size();
+      return &node;
+    }
+  }
+  return primaries_.empty() ? nullptr : &primaries_[0];
+}
+
+void ClusterClient::Dispatch(std::unique_ptr<PendingCommand> command) {
+  if (stopping_) {
+    state_->Finish(command.get(),
+                   absl::UnavailableError("redis client shut down"));
+    return;
+  }
+  const SteadyTime now = SteadyNow();
+  const RedisAddress* node = nullptr;
+  const bool asked = command->ask_target.has_value();
+  RedisAddress ask_target;
+  if (asked) {
+    ask_target = *std::move(command->ask_target);
+    command->ask_target.reset();
+    node = &ask_target;
+  } else if (command->slot >= 0) {
+    node = map_.NodeOf(command->slot);
+  } else {
+    node = AnyPrimary();
+  }
+  if (node == nullptr) {
+    RequestRefresh();
+    state_->Finish(
+        command.get(),
+        absl::UnavailableError(
+            map_.empty()
+                ? "redis cluster slot map not known yet"
+                : absl::StrCat("redis cluster: no primary serves slot ",
+                               command->slot)));
+    return;
+  }
+  Connection& connection = ConnectionTo(*node);
+  if (connection.ready()) {
+    if (asked) connection.SendAsking();
+    connection.Send(std::move(command));
+    return;
+  }
+  const std::string where = FormatRedisAddress(*node);
+  if (connection.first_connect_pending() && now < command->deadline) {
+    // A node just learnt of (a redirect, a new map): wait for its connect.
+    if (asked) command->ask_target = *node;
+    Park(std::move(command), now + kConnectWait,
+         absl::UnavailableError(
+             absl::StrCat("redis cluster node ", where, " did not connect")));
+    return;
+  }
+  RequestRefresh();
+  state_->Finish(command.get(),
+                 absl::UnavailableError(absl::StrCat(
+                     "redis cluster node ", where, " is not connected")));
+}
+
+bool ClusterClient::OnErrorReply(const RedisAddress& node,
+                                 std::unique_ptr<PendingCommand>& command,
+                                 absl::string_view error) {
+  if (std::optional<Redirect> redirect = ParseRedirect(error, node)) {
+    if (++command->redirects > kMaxRedirects) {
+      state_->Finish(command.get(),
+                     absl::UnavailableError(absl::StrCat(
+                         "redis cluster: too many redirects, last: ", error)));
+      return true;
+    }
+    if (redirect->kind == Redirect::Kind::kMoved) {
+      map_.Set(redirect->slot, redirect->address);
+      primaries_ = map_.Primaries();
+      RequestRefresh();
+    } else {
+      command->ask_target = redirect->address;
+    }
+    Dispatch(std::move(command));
+    return true;
+  }
+  if (absl::StartsWith(error, "TRYAGAIN") ||
+      absl::StartsWith(error, "CLUSTERDOWN")) {
+    if (absl::StartsWith(error, "CLUSTERDOWN")) RequestRefresh();
+    return Retry(command, error);
+  }
+  return false;
+}
+
+bool ClusterClient::Retry(std::unique_ptr<PendingCommand>& command,
+                          absl::string_view error) {
+  if (++command->retries > kMaxRetries) return false;
+  std::chrono::nanoseconds backoff =
+      kFirstBackoff * (1 << std::min(command->retries - 1, 7));
+  backoff = std::min<std::chrono::nanoseconds>(backoff, kMaxBackoff);
+  // Jitter: between half and all of it, so that retries spread out.
+  std::uniform_int_distribution<int64_t> jitter(backoff.count() / 2,
+                                                backoff.count());
+  const SteadyTime at = SteadyNow() + std::chrono::nanoseconds(jitter(random_));
+  if (at >= command->deadline) return false;
+  command->redirects = 0;
+  Park(std::move(command), at, ErrorReplyToStatus(error));
+  return true;
+}
+
+void ClusterClient::Park(std::unique_ptr<PendingCommand> command,
+                         SteadyTime not_before, absl::Status reason) {
+  command->not_before = not_before;
+  command->retry_reason = std::move(reason);
+  parked_.push_back(std::move(command));
+}
+
+void ClusterClient::Tick(SteadyTime now) {
+  if (prune_wanted_) Prune();
+  for (auto& [address, connection] : connections_) connection->Tick(now);
+  if (!parked_.empty()) {
+    std::vector<std::unique_ptr<PendingCommand>> due;
+    for (auto& command : parked_) {
+      if (command->not_before <= now || command->deadline <= now) {
+        due.push_back(std::move(command));
+      }
+    }
+    std::erase(parked_, nullptr);
+    for (auto& command : due) {
+      if (command->deadline <= now) {
+        state_->Finish(command.get(), command->retry_reason);
+      } else {
+        Dispatch(std::move(command));
+      }
+    }
+  }
+  const RedisOptions& options = state_->options;
+  if (now >= last_refresh_ +
+                 absl::ToChronoNanoseconds(options.cluster_refresh_interval)) {
+    refresh_wanted_ = true;
+  }
+  // Without a map nothing works: ask again sooner than once a second.
+  const std::chrono::nanoseconds min_interval =
+      map_.empty()
+          ? kFirstMapRetry
+          : absl::ToChronoNanoseconds(options.cluster_refresh_min_interval);
+  if (refresh_wanted_ && !refresh_in_flight_ &&
+      now >= last_refresh_ + min_interval) {
+    StartRefresh(now);
+  }
+}
+
+void ClusterClient::StartRefresh(SteadyTime now) {
+  // A random ready node: the primaries known, else any (the seeds).
+  std::vector<Connection*> ready;
+  for (const RedisAddress& node : primaries_) {
+    auto it = connections_.find(FormatRedisAddress(node));
+    if (it != connections_.end() && it->second->ready()) {
+      ready.push_back(it->second.get());
+    }
+  }
+  if (ready.empty()) {
+    for (auto& [address, connection] : connections_) {
+      if (connection->ready()) ready.push_back(connection.get());
+    }
+  }
+  if (ready.empty()) return;  // Tried again at the next tick.
+  Connection* asked = ready[std::uniform_int_distribution<size_t>(
+      0, ready.size() - 1)(random_)];
+  refresh_wanted_ = false;
+  refresh_in_flight_ = true;
+  last_refresh_ = now;
+  auto command = std::make_unique<PendingCommand>();
+  command->argv = {"CLUSTER", "SLOTS"};
+  command->deadline =
+      now + absl::ToChronoNanoseconds(state_->options.command_timeout);
+  command->done = [this,
+                   node = asked->address()](absl::StatusOr<RedisReply> reply) {
+    Refreshed(node, std::move(reply));
+  };
+  state_->outstanding.fetch_add(1, std::memory_order_relaxed);
+  asked->Send(std::move(command));
+}
+
+void ClusterClient::Refreshed(const RedisAddress& asked,
+                              absl::StatusOr<RedisReply> reply) {
+  refresh_in_flight_ = false;
+  if (stopping_) return;
+  absl::StatusOr<std::vector<SlotRange>> ranges =
+      reply.ok() ? ParseClusterSlots(*reply, asked) : reply.status();
+  if (ranges.ok() && ranges->empty()) {
+    ranges = absl::UnavailableError("CLUSTER SLOTS: no slot is served");
+  }
+  if (!ranges.ok()) {
+    if (refresh_failures_++ == 0) {
+      Log(LogLevel::kWarning, "redis_cluster_refresh_failed",
+          {{"node", FormatRedisAddress(asked)},
+           {"error", ranges.status().ToString()},
+           {"note", "retrying; further failures not logged"}});
+    }
+    refresh_wanted_ = true;  // Again after the minimum interval.
+    return;
+  }
+  refresh_failures_ = 0;
+  const bool first = map_.empty();
+  map_.Assign(*ranges);
+  std::vector<RedisAddress> primaries = map_.Primaries();
+  if (first || primaries != primaries_) {
+    Log(LogLevel::kInfo, "redis_cluster_map",
+        {{"asked", FormatRedisAddress(asked)},
+         {"ranges", static_cast<int64_t>(ranges->size())},
+         {"primaries", static_cast<int64_t>(primaries.size())}});
+  }
+  primaries_ = std::move(primaries);
+  for (const RedisAddress& node : primaries_) ConnectionTo(node);
+  prune_wanted_ = true;
+  map_known_.store(true, std::memory_order_relaxed);
+}
+
+void ClusterClient::Prune() {
+  prune_wanted_ = false;
+  const std::vector<RedisAddress>& seeds = state_->options.cluster_nodes;
+  // Destroyed after the map no longer holds them: their failing commands'
+  // callbacks may send new ones, which may add connections.
+  std::vector<std::unique_ptr<Connection>> dropped;
+  for (auto it = connections_.begin(); it != connections_.end();) {
+    const RedisAddress& node = it->second->address();
+    if (std::find(primaries_.begin(), primaries_.end(), node) !=
+            primaries_.end() ||
+        std::find(seeds.begin(), seeds.end(), node) != seeds.end()) {
+      ++it;
+      continue;
+    }
+    dropped.push_back(std::move(it->second));
+    it = connections_.erase(it);
+  }
+}
+
+}  // namespace makegood::redis
