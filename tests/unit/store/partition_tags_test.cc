@@ -52,7 +52,9 @@ std::vector<std::pair<int, int>> CreateSlotRanges(int primaries) {
 // How many of `slots` each primary serves.
 std::vector<int> PerPrimary(const std::vector<int>& slots, int primaries) {
   std::vector<int> counts;
-  for (auto [first, last] : CreateSlotRanges(primaries)) {
+  for (const auto& range : CreateSlotRanges(primaries)) {
+    // Copies: clang 14 cannot capture structured bindings in a lambda.
+    const int first = range.first, last = range.second;
     counts.push_back(
         static_cast<int>(std::count_if(slots.begin(), slots.end(), [&](int s) {
           return s >= first && s <= last;
