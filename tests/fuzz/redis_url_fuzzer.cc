@@ -37,7 +37,8 @@ bool SameAddressFields(const makegood::redis::RedisOptions& a,
   return a.host == b.host && a.port == b.port && a.db == b.db &&
          a.username == b.username && a.password == b.password &&
          a.sentinels == b.sentinels && a.sentinel_master == b.sentinel_master &&
-         a.sentinel_password == b.sentinel_password;
+         a.sentinel_password == b.sentinel_password &&
+         a.cluster_nodes == b.cluster_nodes;
 }
 
 bool SameOtherFields(const makegood::redis::RedisOptions& a,
@@ -60,6 +61,7 @@ makegood::redis::RedisOptions Start() {
   options.sentinels = {{"previous-sentinel", 26380}};
   options.sentinel_master = "previous-master";
   options.sentinel_password = "previous-sentinel-password";
+  options.cluster_nodes = {{"previous-node", 7001}};
   options.connections = 5;
   options.command_timeout = absl::Milliseconds(1234);
   return options;
@@ -71,6 +73,14 @@ std::string ToUrl(const makegood::redis::RedisOptions& o) {
   std::string credentials;
   if (!o.username.empty() || !o.password.empty()) {
     credentials = absl::StrCat(o.username, ":", o.password, "@");
+  }
+  if (!o.cluster_nodes.empty()) {
+    return absl::StrCat(
+        "redis-cluster://", credentials,
+        absl::StrJoin(o.cluster_nodes, ",",
+                      [](std::string* out, const RedisAddress& a) {
+                        out->append(makegood::redis::FormatRedisAddress(a));
+                      }));
   }
   if (o.sentinels.empty()) {
     return absl::StrCat("redis://", credentials,
@@ -107,7 +117,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   FUZZ_CHECK(SameOtherFields(options, before));
   FUZZ_CHECK(options.db >= 0 && options.db <= 1000) << options.db;
-  if (options.sentinels.empty()) {
+  FUZZ_CHECK(options.sentinels.empty() || options.cluster_nodes.empty());
+  if (!options.cluster_nodes.empty()) {
+    FUZZ_CHECK(absl::StartsWith(url, "redis-cluster://"));
+    FUZZ_CHECK(options.host.empty() && options.port == 0);
+    FUZZ_CHECK(options.db == 0) << options.db;
+    FUZZ_CHECK(options.sentinel_master.empty());
+    for (const makegood::redis::RedisAddress& n : options.cluster_nodes) {
+      FUZZ_CHECK(!n.host.empty() && !absl::StrContains(n.host, ' '));
+      FUZZ_CHECK(GoodPort(n.port)) << n.port;
+    }
+  } else if (options.sentinels.empty()) {
     FUZZ_CHECK(absl::StartsWith(url, "redis://"));
     FUZZ_CHECK(options.sentinel_master.empty());
     FUZZ_CHECK(!options.host.empty() && !absl::StrContains(options.host, ' '));
