@@ -24,6 +24,22 @@ void ClientState::Finish(PendingCommand* command,
   if (done) done(std::move(result));
 }
 
+std::unique_ptr<PendingCommand> EvalShaCommand(const LuaScript& script,
+                                               std::vector<std::string> keys,
+                                               std::vector<std::string> args,
+                                               RedisClient::Callback done) {
+  auto command = std::make_unique<PendingCommand>();
+  command->argv.reserve(3 + keys.size() + args.size());
+  command->argv.push_back("EVALSHA");
+  command->argv.push_back(script.sha1);
+  command->argv.push_back(absl::StrCat(keys.size()));
+  for (std::string& key : keys) command->argv.push_back(std::move(key));
+  for (std::string& arg : args) command->argv.push_back(std::move(arg));
+  command->script = &script;
+  command->done = std::move(done);
+  return command;
+}
+
 void ClientState::AddReadyConnections(int delta) {
   int now =
       ready_connections.fetch_add(delta, std::memory_order_relaxed) + delta;

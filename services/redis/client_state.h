@@ -18,6 +18,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -68,6 +69,13 @@ struct PendingCommand {
   SteadyTime not_before{};
   absl::Status retry_reason;
 };
+
+// An EVALSHA of `script` (keys then args) whose NOSCRIPT answer is re-sent
+// as EVAL; both clients' Eval build their command with it.
+std::unique_ptr<PendingCommand> EvalShaCommand(const LuaScript& script,
+                                               std::vector<std::string> keys,
+                                               std::vector<std::string> args,
+                                               RedisClient::Callback done);
 
 struct ClientState {
   explicit ClientState(RedisOptions redis_options)

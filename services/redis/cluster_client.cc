@@ -109,17 +109,11 @@ void ClusterClient::Command(std::vector<std::string> argv, Callback done) {
 
 void ClusterClient::Eval(const LuaScript& script, std::vector<std::string> keys,
                          std::vector<std::string> args, Callback done) {
-  auto command = std::make_unique<PendingCommand>();
-  command->slot = keys.empty() ? -1 : KeySlot(keys[0]);
-  command->argv.reserve(3 + keys.size() + args.size());
-  command->argv.push_back("EVALSHA");
-  command->argv.push_back(script.sha1);
-  command->argv.push_back(absl::StrCat(keys.size()));
-  for (std::string& key : keys) command->argv.push_back(std::move(key));
-  for (std::string& arg : args) command->argv.push_back(std::move(arg));
-  command->script = &script;
+  const int slot = keys.empty() ? -1 : KeySlot(keys[0]);
+  std::unique_ptr<PendingCommand> command =
+      EvalShaCommand(script, std::move(keys), std::move(args), std::move(done));
+  command->slot = slot;
   command->keep_argv = true;
-  command->done = std::move(done);
   loop_->Submit(std::move(command));
 }
 

@@ -118,16 +118,8 @@ void HiredisClient::Command(std::vector<std::string> argv, Callback done) {
 
 void HiredisClient::Eval(const LuaScript& script, std::vector<std::string> keys,
                          std::vector<std::string> args, Callback done) {
-  auto command = std::make_unique<PendingCommand>();
-  command->argv.reserve(3 + keys.size() + args.size());
-  command->argv.push_back("EVALSHA");
-  command->argv.push_back(script.sha1);
-  command->argv.push_back(absl::StrCat(keys.size()));
-  for (std::string& key : keys) command->argv.push_back(std::move(key));
-  for (std::string& arg : args) command->argv.push_back(std::move(arg));
-  command->script = &script;
-  command->done = std::move(done);
-  loop_->Submit(std::move(command));
+  loop_->Submit(EvalShaCommand(script, std::move(keys), std::move(args),
+                               std::move(done)));
 }
 
 absl::StatusOr<RedisReply> HiredisClient::CommandSync(
