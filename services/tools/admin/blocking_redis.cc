@@ -8,6 +8,7 @@
 #include "absl/time/time.h"
 #include "services/core/status_macros.h"
 #include "services/redis/redis_client_factory.h"
+#include "services/redis/slot_map.h"
 
 namespace makegood::admin {
 namespace {
@@ -41,12 +42,16 @@ absl::StatusOr<std::unique_ptr<BlockingRedis>> BlockingRedis::Connect(
   return redis;
 }
 
+BlockingRedis::BlockingRedis(std::unique_ptr<redis::RedisClient> client)
+    : client_(std::move(client)),
+      cluster_(dynamic_cast<redis::ClusterClient*>(client_.get())) {}
+
 absl::StatusOr<RedisReply> BlockingRedis::Run(Argv argv) {
   return client_->CommandSync(std::move(argv));
 }
 
-std::vector<absl::StatusOr<RedisReply>> BlockingRedis::Pipeline(
-    std::vector<Argv> commands) {
+std::vector<absl::StatusOr<RedisReply>> BlockingRedis::Gather(size_t n,
+                                                              Issue issue) {
   struct State {
     absl::Mutex mu;
     size_t left ABSL_GUARDED_BY(mu) = 0;
@@ -57,17 +62,15 @@ std::vector<absl::StatusOr<RedisReply>> BlockingRedis::Pipeline(
   auto state = std::make_shared<State>();
   {
     absl::MutexLock lock(&state->mu);
-    state->left = commands.size();
-    state->replies.assign(commands.size(),
-                          absl::UnknownError("no reply from redis"));
+    state->left = n;
+    state->replies.assign(n, absl::UnknownError("no reply from redis"));
   }
-  for (size_t i = 0; i < commands.size(); ++i) {
-    client_->Command(std::move(commands[i]),
-                     [state, i](absl::StatusOr<RedisReply> reply) {
-                       absl::MutexLock lock(&state->mu);
-                       state->replies[i] = std::move(reply);
-                       --state->left;
-                     });
+  for (size_t i = 0; i < n; ++i) {
+    issue(i, [state, i](absl::StatusOr<RedisReply> reply) {
+      absl::MutexLock lock(&state->mu);
+      state->replies[i] = std::move(reply);
+      --state->left;
+    });
   }
   absl::MutexLock lock(&state->mu);
   state->mu.Await(absl::Condition(
@@ -75,33 +78,56 @@ std::vector<absl::StatusOr<RedisReply>> BlockingRedis::Pipeline(
   return std::move(state->replies);
 }
 
+std::vector<absl::StatusOr<RedisReply>> BlockingRedis::Pipeline(
+    std::vector<Argv> commands) {
+  return Gather(commands.size(),
+                [&](size_t i, redis::RedisClient::Callback done) {
+                  client_->Command(std::move(commands[i]), std::move(done));
+                });
+}
+
 absl::StatusOr<std::vector<std::vector<RedisReply>>> BlockingRedis::Snapshots(
     std::vector<std::vector<Argv>> blocks) {
-  std::vector<Argv> flat;
-  std::vector<size_t> exec_at;
-  for (std::vector<Argv>& block : blocks) {
-    flat.push_back({"MULTI"});
-    for (Argv& command : block) flat.push_back(std::move(command));
-    flat.push_back({"EXEC"});
-    exec_at.push_back(flat.size() - 1);
+  // Checked on a single Redis too: a block that works there only would
+  // fail on a cluster.
+  for (const std::vector<Argv>& block : blocks) {
+    MAKEGOOD_RETURN_IF_ERROR(redis::BlockSlot(block).status());
   }
-  std::vector<absl::StatusOr<RedisReply>> replies = Pipeline(std::move(flat));
-  for (const auto& reply : replies) {
-    if (!reply.ok()) return reply.status();
+  std::vector<absl::StatusOr<RedisReply>> execs;
+  if (cluster_ != nullptr) {
+    // One transaction per block, each on the primary of its slot.
+    execs =
+        Gather(blocks.size(), [&](size_t i, redis::RedisClient::Callback done) {
+          cluster_->Transaction(std::move(blocks[i]), std::move(done));
+        });
+  } else {
+    std::vector<Argv> flat;
+    std::vector<size_t> exec_at;
+    for (std::vector<Argv>& block : blocks) {
+      flat.push_back({"MULTI"});
+      for (Argv& command : block) flat.push_back(std::move(command));
+      flat.push_back({"EXEC"});
+      exec_at.push_back(flat.size() - 1);
+    }
+    std::vector<absl::StatusOr<RedisReply>> replies = Pipeline(std::move(flat));
+    for (const auto& reply : replies) {
+      if (!reply.ok()) return reply.status();
+    }
+    for (size_t at : exec_at) execs.push_back(std::move(replies[at]));
   }
   std::vector<std::vector<RedisReply>> out;
-  out.reserve(exec_at.size());
-  for (size_t at : exec_at) {
-    RedisReply& exec = *replies[at];
-    if (exec.type != RedisReply::Type::kArray) {
+  out.reserve(execs.size());
+  for (absl::StatusOr<RedisReply>& exec : execs) {
+    if (!exec.ok()) return exec.status();
+    if (exec->type != RedisReply::Type::kArray) {
       return absl::InternalError("redis: EXEC answered no array");
     }
-    for (const RedisReply& r : exec.elements) {
+    for (const RedisReply& r : exec->elements) {
       if (r.type == RedisReply::Type::kError) {
         return absl::InternalError(absl::StrCat("redis: ", r.str));
       }
     }
-    out.push_back(std::move(exec.elements));
+    out.push_back(std::move(exec->elements));
   }
   return out;
 }
@@ -124,13 +150,45 @@ absl::Status BlockingRedis::Scan(
     const std::string& pattern, const std::string& type,
     absl::FunctionRef<absl::Status(std::vector<std::string>)> batch) {
   absl::flat_hash_set<std::string> seen;
+  if (cluster_ == nullptr) return ScanOne(nullptr, pattern, type, seen, batch);
+  const std::vector<redis::RedisAddress> primaries = cluster_->Primaries();
+  if (primaries.empty()) {
+    return absl::UnavailableError("redis cluster: no primary known to SCAN");
+  }
+  for (const redis::RedisAddress& node : primaries) {
+    MAKEGOOD_RETURN_IF_ERROR(ScanOne(&node, pattern, type, seen, batch));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status BlockingRedis::ScanOne(
+    const redis::RedisAddress* node, const std::string& pattern,
+    const std::string& type, absl::flat_hash_set<std::string>& seen,
+    absl::FunctionRef<absl::Status(std::vector<std::string>)> batch) {
   std::string cursor = "0";
   do {
-    MAKEGOOD_ASSIGN_OR_RETURN(RedisReply reply,
-                              Run({"SCAN", cursor, "MATCH", pattern, "COUNT",
-                                   absl::StrCat(kScanCount), "TYPE", type}));
+    Argv scan = {"SCAN",  cursor,  "MATCH",
+                 pattern, "COUNT", absl::StrCat(kScanCount),
+                 "TYPE",  type};
+    absl::StatusOr<RedisReply> reply;
+    if (node == nullptr) {
+      reply = Run(std::move(scan));
+    } else {
+      reply =
+          std::move(Gather(1, [&](size_t, redis::RedisClient::Callback done) {
+            cluster_->CommandOn(*node, std::move(scan), std::move(done));
+          })[0]);
+    }
+    if (!reply.ok()) {
+      return node == nullptr
+                 ? reply.status()
+                 : absl::Status(reply.status().code(),
+                                absl::StrCat("SCAN of ",
+                                             redis::FormatRedisAddress(*node),
+                                             ": ", reply.status().message()));
+    }
     MAKEGOOD_ASSIGN_OR_RETURN(const auto* parts,
-                              redis::ReplyArray(reply, 2, "SCAN"));
+                              redis::ReplyArray(*reply, 2, "SCAN"));
     MAKEGOOD_ASSIGN_OR_RETURN(cursor, redis::ReplyText((*parts)[0], "SCAN"));
     std::vector<std::string> keys;
     for (const RedisReply& key : (*parts)[1].elements) {
