@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -473,6 +474,70 @@ TEST_F(AdminClusterTest, CheckIsCleanAndFindsProblemsPlantedOnOtherPrimaries) {
     EXPECT_TRUE(v["partition"] == over_p || v["partition"] == ledger_p)
         << v.dump();
   }
+}
+
+// A partition's slot moves to another primary by hand, with pauses between
+// the steps, while check runs: one started before the keys move, one after
+// (while the source still serves the slot, so its reads are answered ASK).
+// A block touching a key absent there (a card refund's wallet) is refused
+// with TRYAGAIN until the move ends, and waits for it. Both are clean and
+// count every object; then a problem planted in the moved partition is
+// found.
+TEST_F(AdminClusterTest, CheckWaitsOutAPartitionsSlotMovingUnderIt) {
+  MakeData();
+  CopyToCluster();
+  const nlohmann::json before = Check(0);
+  ASSERT_TRUE(before.is_object());
+  std::string moving;
+  for (const std::string& id : succeeded_) {
+    if (NodeOf(member_of_[id]) == OtherPrimary(0)) moving = id;
+  }
+  ASSERT_FALSE(moving.empty());
+  const int p = PartitionOfRefund(moving);
+  const int slot = keys_.PartitionSlot(p);
+  const int source = OtherPrimary(0), target = OtherPrimary(1);
+  const int64_t ask_before = ErrorCount(*cluster_, source, "ASK");
+  const int64_t tryagain_before = ErrorCount(*cluster_, source, "TRYAGAIN") +
+                                  ErrorCount(*cluster_, target, "TRYAGAIN");
+  ASSERT_TRUE(cluster_->SetSlotImporting(slot, source, target).ok());
+  ASSERT_TRUE(cluster_->SetSlotMigrating(slot, source, target).ok());
+  CommandResult early, late;
+  // Pauses longer together than the client's own retries of a command
+  // (about 4 s at most).
+  const absl::Duration pause = absl::Milliseconds(2500);
+  std::thread early_check([&] { early = Admin({"check"}); });
+  absl::SleepFor(pause);
+  absl::StatusOr<int> migrated = cluster_->MigrateKeys(slot, source, target);
+  std::thread late_check([&] { late = Admin({"check"}); });
+  absl::SleepFor(pause);
+  const int64_t ask_during = ErrorCount(*cluster_, source, "ASK");
+  ASSERT_TRUE(cluster_->SetSlotNode(slot, target).ok());
+  early_check.join();
+  late_check.join();
+  ASSERT_TRUE(migrated.ok()) << migrated.status();
+  EXPECT_GT(*migrated, 5);
+  EXPECT_GT(ask_during, ask_before) << "the late check was sent on by ASK";
+  EXPECT_GT(ErrorCount(*cluster_, source, "TRYAGAIN") +
+                ErrorCount(*cluster_, target, "TRYAGAIN"),
+            tryagain_before)
+      << "blocks met the move";
+  for (const CommandResult* check : {&early, &late}) {
+    EXPECT_EQ(check->exit_code, 0) << check->output;
+    nlohmann::json report = JsonLine(check->output, "{\"command\":\"check\"");
+    ASSERT_TRUE(report.is_object()) << check->output;
+    EXPECT_EQ(report["counts"], before["counts"]);
+  }
+
+  ASSERT_TRUE(redis_
+                  ->CommandSync({"HSET", keys_.RefundKey(p, moving),
+                                 "amount_minor", "3001"})
+                  .ok());
+  nlohmann::json report = Check(1);
+  std::vector<nlohmann::json> over = Violations(report, "order_over_refunded");
+  ASSERT_EQ(over.size(), 1u) << report.dump();
+  EXPECT_EQ(over[0]["partition"], p);
+  EXPECT_TRUE(
+      cluster_->Holds(target, keys_.RefundKey(p, moving)).value_or(false));
 }
 
 TEST_F(AdminClusterTest, OperatorCommandsWorkOnTheCluster) {

@@ -2,6 +2,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -17,6 +18,18 @@ using redis::RedisReply;
 
 // Keys read per SCAN call.
 constexpr int kScanCount = 1000;
+// Cluster: how often a MULTI/EXEC block is sent while its slot is moving,
+// and the pause between (the client's own retries come first).
+constexpr int kMovingRounds = 10;
+constexpr absl::Duration kMovingPause = absl::Seconds(1);
+
+// A block refused because its slot is moving (some keys here, others not
+// yet or missing: TRYAGAIN) or the cluster is down for a failover.
+bool Unsettled(const absl::Status& status) {
+  return absl::IsUnavailable(status) &&
+         (absl::StrContains(status.message(), "TRYAGAIN") ||
+          absl::StrContains(status.message(), "CLUSTERDOWN"));
+}
 
 }  // namespace
 
@@ -95,11 +108,7 @@ absl::StatusOr<std::vector<std::vector<RedisReply>>> BlockingRedis::Snapshots(
   }
   std::vector<absl::StatusOr<RedisReply>> execs;
   if (cluster_ != nullptr) {
-    // One transaction per block, each on the primary of its slot.
-    execs =
-        Gather(blocks.size(), [&](size_t i, redis::RedisClient::Callback done) {
-          cluster_->Transaction(std::move(blocks[i]), std::move(done));
-        });
+    execs = Transactions(blocks);
   } else {
     std::vector<Argv> flat;
     std::vector<size_t> exec_at;
@@ -130,6 +139,30 @@ absl::StatusOr<std::vector<std::vector<RedisReply>>> BlockingRedis::Snapshots(
     out.push_back(std::move(exec->elements));
   }
   return out;
+}
+
+std::vector<absl::StatusOr<RedisReply>> BlockingRedis::Transactions(
+    const std::vector<std::vector<Argv>>& blocks) {
+  std::vector<absl::StatusOr<RedisReply>> execs(
+      blocks.size(), absl::UnknownError("no reply from redis"));
+  std::vector<size_t> todo;
+  for (size_t i = 0; i < blocks.size(); ++i) todo.push_back(i);
+  for (int round = 1;; ++round) {
+    std::vector<absl::StatusOr<RedisReply>> replies =
+        Gather(todo.size(), [&](size_t i, redis::RedisClient::Callback done) {
+          cluster_->Transaction(blocks[todo[i]], std::move(done));
+        });
+    std::vector<size_t> again;
+    for (size_t i = 0; i < todo.size(); ++i) {
+      if (round < kMovingRounds && Unsettled(replies[i].status())) {
+        again.push_back(todo[i]);
+      }
+      execs[todo[i]] = std::move(replies[i]);
+    }
+    if (again.empty()) return execs;
+    absl::SleepFor(kMovingPause);
+    todo = std::move(again);
+  }
 }
 
 absl::StatusOr<RedisReply> BlockingRedis::Eval(const redis::LuaScript& script,

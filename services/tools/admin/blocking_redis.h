@@ -59,7 +59,11 @@ class BlockingRedis {
   // replies describe one instant. Every key of a block must be in one hash
   // slot (one partition's tag), on a single Redis too, so that what works
   // there works on a cluster: else INVALID_ARGUMENT naming two of them. Any
-  // error fails the whole call.
+  // error fails the whole call. On a cluster, a block whose slot is moving
+  // to another primary is refused (TRYAGAIN) for as long as some of its keys
+  // are missing (moved, or absent like a card refund's wallet key) on the
+  // node asked, i.e. until the move ends: it is sent again, up to 10 times
+  // a second apart, after the client's own retries.
   absl::StatusOr<std::vector<std::vector<redis::RedisReply>>> Snapshots(
       std::vector<std::vector<Argv>> blocks);
 
@@ -85,6 +89,10 @@ class BlockingRedis {
       absl::FunctionRef<void(size_t, redis::RedisClient::Callback done)>;
   static std::vector<absl::StatusOr<redis::RedisReply>> Gather(size_t n,
                                                                Issue issue);
+  // Cluster: each block as a ClusterClient::Transaction, those refused
+  // while their slot moves sent again.
+  std::vector<absl::StatusOr<redis::RedisReply>> Transactions(
+      const std::vector<std::vector<Argv>>& blocks);
   absl::Status ScanOne(
       const redis::RedisAddress* node, const std::string& pattern,
       const std::string& type, absl::flat_hash_set<std::string>& seen,
