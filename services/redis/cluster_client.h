@@ -114,6 +114,8 @@ class ClusterClient final : public RedisClient {
   // Ready connections (to any node); 0 until the slot map is known.
   int ready_connections() const override;
 
+  bool one_slot_per_command() const override { return true; }
+
   // The primaries serving at least one slot by the current slot map (empty
   // until it is known), e.g. to SCAN each of them.
   std::vector<RedisAddress> Primaries() const;
@@ -126,14 +128,15 @@ class ClusterClient final : public RedisClient {
                  Callback done);
 
   // Runs `commands` as one MULTI/EXEC block on the primary of their slot,
-  // so that their replies describe one instant. Every command's routing key
-  // must be in one slot (BlockSlot, slot_map.h), else INVALID_ARGUMENT at
-  // once (`done` then runs on the calling thread). `done` gets EXEC's reply: an
-  // array with one reply per command (a command's own runtime error is an
-  // element of type kError). A block Redis refused to queue fails with the
-  // first refusal's error (e.g. CROSSSLOT, INTERNAL), unless it was a redirect,
-  // TRYAGAIN or CLUSTERDOWN: then the block is sent again as one command would
-  // be (MOVED patches the map; ASK sends ASKING before MULTI).
+  // so that their replies describe one instant. Every command's routing
+  // key must be in one slot (BlockSlot, slot_map.h), else INVALID_ARGUMENT
+  // at once (`done` then runs on the calling thread). `done` gets EXEC's
+  // reply: an array with one reply per command (a command's own runtime
+  // error is an element of type kError). A block Redis refused to queue
+  // fails with the first refusal's error (e.g. CROSSSLOT, INTERNAL), unless
+  // it was a redirect, TRYAGAIN or CLUSTERDOWN: then the block is sent
+  // again as one command would be (MOVED patches the map; ASK sends ASKING
+  // before MULTI).
   void Transaction(std::vector<std::vector<std::string>> commands,
                    Callback done);
 
