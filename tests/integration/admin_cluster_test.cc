@@ -1,9 +1,11 @@
 // makegood_admin against a real Redis Cluster (testing::RedisCluster: 3
 // primaries, 3 replicas), given a redis-cluster:// URL. The data is real:
-// an in-process makegood (AppHarness, on a single Redis) records orders,
-// rates them and settles the refunds (some set aside as NEEDS_ATTENTION by
-// a failing provider); then every key is copied (DUMP, RESTORE) onto the
-// cluster, where its partition tag puts it on the primary of its slot. The
+// an in-process makegood (server::App, its settlement worker included) runs
+// on the cluster, records orders, rates them and settles the refunds, some
+// set aside as NEEDS_ATTENTION by a failing card provider. Schema 1 data
+// for migrate-tags is made on a single Redis (AppHarness) instead, and
+// every key copied (DUMP, RESTORE) onto the cluster under its old plain
+// tag. The
 // members are chosen so that every primary holds some, and what a test
 // plants or expects sits on primaries other than the first seed of the URL:
 // a tool that read one node only would miss it.
@@ -39,6 +41,7 @@
 #include "services/store/key_schema.h"
 #include "tests/testing/app_harness.h"
 #include "tests/testing/redis_cluster.h"
+#include "tests/testing/samples.h"
 #include "tests/testing/subprocess.h"
 
 namespace makegood {
@@ -225,8 +228,35 @@ class AdminClusterTest : public ::testing::Test {
   }
 
   void TearDown() override {
+    cluster_app_.reset();
     if (h_ != nullptr) h_->StopApp();
     redis_.reset();
+  }
+
+  // The stubs of the running makegood: on the cluster, else the harness's.
+  testing::Stubs& stubs() {
+    return cluster_app_ != nullptr ? cluster_stubs_ : h_->stubs();
+  }
+
+  // Starts makegood (with its settlement worker, whose sandbox card
+  // provider follows `sandbox_spec`) on the cluster.
+  void StartAppOnCluster(const std::string& sandbox_spec = "",
+                         int max_deliveries = 8) {
+    server::ServerConfig config = testing::TestConfig(h_->redis());
+    config.redis = redis::RedisOptions();
+    ASSERT_TRUE(redis::ParseRedisUrl(cluster_->url(), &config.redis).ok());
+    config.redis.command_timeout = absl::Seconds(2);
+    config.redis_url = cluster_->url();
+    config.settlement.run_worker = true;
+    config.settlement.consumer = "w1";
+    config.settlement.retry_after = absl::Milliseconds(100);
+    config.settlement.sandbox_spec = sandbox_spec;
+    config.settlement.max_deliveries = max_deliveries;
+    auto app = server::App::Start(config, h_->clock());
+    ASSERT_TRUE(app.ok()) << app.status();
+    cluster_app_ = *std::move(app);
+    cluster_stubs_ = testing::ConnectStubs(cluster_app_->port());
+    ASSERT_TRUE(testing::WaitServing(*cluster_stubs_.health));
   }
 
   // The primary serving partition `p` (asked once: redis-cli is slow).
@@ -272,12 +302,29 @@ class AdminClusterTest : public ::testing::Test {
   std::vector<std::string> RateOrders(const std::vector<std::string>& members) {
     std::vector<std::string> ids;
     for (const std::string& member : members) {
-      EXPECT_TRUE(h_->UpsertMember(member).ok());
+      {
+        v1::UpsertMemberRequest request;
+        *request.mutable_member() = testing::SampleMember(member, "premium");
+        v1::UpsertMemberResponse response;
+        grpc::ClientContext context;
+        grpc::Status status =
+            stubs().members->UpsertMember(&context, request, &response);
+        EXPECT_TRUE(status.ok()) << status.error_message();
+      }
       const std::string order = "o-" + member;
-      EXPECT_TRUE(h_->RecordOrder(member, order).ok());
+      {
+        v1::RecordDeliveryRequest request;
+        *request.mutable_order() = testing::SampleOrder(
+            member, order, h_->clock().Now() - absl::Hours(1));
+        v1::RecordDeliveryResponse response;
+        grpc::ClientContext context;
+        grpc::Status status =
+            stubs().orders->RecordDelivery(&context, request, &response);
+        EXPECT_TRUE(status.ok()) << status.error_message();
+      }
       v1::SubmitRatingResponse response;
       grpc::ClientContext context;
-      grpc::Status status = h_->stubs().ratings->SubmitRating(
+      grpc::Status status = stubs().ratings->SubmitRating(
           &context, testing::MeltedRating("k-" + member, member, order, 50),
           &response);
       EXPECT_TRUE(status.ok()) << status.error_message();
@@ -295,7 +342,7 @@ class AdminClusterTest : public ::testing::Test {
     request.set_refund_id(refund_id);
     v1::GetRefundResponse response;
     grpc::ClientContext context;
-    (void)h_->stubs().refunds->GetRefund(&context, request, &response);
+    (void)stubs().refunds->GetRefund(&context, request, &response);
     return response.refund().state();
   }
 
@@ -311,15 +358,29 @@ class AdminClusterTest : public ::testing::Test {
     }
   }
 
-  // The data every test starts from, made by makegood on its single Redis:
-  // two SUCCEEDED refunds on each primary's partitions, and two refunds a
-  // failing card provider set aside (NEEDS_ATTENTION, dead-lettered), on
-  // the two primaries other than node 0.
-  void MakeData() {
-    h_->config().settlement.run_worker = true;
-    h_->config().settlement.consumer = "w1";
-    h_->config().settlement.retry_after = absl::Milliseconds(100);
-    ASSERT_TRUE(h_->StartApp().ok());
+  // The data every test starts from, made by makegood on the cluster (or,
+  // with `on_cluster` false, on its single Redis): two SUCCEEDED refunds on
+  // each primary's partitions, and two refunds a failing card provider set
+  // aside (NEEDS_ATTENTION, dead-lettered), on the two primaries other than
+  // node 0.
+  void MakeData(bool on_cluster = true) {
+    auto start = [&](const std::string& sandbox_spec, int max_deliveries) {
+      if (on_cluster) {
+        StartAppOnCluster(sandbox_spec, max_deliveries);
+        return;
+      }
+      h_->config().settlement.run_worker = true;
+      h_->config().settlement.consumer = "w1";
+      h_->config().settlement.retry_after = absl::Milliseconds(100);
+      h_->config().settlement.sandbox_spec = sandbox_spec;
+      h_->config().settlement.max_deliveries = max_deliveries;
+      ASSERT_TRUE(h_->StartApp().ok());
+    };
+    auto stop = [&] {
+      cluster_app_.reset();
+      h_->StopApp();
+    };
+    start("", 8);
     std::vector<std::string> members;
     for (int node : primaries_) {
       for (const std::string& m : MembersOn(node, 2)) members.push_back(m);
@@ -327,17 +388,15 @@ class AdminClusterTest : public ::testing::Test {
     succeeded_ = RateOrders(members);
     WaitFor(succeeded_, v1::REFUND_STATE_SUCCEEDED);
     members_ = members;
+    stop();
 
-    h_->StopApp();
-    h_->config().settlement.sandbox_spec = "error=1";
-    h_->config().settlement.max_deliveries = 1;
-    ASSERT_TRUE(h_->StartApp().ok());
+    start("error=1", 1);
     std::vector<std::string> aside_members = {MembersOn(OtherPrimary(0), 1)[0],
                                               MembersOn(OtherPrimary(1), 1)[0]};
     set_aside_ = RateOrders(aside_members);
     WaitFor(set_aside_, v1::REFUND_STATE_NEEDS_ATTENTION);
     for (const std::string& m : aside_members) members_.push_back(m);
-    h_->StopApp();
+    stop();
   }
 
   // Copies every key of the single Redis onto the cluster; with
@@ -402,7 +461,9 @@ class AdminClusterTest : public ::testing::Test {
   std::unique_ptr<RedisCluster> cluster_;
   std::unique_ptr<redis::RedisClient> redis_;  // To the cluster.
   std::vector<int> primaries_;
-  std::unique_ptr<AppHarness> h_;
+  std::unique_ptr<AppHarness> h_;  // Its clock is every App's.
+  std::unique_ptr<server::App> cluster_app_;
+  testing::Stubs cluster_stubs_;
   absl::flat_hash_set<int> used_partitions_;
   std::vector<std::string> members_;
   std::vector<std::string> succeeded_, set_aside_;
@@ -414,7 +475,6 @@ class AdminClusterTest : public ::testing::Test {
 
 TEST_F(AdminClusterTest, CheckIsCleanAndFindsProblemsPlantedOnOtherPrimaries) {
   MakeData();
-  CopyToCluster();
   // Every node's keys are read: the counts are the whole deployment's.
   nlohmann::json report = Check(0);
   ASSERT_TRUE(report.is_object());
@@ -485,7 +545,6 @@ TEST_F(AdminClusterTest, CheckIsCleanAndFindsProblemsPlantedOnOtherPrimaries) {
 // found.
 TEST_F(AdminClusterTest, CheckWaitsOutAPartitionsSlotMovingUnderIt) {
   MakeData();
-  CopyToCluster();
   const nlohmann::json before = Check(0);
   ASSERT_TRUE(before.is_object());
   std::string moving;
@@ -542,7 +601,6 @@ TEST_F(AdminClusterTest, CheckWaitsOutAPartitionsSlotMovingUnderIt) {
 
 TEST_F(AdminClusterTest, OperatorCommandsWorkOnTheCluster) {
   MakeData();
-  CopyToCluster();
 
   CommandResult dead = Admin({"dead-letters"});
   EXPECT_EQ(dead.exit_code, 0) << dead.output;
@@ -600,7 +658,7 @@ TEST_F(AdminClusterTest, OperatorCommandsWorkOnTheCluster) {
 }
 
 TEST_F(AdminClusterTest, MigrateTagsMovesAVersionOneDeploymentAcrossSlots) {
-  MakeData();
+  MakeData(/*on_cluster=*/false);
   CopyToCluster(/*schema_one=*/true);
   ASSERT_GT(plain_keys_, 50);
   // Refused as the server refuses it, until migrated.
