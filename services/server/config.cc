@@ -24,7 +24,10 @@ ABSL_FLAG(
     "the primary that Redis Sentinel names: "
     "redis-sentinel://[[user]:password@]host[:port][,host[:port]...]/master"
     "[/db][?sentinel_password=PASSWORD] (sentinel port 26379 by default; "
-    "user/password are for Redis, sentinel_password for the sentinels).");
+    "user/password are for Redis, sentinel_password for the sentinels), or "
+    "a Redis Cluster: redis-cluster://[[user]:password@]host:port[,host:port"
+    "...] (any nodes; the rest are found; give every node "
+    "notify-keyspace-events Kt, which wakes the stream readers).");
 ABSL_FLAG(std::string, policy, "",
           "Policy file (makegood.v1.Policy as textproto). Required.");
 ABSL_FLAG(std::string, shadow_policy, "",
