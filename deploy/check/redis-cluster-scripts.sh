@@ -7,9 +7,9 @@
 #   - a primary's preStop hands its slots to its replica;
 #   - a full restart where every node gets a new IP (the init rewrites
 #     nodes.conf from the names) comes back to cluster_state:ok.
-# Each node listens on 127.0.1.N:6379 (N = ordinal + 1; then 127.0.2.N after
-# the "restart"); the pod names resolve through a private /etc/hosts in a
-# mount namespace (unshare -m, so root is needed). The scripts' fixed paths
+# Each node listens on 127.B.1.N:6379 (B random, N = ordinal + 1; then
+# 127.B.2.N after the "restart"); the pod names resolve through a private
+# /etc/hosts in a mount namespace (unshare -m, so root is needed). The scripts' fixed paths
 # (/config, /conf, /data, /scripts) are mapped to per-node directories.
 # Usage: deploy/check/redis-cluster-scripts.sh   (exit 0: all passed)
 set -euo pipefail
@@ -33,6 +33,7 @@ cleanup() {
 }
 trap cleanup EXIT
 ns=test-ns
+net=127.$((10 + RANDOM % 200))
 svc=redis-cluster-headless
 export REDISCLI_AUTH=test-password
 name() { echo "redis-cluster-$1.$svc.$ns.svc"; }
@@ -54,12 +55,12 @@ export PATH="$work/bin:$PATH"
 
 hosts() { # $1 = third octet
   cp /etc/hosts "$work/hosts"
-  for ((i = 0; i < 6; i++)); do echo "127.0.$1.$((i + 1)) $(name $i)" >>"$work/hosts"; done
+  for ((i = 0; i < 6; i++)); do echo "$net.$1.$((i + 1)) $(name $i)" >>"$work/hosts"; done
   mount --bind "$work/hosts" /etc/hosts
 }
 start() { # $1 = third octet
   for ((i = 0; i < 6; i++)); do
-    local node=$work/n$i ip=127.0.$1.$((i + 1))
+    local node=$work/n$i ip=$net.$1.$((i + 1))
     mkdir -p "$node/config" "$node/conf" "$node/data"
     sed "s|\$NODE|$node|g" "$work/redis.conf" >"$node/config/redis.conf"
     NODE=$node POD_NAME=redis-cluster-$i POD_IP=$ip NAMESPACE=$ns SERVICE_NAME=$svc \
