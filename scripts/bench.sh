@@ -92,6 +92,7 @@ pids=()
 loadgen_pid=""
 CLUSTER_DIR=""
 cleanup() {
+  trap '' INT TERM  # a second signal must not cut the cleanup short
   [[ -z "$loadgen_pid" ]] || kill -TERM "$loadgen_pid" 2>/dev/null || true
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true

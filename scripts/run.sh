@@ -51,6 +51,9 @@ mkdir -p "$RUN_DIR"
 pids=()
 cluster_dir=""
 cleanup() {
+  # A second Ctrl-C (or timeout's signal to the whole group) must not cut the
+  # cleanup short and leave the cluster nodes running.
+  trap '' INT TERM
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
   [[ -z "$cluster_dir" ]] || scripts/local_cluster.sh stop "$cluster_dir"
