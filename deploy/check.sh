@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
 # Offline checks of the deployment files (no Docker engine or API server
 # needed):
-#   1. every overlay in deploy/k8s/overlays renders with `kubectl kustomize`,
-#      and so does prod with each component of deploy/k8s/components it does
-#      not already use ("prod+mtls"), so opt-in components are checked too;
+#   1. every overlay in deploy/k8s/overlays renders with `kubectl kustomize`
+#      (prod-redis-cluster: prod on Redis Cluster), and so does prod with each
+#      component of deploy/k8s/components no overlay uses ("prod+mtls"), so
+#      opt-in components are checked too;
 #   2. every rendered document validates against the Kubernetes schemas of
 #      npm kubernetes-models (cert-manager: structural checks), plus
 #      makegood's own rules (restricted security context, requests and limits,
 #      TLS exec health probes, TLS and auth from mounted Secrets, no
 #      --insecure_dev, metrics port and scrape annotations, drain budgets, the
 #      settlement worker's StatefulSet, PDB and egress, the money-check
-#      CronJob, the dashboard ConfigMap, no Secret outside dev, ...):
-#      deploy/check/validate.cjs;
+#      CronJob, the dashboard ConfigMap, no Secret outside dev, the Redis
+#      Cluster option's nodes, configuration, creation Job and URL, ...):
+#      deploy/check/validate.cjs; the shell scripts in ConfigMaps pass
+#      `sh -n` and `shellcheck -s sh` (if installed);
+#   2b. the Redis Cluster component's scripts (init, readiness, preStop,
+#      creation Job) run against six local redis-servers:
+#      deploy/check/redis-cluster-scripts.sh (skipped without redis-server,
+#      yq or a mount namespace);
 #   3. `tsc --noEmit --strict` on a TypeScript file per rendering that assigns
 #      each document to its kubernetes-models interface (cert-manager:
 #      deploy/check/cert-manager.d.ts), so unknown fields fail;
@@ -55,7 +62,9 @@ done
 # deploy/ so that its relative paths reach the overlay and the component).
 for dir in deploy/k8s/components/*/; do
   component=$(basename "$dir")
-  grep -q "components/$component\$" deploy/k8s/overlays/prod/kustomization.yaml && continue
+  # Skipped when an overlay uses it already (jwt in prod, redis-cluster in
+  # prod-redis-cluster).
+  grep -qs "components/$component\$" deploy/k8s/overlays/*/kustomization.yaml && continue
   name="prod+$component"
   renders+=("$name")
   mkdir -p "$out/variant-$component"
@@ -70,6 +79,42 @@ done
 step "kubernetes-models validate + rules"
 if node deploy/check/validate.cjs "$out" "${renders[@]}" >"$out/validate.log" 2>&1; then ok; else bad; fi
 cat "$out/validate.log"
+
+# The shell scripts that ConfigMaps carry (Redis init, probes, preStop, the
+# cluster creation Job): they run in the redis image's /bin/sh (dash).
+step "ConfigMap scripts: sh -n + shellcheck"
+mkdir -p "$out/scripts"
+for name in "${renders[@]}"; do
+  # shellcheck disable=SC2016  # JavaScript, not shell.
+  node -e '
+    const YAML = require("yaml");
+    for (const d of YAML.parseAllDocuments(require("fs").readFileSync(process.argv[1], "utf8")).map((x) => x.toJS()))
+      if (d && d.kind === "ConfigMap")
+        for (const [k, v] of Object.entries(d.data || {}))
+          if (k.endsWith(".sh")) require("fs").writeFileSync(`${process.argv[2]}/${d.metadata.name}.${k}`, v);
+  ' "$out/$name.yaml" "$out/scripts" 2>>"$out/scripts.log" || echo "cannot read $name.yaml" >>"$out/scripts.log"
+done
+scripts=("$out"/scripts/*.sh)
+if [[ ! -e ${scripts[0]} ]]; then
+  bad; echo "    no scripts found in the ConfigMaps" >&2
+else
+  for script in "${scripts[@]}"; do
+    sh -n "$script" 2>>"$out/scripts.log" || echo "sh -n: $(basename "$script")" >>"$out/scripts.log"
+    if command -v shellcheck >/dev/null 2>&1; then
+      shellcheck -s sh "$script" >>"$out/scripts.log" 2>&1 || echo "shellcheck: $(basename "$script")" >>"$out/scripts.log"
+    fi
+  done
+  if [[ -s $out/scripts.log ]]; then bad; cat "$out/scripts.log" >&2; else ok; fi
+fi
+
+# The Redis Cluster component's scripts, run for real against six local
+# redis-servers (needs redis-server, yq and a mount namespace: root).
+step "redis-cluster scripts on 6 local nodes"
+if ! command -v redis-server >/dev/null 2>&1 || ! command -v yq >/dev/null 2>&1 || ! unshare -m true 2>/dev/null; then
+  echo "skipped (needs redis-server, yq and unshare -m)"
+elif deploy/check/redis-cluster-scripts.sh >"$out/redis-cluster-scripts.log" 2>&1; then ok; else
+  bad; cat "$out/redis-cluster-scripts.log" >&2
+fi
 
 step "tsc --strict against k8s interfaces"
 printf '{"extends": "../check/tsconfig.json", "include": ["*.ts"]}\n' >"$out/tsconfig.json"

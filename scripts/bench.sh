@@ -32,6 +32,18 @@
 # SUCCEEDED by then is an error), BENCH_SANDBOX [latency=0ms],
 # BENCH_SETTLE_SERVER_FLAGS [none] (more makegood flags, e.g.
 # --settlement_concurrency=128).
+#
+# Redis: BENCH_REDIS [single] or cluster: a local Redis Cluster of
+# BENCH_CLUSTER_PRIMARIES [3] primaries and no replicas
+# (scripts/local_cluster.sh, no persistence, pinned with the server), makegood
+# on its redis-cluster:// URL. Redis CPU is then the sum over the primaries of
+# INFO cpu (used_cpu_sys + used_cpu_user), commands the sum of their INFO
+# commandstats, and a table gives each primary's share of the commands and of
+# the CPU (the balance). Either way a memory section measures bytes per stored
+# order, rating and refund: MEMORY USAGE of up to BENCH_MEMORY_SAMPLE [300]
+# keys of each kind (every per-partition stream and sorted set, in full),
+# times the number of keys of that kind, after section 1 and after the last
+# settlement run, plus INFO memory used_memory per phase.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -54,6 +66,11 @@ SETTLE_WARMUP="${BENCH_SETTLE_WARMUP:-2s}"
 SANDBOX="${BENCH_SANDBOX:-latency=0ms}"
 SETTLE_TIMEOUT="${BENCH_SETTLE_TIMEOUT:-15s}"
 read -r -a SETTLE_SERVER_FLAGS <<<"${BENCH_SETTLE_SERVER_FLAGS:-}"
+REDIS_MODE="${BENCH_REDIS:-single}"
+CLUSTER_PRIMARIES="${BENCH_CLUSTER_PRIMARIES:-3}"
+MEMORY_SAMPLE="${BENCH_MEMORY_SAMPLE:-300}"
+[[ "$REDIS_MODE" == single || "$REDIS_MODE" == cluster ]] ||
+  { echo "bench: BENCH_REDIS must be single or cluster" >&2; exit 2; }
 section() { [[ ",${SECTIONS}," == *",$1,"* ]]; }
 # Limits far above anything one core can offer, so they never reject.
 RATE_LIMITS="SubmitRating.member=1000000/s:burst=1000000,SubmitRating.client=1000000/s:burst=1000000"
@@ -73,10 +90,13 @@ mkdir -p "$OUT"
 WORK="$(mktemp -d)"
 pids=()
 loadgen_pid=""
+CLUSTER_DIR=""
 cleanup() {
+  trap '' INT TERM  # a second signal must not cut the cleanup short
   [[ -z "$loadgen_pid" ]] || kill -TERM "$loadgen_pid" 2>/dev/null || true
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  [[ -z "$CLUSTER_DIR" ]] || scripts/local_cluster.sh stop "$CLUSTER_DIR"
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -111,6 +131,9 @@ free_port() {
 
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# REDIS_NODES: the primaries ("127.0.0.1:PORT"), where commands, CPU and
+# memory are counted; REDIS_URL: what makegood is given.
+if [[ "$REDIS_MODE" == single ]]; then
 REDIS_PORT="$(free_port)"
 echo "==> starting redis-server on 127.0.0.1:${REDIS_PORT} (no persistence)"
 "${SERVER_PIN[@]}" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 \
@@ -124,6 +147,33 @@ for _ in $(seq 100); do
 done
 redis-cli -p "$REDIS_PORT" ping >/dev/null ||
   { echo "bench: redis-server did not start; see $OUT/redis.log" >&2; exit 1; }
+REDIS_URL="redis://127.0.0.1:${REDIS_PORT}/0"
+REDIS_NODES=("127.0.0.1:${REDIS_PORT}")
+else
+  # CLUSTER_PRIMARIES consecutive free ports whose bus ports (+10000) are
+  # free too.
+  for _ in $(seq 50); do
+    base=$((20000 + RANDOM % 30000))
+    taken=0
+    for ((i = 0; i < CLUSTER_PRIMARIES; i++)); do
+      if listening $((base + i)) || listening $((base + i + 10000)); then taken=1; fi
+    done
+    ((taken)) || break
+  done
+  CLUSTER_DIR="$WORK/cluster"
+  echo "==> starting a Redis Cluster of ${CLUSTER_PRIMARIES} primaries, no replicas, on 127.0.0.1:${base}-$((base + CLUSTER_PRIMARIES - 1)) (no persistence)"
+  REDIS_URL="$(scripts/local_cluster.sh start "$CLUSTER_DIR" "$base" "$CLUSTER_PRIMARIES" 0 \
+    --save "" --appendonly no --maxmemory-policy noeviction)"
+  if ((${#SERVER_PIN[@]})); then
+    for pid in $(scripts/local_cluster.sh pids "$CLUSTER_DIR"); do
+      taskset -a -cp "$SERVER_CPU" "$pid" >/dev/null
+    done
+  fi
+  mapfile -t REDIS_NODES < <(scripts/local_cluster.sh primaries "$CLUSTER_DIR")
+  PINNING="${PINNING/server + redis/server + ${CLUSTER_PRIMARIES} redis primaries}"
+fi
+# rcli NODE ARGS...: redis-cli against one node ("127.0.0.1:PORT").
+rcli() { local node="$1"; shift; redis-cli -h "${node%:*}" -p "${node##*:}" "$@"; }
 
 GRPC_PORT="$(free_port)"
 server_pid=""
@@ -133,7 +183,7 @@ start_server() {
   local log="$1"
   shift
   "${SERVER_PIN[@]}" "$SERVER" --listen="127.0.0.1:${GRPC_PORT}" \
-    --redis="redis://127.0.0.1:${REDIS_PORT}/0" --policy="$POLICY" "$@" \
+    --redis="$REDIS_URL" --policy="$POLICY" "$@" \
     2>"$OUT/$log" &
   server_pid=$!
   for _ in $(seq 200); do
@@ -181,10 +231,28 @@ stop_server() {
 
 CLK_TCK="$(getconf CLK_TCK)"
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }  # utime + stime
-# Calls per Redis command since start-up; "info" (our own probe) left out.
+# Calls per Redis command since start-up, summed over REDIS_NODES; "info"
+# (our own probe) left out.
 cmdstats() {
-  redis-cli -p "$REDIS_PORT" INFO commandstats | tr -d '\r' |
-    awk -F'[:=,]' '/^cmdstat_/ { sub(/^cmdstat_/, "", $1); if ($1 != "info") print $1, $3 }'
+  local node
+  for node in "${REDIS_NODES[@]}"; do
+    rcli "$node" INFO commandstats | tr -d '\r'
+  done | awk -F'[:=,]' '/^cmdstat_/ { sub(/^cmdstat_/, "", $1); if ($1 != "info") n[$1] += $3 }
+    END { for (c in n) print c, n[c] }' | sort
+}
+# A node's commands since start-up ("info" left out), its CPU (INFO cpu
+# used_cpu_sys + used_cpu_user, µs) and used_memory (bytes).
+node_counters() {
+  rcli "$1" INFO all | tr -d '\r' | awk -F'[:=,]' '
+    /^cmdstat_/ && $1 != "cmdstat_info" { cmds += $3 }
+    /^used_cpu_sys:|^used_cpu_user:/ { cpu += $2 }
+    /^used_memory:/ { mem = $2 }
+    END { printf "%d %d %d\n", cmds, cpu * 1e6, mem }'
+}
+# counters_all: "NODE cmds cpu_us used_memory" per primary.
+counters_all() {
+  local node
+  for node in "${REDIS_NODES[@]}"; do echo "$node $(node_counters "$node")"; done
 }
 
 # run_loadgen NAME FLAG...: one load generator run, pinned; its JSON line goes
@@ -215,21 +283,84 @@ run_loadgen() {
 measure() {
   local name="$1"
   cmdstats >"$OUT/${name}.redis.before"
-  local server_before redis_before
+  counters_all >"$OUT/${name}.nodes.before"
+  local server_before redis_before=0
   server_before="$(cpu_ticks "$server_pid")"
-  redis_before="$(cpu_ticks "$redis_pid")"
+  [[ "$REDIS_MODE" != single ]] || redis_before="$(cpu_ticks "$redis_pid")"
   run_loadgen "$@"
-  local server_after redis_after
+  local server_after redis_after=0
   server_after="$(cpu_ticks "$server_pid")"
-  redis_after="$(cpu_ticks "$redis_pid")"
+  [[ "$REDIS_MODE" != single ]] || redis_after="$(cpu_ticks "$redis_pid")"
   cmdstats >"$OUT/${name}.redis.after"
+  counters_all >"$OUT/${name}.nodes.after"
   {
     echo "server_ticks $((server_after - server_before))"
-    echo "redis_ticks $((redis_after - redis_before))"
+    # One redis-server: its process's CPU (/proc). A cluster: the sum of
+    # the primaries' INFO cpu, in µs.
+    if [[ "$REDIS_MODE" == single ]]; then
+      echo "redis_ticks $((redis_after - redis_before))"
+    else
+      awk 'NR == FNR { u[$1] = $3; next } { us += $3 - u[$1] } END { printf "redis_us %d\n", us }' \
+        "$OUT/${name}.nodes.before" "$OUT/${name}.nodes.after"
+    fi
     awk 'NR == FNR { before[$1] = $2; next }
          { d = $2 - before[$1]; if (d > 0) print "cmd", $1, d }' \
       "$OUT/${name}.redis.before" "$OUT/${name}.redis.after"
+    # Per primary: commands, CPU µs, used_memory change.
+    awk 'NR == FNR { c[$1] = $2; u[$1] = $3; m[$1] = $4; next }
+         { print "node", $1, $2 - c[$1], $3 - u[$1], $4 - m[$1] }' \
+      "$OUT/${name}.nodes.before" "$OUT/${name}.nodes.after"
   } >"$OUT/${name}.cost"
+}
+
+# memory_snapshot NAME: what the stored data costs, by kind of key, summed
+# over REDIS_NODES, into $OUT/NAME.memory as lines
+#   kind KIND KEYS SAMPLED SAMPLED_BYTES ENTRIES
+# (ENTRIES: stream/sorted set/hash lengths of the sampled keys, for the
+# per-partition streams and sorted sets). Kinds: the key without its
+# partition tag and ids (key_schema.h), e.g. "order", "refund:events",
+# "ledger". Per-entity kinds are sampled (MEMORY_SAMPLE keys per node); the
+# per-partition ones (fewer than 200 keys) are measured in full.
+memory_snapshot() {
+  local name="$1" node
+  for node in "${REDIS_NODES[@]}"; do
+    rcli "$node" --scan | awk '{
+        key = $0; kind = key
+        sub(/^mg:\{[^}]*\}:/, "", kind)
+        if (kind == key) kind = (key == "mg:meta" ? "meta" : "other")
+        else if (kind ~ /^refund:.*:events$/) kind = "refund:events"
+        else if (kind ~ /^(refunds:m|refunds:o|rl:m|rl:c):/) { split(kind, p, ":"); kind = p[1] ":" p[2] }
+        else if (kind ~ /^ins:/) kind = "insights"
+        else if (kind ~ /^[a-z]+:/ && kind !~ /^(ledger|outbox|fu|psp|ratings):/) sub(/:.*/, "", kind)
+        print kind, key
+      }' >"$WORK/keys"
+    awk '{ n[$1]++ } END { for (k in n) print k, n[k] }' "$WORK/keys" >"$WORK/counts"
+    # The keys to measure: every one of a kind with < 200 keys, else the
+    # first MEMORY_SAMPLE (SCAN order: spread over the slots).
+    awk -v sample="$MEMORY_SAMPLE" 'NR == FNR { n[$1] = $2; next }
+      n[$1] < 200 || seen[$1]++ < sample { print $1, $2 }' "$WORK/counts" "$WORK/keys" >"$WORK/sample"
+    # Two answers per key, pipelined through one redis-cli: MEMORY USAGE
+    # (every element: SAMPLES 0; empty if the key expired meanwhile) and
+    # TYPE; then its length (entries of a stream, sorted set or hash).
+    awk '{ print "MEMORY USAGE " $2 " SAMPLES 0"; print "TYPE " $2 }' "$WORK/sample" |
+      rcli "$node" >"$WORK/usage"
+    awk -v U="$WORK/usage" '{ getline bytes < U; getline type < U
+        if (type == "stream") print "XLEN " $2; else if (type == "zset") print "ZCARD " $2
+        else if (type == "hash") print "HLEN " $2; else print "ECHO 0" }' "$WORK/sample" |
+      rcli "$node" >"$WORK/lengths"
+    awk -v U="$WORK/usage" -v L="$WORK/lengths" 'NR == FNR { n[$1] = $2; next }
+        { getline bytes < U; getline type < U; getline len < L
+          if (type == "none" || bytes == "") next
+          s[$1]++; b[$1] += bytes; e[$1] += len }
+        END { for (k in n) printf "kind %s %d %d %d %d\n", k, n[k], s[k], b[k], e[k] }' \
+      "$WORK/counts" "$WORK/sample"
+  done | awk '{ n[$2] += $3; s[$2] += $4; b[$2] += $5; e[$2] += $6 }
+    END { for (k in n) printf "kind %s %d %d %d %d\n", k, n[k], s[k], b[k], e[k] }' | sort >"$OUT/${name}.memory"
+  local used=0
+  for node in "${REDIS_NODES[@]}"; do
+    used=$((used + $(rcli "$node" INFO memory | tr -d '\r' | sed -n 's/^used_memory://p')))
+  done
+  echo "used_memory $used" >>"$OUT/${name}.memory"
 }
 
 RATE_LIMITS_NOTE="--rate_limits set to 1000000/s per member and per client"
@@ -241,7 +372,9 @@ if section rating; then
     RATE_LIMITS_NOTE="this makegood has no --rate_limits flag (omitted)"
   LOAD=(--duration="$DURATION" --warmup="$WARMUP")
   echo "==> setup: ${MEMBERS} members x ${ORDERS_PER_MEMBER} orders"
+  memory_snapshot empty
   run_loadgen setup --mode=nowork --setup --duration=0s
+  memory_snapshot setup
   echo "==> nowork, maximum QPS (closed loop, ${CONCURRENCY} in flight)"
   measure nowork --mode=nowork --concurrency="$CONCURRENCY" "${LOAD[@]}"
   echo "==> fresh, maximum QPS"
@@ -260,6 +393,8 @@ if section rating; then
   else
     echo "==> fresh at half load: skipped (no successful fresh rating)"
   fi
+  echo "==> memory: MEMORY USAGE by kind of key"
+  memory_snapshot rating
   stop_server
 fi  # section rating
 
@@ -277,7 +412,7 @@ if section settlement; then
       name="settle_${instrument}_${rate}"
       grep -qx "$name" "$OUT/settle.runs" && continue  # rate listed twice
       stop_server
-      redis-cli -p "$REDIS_PORT" FLUSHALL >/dev/null
+      for node in "${REDIS_NODES[@]}"; do rcli "$node" FLUSHALL >/dev/null; done
       echo "==> settlement, ${instrument}, ${rate} ratings/s: makegood --settlement_worker (card: sandbox ${SANDBOX}), members and orders"
       if ! start_makegood "${name}.server.log" --insecure_dev \
         --rate_limits="$RATE_LIMITS" --settlement_worker \
@@ -296,11 +431,14 @@ if section settlement; then
       measure "$name" "${SETTLE[@]}"
       # What the worker had not settled when the last watch ended.
       left=0 dead=0
-      for key in $(redis-cli -p "$REDIS_PORT" --scan --pattern '*:outbox'); do
-        left=$((left + $(redis-cli -p "$REDIS_PORT" XLEN "$key")))
-        dead=$((dead + $(redis-cli -p "$REDIS_PORT" XLEN "${key}:dead")))
+      for node in "${REDIS_NODES[@]}"; do
+        for key in $(rcli "$node" --scan --pattern '*:outbox'); do
+          left=$((left + $(rcli "$node" XLEN "$key")))
+          dead=$((dead + $(rcli "$node" XLEN "${key}:dead")))
+        done
       done
       printf 'outbox_left %s\ndead_letters %s\n' "$left" "$dead" >>"$OUT/${name}.cost"
+      memory_snapshot "$name"
       echo "$name" >>"$OUT/settle.runs"
     done
   done
@@ -334,6 +472,8 @@ const cost = (name) => {
     const f = line.trim().split(/\s+/);
     if (f[0] === "server_ticks") c.server = Number(f[1]);
     if (f[0] === "redis_ticks") c.redis = Number(f[1]);
+    if (f[0] === "redis_us") c.redisUs = Number(f[1]);
+    if (f[0] === "node") (c.nodes = c.nodes || []).push({ node: f[1], cmds: Number(f[2]), us: Number(f[3]), mem: Number(f[4]) });
     if (f[0] === "cmd") {
       c.cmds[f[1]] = Number(f[2]);
       c.total += Number(f[2]);
@@ -354,6 +494,8 @@ const phases = [
   ["fresh_half", "fresh rating at ½ max fresh"],
 ];
 const usPerTick = 1e6 / Number(clkTck);
+// Redis CPU: one redis-server's /proc ticks, or a cluster's INFO cpu sum.
+const redisUs = (c) => (c.redisUs !== undefined ? c.redisUs : c.redis * usPerTick);
 const rows = [];
 const results = {};
 for (const [name, label] of phases) {
@@ -370,7 +512,7 @@ for (const [name, label] of phases) {
     `${fmt(lat.p99)} | ${codes(r) || "none"} | ` +
     `${fmt(perCall(c ? c.roundTrips : 0), 2)} | ${fmt(perCall(c ? c.total : 0), 2)} | ` +
     `${fmt(perCall(c ? c.server * usPerTick : 0), 1)} | ` +
-    `${fmt(perCall(c ? c.redis * usPerTick : 0), 1)} |`);
+    `${fmt(perCall(c ? redisUs(c) : 0), 1)} |`);
   if (c) results[name].cost = c;
   if (c && rating) results[name].counted = Object.entries(c.cmds).map(([k, v]) => `${k} ${v}`).join(", ");
 }
@@ -424,6 +566,28 @@ for (const name of ["nowork", "fresh", "replay", "fresh_half"]) {
   }
 }
 console.log("(nowork's commands are the server's background health checks; they are in every phase.)");
+// The balance over a cluster's primaries: each one's share of the commands
+// (INFO commandstats, script-internal commands included) and of the CPU.
+const nodes = (results.fresh && results.fresh.cost && results.fresh.cost.nodes) || [];
+if (nodes.length > 1) {
+  console.log(`\n### Balance over ${nodes.length} primaries (share of the commands / of the Redis CPU in each phase)\n`);
+  const shown = phases.filter(([name]) => results[name] && results[name].cost && results[name].cost.nodes);
+  console.log(`| primary | ${shown.map(([, label]) => label).join(" | ")} |`);
+  console.log(`|---|${shown.map(() => "---:").join("|")}|`);
+  nodes.forEach((n, i) => {
+    const cells = shown.map(([name]) => {
+      const all = results[name].cost.nodes;
+      const cmds = all.reduce((a, x) => a + x.cmds, 0);
+      const us = all.reduce((a, x) => a + x.us, 0);
+      const me = all.find((x) => x.node === n.node) || { cmds: 0, us: 0 };
+      return `${fmt(cmds ? (100 * me.cmds) / cmds : null, 1)} % / ${fmt(us ? (100 * me.us) / us : null, 1)} %`;
+    });
+    console.log(`| primary ${i + 1} (${n.node}) | ${cells.join(" | ")} |`);
+  });
+  console.log("\nRedis CPU here is the sum over the primaries of INFO cpu (used_cpu_sys +");
+  console.log("used_cpu_user) deltas, cluster bus included; commands the sum of their INFO");
+  console.log("commandstats. nowork's commands are health checks and slot-map refreshes.");
+}
 const failed = phases.filter(([name]) => results[name] && results[name].calls > 0 &&
   results[name].error_ratio > results[name].max_error_ratio).map(([name]) => name);
 if (failed.length) console.log(`\nPhases with errors above --max_error_ratio: ${failed.join(", ")}.`);
@@ -452,6 +616,8 @@ const cost = (name) => {
     const f = line.trim().split(/\s+/);
     if (f[0] === "server_ticks") c.server = Number(f[1]);
     if (f[0] === "redis_ticks") c.redis = Number(f[1]);
+    if (f[0] === "redis_us") c.redisUs = Number(f[1]);
+    if (f[0] === "node") (c.nodes = c.nodes || []).push({ node: f[1], cmds: Number(f[2]), us: Number(f[3]), mem: Number(f[4]) });
     if (f[0] === "outbox_left") c.outboxLeft = Number(f[1]);
     if (f[0] === "dead_letters") c.deadLetters = Number(f[1]);
     if (f[0] === "cmd") {
@@ -489,7 +655,7 @@ for (const name of runs) {
     `${ms(lat.p50)} | ${ms(lat.p90)} | ${ms(lat.p99)} | ${ms(lat.max)} | ${ms(e2e.p50)} | ${ms(e2e.p99)} | ` +
     `${ms(s.submit_us ? s.submit_us.p99 : null)} | ${first.SETTLING || 0} / ${first.SUCCEEDED || 0} | ` +
     `${c && c.outboxLeft !== undefined ? `${c.outboxLeft} / ${c.deadLetters}` : "n/a"} | ` +
-    `${c ? per(c.server * usPerTick) : "n/a"} | ${c ? per(c.redis * usPerTick) : "n/a"} | ` +
+    `${c ? per(c.server * usPerTick) : "n/a"} | ${c ? per(c.redisUs !== undefined ? c.redisUs : c.redis * usPerTick) : "n/a"} | ` +
     `${c ? per(c.roundTrips) : "n/a"} | ${verdict} |`);
   if (c) commands.push(`- ${name}: ` + Object.entries(c.cmds).map(([k, v]) => `${k} ${v}`).join(", "));
 }
@@ -504,5 +670,84 @@ console.log("WatchRefund streams. Redis commands per run (INFO commandstats delt
 commands.forEach((line) => console.log(line));
 JS
 fi  # report of section settlement
+if compgen -G "$OUT/*.memory" >/dev/null; then
 echo
-echo "Raw results: ${OUT}/ (loadgen JSON lines, logs, Redis commandstats)."
+node - "$OUT" "$REDIS_MODE" "${#REDIS_NODES[@]}" "$MEMORY_SAMPLE" <<'JS'
+const fs = require("fs");
+const [out, mode, nodeCount, sample] = process.argv.slice(2);
+// What each kind of key belongs to, and how long it lives
+// (services/store/key_schema.h, the scripts' PEXPIRE/MAXLEN, config.cc).
+const GROUPS = {
+  order: ["order", "owner"],
+  member: ["member", "mstats", "rl:m"],
+  rating: ["rating", "idem", "ratings:t", "decisions", "fu:feedback", "fu:tasks", "insights"],
+  refund: ["refund", "refund:events", "refunds:m", "refunds:o", "ledger", "ledger:balances", "outbox",
+    "outbox:dead", "attention", "refund_feed", "fu:notifications", "wallet", "psp:sandbox", "goodwill"],
+};
+const LIFETIME = {
+  idem: "--idempotency_ttl (24 h)", "rl:m": "limiter: expires when full again", "rl:c": "limiter: expires when full again",
+  insights: "bucket TTL (fold_decision.lua)", agent: "the day", consumers: "membership TTL",
+  decisions: "MAXLEN ~1M per partition", "fu:feedback": "MAXLEN ~1M per partition", "fu:tasks": "MAXLEN ~1M per partition",
+  "fu:notifications": "MAXLEN ~1M per partition", refund_feed: "MAXLEN ~10k per partition",
+  outbox: "until settled (XDEL)",
+};
+const read = (name) => {
+  const file = `${out}/${name}.memory`;
+  if (!fs.existsSync(file)) return null;
+  const m = { kinds: {}, used: 0 };
+  for (const line of fs.readFileSync(file, "utf8").split("\n")) {
+    const f = line.trim().split(/\s+/);
+    if (f[0] === "used_memory") m.used = Number(f[1]);
+    if (f[0] !== "kind") continue;
+    const [keys, sampled, bytes, entries] = f.slice(2).map(Number);
+    const avg = sampled ? bytes / sampled : 0;
+    m.kinds[f[1]] = { keys, sampled, avg, total: avg * keys, entries: sampled ? entries / sampled : 0 };
+  }
+  return m;
+};
+const count = (m, kind) => (m && m.kinds[kind] ? m.kinds[kind].keys : 0);
+const group = (m, g) => GROUPS[g].reduce((a, k) => a + (m.kinds[k] ? m.kinds[k].total : 0), 0);
+const fmt = (x) => (x === null || !Number.isFinite(x) ? "n/a" : Math.round(x).toLocaleString("en-US"));
+const snapshots = ["setup", "rating"].concat(
+  fs.readdirSync(out).filter((f) => /^settle_.*\.memory$/.test(f)).map((f) => f.replace(/\.memory$/, "")).sort());
+const empty = read("empty");
+console.log(`## Memory (MEMORY USAGE ... SAMPLES 0 of up to ${sample} keys per kind and node, x keys of that kind; redis ${mode}, ${nodeCount} primar${nodeCount === "1" ? "y" : "ies"})\n`);
+console.log("| snapshot | orders | bytes / order | members | bytes / member | ratings | bytes / rating | refunds | bytes / refund | keys measured, MB | used_memory − empty, MB |");
+console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+const detail = [];
+for (const name of snapshots) {
+  const m = read(name);
+  if (!m) continue;
+  const orders = count(m, "order"), members = count(m, "member"), ratings = count(m, "rating"), refunds = count(m, "refund");
+  const per = (g, n) => (n ? group(m, g) / n : null);
+  const measured = Object.values(m.kinds).reduce((a, k) => a + k.total, 0);
+  console.log(`| ${name} | ${orders} | ${fmt(per("order", orders))} | ${members} | ${fmt(per("member", members))} | ` +
+    `${ratings} | ${fmt(per("rating", ratings))} | ${refunds} | ${fmt(per("refund", refunds))} | ` +
+    `${(measured / 1e6).toFixed(1)} | ${empty ? ((m.used - empty.used) / 1e6).toFixed(1) : "n/a"} |`);
+  detail.push([name, m]);
+}
+console.log("\nbytes / X = the MEMORY USAGE of every key of X's kinds divided by the number of");
+console.log("X: order = order hash + owner string; member = member hash + stats + limiter;");
+console.log("rating = rating hash + idempotency record + its entries in the partition's");
+console.log("ratings-by-time set, decision stream and follow-up streams (+ insights");
+console.log("buckets); refund = refund hash + its events stream + its entries in the");
+console.log("member's and the order's refund sets, the ledger, the outbox, the refund feed");
+console.log("and the notification stream (+ wallet and sandbox records). In `rating`");
+console.log("(section 1, no settlement worker) refunds are ACCEPTED and still in the");
+console.log("outbox; in `settle_*` they are settled (outbox entries deleted, ledger");
+console.log("postings and state changes added).\n");
+const last = detail.filter(([name]) => name.startsWith("settle_")).pop() || detail[detail.length - 1];
+for (const [name, m] of [...new Set([detail.find(([n]) => n === "rating"), last].filter(Boolean))]) {
+  console.log(`Per kind of key, snapshot ${name}:\n`);
+  console.log("| kind | keys | bytes / key | entries / key | bytes / entry | lifetime |");
+  console.log("|---|---:|---:|---:|---:|---|");
+  for (const [kind, k] of Object.entries(m.kinds).sort((a, b) => b[1].total - a[1].total)) {
+    console.log(`| ${kind} | ${k.keys} | ${fmt(k.avg)} | ${k.entries ? k.entries.toFixed(1) : ""} | ` +
+      `${k.entries ? fmt(k.avg / k.entries) : ""} | ${LIFETIME[kind] || "no expiry"} |`);
+  }
+  console.log("");
+}
+JS
+fi
+echo
+echo "Raw results: ${OUT}/ (loadgen JSON lines, logs, Redis commandstats, memory by kind)."

@@ -8,21 +8,36 @@
 # budget left, a replayed retry), and prints how to call it. Ctrl-C stops
 # everything it started.
 #
-# Usage: scripts/run.sh [--no-demo] [makegood flags...]
+# Usage: scripts/run.sh [--no-demo] [--cluster] [makegood flags...]
 #   --no-demo   serve and record the demo data, but skip the story.
+#   --cluster   (or MAKEGOOD_LOCAL_CLUSTER=1) a local Redis Cluster instead of
+#               one redis-server: 3 primaries + 3 replicas on 127.0.0.1 ports
+#               MAKEGOOD_CLUSTER_PORT (6391) to +5, data in .run/cluster/
+#               (scripts/local_cluster.sh; stopped on exit, kept for the
+#               next run), makegood on its redis-cluster:// URL.
 #
 # Environment: MAKEGOOD_LISTEN (default 127.0.0.1:50051), MAKEGOOD_REDIS
-# (default: a local redis-server on port MAKEGOOD_REDIS_PORT, 6390, with its
+# (any redis://, redis-sentinel:// or redis-cluster:// URL, passed through;
+# default: a local redis-server on port MAKEGOOD_REDIS_PORT, 6390, with its
 # data in .run/), MAKEGOOD_POLICY (default config/policy/default.textproto).
 # Extra arguments are passed to makegood (see: makegood --help).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 demo=1
+cluster="${MAKEGOOD_LOCAL_CLUSTER:-0}"
 server_args=()
 for arg in "$@"; do
-  if [[ "$arg" == --no-demo ]]; then demo=0; else server_args+=("$arg"); fi
+  case "$arg" in
+    --no-demo) demo=0 ;;
+    --cluster) cluster=1 ;;
+    *) server_args+=("$arg") ;;
+  esac
 done
+if [[ "$cluster" == 1 && -n "${MAKEGOOD_REDIS:-}" ]]; then
+  echo "run.sh: --cluster starts a local cluster; MAKEGOOD_REDIS names another Redis: choose one" >&2
+  exit 2
+fi
 
 MAKEGOOD_BUILD_TARGETS=makegood scripts/setup.sh
 BUILD_DIR="${MAKEGOOD_BUILD_DIR:-build}"
@@ -34,14 +49,26 @@ RUN_DIR=.run
 mkdir -p "$RUN_DIR"
 
 pids=()
+cluster_dir=""
 cleanup() {
+  # A second Ctrl-C (or timeout's signal to the whole group) must not cut the
+  # cleanup short and leave the cluster nodes running.
+  trap '' INT TERM
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  [[ -z "$cluster_dir" ]] || scripts/local_cluster.sh stop "$cluster_dir"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-if [[ -z "${MAKEGOOD_REDIS:-}" ]]; then
+if [[ "$cluster" == 1 ]]; then
+  CLUSTER_PORT="${MAKEGOOD_CLUSTER_PORT:-6391}"
+  cluster_dir="$RUN_DIR/cluster"
+  echo "==> starting a local Redis Cluster: 3 primaries + 3 replicas on 127.0.0.1:${CLUSTER_PORT}-$((CLUSTER_PORT + 5)) (data in ${cluster_dir}/)"
+  # Durable like production: AOF fsynced on every write, never evict.
+  MAKEGOOD_REDIS="$(scripts/local_cluster.sh start "$cluster_dir" "$CLUSTER_PORT" 3 1 \
+    --appendonly yes --appendfsync always --maxmemory-policy noeviction --save "")"
+elif [[ -z "${MAKEGOOD_REDIS:-}" ]]; then
   REDIS_PORT="${MAKEGOOD_REDIS_PORT:-6390}"
   echo "==> starting redis-server on 127.0.0.1:${REDIS_PORT} (data in ${RUN_DIR}/)"
   # Durable like production: AOF fsynced on every write, never evict.

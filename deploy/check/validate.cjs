@@ -8,8 +8,8 @@
 // structural checks here and the interfaces of ./cert-manager.d.ts.
 //
 // Usage: node validate.cjs OUT_DIR OVERLAY... (reads OUT_DIR/OVERLAY.yaml,
-// writes OUT_DIR/OVERLAY.ts). An overlay named "prod" or "prod+<component>"
-// gets the prod rules. Exits 1 on any failure.
+// writes OUT_DIR/OVERLAY.ts). An overlay named "prod", "prod+<component>" or
+// "prod-<variant>" gets the prod rules. Exits 1 on any failure.
 "use strict";
 const fs = require("fs");
 const path = require("path");
@@ -144,8 +144,7 @@ function checkServer(where, d, overlay, role) {
 
   if (!env.MAKEGOOD_LISTEN || env.MAKEGOOD_LISTEN.value !== "0.0.0.0:50051") fail(where, "MAKEGOOD_LISTEN");
   if (!env.MAKEGOOD_POLICY || !env.MAKEGOOD_POLICY.value) fail(where, "MAKEGOOD_POLICY");
-  if (!(env.MAKEGOOD_REDIS && env.MAKEGOOD_REDIS.valueFrom && env.MAKEGOOD_REDIS.valueFrom.secretKeyRef))
-    fail(where, "MAKEGOOD_REDIS must come from a Secret");
+  checkRedisUrl(where, c);
 
   // TLS from a mounted Secret.
   for (const name of ["MAKEGOOD_TLS_CERT", "MAKEGOOD_TLS_KEY"]) {
@@ -186,7 +185,7 @@ function checkServer(where, d, overlay, role) {
   else if (mount.subPath) fail(where, "policy mount must not use subPath (breaks hot reload)");
 
   const value = (n) => (env[n] ? env[n].value : undefined);
-  const prod = overlay.split("+")[0] === "prod";
+  const prod = isProd(overlay);
   if (role === "api") {
     if (value("MAKEGOOD_SETTLEMENT_WORKER") === "true") fail(where, "the API must not run the settlement worker");
     if (value("MAKEGOOD_SERVE_API") === "false") fail(where, "the API Deployment must serve the API");
@@ -207,6 +206,114 @@ function checkServer(where, d, overlay, role) {
         fail(where, `MAKEGOOD_SETTLEMENT_RETRY_AFTER (${retry}s) must exceed the provider timeout (${timeout}s)`);
     }
     if (prod && !(d.spec.replicas >= 2)) fail(where, "prod needs >= 2 workers");
+  }
+}
+
+// "prod", "prod+<component>" and "prod-<variant>" (overlays built on prod)
+// get the prod rules.
+const isProd = (overlay) => /^prod([-+]|$)/.test(overlay);
+
+// The Redis URL holds a password: MAKEGOOD_REDIS comes from a Secret, or is
+// a literal redis-cluster:// URL whose only $(VAR) references are variables
+// defined EARLIER in the list from a Secret (the kubelet expands nothing
+// else: a later or unknown one would reach makegood as the text "$(VAR)").
+// Returns the literal URL, if any.
+function checkRedisUrl(where, c) {
+  const list = c.env || [];
+  const i = list.findIndex((e) => e.name === "MAKEGOOD_REDIS");
+  if (i < 0) return fail(where, "no MAKEGOOD_REDIS");
+  const e = list[i];
+  if (e.valueFrom && e.valueFrom.secretKeyRef && e.value === undefined) return undefined;
+  if (e.valueFrom || typeof e.value !== "string") return fail(where, "MAKEGOOD_REDIS: a Secret or a literal URL, not both");
+  if (!e.value.startsWith("redis-cluster://")) return fail(where, "MAKEGOOD_REDIS must come from a Secret (or be a redis-cluster:// URL with $(VAR) credentials)");
+  const refs = [...e.value.matchAll(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g)].map((m) => m[1]);
+  // [user]:password@ -- the password part must be nothing but references.
+  const userinfo = /^redis-cluster:\/\/(.*)@/.exec(e.value);
+  const password = userinfo ? userinfo[1].replace(/\$\([A-Za-z0-9_]+\)/g, "").split(":").slice(1).join(":") : "";
+  if (password !== "") fail(where, "MAKEGOOD_REDIS: the password must be a $(VAR) from a Secret, not literal text");
+  for (const ref of refs) {
+    const j = list.findIndex((x) => x.name === ref);
+    if (j < 0 || j > i) fail(where, `MAKEGOOD_REDIS uses $(${ref}), which is not defined before it (the kubelet would not expand it)`);
+    else if (!(list[j].valueFrom && list[j].valueFrom.secretKeyRef)) fail(where, `$(${ref}) in MAKEGOOD_REDIS must come from a Secret`);
+  }
+  return e.value;
+}
+
+// The Redis Cluster option (components/redis-cluster): the nodes, their
+// configuration, the creation Job, and makegood pointed at them.
+function checkRedisCluster(overlay, docs, find) {
+  const sts = find("StatefulSet", "redis-cluster");
+  if (!sts) return;
+  const where = `${overlay} redis-cluster`;
+  if (docs.some((d) => d.kind === "StatefulSet" && /^redis(-sentinel)?$/.test(d.metadata.name)))
+    fail(where, "Redis with Sentinel is still rendered next to the cluster");
+  const n = sts.spec.replicas;
+  if (!(n >= 6 && n % 2 === 0)) fail(where, `${n} nodes: a cluster of 3+ primaries with one replica each needs an even number >= 6`);
+  const spec = sts.spec.template.spec;
+  const redis = spec.containers.find((x) => x.name === "redis") || {};
+  const ports = Object.fromEntries((redis.ports || []).map((p) => [p.containerPort, p.name]));
+  if (!ports[6379] || !ports[16379]) fail(where, "the redis container needs ports 6379 and 16379 (cluster bus)");
+  const dataMount = (redis.volumeMounts || []).find((m) => m.name === "data");
+  if (!dataMount || !(sts.spec.volumeClaimTemplates || []).some((t) => t.metadata.name === "data"))
+    fail(where, "needs a PersistentVolumeClaim template `data` mounted in the redis container");
+  // The configuration: every ConfigMap key redis.conf the pods mount.
+  const cms = new Set((spec.volumes || []).filter((v) => v.configMap).map((v) => v.configMap.name));
+  const conf = docs.filter((d) => d.kind === "ConfigMap" && cms.has(d.metadata.name)).map((d) => (d.data || {})["redis.conf"] || "").join("\n");
+  const setting = (key) => ((new RegExp(`^\\s*${key}\\s+(\\S+)`, "m").exec(conf)) || [])[1];
+  if (setting("cluster-enabled") !== "yes") fail(where, "redis.conf: cluster-enabled yes");
+  if (setting("appendonly") !== "yes") fail(where, "redis.conf: appendonly yes");
+  if (setting("maxmemory-policy") !== "noeviction") fail(where, "redis.conf: maxmemory-policy noeviction");
+  const events = setting("notify-keyspace-events") || "";
+  if (!(events.includes("K") && /[tA]/.test(events)))
+    fail(where, "redis.conf: notify-keyspace-events must include K and t (makegood's consumers are woken by stream events)");
+  const nodesConf = setting("cluster-config-file") || "";
+  if (!dataMount || !nodesConf.startsWith(`${dataMount.mountPath}/`))
+    fail(where, `redis.conf: cluster-config-file ${nodesConf} must be on the PVC (${dataMount ? dataMount.mountPath : "?"})`);
+  // Names: the headless Service that gives every pod its DNS name.
+  const svc = find("Service", sts.spec.serviceName);
+  if (!svc || svc.spec.clusterIP !== "None" || !svc.spec.publishNotReadyAddresses)
+    fail(where, `Service ${sts.spec.serviceName}: headless with publishNotReadyAddresses (nodes find each other before they are ready)`);
+  const labels = sts.spec.template.metadata.labels;
+  if (!docs.some((d) => d.kind === "PodDisruptionBudget" && selects(d.spec.selector.matchLabels, labels) && d.spec.maxUnavailable === 1))
+    fail(where, "needs a PodDisruptionBudget with maxUnavailable 1");
+  // The creation Job: all the nodes, one replica per primary.
+  const job = find("Job", "redis-cluster-create");
+  if (!job) fail(where, "no Job redis-cluster-create");
+  else {
+    const env = envOf(job.spec.template.spec.containers[0]);
+    const size = env.REDIS_CLUSTER_SIZE && Number(env.REDIS_CLUSTER_SIZE.value);
+    if (size !== n) fail(where, `the creation Job's REDIS_CLUSTER_SIZE (${size}) must equal the StatefulSet's replicas (${n})`);
+    if ((env.STATEFULSET || {}).value !== sts.metadata.name || (env.SERVICE_NAME || {}).value !== sts.spec.serviceName)
+      fail(where, "the creation Job's STATEFULSET and SERVICE_NAME must name the cluster's StatefulSet and Service");
+    const script = docs.filter((d) => d.kind === "ConfigMap").map((d) => (d.data || {})["redis-cluster-create.sh"]).find(Boolean) || "";
+    if (!/--cluster create .*--cluster-replicas 1 --cluster-yes/.test(script)) fail(where, "the creation script must run redis-cli --cluster create ... --cluster-replicas 1 --cluster-yes");
+  }
+  // The cluster bus between the nodes, clients on 6379.
+  const policies = docs.filter((d) => d.kind === "NetworkPolicy" && selects(d.spec.podSelector.matchLabels, labels));
+  const fromNodes = (r) => (r.from || []).some((f) => f.podSelector && selects(f.podSelector.matchLabels, labels));
+  if (!policies.flatMap((p) => p.spec.ingress || []).some((r) => r.ports && allowsPort(r, 16379) && fromNodes(r)))
+    fail(where, "no NetworkPolicy admits the cluster bus (16379) between the nodes");
+  // makegood: seeds are nodes of this StatefulSet; its pods may reach them.
+  const seedName = new RegExp(`^${sts.metadata.name}-(\\d+)\\.${sts.spec.serviceName}(\\.[a-z0-9.-]+)?:6379$`);
+  for (const [kind, name] of [["Deployment", API], ["StatefulSet", WORKER], ["CronJob", "makegood-money-check"], ["CronJob", "makegood-reconcile"]]) {
+    const d = find(kind, name);
+    if (!d) continue;
+    const c = podSpecOf(d).containers[0];
+    const w = `${overlay} ${kind}/${name}`;
+    // (checkServer already checked the API's and the worker's URL.)
+    const url = kind === "CronJob" ? checkRedisUrl(w, c) : (envOf(c).MAKEGOOD_REDIS || {}).value;
+    if (url === undefined) {
+      fail(w, "on the cluster option MAKEGOOD_REDIS must be the redis-cluster:// URL of its nodes");
+      continue;
+    }
+    const seeds = url.replace(/^redis-cluster:\/\/([^@]*@)?/, "").split(",");
+    for (const seed of seeds) {
+      const m = seedName.exec(seed);
+      if (!m || Number(m[1]) >= n) fail(w, `seed ${seed} is not a node of StatefulSet ${sts.metadata.name}`);
+    }
+    const pols = docs.filter((p) => p.kind === "NetworkPolicy" && selects(p.spec.podSelector.matchLabels, podLabelsOf(d)));
+    if (!pols.flatMap((p) => p.spec.egress || []).some((r) => allowsPort(r, 6379) && (r.to || []).some((t) => t.podSelector && selects(t.podSelector.matchLabels, labels))))
+      fail(w, "no NetworkPolicy egress to the cluster nodes on 6379");
   }
 }
 
@@ -268,7 +375,7 @@ for (const overlay of overlays) {
 
   for (const k of ["Deployment", "StatefulSet", "Service", "NetworkPolicy", "ConfigMap", "PodDisruptionBudget", "CronJob"])
     if (!kinds[k]) fail(overlay, `no ${k} rendered`);
-  const prod = overlay.split("+")[0] === "prod";
+  const prod = isProd(overlay);
   if (prod && !kinds.HorizontalPodAutoscaler) fail(overlay, "no HorizontalPodAutoscaler");
 
   const find = (kind, name) => docs.find((d) => d.kind === kind && d.metadata.name === name);
@@ -288,6 +395,8 @@ for (const overlay of overlays) {
     if (!egress.some((r) => r.ports && allowsPort(r, 443)))
       fail(overlay, "worker: no egress to TCP 443 (the card provider)");
   }
+
+  checkRedisCluster(overlay, docs, find);
 
   // The nightly money check.
   const check = find("CronJob", "makegood-money-check");
