@@ -71,9 +71,9 @@ class Makegood {
  public:
   static absl::StatusOr<std::unique_ptr<Makegood>> Start(
       const std::string& url, const std::vector<std::string>& extra) {
-    std::vector<std::string> argv = {kBinary,          "--listen=127.0.0.1:0",
+    std::vector<std::string> argv = {kBinary, "--listen=127.0.0.1:0",
                                      "--redis=" + url, "--policy=" + kPolicy,
-                                     "--insecure_dev", "--log_level=warning"};
+                                     "--insecure_dev"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     absl::StatusOr<testing::MakegoodProcess> started =
         testing::StartMakegood(argv, {}, absl::Seconds(30));
@@ -637,8 +637,9 @@ TEST_F(ClusterE2eTest, RateLimitsHoldAcrossPrimaries) {
   grpc::Status fourth = rate(others[0], 1, "lim-one-client");
   EXPECT_EQ(fourth.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_THAT(fourth.error_message(), HasSubstr("from this client"));
-  // Another client is not held back.
-  EXPECT_TRUE(rate(others[0], 1, "lim-other-client").ok());
+  // Another client is not held back (by a member the refused call did not
+  // concern).
+  EXPECT_TRUE(rate(others[1], 1, "lim-other-client").ok());
 }
 
 // ---------------------------------------------------------------------------
@@ -833,7 +834,7 @@ TEST_F(ClusterMigrationE2eTest, APartitionMovesUnderRatingTraffic) {
       Count(*source, "TRYAGAIN", true) + Count(target, "TRYAGAIN", true);
 
   RatingTraffic traffic(*server_, members, "o-mv-", "k-mv-", 4,
-                        absl::Milliseconds(60), before.size());
+                        absl::Milliseconds(80), before.size());
   const absl::Duration pause = absl::Milliseconds(1500);
   absl::SleepFor(pause);
   ASSERT_TRUE(cluster_->SetSlotImporting(slot, *source, target).ok());
@@ -900,7 +901,7 @@ TEST_F(ClusterFailoverE2eTest, AKilledPrimaryIsReplacedWithoutARestart) {
     return owners[keys_.PartitionOf(member)] == victim;
   };
   const std::vector<std::string> members = MembersWhere(
-      keys_, "fo-", [](int) { return true; }, 360);
+      keys_, "fo-", [](int) { return true; }, 400);
   SeedAll(*server_, members, "o-fo-");
 
   // Rated just before the kill: their payouts (one second each) are still
@@ -919,7 +920,7 @@ TEST_F(ClusterFailoverE2eTest, AKilledPrimaryIsReplacedWithoutARestart) {
   }
 
   RatingTraffic traffic(*server_, members, "o-fo-", "k-fo-", 3,
-                        absl::Milliseconds(80), first);
+                        absl::Milliseconds(120), first);
   absl::SleepFor(absl::Milliseconds(500));
   const absl::Time killed_at = absl::Now();
   ASSERT_TRUE(cluster_->Kill(victim).ok());
