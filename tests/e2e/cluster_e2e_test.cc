@@ -960,14 +960,14 @@ TEST_F(ClusterFailoverE2eTest, AKilledPrimaryIsReplacedWithoutARestart) {
     if (a.code != grpc::StatusCode::OK) {
       EXPECT_GE(a.end, killed_at) << "failed before the kill: " << a.message;
       (victims ? failed_on_victim : failed_elsewhere)++;
-      // Recovered within a couple of seconds of the promotion.
-      if (a.start > promoted_at + absl::Seconds(2)) ++late;
+      // Recovered within a few seconds of the promotion.
+      if (a.start > promoted_at + absl::Seconds(3)) ++late;
     } else if (victims && a.start > promoted_at) {
       ++ok_after;
     }
   }
   EXPECT_GT(failed_on_victim, 0) << "no UNAVAILABLE in the failover window";
-  EXPECT_EQ(late, 0) << "ratings still failed 2 s after the promotion";
+  EXPECT_EQ(late, 0) << "ratings still failed 3 s after the promotion";
   EXPECT_GE(ok_after, 5) << "no recovery on the promoted replica";
 
   int unavailable = 0;
