@@ -32,6 +32,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -39,6 +40,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "makegood/v1/insights_service.grpc.pb.h"
+#include "nlohmann/json.hpp"
 #include "services/redis/redis_client.h"
 #include "services/redis/redis_client_factory.h"
 #include "services/redis/redis_options.h"
@@ -59,6 +61,7 @@ using ::makegood::testing::Subprocess;
 using ::testing::HasSubstr;
 
 const std::string kBinary = MAKEGOOD_BINARY;
+const std::string kAdmin = MAKEGOOD_ADMIN;
 const std::string kPolicy =
     std::string(MAKEGOOD_SOURCE_DIR) + "/config/policy/default.textproto";
 constexpr char kClient[] = "cluster-e2e";
@@ -367,13 +370,46 @@ bool AllSucceeded(Makegood& server, const std::vector<Rated>& rated,
   return ok;
 }
 
+// The line of `output` holding check's JSON report (the output may also
+// hold log lines).
+nlohmann::json Report(const std::string& output) {
+  for (absl::string_view line : absl::StrSplit(output, '\n')) {
+    if (absl::StartsWith(line, R"({"command":"check")")) {
+      return nlohmann::json::parse(line);
+    }
+  }
+  ADD_FAILURE() << "no check report in:\n" << output;
+  return nlohmann::json::object();
+}
+
+// `makegood_admin check` on the cluster (every primary's keys): exit 0, no
+// violation. With `refunds` >= 0 (the deployment's refunds, all paid), its
+// counts and an empty outbox too.
+void ExpectAdminCheckClean(const std::string& url, int64_t refunds) {
+  absl::StatusOr<testing::CommandResult> check = testing::RunCommand(
+      {kAdmin, "check", "--redis=" + url}, absl::Seconds(60));
+  ASSERT_TRUE(check.ok()) << check.status();
+  EXPECT_EQ(check->exit_code, 0) << check->output;
+  nlohmann::json report = Report(check->output);
+  EXPECT_EQ(report["ok"], true) << report.dump();
+  if (refunds < 0) return;
+  EXPECT_EQ(report["counts"]["refunds"], refunds) << report.dump();
+  EXPECT_EQ(report["counts"]["refunds_by_state"]["SUCCEEDED"], refunds);
+  EXPECT_EQ(report["counts"]["payouts_verified"], refunds);
+  EXPECT_EQ(report["outbox"]["pending"], 0);
+  EXPECT_EQ(report["outbox"]["backlog"], 0);
+}
+
 // The money, through the public API: each rated order has exactly the one
 // refund its rating answered, SUCCEEDED, for the amount answered, and the
 // order's refunded sum is that amount, within what was paid. And in the
-// sandbox processor's books: each refund paid exactly once.
+// sandbox processor's books: each refund paid exactly once. Then
+// makegood_admin's check on `url` (ExpectAdminCheckClean with
+// `deployment_refunds`).
 void ExpectMoneyRight(Makegood& server, redis::RedisClient& direct,
                       const store::KeySchema& keys,
-                      const std::vector<Rated>& rated) {
+                      const std::vector<Rated>& rated, const std::string& url,
+                      int64_t deployment_refunds) {
   ASSERT_TRUE(AllSucceeded(server, rated));
   std::set<std::string> ids;
   for (const Rated& r : rated) {
@@ -395,9 +431,7 @@ void ExpectMoneyRight(Makegood& server, redis::RedisClient& direct,
     EXPECT_EQ(SandboxPaid(direct, keys, r.member, r.refund_id), 1)
         << r.refund_id;
   }
-  // TODO(issue 12): also run `makegood_admin check --redis=<cluster url>`
-  // and expect it clean once makegood_admin speaks Redis Cluster (wt-admin,
-  // not on main yet).
+  ExpectAdminCheckClean(url, deployment_refunds);
 }
 
 // Seeds member i of `members` with order "<order_prefix><i>", from
@@ -543,7 +577,7 @@ TEST_F(ClusterE2eTest, RatingPaysAnInstantRefundThatWatchSeesSucceed) {
     ASSERT_EQ(by_member->size(), 1u);
     EXPECT_EQ((*by_member)[0].refund_id(), rated.back().refund_id);
   }
-  ExpectMoneyRight(*server_, *direct_, keys_, rated);
+  ExpectMoneyRight(*server_, *direct_, keys_, rated, cluster_->url(), -1);
 }
 
 TEST_F(ClusterE2eTest, InsightsCountDecisionsFromEveryPrimary) {
@@ -571,7 +605,7 @@ TEST_F(ClusterE2eTest, InsightsCountDecisionsFromEveryPrimary) {
   EXPECT_EQ(stats.refunded_minor().at("EUR"), refunded);
   EXPECT_DOUBLE_EQ(stats.refund_rate(), 1.0);
   EXPECT_DOUBLE_EQ(stats.average_satisfaction_percent(), 50.0);
-  ExpectMoneyRight(*server_, *direct_, keys_, rated);
+  ExpectMoneyRight(*server_, *direct_, keys_, rated, cluster_->url(), -1);
 }
 
 TEST_F(ClusterE2eTest, RetriedRatingsReplayTheStoredAnswerOnEveryPrimary) {
@@ -603,7 +637,7 @@ TEST_F(ClusterE2eTest, RetriedRatingsReplayTheStoredAnswerOnEveryPrimary) {
     EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
     EXPECT_THAT(refused.error_message(), HasSubstr("idempotency"));
   }
-  ExpectMoneyRight(*server_, *direct_, keys_, rated);
+  ExpectMoneyRight(*server_, *direct_, keys_, rated, cluster_->url(), -1);
 }
 
 TEST_F(ClusterE2eTest, RateLimitsHoldAcrossPrimaries) {
@@ -652,6 +686,7 @@ TEST_F(ClusterE2eTest, RateLimitsHoldAcrossPrimaries) {
   // Another client is not held back (by a member the refused call did not
   // concern).
   EXPECT_TRUE(rate(others[1], 1, "lim-other-client").ok());
+  ExpectAdminCheckClean(cluster_->url(), -1);
 }
 
 // ---------------------------------------------------------------------------
@@ -887,7 +922,8 @@ TEST_F(ClusterMigrationE2eTest, APartitionMovesUnderRatingTraffic) {
             << Count(*source, "MOVED", true) << "\n";
   EXPECT_GT(attempts.size(), 20u);
   rated.insert(rated.end(), before.begin(), before.end());
-  ExpectMoneyRight(*server_, *direct_, keys_, rated);
+  ExpectMoneyRight(*server_, *direct_, keys_, rated, cluster_->url(),
+                   static_cast<int64_t>(rated.size()));
   // The keys live on the target now.
   EXPECT_TRUE(*cluster_->Holds(target, keys_.OrderKey(members[0], "o-mv-0")));
 }
@@ -981,7 +1017,8 @@ TEST_F(ClusterFailoverE2eTest, AKilledPrimaryIsReplacedWithoutARestart) {
             << " ok on the promoted replica; " << unpaid_at_kill
             << " of its refunds unpaid at the kill\n";
   rated.insert(rated.end(), queued.begin(), queued.end());
-  ExpectMoneyRight(*server_, *direct_, keys_, rated);
+  ExpectMoneyRight(*server_, *direct_, keys_, rated, cluster_->url(),
+                   static_cast<int64_t>(rated.size()));
 
   // The same server process all along, and the dead node back as a
   // replica of the one that replaced it.
