@@ -10,7 +10,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "services/redis/key_slot.h"
 #include "tests/testing/subprocess.h"
 
 namespace makegood::testing {
@@ -47,7 +49,10 @@ absl::StatusOr<std::unique_ptr<RedisCluster>> RedisCluster::Start() {
         {"--cluster-node-timeout", std::string(kNodeTimeoutMs),
          // Replicas sync at once (not after the default 5 s): a replica
          // that never synced refuses to take over a killed primary.
-         "--repl-diskless-sync-delay", "0"});
+         "--repl-diskless-sync-delay", "0",
+         // Keyspace notifications for stream commands: they wake makegood's
+         // stream consumers on a cluster (without them they poll).
+         "--notify-keyspace-events", "Kt"});
     if (!node.ok()) return node.status();
     create.push_back(absl::StrCat("127.0.0.1:", (*node)->port()));
     cluster->nodes_.push_back(*std::move(node));
@@ -198,6 +203,11 @@ absl::StatusOr<int> RedisCluster::NodeServingSlot(int slot, int asked) {
   return absl::NotFoundError(absl::StrCat("no primary serves slot ", slot));
 }
 
+absl::StatusOr<int> RedisCluster::NodeServingKey(const std::string& key,
+                                                 int asked) {
+  return NodeServingSlot(redis::KeySlot(key), asked);
+}
+
 absl::StatusOr<int64_t> RedisCluster::DbSize(int node) {
   absl::StatusOr<std::string> text = Cli(node, {"DBSIZE"});
   if (!text.ok()) return text.status();
@@ -212,6 +222,42 @@ absl::StatusOr<bool> RedisCluster::Holds(int node, const std::string& key) {
   absl::StatusOr<std::string> text = Cli(node, {"EXISTS", key});
   if (!text.ok()) return text.status();
   return *text == "1";
+}
+
+absl::StatusOr<int64_t> RedisCluster::InfoCounter(int node,
+                                                  const std::string& section,
+                                                  const std::string& name,
+                                                  const std::string& field) {
+  absl::StatusOr<std::string> info = Cli(node, {"INFO", section});
+  if (!info.ok()) return info.status();
+  const std::string prefix = absl::StrCat(name, ":");
+  for (absl::string_view line : absl::StrSplit(*info, '\n')) {
+    if (!absl::ConsumePrefix(&line, prefix)) continue;
+    // "calls=3,usec=10,..." or "count=3".
+    for (absl::string_view pair :
+         absl::StrSplit(absl::StripAsciiWhitespace(line), ',')) {
+      std::pair<absl::string_view, absl::string_view> kv =
+          absl::StrSplit(pair, absl::MaxSplits('=', 1));
+      int64_t value = 0;
+      if (kv.first == field && absl::SimpleAtoi(kv.second, &value)) {
+        return value;
+      }
+    }
+  }
+  return 0;
+}
+
+absl::StatusOr<int64_t> RedisCluster::ErrorCount(int node,
+                                                 const std::string& prefix) {
+  return InfoCounter(node, "errorstats", absl::StrCat("errorstat_", prefix),
+                     "count");
+}
+
+absl::StatusOr<int64_t> RedisCluster::CommandCalls(int node,
+                                                   const std::string& command) {
+  return InfoCounter(node, "commandstats",
+                     absl::StrCat("cmdstat_", absl::AsciiStrToLower(command)),
+                     "calls");
 }
 
 absl::Status RedisCluster::SetSlotImporting(int slot, int source, int target) {
@@ -296,6 +342,46 @@ absl::StatusOr<int> RedisCluster::WaitForPromotion(int killed,
   return absl::DeadlineExceededError(absl::StrCat(
       "no replica of node ", killed,
       " was promoted (replicas: ", absl::StrJoin(replica_of_, ","), ")"));
+}
+
+absl::Status RedisCluster::RestartAsReplica(int node, absl::Duration timeout) {
+  if (alive_[node]) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("node ", node, " is running"));
+  }
+  const absl::Time deadline = absl::Now() + timeout;
+  if (absl::Status s = nodes_[node]->Restart(); !s.ok()) return s;
+  alive_[node] = true;
+  // Its nodes.conf still says it serves its slots; the others tell it
+  // otherwise and it follows the node that took them over.
+  while (true) {
+    absl::StatusOr<std::vector<std::vector<std::string>>> lines =
+        ClusterNodes(node);
+    int master = -1;
+    if (lines.ok()) {
+      for (const auto& fields : *lines) {
+        if (!absl::StrContains(fields[2], "myself") ||
+            !absl::StrContains(fields[2], "slave")) {
+          continue;
+        }
+        for (int i = 0; i < kNodes; ++i) {
+          if (ids_[i] == fields[3]) master = i;
+        }
+      }
+    }
+    absl::StatusOr<std::string> info = Cli(node, {"INFO", "replication"});
+    if (master >= 0 && info.ok() &&
+        absl::StrContains(*info, "master_link_status:up")) {
+      replica_of_[node] = master;
+      break;
+    }
+    if (absl::Now() > deadline) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "node ", node, " did not rejoin as a synced replica in time"));
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return WaitUntilOk(deadline - absl::Now());
 }
 
 absl::Status RedisCluster::WaitUntilOk(absl::Duration timeout) {

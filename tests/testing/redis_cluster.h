@@ -3,14 +3,18 @@
 // A real Redis Cluster for integration tests: six redis-server nodes
 // (RedisServer::StartClusterNode) on free loopback ports, joined by
 // `redis-cli --cluster create ... --cluster-replicas 1` into 3 primaries with
-// one replica each, node timeout 2000 ms (../shared/CLUSTER.md). Start()
-// returns once every node reports cluster_state:ok and sees all six.
+// one replica each, node timeout 2000 ms (../shared/CLUSTER.md), keyspace
+// notifications for stream commands on (`notify-keyspace-events Kt`, which
+// wakes makegood's stream consumers on a cluster). Start() returns once
+// every node reports cluster_state:ok and sees all six.
 //
 // Besides the URL it offers what tests of resharding and failover need:
-// which node serves a slot, the four steps of moving one slot by hand (each
-// its own call, so a test can run traffic between them), and killing a
-// primary and waiting for its replica to take over. Every node's scripts
-// are audited as RedisServer's are (script_key_audit.h).
+// which node serves a slot or a key, the four steps of moving one slot by hand
+// (each its own call, so a test can run traffic between them), and killing a
+// primary, waiting for its replica to take over and bringing the killed
+// node back as a replica, and what each node counted (INFO errorstats and
+// commandstats: how often it answered ASK or TRYAGAIN, ran ASKING). Every
+// node's scripts are audited as RedisServer's are (script_key_audit.h).
 //
 // Admin commands go through redis-cli, so they are slow (a process each)
 // and meant for set-up and checks, not traffic.
@@ -18,6 +22,7 @@
 // Thread-safety: not thread-safe; owned by one test.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -59,10 +64,18 @@ class RedisCluster {
   // The primary that serves `slot`, by what `asked` (any live node if -1)
   // says.
   absl::StatusOr<int> NodeServingSlot(int slot, int asked = -1);
+  // The same for the slot of `key` (hash tags honoured).
+  absl::StatusOr<int> NodeServingKey(const std::string& key, int asked = -1);
   // The number of keys `node` holds (DBSIZE) and whether it holds `key`
   // (EXISTS), asked of that node itself.
   absl::StatusOr<int64_t> DbSize(int node);
   absl::StatusOr<bool> Holds(int node, const std::string& key);
+  // How often `node` answered with the error `prefix` (INFO errorstats),
+  // e.g. "ASK", "TRYAGAIN", "MOVED", "CLUSTERDOWN"; 0 if never.
+  absl::StatusOr<int64_t> ErrorCount(int node, const std::string& prefix);
+  // How often `node` ran `command` (INFO commandstats), e.g. "asking",
+  // "evalsha"; 0 if never.
+  absl::StatusOr<int64_t> CommandCalls(int node, const std::string& command);
 
   // Moving `slot` from primary `source` to primary `target`, one step a
   // call, in this order:
@@ -84,6 +97,10 @@ class RedisCluster {
   // Waits until every live node reports cluster_state:ok and agrees on the
   // primaries.
   absl::Status WaitUntilOk(absl::Duration timeout);
+  // Starts the killed `node` again (same port, its nodes.conf kept): it
+  // rejoins as a replica of whoever took over its slots. Waits until it
+  // has synced and every node reports cluster_state:ok.
+  absl::Status RestartAsReplica(int node, absl::Duration timeout);
 
  private:
   RedisCluster() = default;
@@ -93,6 +110,11 @@ class RedisCluster {
   int NodeAt(const std::string& ip_port) const;
   // What `asked` says in CLUSTER NODES, a line each.
   absl::StatusOr<std::vector<std::vector<std::string>>> ClusterNodes(int asked);
+  // The counter `field` of the line `name:` in INFO `section` of `node`
+  // ("errorstat_ASK:count=3" -> 3 for name "errorstat_ASK", field "count").
+  absl::StatusOr<int64_t> InfoCounter(int node, const std::string& section,
+                                      const std::string& name,
+                                      const std::string& field);
 
   std::vector<std::unique_ptr<RedisServer>> nodes_;
   std::vector<bool> alive_;
