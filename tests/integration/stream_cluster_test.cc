@@ -324,7 +324,8 @@ TEST_F(StreamClusterTest, TheRefundFeedHearsNoticesOnEveryNode) {
       heard.insert(p);
     });
   }
-  // The feed reads from the moment it started; wait until it has read
+  // The feed reads from the moment it started (notices added in that very
+  // millisecond included: the XADDs below come at once); wait until it has read
   // once (the heartbeat is an hour: only notices call subscribers, and the
   // start calls each once).
   ASSERT_TRUE(Eventually([&] {
