@@ -15,11 +15,12 @@ Faults (the schedule draws them, soak.py injects them):
   it has, the killed node is started again from its own data directory and
   rejoins as a replica of the new primary;
 - a node (primary or replica) SIGSTOPped for less than the node timeout;
-- a node's client connections dropped (CLIENT KILL TYPE normal), stalled
-  (CLIENT PAUSE ALL), or stalled and then dropped: what the TCP proxy does
-  to one makegood's link on a single Redis, here to every client of a node
-  (a proxy cannot sit between makegood and a cluster: the cluster announces
-  its nodes' own addresses);
+- one makegood's connections to every node cut (CLIENT KILL ADDR of each,
+  found in /proc), or a node's client connections dropped (CLIENT KILL
+  TYPE normal), stalled (CLIENT PAUSE ALL), or stalled and then dropped:
+  what the TCP proxy does to one makegood's link on a single Redis (a proxy
+  cannot sit between makegood and a cluster: the cluster announces its
+  nodes' own addresses);
 - one partition's slot moved to another primary by hand, in the four steps
   (SETSLOT IMPORTING, SETSLOT MIGRATING, MIGRATE in batches, SETSLOT NODE),
   with pauses between them so that makegood meets ASK and TRYAGAIN.
@@ -109,6 +110,31 @@ class ClusterNode(Redis):
             return client.execute_command(*args)
         finally:
             client.close()
+
+
+def process_connections(pid):
+    """(local port, remote port) of every TCP connection process `pid` has
+    open to 127.0.0.1 (its fds' socket inodes matched in /proc/net/tcp)."""
+    inodes = set()
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                link = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if link.startswith("socket:["):
+                inodes.add(link[len("socket:[") : -1])
+        with open(f"/proc/{pid}/net/tcp", encoding="ascii") as table:
+            lines = table.read().splitlines()[1:]
+    except OSError:
+        return []
+    out = []
+    for line in lines:
+        words = line.split()
+        local, remote, state, inode = words[1], words[2], words[3], words[9]
+        if inode in inodes and state == "01":  # ESTABLISHED
+            out.append((int(local.split(":")[1], 16), int(remote.split(":")[1], 16)))
+    return out
 
 
 def cluster_info(node):
@@ -324,6 +350,21 @@ class RedisCluster:
             node.run("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
         except redis_client.RedisError:
             pass  # the node is down or paused: nothing to cut
+
+    def cut_process(self, pid):
+        """Cuts one process's connections to every node (CLIENT KILL ADDR of
+        each of its sockets, found in /proc): what the proxy's drop does to
+        one makegood's link. How many it cut."""
+        ports = {n.port: n for n in self.up()}
+        cut = 0
+        for local, remote in process_connections(pid):
+            if remote in ports:
+                try:
+                    ports[remote].run("CLIENT", "KILL", "ADDR", f"127.0.0.1:{local}")
+                    cut += 1
+                except redis_client.RedisError:
+                    pass  # closed meanwhile
+        return cut
 
     def stall_clients(self, node, seconds):
         """CLIENT PAUSE ALL: the node answers no client for `seconds` (the

@@ -70,10 +70,11 @@ class Fault:
     """One fault of a storm."""
 
     at: float  # seconds into the storm
-    kind: str  # kill | pause | drop | stall | blackhole | move
+    kind: str  # kill | pause | drop | stall | blackhole | cut | move
     # redis, api1, api2 or worker (proxy faults: its Redis link); on a Redis
     # Cluster: primary<k> (kill: the k-th primary in port order), redis<i>
-    # (pause, drop, stall, blackhole: node i), p<N> (move: partition N).
+    # (pause, drop, stall, blackhole: node i), p<N> (move: partition N),
+    # a makegood (cut: its connections to every node).
     target: str
     seconds: float = 0.0  # pause/stall/blackhole length, restart delay
     sandbox: str = ""  # sandbox behaviour after a restart
@@ -540,11 +541,16 @@ class Scheduler:
                 )
             )
         for _ in range(count(config.proxy_faults)):
+            # A makegood's links: cut (no proxy to stall them); a node's
+            # clients: dropped, stalled, stalled then dropped.
+            target = rng.choice(makegoods + nodes)
             faults.append(
                 Fault(
                     rng.uniform(0, seconds),
-                    rng.choice(["drop", "stall", "blackhole"]),
-                    rng.choice(nodes),
+                    rng.choice(["drop", "stall", "blackhole"])
+                    if target in nodes
+                    else "cut",
+                    target,
                     rng.uniform(0.3, 2.5),
                 )
             )

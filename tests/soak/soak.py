@@ -463,6 +463,11 @@ class Soak:
             tag = self.redis.tags[int(target[1:]) % self.redis.partitions]
             redis.start_move(tag, fault.to, fault.seconds)
             return True
+        if fault.kind == "cut":
+            process = self.cluster.makegoods[target]
+            if process.alive():
+                redis.cut_process(process.proc.pid)
+            return True
         if not target.startswith("redis"):
             return False
         node = redis.node(target)
