@@ -21,7 +21,7 @@ Aggregator::~Aggregator() { Stop(); }
 
 absl::Status Aggregator::Start(redis::RedisOptions redis_options) {
   return Start(
-      streams::HiredisBlockingClient(std::move(redis_options), options_.block));
+      streams::BlockingReadClient(std::move(redis_options), options_.block));
 }
 
 absl::Status Aggregator::Start(

@@ -103,6 +103,8 @@ class ClusterClient final : public RedisClient {
   // Ready connections (to any node); 0 until the slot map is known.
   int ready_connections() const override;
 
+  bool one_slot_per_command() const override { return true; }
+
   const RedisOptions& options() const;
 
  private:

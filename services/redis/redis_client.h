@@ -51,6 +51,11 @@ class RedisClient {
   // Connections ready to send; 0 means commands fail at once (fail closed).
   virtual int ready_connections() const = 0;
 
+  // Whether one command may name keys of one hash slot only (Redis
+  // Cluster): then a read over several partitions' streams is one command
+  // per slot (streams/stream_read.h).
+  virtual bool one_slot_per_command() const { return false; }
+
   // Blocking convenience for tools, tests, start-up and the stream
   // consumers' own clients. Never call it from a callback or a gRPC handler.
   virtual absl::StatusOr<RedisReply> CommandSync(std::vector<std::string> argv);

@@ -62,7 +62,7 @@ SettlementWorker::~SettlementWorker() { Stop(absl::ZeroDuration()); }
 
 absl::Status SettlementWorker::Start(redis::RedisOptions redis_options) {
   return Start(
-      streams::HiredisBlockingClient(std::move(redis_options), options_.block));
+      streams::BlockingReadClient(std::move(redis_options), options_.block));
 }
 
 absl::Status SettlementWorker::Start(

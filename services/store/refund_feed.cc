@@ -1,12 +1,13 @@
 #include "services/store/refund_feed.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "services/core/log.h"
-#include "services/redis/hiredis_client.h"
-#include "services/streams/stream_consumer.h"
+#include "services/redis/redis_client_factory.h"
+#include "services/streams/stream_read.h"
 
 namespace makegood::store {
 
@@ -16,7 +17,7 @@ absl::StatusOr<std::unique_ptr<RefundFeed>> RefundFeed::Start(
   std::unique_ptr<RefundFeed> feed(new RefundFeed(keys, heartbeat));
   options.connections = 1;
   options.command_timeout = absl::Seconds(3);  // Beyond the 500 ms block.
-  auto redis = redis::HiredisClient::Start(std::move(options));
+  auto redis = redis::StartRedisClient(std::move(options));
   if (!redis.ok()) return redis.status();
   feed->redis_ = *std::move(redis);
   feed->thread_ = std::thread([f = feed.get()] { f->Run(); });
@@ -70,6 +71,7 @@ void RefundFeed::Run() {
   // clock), so nothing between two reads is missed.
   std::vector<std::string> last_ids;
   absl::Time next_heartbeat = absl::Now() + heartbeat_;
+  absl::Duration idle_wait;
   while (!stopping_.load()) {
     if (last_ids.empty()) {
       auto time = redis_->CommandSync({"TIME"});
@@ -86,17 +88,12 @@ void RefundFeed::Run() {
                       absl::StrCat(seconds * 1000 + micros / 1000, "-0"));
       NotifyAll();  // Anything that happened while we were not reading.
     }
-    std::vector<std::string> argv = {"XREAD", "COUNT", "1000",
-                                     "BLOCK", "500",   "STREAMS"};
-    for (const auto& key : feed_keys_) argv.push_back(key);
-    for (const auto& id : last_ids) argv.push_back(id);
-    auto reply = redis_->CommandSync(std::move(argv));
-    if (!reply.ok()) {
-      absl::SleepFor(absl::Milliseconds(100));
-      continue;
-    }
-    for (const streams::StreamEntry& entry :
-         streams::EntriesOfRead(*reply, feed_keys_)) {
+    streams::StreamReadResult read =
+        streams::ReadStreams(*redis_, {.head = {"XREAD", "COUNT", "1000"},
+                                       .streams = feed_keys_,
+                                       .ids = last_ids,
+                                       .block = absl::Milliseconds(500)});
+    for (const streams::StreamEntry& entry : read.entries) {
       last_ids[static_cast<size_t>(entry.stream)] = entry.id;
       const auto& kv = entry.fields.elements;
       for (size_t i = 0; i + 1 < kv.size(); i += 2) {
@@ -108,6 +105,17 @@ void RefundFeed::Run() {
         for (auto& [id, callback] : it->second) callback();
         break;
       }
+    }
+    if (!read.status.ok()) {
+      absl::SleepFor(absl::Milliseconds(100));
+    } else if (redis_->one_slot_per_command()) {
+      // The reads did not block (Redis Cluster): wait 5 ms after a notice,
+      // else 10 ms doubling up to 200 ms.
+      idle_wait = read.entries.empty()
+                      ? std::clamp(idle_wait * 2, absl::Milliseconds(10),
+                                   absl::Milliseconds(200))
+                      : absl::Milliseconds(5);
+      absl::SleepFor(idle_wait);
     }
     if (absl::Now() >= next_heartbeat) {
       NotifyAll();

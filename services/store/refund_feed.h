@@ -5,6 +5,8 @@
 // lua/lib/refund_events.lua); one thread per server follows all feeds with a
 // blocking XREAD on a connection of its own and calls the subscribers of the
 // refund named in each notice, typically within a millisecond of the commit.
+// On Redis Cluster the feeds are read slot by slot without blocking
+// (streams/stream_read.h), every 10 ms to 200 ms (the longer the quieter).
 //
 // Notices say only "look again": subscribers read the refund's own events
 // stream for what changed, so a missed notice (Redis restarted, a slow

@@ -9,7 +9,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "services/core/log.h"
-#include "services/redis/hiredis_client.h"
+#include "services/redis/redis_client_factory.h"
+#include "services/streams/stream_read.h"
 
 namespace makegood::streams {
 
@@ -22,33 +23,6 @@ std::string InFlightKey(const StreamEntry& entry) {
 }
 
 }  // namespace
-
-std::string StreamEntry::Field(std::string_view field) const {
-  for (size_t i = 0; i + 1 < fields.elements.size(); i += 2) {
-    if (fields.elements[i].str == field) return fields.elements[i + 1].str;
-  }
-  return "";
-}
-
-std::vector<StreamEntry> EntriesOfRead(
-    const RedisReply& reply, const std::vector<std::string>& streams) {
-  std::vector<StreamEntry> entries;
-  for (const RedisReply& stream : reply.elements) {
-    if (stream.elements.size() < 2) continue;
-    auto it = std::find(streams.begin(), streams.end(), stream.elements[0].str);
-    if (it == streams.end()) continue;
-    const int index = static_cast<int>(it - streams.begin());
-    for (const RedisReply& e : stream.elements[1].elements) {
-      if (e.elements.empty()) continue;
-      StreamEntry entry;
-      entry.stream = index;
-      entry.id = e.elements[0].str;
-      if (e.elements.size() >= 2) entry.fields = e.elements[1];
-      entries.push_back(std::move(entry));
-    }
-  }
-  return entries;
-}
 
 StreamConsumer::StreamConsumer(redis::RedisClient& redis, const Clock& clock,
                                ConsumerOptions options,
@@ -280,32 +254,32 @@ bool StreamConsumer::ReadOwnPending() {
   // handling fails keeps this finite: those are retried by Reclaim.
   const std::vector<std::string>& streams = options_.streams;
   while (!stopping_.load()) {
-    std::vector<std::string> argv = {
-        "XREADGROUP",      "GROUP", options_.group,
-        options_.consumer, "COUNT", absl::StrCat(options_.read_count),
-        "STREAMS"};
+    StreamRead read;
+    read.head = {"XREADGROUP",      "GROUP", options_.group,
+                 options_.consumer, "COUNT", absl::StrCat(options_.read_count)};
     std::vector<size_t> asked;
     for (size_t s = 0; s < streams.size(); ++s) {
       if (!pending_done_[s]) {
         asked.push_back(s);
-        argv.push_back(streams[s]);
+        read.streams.push_back(streams[s]);
+        read.ids.push_back(pending_after_[s]);
       }
     }
     if (asked.empty()) return true;
-    for (size_t s : asked) argv.push_back(pending_after_[s]);
-    auto reply = blocking_->CommandSync(std::move(argv));
-    if (!reply.ok()) {
-      NoteError(reply.status());
+    StreamReadResult result = ReadStreams(*blocking_, read);
+    if (!result.status.ok()) {
+      // Pending entries stay pending: nothing is lost by reading them again.
+      NoteError(result.status);
       return false;
     }
-    std::vector<StreamEntry> entries = EntriesOfRead(*reply, streams);
     for (size_t s : asked) pending_done_[s] = true;
-    for (const StreamEntry& entry : entries) {
+    for (StreamEntry& entry : result.entries) {
+      entry.stream = static_cast<int>(asked[static_cast<size_t>(entry.stream)]);
       const auto s = static_cast<size_t>(entry.stream);
       pending_done_[s] = false;
       pending_after_[s] = entry.id;  // Ascending within a stream.
     }
-    for (StreamEntry& entry : entries) Dispatch(std::move(entry));
+    for (StreamEntry& entry : result.entries) Dispatch(std::move(entry));
   }
   return false;
 }
@@ -380,23 +354,31 @@ void StreamConsumer::ReadNew() {
     Pause(std::min(options_.block, options_.member_ttl / 3));
     return;
   }
-  std::vector<std::string> argv = {
-      "XREADGROUP",   "GROUP",
-      options_.group, options_.consumer,
-      "COUNT",        absl::StrCat(std::min<size_t>(room, options_.read_count)),
-      "BLOCK",        absl::StrCat(absl::ToInt64Milliseconds(options_.block)),
-      "STREAMS"};
-  argv.insert(argv.end(), streams.begin(), streams.end());
-  argv.insert(argv.end(), streams.size(), ">");
-  auto reply = blocking_->CommandSync(std::move(argv));
-  if (!reply.ok()) {
-    NoteError(reply.status());
+  StreamRead read{
+      .head = {"XREADGROUP", "GROUP", options_.group, options_.consumer,
+               "COUNT",
+               absl::StrCat(std::min<size_t>(room, options_.read_count))},
+      .streams = std::move(streams),
+      .ids = std::vector<std::string>(index.size(), ">"),
+      .block = options_.block};
+  StreamReadResult result = ReadStreams(*blocking_, read);
+  const bool read_any = !result.entries.empty();
+  for (StreamEntry& entry : result.entries) {
+    entry.stream = index[static_cast<size_t>(entry.stream)];
+    Dispatch(std::move(entry));
+  }
+  if (!result.status.ok()) {
+    NoteError(result.status);
     Pause(absl::Milliseconds(50));
     return;
   }
-  for (StreamEntry& entry : EntriesOfRead(*reply, streams)) {
-    entry.stream = index[static_cast<size_t>(entry.stream)];
-    Dispatch(std::move(entry));
+  if (blocking_->one_slot_per_command()) {
+    // Reads did not block (stream_read.h): wait before the next one, longer
+    // the longer nothing comes (10 ms, doubling, at most `block`).
+    idle_wait_ = read_any ? absl::ZeroDuration()
+                          : std::clamp(idle_wait_ * 2, absl::Milliseconds(10),
+                                       options_.block);
+    if (idle_wait_ > absl::ZeroDuration()) Pause(idle_wait_);
   }
 }
 
@@ -493,15 +475,11 @@ void StreamConsumer::Ack(const StreamEntry& entry,
       });
 }
 
-StreamConsumer::ClientFactory HiredisBlockingClient(redis::RedisOptions options,
-                                                    absl::Duration block) {
+StreamConsumer::ClientFactory BlockingReadClient(redis::RedisOptions options,
+                                                 absl::Duration block) {
   options.connections = 1;
   options.command_timeout = block + absl::Seconds(2);
-  return [options]() -> absl::StatusOr<std::unique_ptr<redis::RedisClient>> {
-    auto blocking = redis::HiredisClient::Start(options);
-    if (!blocking.ok()) return blocking.status();
-    return std::unique_ptr<redis::RedisClient>(*std::move(blocking));
-  };
+  return [options]() { return redis::StartRedisClient(options); };
 }
 
 }  // namespace makegood::streams

@@ -16,7 +16,10 @@
 //      `retry_after` (a failed attempt, a dead consumer's) with XAUTOCLAIM;
 //      with `max_deliveries` set, asks XPENDING how often each was delivered
 //      and hands those delivered more often to the dead-letter hook;
-//   5. reads new entries (XREADGROUP ... BLOCK `block` ... >).
+//   5. reads new entries (XREADGROUP ... BLOCK `block` ... >). On Redis
+//      Cluster, where one command names keys of one slot only, this is one
+//      read per slot, all at once and none blocking (stream_read.h); after
+//      an empty read the consumer waits 10 ms, doubling up to `block`.
 // With `members_key` set, the consumers of the group share its streams
 // (membership.h): each pass first beats (every member_ttl / 3), and steps 4
 // and 5 cover only the streams this consumer owns; its own pending entries
@@ -36,10 +39,11 @@
 // NEEDS_ATTENTION) sets `on_dead_letter` and does it all itself.
 //
 // Reads use a blocking client of the consumer's own, made by the injected
-// factory on Open (a HiredisClient in production, a FakeRedis in tests); acks
-// and dead letters go through the shared client. Business time (dead_at_ms)
-// comes from the injected Clock; polling and backoff use a monotonic time
-// source (`ConsumerOptions::monotonic_now`, `sleep`) that tests replace.
+// factory on Open (BlockingReadClient in production, a FakeRedis in tests);
+// acks and dead letters go through the shared client. Business time
+// (dead_at_ms) comes from the injected Clock; polling and backoff use a
+// monotonic time source (`ConsumerOptions::monotonic_now`, `sleep`) that tests
+// replace.
 //
 // Example:
 //   StreamConsumer consumer(redis, clock, options, factory,
@@ -73,29 +77,9 @@
 #include "services/redis/redis_client.h"
 #include "services/redis/redis_options.h"
 #include "services/streams/membership.h"
+#include "services/streams/stream_entry.h"
 
 namespace makegood::streams {
-
-// One entry of one of the consumer's streams.
-struct StreamEntry {
-  int stream = 0;  // Index into ConsumerOptions::streams.
-  std::string id;
-  // [k, v, k, v, ...]; nil if the entry was deleted (trimmed) while pending.
-  redis::RedisReply fields;
-  // Deliveries so far, this one included; known (from XPENDING) only for
-  // reclaimed entries when max_deliveries is set, else 1.
-  int64_t deliveries = 1;
-  bool reclaimed = false;  // Taken over with XAUTOCLAIM.
-
-  // The value of `field`, or "" if absent.
-  std::string Field(std::string_view field) const;
-};
-
-// Entries of an XREADGROUP / XREAD reply ([[stream, [[id, fields], ...]],
-// ...], or nil when the block timed out) on `streams`; entries of streams
-// not in `streams` are ignored.
-std::vector<StreamEntry> EntriesOfRead(const redis::RedisReply& reply,
-                                       const std::vector<std::string>& streams);
 
 struct ConsumerStats {
   uint64_t delivered = 0;      // Entries handed to the handler.
@@ -216,6 +200,8 @@ class StreamConsumer {
   absl::Duration next_backlog_ = -absl::InfiniteDuration();
   std::unique_ptr<Membership> membership_;  // With members_key only.
   absl::Duration next_beat_ = -absl::InfiniteDuration();
+  // One slot per command (Redis Cluster): the wait after an empty read.
+  absl::Duration idle_wait_ = absl::ZeroDuration();
 
   mutable absl::Mutex mu_;
   // "<stream index>/<entry id>": entry ids are per stream.
@@ -224,10 +210,11 @@ class StreamConsumer {
   std::vector<bool> owned_ ABSL_GUARDED_BY(mu_);  // For owned().
 };
 
-// The production blocking client of a consumer: a HiredisClient on
-// `options`' server with one connection of its own (a blocked read stalls
-// everything pipelined behind it) and a deadline beyond the block time.
-StreamConsumer::ClientFactory HiredisBlockingClient(redis::RedisOptions options,
-                                                    absl::Duration block);
+// The production blocking client of a consumer: a client of its own for
+// `options` (redis::StartRedisClient: one Redis, Sentinel or Cluster) with
+// one connection (per node; a blocked read stalls everything pipelined
+// behind it) and a deadline beyond the block time.
+StreamConsumer::ClientFactory BlockingReadClient(redis::RedisOptions options,
+                                                 absl::Duration block);
 
 }  // namespace makegood::streams

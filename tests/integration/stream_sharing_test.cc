@@ -63,7 +63,7 @@ class StreamSharingTest : public ::testing::Test {
     Consumer* raw = c.get();
     c->consumer = std::make_unique<StreamConsumer>(
         *redis_, RealClock(), options,
-        HiredisBlockingClient(options_, options.block),
+        BlockingReadClient(options_, options.block),
         [raw](StreamEntry entry, StreamConsumer::Done done) {
           {
             absl::MutexLock lock(&raw->mu);

@@ -1,11 +1,13 @@
 // File: tests/testing/fake_redis.cc
 #include "tests/testing/fake_redis.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "services/redis/key_slot.h"
 
 namespace makegood::testing {
 
@@ -59,6 +61,16 @@ int FakeRedis::ready_connections() const {
   return ready_ ? 1 : 0;
 }
 
+void FakeRedis::set_one_slot_per_command(bool one_slot) {
+  absl::MutexLock lock(&mu_);
+  one_slot_ = one_slot;
+}
+
+bool FakeRedis::one_slot_per_command() const {
+  absl::MutexLock lock(&mu_);
+  return one_slot_;
+}
+
 void FakeRedis::Command(std::vector<std::string> argv, Callback done) {
   Call call;
   call.name = argv.empty() ? "" : absl::AsciiStrToUpper(argv[0]);
@@ -78,6 +90,29 @@ void FakeRedis::Eval(const redis::LuaScript& script,
 }
 
 void FakeRedis::Run(Call call, Callback done) {
+  if (one_slot_per_command()) {
+    // The keys of a script, or the streams of a read (the first half of
+    // what follows STREAMS).
+    std::vector<std::string> keys = call.keys;
+    if (call.name == "XREAD" || call.name == "XREADGROUP") {
+      auto streams = std::find(call.argv.begin(), call.argv.end(), "STREAMS");
+      if (streams != call.argv.end()) {
+        const auto after = static_cast<size_t>(call.argv.end() - streams - 1);
+        keys.assign(streams + 1, streams + 1 + after / 2);
+      }
+    }
+    for (const std::string& key : keys) {
+      if (redis::KeySlot(key) != redis::KeySlot(keys.front())) {
+        {
+          absl::MutexLock lock(&mu_);
+          calls_.push_back(call);
+        }
+        done(absl::InternalError(
+            "CROSSSLOT Keys in request don't hash to the same slot"));
+        return;
+      }
+    }
+  }
   std::optional<Entry> entry;
   Handler handler;
   bool down = false;
@@ -156,6 +191,9 @@ class Borrowed final : public redis::RedisClient {
     client_.Eval(script, std::move(keys), std::move(args), std::move(done));
   }
   int ready_connections() const override { return client_.ready_connections(); }
+  bool one_slot_per_command() const override {
+    return client_.one_slot_per_command();
+  }
 
  private:
   redis::RedisClient& client_;

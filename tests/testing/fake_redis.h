@@ -23,6 +23,9 @@
 //   kError       Redis answered an error; the caller gets INTERNAL.
 // set_ready(false) is a Redis that is down: every call fails UNAVAILABLE at
 // once without running, and ready_connections() is 0.
+// set_one_slot_per_command(true) is a Redis Cluster: a script or a stream
+// read (XREAD, XREADGROUP) whose keys span two hash slots is answered
+// INTERNAL "CROSSSLOT ..." without running, as Redis answers it.
 //
 // Callbacks run inline on the calling thread (so unit tests are
 // deterministic), never with the fake's lock held: a callback may issue
@@ -68,6 +71,7 @@ class FakeRedis final : public redis::RedisClient {
   void Inject(std::string name, Fault fault);
 
   void set_ready(bool ready);
+  void set_one_slot_per_command(bool one_slot);
 
   // Every call so far, in order, and those of one name.
   std::vector<Call> calls() const;
@@ -81,6 +85,7 @@ class FakeRedis final : public redis::RedisClient {
   void Eval(const redis::LuaScript& script, std::vector<std::string> keys,
             std::vector<std::string> args, Callback done) override;
   int ready_connections() const override;
+  bool one_slot_per_command() const override;
 
  private:
   struct Entry {
@@ -92,6 +97,7 @@ class FakeRedis final : public redis::RedisClient {
 
   mutable absl::Mutex mu_;
   bool ready_ ABSL_GUARDED_BY(mu_) = true;
+  bool one_slot_ ABSL_GUARDED_BY(mu_) = false;
   std::map<std::string, Handler, std::less<>> handlers_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::deque<Entry>, std::less<>> queued_
       ABSL_GUARDED_BY(mu_);

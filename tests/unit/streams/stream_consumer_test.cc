@@ -9,6 +9,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/fake_clock.h"
@@ -355,6 +356,37 @@ TEST_F(StreamConsumerTest, AFailedNewReadPausesAndHandsOutNothing) {
   consumer->Poll();
   EXPECT_TRUE(handled_.empty());
   EXPECT_THAT(slept_, ElementsAre(absl::Milliseconds(50)));
+}
+
+TEST_F(StreamConsumerTest,
+       OnAClusterReadsEachSlotWithoutBlockingAndWaitsLongerWhileIdle) {
+  // s0 and s1 hash to different slots: one read each, never a CROSSSLOT.
+  redis_.set_one_slot_per_command(true);
+  options_.block = absl::Milliseconds(50);
+  int new_reads_of_s1 = 0;
+  redis_.On("XREADGROUP", [&](const FakeRedis::Call& call) -> Result {
+    const bool new_read = call.argv.back() == ">";
+    if (new_read && call.argv[call.argv.size() - 2] == "s1" &&
+        ++new_reads_of_s1 == 1) {
+      return Read("s1", {Entry("5-0", {"k", "v"})});
+    }
+    return NilReply();
+  });
+  auto consumer = Make();
+  consumer->Poll();  // Own pending (nothing), then new: 5-0 on s1.
+  EXPECT_THAT(HandledIds(), ElementsAre("1/5-0"));
+  EXPECT_TRUE(slept_.empty());  // Something came: read again at once.
+  for (int i = 0; i < 5; ++i) consumer->Poll();
+  EXPECT_THAT(slept_,
+              ElementsAre(absl::Milliseconds(10), absl::Milliseconds(20),
+                          absl::Milliseconds(40), absl::Milliseconds(50),
+                          absl::Milliseconds(50)));
+  for (const FakeRedis::Call& call : redis_.calls("XREADGROUP")) {
+    EXPECT_EQ(std::count(call.argv.begin(), call.argv.end(), "BLOCK"), 0);
+    // GROUP g c COUNT n STREAMS <one stream> <one id>.
+    EXPECT_EQ(call.argv.size(), 9u) << absl::StrJoin(call.argv, " ");
+  }
+  EXPECT_TRUE(redis_.unexpected().empty());
 }
 
 TEST_F(StreamConsumerTest, NoGroupOnAReadCreatesTheGroupsAgain) {

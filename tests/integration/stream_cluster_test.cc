@@ -1,0 +1,228 @@
+// The stream readers on a real Redis Cluster (3 primaries, 3 replicas):
+// consumers sharing a group's streams read them slot by slot, each entry
+// handled once; a consumer restarted under its name resumes its own pending
+// entries on every node; the refund feed tells subscribers of notices on
+// every node. On a single Redis each of these reads would be one command
+// over every stream, which a cluster refuses (CROSSSLOT).
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "services/core/clock.h"
+#include "services/redis/key_slot.h"
+#include "services/redis/redis_client_factory.h"
+#include "services/redis/redis_options.h"
+#include "services/store/key_schema.h"
+#include "services/store/refund_feed.h"
+#include "services/streams/stream_consumer.h"
+#include "tests/testing/eventually.h"
+#include "tests/testing/redis_cluster.h"
+
+namespace makegood::streams {
+namespace {
+
+using ::makegood::testing::Eventually;
+using ::makegood::testing::RedisCluster;
+
+constexpr int kPartitions = 12;
+
+class StreamClusterTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto cluster = RedisCluster::Start();
+    ASSERT_TRUE(cluster.ok()) << cluster.status();
+    cluster_ = cluster->release();
+  }
+  static void TearDownTestSuite() {
+    delete cluster_;
+    cluster_ = nullptr;
+  }
+
+  void SetUp() override {
+    ASSERT_NE(cluster_, nullptr);
+    ASSERT_TRUE(redis::ParseRedisUrl(cluster_->url(), &options_).ok());
+    auto client = redis::StartRedisClient(options_);
+    ASSERT_TRUE(client.ok()) << client.status();
+    redis_ = *std::move(client);
+    ASSERT_TRUE(Eventually([&] { return redis_->ready_connections() >= 3; }));
+    auto keys = store::KeySchema::Create(kPartitions);
+    ASSERT_TRUE(keys.ok());
+    keys_ = std::make_unique<store::KeySchema>(*keys);
+    const std::string test =
+        ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::set<int> primaries;
+    for (int p = 0; p < kPartitions; ++p) {
+      streams_.push_back(keys_->PartitionPrefix(p) + "test:" + test);
+      auto node = cluster_->NodeServingSlot(redis::KeySlot(streams_.back()));
+      ASSERT_TRUE(node.ok()) << node.status();
+      primaries.insert(*node);
+    }
+    ASSERT_EQ(primaries.size(), 3u) << "the streams must span every primary";
+    group_ = absl::StrCat("g-", test);
+  }
+
+  struct Consumer {
+    std::unique_ptr<StreamConsumer> consumer;
+    bool ack = true;
+    absl::Mutex mu;
+    std::vector<std::string> handled ABSL_GUARDED_BY(mu);  // "stream/id".
+  };
+
+  std::unique_ptr<Consumer> Start(const std::string& name, bool ack = true) {
+    auto c = std::make_unique<Consumer>();
+    c->ack = ack;
+    ConsumerOptions options;
+    options.name = "test";
+    options.group = group_;
+    options.consumer = name;
+    options.streams = streams_;
+    options.members_key = absl::StrCat("mg:{w1}:consumers:", group_);
+    options.member_ttl = absl::Milliseconds(900);
+    options.block = absl::Milliseconds(100);
+    options.retry_after = absl::Seconds(30);  // No reclaiming here.
+    Consumer* raw = c.get();
+    c->consumer = std::make_unique<StreamConsumer>(
+        *redis_, RealClock(), options,
+        BlockingReadClient(options_, options.block),
+        [raw](StreamEntry entry, StreamConsumer::Done done) {
+          {
+            absl::MutexLock lock(&raw->mu);
+            raw->handled.push_back(absl::StrCat(entry.stream, "/", entry.id));
+          }
+          if (!raw->ack) {
+            done();
+            return;
+          }
+          raw->consumer->Ack(entry, [done = std::move(done)](
+                                        absl::Status) mutable { done(); });
+        });
+    EXPECT_TRUE(c->consumer->Start().ok());
+    return c;
+  }
+
+  // One entry on every stream; their "stream/id"s.
+  std::vector<std::string> AddOnePerStream() {
+    std::vector<std::string> added;
+    for (size_t s = 0; s < streams_.size(); ++s) {
+      auto id = redis_->CommandSync({"XADD", streams_[s], "*", "k", "v"});
+      EXPECT_TRUE(id.ok()) << id.status();
+      if (id.ok()) added.push_back(absl::StrCat(s, "/", id->str));
+    }
+    return added;
+  }
+
+  static std::vector<std::string> Handled(Consumer& c) {
+    absl::MutexLock lock(&c.mu);
+    return c.handled;
+  }
+
+  int64_t PendingEverywhere() {
+    int64_t pending = 0;
+    for (const std::string& stream : streams_) {
+      auto reply = redis_->CommandSync({"XPENDING", stream, group_});
+      EXPECT_TRUE(reply.ok()) << reply.status();
+      if (reply.ok() && !reply->elements.empty()) {
+        pending += reply->elements[0].integer;
+      }
+    }
+    return pending;
+  }
+
+  static RedisCluster* cluster_;
+  redis::RedisOptions options_;
+  std::unique_ptr<redis::RedisClient> redis_;
+  std::unique_ptr<store::KeySchema> keys_;
+  std::vector<std::string> streams_;
+  std::string group_;
+};
+
+RedisCluster* StreamClusterTest::cluster_ = nullptr;
+
+TEST_F(StreamClusterTest, SharingConsumersHandleEveryEntryOnEveryNodeOnce) {
+  auto a = Start("a");
+  auto b = Start("b");
+  // Both own a share before the entries come.
+  ASSERT_TRUE(Eventually([&] {
+    auto owned_a = a->consumer->owned(), owned_b = b->consumer->owned();
+    int shared = 0;
+    for (size_t s = 0; s < streams_.size(); ++s) {
+      shared += (owned_a[s] ? 1 : 0) + (owned_b[s] ? 1 : 0);
+    }
+    return shared == kPartitions &&
+           std::count(owned_a.begin(), owned_a.end(), true) > 0 &&
+           std::count(owned_b.begin(), owned_b.end(), true) > 0;
+  }));
+  std::vector<std::string> added = AddOnePerStream();
+  std::vector<std::string> more = AddOnePerStream();
+  added.insert(added.end(), more.begin(), more.end());
+  ASSERT_TRUE(Eventually(
+      [&] { return Handled(*a).size() + Handled(*b).size() >= added.size(); }));
+  std::vector<std::string> handled = Handled(*a);
+  for (const std::string& h : Handled(*b)) handled.push_back(h);
+  EXPECT_THAT(handled, ::testing::UnorderedElementsAreArray(added));
+  EXPECT_TRUE(Eventually([&] { return PendingEverywhere() == 0; }));
+  a->consumer->Stop(absl::Seconds(1));
+  b->consumer->Stop(absl::Seconds(1));
+}
+
+TEST_F(StreamClusterTest,
+       ARestartedConsumerResumesItsPendingEntriesOnEveryNode) {
+  auto first = Start("solo", /*ack=*/false);
+  std::vector<std::string> added = AddOnePerStream();
+  ASSERT_TRUE(
+      Eventually([&] { return Handled(*first).size() >= added.size(); }));
+  first->consumer->Stop(absl::Seconds(1));
+  ASSERT_EQ(PendingEverywhere(), kPartitions);
+  // The same name again: its own pending entries come first, from every
+  // slot, long before retry_after would let anyone reclaim them.
+  auto again = Start("solo");
+  ASSERT_TRUE(
+      Eventually([&] { return Handled(*again).size() >= added.size(); }));
+  EXPECT_THAT(Handled(*again), ::testing::UnorderedElementsAreArray(added));
+  EXPECT_TRUE(Eventually([&] { return PendingEverywhere() == 0; }));
+  again->consumer->Stop(absl::Seconds(1));
+}
+
+TEST_F(StreamClusterTest, TheRefundFeedHearsNoticesOnEveryNode) {
+  auto feed = store::RefundFeed::Start(options_, *keys_, absl::Hours(1));
+  ASSERT_TRUE(feed.ok()) << feed.status();
+  absl::Mutex mu;
+  std::set<int> heard;
+  for (int p = 0; p < kPartitions; ++p) {
+    (*feed)->Subscribe(absl::StrCat("rf_", p), [&mu, &heard, p] {
+      absl::MutexLock lock(&mu);
+      heard.insert(p);
+    });
+  }
+  // The feed reads from the moment it started; wait until it has read
+  // once (the heartbeat is an hour: only notices call subscribers, and the
+  // start calls each once).
+  ASSERT_TRUE(Eventually([&] {
+    absl::MutexLock lock(&mu);
+    return heard.size() == static_cast<size_t>(kPartitions);
+  }));
+  {
+    absl::MutexLock lock(&mu);
+    heard.clear();
+  }
+  const uint64_t before = (*feed)->notices();
+  for (int p = 0; p < kPartitions; ++p) {
+    ASSERT_TRUE(redis_
+                    ->CommandSync({"XADD", keys_->RefundFeedKey(p), "*",
+                                   "refund_id", absl::StrCat("rf_", p)})
+                    .ok());
+  }
+  EXPECT_TRUE(Eventually([&] {
+    absl::MutexLock lock(&mu);
+    return heard.size() == static_cast<size_t>(kPartitions);
+  }));
+  EXPECT_EQ((*feed)->notices() - before, static_cast<uint64_t>(kPartitions));
+}
+
+}  // namespace
+}  // namespace makegood::streams
