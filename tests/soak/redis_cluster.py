@@ -182,6 +182,7 @@ class RedisCluster:
         ]
         self.ids = {}  # node index -> cluster node id
         self.failovers = 0
+        self._taken_over = set()  # killed node indexes whose replica took over
         self.moves = 0
         self.moved_keys = 0
         self.move_errors = []
@@ -326,6 +327,7 @@ class RedisCluster:
             return None
         node = self.nodes[primaries[k % len(primaries)]]
         node.kill()
+        self._taken_over.discard(node.index)
         return node
 
     def taken_over(self, node):
@@ -341,6 +343,9 @@ class RedisCluster:
                     return False
         except redis_client.RedisError:
             return False
+        if node.index not in self._taken_over:
+            self._taken_over.add(node.index)
+            self.failovers += 1
         return True
 
     def drop_clients(self, node):

@@ -446,7 +446,6 @@ class Soak:
                 if node.alive():
                     return
                 if redis.taken_over(node) or at - waited_from > 30:
-                    redis.failovers += at - waited_from <= 30
                     due.append((at + fault.seconds, restart))
                 else:
                     due.append((at + 0.2, restart_after_takeover))
