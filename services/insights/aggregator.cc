@@ -20,6 +20,7 @@ Aggregator::Aggregator(redis::RedisClient& redis, const store::KeySchema& keys,
 Aggregator::~Aggregator() { Stop(); }
 
 absl::Status Aggregator::Start(redis::RedisOptions redis_options) {
+  notifications_ = streams::NotificationsOf(redis_options);
   return Start(
       streams::BlockingReadClient(std::move(redis_options), options_.block));
 }
@@ -77,6 +78,7 @@ absl::Status Aggregator::Open(
   c.max_deliveries = 0;  // Never dead-lettered.
   c.monotonic_now = options_.monotonic_now;
   c.sleep = options_.sleep;
+  c.notifications = notifications_;
   consumer_ = std::make_unique<streams::StreamConsumer>(
       redis_, clock_, std::move(c), std::move(blocking_client),
       [this](streams::StreamEntry entry, streams::StreamConsumer::Done done) {

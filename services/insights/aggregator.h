@@ -131,6 +131,8 @@ class Aggregator {
   StatsStore store_;  // Folds go through the shared client.
   redis::RedisClient& redis_;
   std::unique_ptr<streams::StreamConsumer> consumer_;
+  // Set by Start(redis_options): on Redis Cluster, what wakes the reads.
+  decltype(streams::ConsumerOptions::notifications) notifications_;
 
   mutable absl::Mutex mu_;
   AggregatorStats stats_ ABSL_GUARDED_BY(mu_);

@@ -68,6 +68,14 @@ struct PendingCommand {
   // fails with retry_reason once its deadline has passed.
   SteadyTime not_before{};
   absl::Status retry_reason;
+  // Cluster mode: when set, sent to this node whatever its slot, and an
+  // error reply (a redirect too) completes it (ClusterClient::CommandOn, and
+  // the parts of a MULTI/EXEC block).
+  std::optional<RedisAddress> node;
+  // Cluster mode: a MULTI/EXEC block (ClusterClient::Transaction): these
+  // commands go between MULTI and EXEC, back to back on the connection of
+  // the slot's primary; `done` gets EXEC's reply.
+  std::vector<std::vector<std::string>> block;
 };
 
 // An EVALSHA of `script` (keys then args) whose NOSCRIPT answer is re-sent

@@ -7,6 +7,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "services/core/log.h"
 #include "services/redis/client_state.h"
 #include "services/redis/command_loop.h"
@@ -89,7 +90,7 @@ absl::StatusOr<std::unique_ptr<ClusterClient>> ClusterClient::Start(
                                                    "redis client shut down"));
             }
             c->map_ = SlotMap();  // Queued commands now fail at once.
-            c->primaries_.clear();
+            c->SetPrimaries({});
           },
   });
   return client;
@@ -132,6 +133,107 @@ int ClusterClient::ready_connections() const {
 }
 
 const RedisOptions& ClusterClient::options() const { return state_->options; }
+
+std::vector<RedisAddress> ClusterClient::Primaries() const {
+  absl::MutexLock lock(&primaries_mu_);
+  return primaries_copy_;
+}
+
+void ClusterClient::SetPrimaries(std::vector<RedisAddress> primaries) {
+  {
+    absl::MutexLock lock(&primaries_mu_);
+    primaries_copy_ = primaries;
+  }
+  primaries_ = std::move(primaries);
+}
+
+void ClusterClient::CommandOn(const RedisAddress& node,
+                              std::vector<std::string> argv, Callback done) {
+  auto command = std::make_unique<PendingCommand>();
+  command->node = node;
+  command->argv = std::move(argv);
+  command->keep_argv = true;
+  command->done = std::move(done);
+  loop_->Submit(std::move(command));
+}
+
+void ClusterClient::Transaction(std::vector<std::vector<std::string>> commands,
+                                Callback done) {
+  absl::StatusOr<int> slot = BlockSlot(commands);
+  if (!slot.ok()) {
+    done(slot.status());
+    return;
+  }
+  auto command = std::make_unique<PendingCommand>();
+  command->slot = *slot;
+  command->block = std::move(commands);
+  command->argv = {"EXEC"};  // What the observer and logs see.
+  command->keep_argv = true;
+  command->done = std::move(done);
+  loop_->Submit(std::move(command));
+}
+
+void ClusterClient::SendBlock(Connection& connection,
+                              std::unique_ptr<PendingCommand> block,
+                              bool asked) {
+  // The parts are commands of their own (each counted as outstanding),
+  // pinned to this node so that their errors come back here unredirected.
+  auto refused = std::make_shared<std::string>();
+  const SteadyTime deadline = block->deadline;
+  const RedisAddress node = connection.address();
+  auto part = [&](std::vector<std::string> argv, Callback done) {
+    auto command = std::make_unique<PendingCommand>();
+    command->argv = std::move(argv);
+    command->deadline = deadline;
+    command->node = node;
+    command->done = std::move(done);
+    state_->outstanding.fetch_add(1, std::memory_order_relaxed);
+    return command;
+  };
+  // Redis's error replies only (ErrorReplyToStatus's "redis: " text), not
+  // a lost connection, which fails EXEC too.
+  auto note = [refused](absl::StatusOr<RedisReply> reply) {
+    if (reply.ok() || !refused->empty()) return;
+    absl::string_view text = reply.status().message();
+    if (absl::ConsumePrefix(&text, "redis: ")) *refused = std::string(text);
+  };
+  if (asked) connection.SendAsking();
+  connection.Send(part({"MULTI"}, note));
+  for (const std::vector<std::string>& argv : block->block) {
+    connection.Send(part(argv, note));  // Copied: the block may go again.
+  }
+  connection.Send(
+      part({"EXEC"}, [this, node, refused, block = std::move(block)](
+                         absl::StatusOr<RedisReply> exec) mutable {
+        BlockDone(node, std::move(block), *refused, std::move(exec));
+      }));
+}
+
+void ClusterClient::BlockDone(const RedisAddress& node,
+                              std::unique_ptr<PendingCommand> block,
+                              const std::string& refused,
+                              absl::StatusOr<RedisReply> exec) {
+  if (exec.ok() || stopping_) {
+    state_->Finish(block.get(), exec.ok() ? std::move(exec)
+                                          : absl::UnavailableError(
+                                                "redis client shut down"));
+    return;
+  }
+  // EXEC's own error, or (EXECABORT) the first part Redis refused to queue.
+  std::string error = refused;
+  if (error.empty()) {
+    absl::string_view text = exec.status().message();
+    if (!absl::ConsumePrefix(&text, "redis: ")) {
+      // Not Redis's answer (a lost connection, a timeout): as it came.
+      state_->Finish(block.get(), exec.status());
+      return;
+    }
+    error = std::string(text);
+  }
+  if (!OnErrorReply(node, block, error)) {
+    state_->Finish(block.get(), ErrorReplyToStatus(error));
+  }
+}
 
 Connection& ClusterClient::ConnectionTo(const RedisAddress& node) {
   std::unique_ptr<Connection>& connection =
@@ -183,6 +285,8 @@ void ClusterClient::Dispatch(std::unique_ptr<PendingCommand> command) {
     ask_target = *std::move(command->ask_target);
     command->ask_target.reset();
     node = &ask_target;
+  } else if (command->node.has_value()) {
+    node = &*command->node;
   } else if (command->slot >= 0) {
     node = map_.NodeOf(command->slot);
   } else {
@@ -201,6 +305,10 @@ void ClusterClient::Dispatch(std::unique_ptr<PendingCommand> command) {
   }
   Connection& connection = ConnectionTo(*node);
   if (connection.ready()) {
+    if (!command->block.empty()) {
+      SendBlock(connection, std::move(command), asked);
+      return;
+    }
     if (asked) connection.SendAsking();
     connection.Send(std::move(command));
     return;
@@ -223,6 +331,7 @@ void ClusterClient::Dispatch(std::unique_ptr<PendingCommand> command) {
 bool ClusterClient::OnErrorReply(const RedisAddress& node,
                                  std::unique_ptr<PendingCommand>& command,
                                  absl::string_view error) {
+  if (command->node.has_value()) return false;  // Pinned: no redirects.
   if (std::optional<Redirect> redirect = ParseRedirect(error, node)) {
     if (++command->redirects > kMaxRedirects) {
       state_->Finish(command.get(),
@@ -232,7 +341,7 @@ bool ClusterClient::OnErrorReply(const RedisAddress& node,
     }
     if (redirect->kind == Redirect::Kind::kMoved) {
       map_.Set(redirect->slot, redirect->address);
-      primaries_ = map_.Primaries();
+      SetPrimaries(map_.Primaries());
       RequestRefresh();
     } else {
       command->ask_target = redirect->address;
@@ -367,7 +476,7 @@ void ClusterClient::Refreshed(const RedisAddress& asked,
          {"ranges", static_cast<int64_t>(ranges->size())},
          {"primaries", static_cast<int64_t>(primaries.size())}});
   }
-  primaries_ = std::move(primaries);
+  SetPrimaries(std::move(primaries));
   for (const RedisAddress& node : primaries_) ConnectionTo(node);
   prune_wanted_ = true;
   map_known_.store(true, std::memory_order_relaxed);

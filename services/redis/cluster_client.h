@@ -33,6 +33,15 @@
 //   - NOSCRIPT (a promoted replica has no script cache): sent again as
 //     EVAL, which also caches it there;
 //   - at most 5 redirects in a row; a 6th fails UNAVAILABLE.
+// For tools that must see every node or one instant (makegood_admin):
+//   - Primaries() lists the primaries of the current map, and CommandOn
+//     sends a command to one given node (SCAN, DBSIZE, INFO see only the
+//     node they run on), following no redirect;
+//   - Transaction runs a MULTI/EXEC block on the primary of its one slot:
+//     MULTI, the commands and EXEC go back to back on that node's
+//     connection, so nothing comes between them. A redirect, TRYAGAIN or
+//     CLUSTERDOWN answered to any part (Redis then discards the block)
+//     sends the whole block again, as for one command.
 // Failures are as for HiredisClient: a command to a primary that is not
 // connected fails at once with UNAVAILABLE (fail closed) and asks for a map
 // refresh, so that after a failover the promoted replica is found without a
@@ -59,8 +68,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "services/redis/redis_client.h"
 #include "services/redis/redis_options.h"
 #include "services/redis/slot_map.h"
@@ -105,6 +116,30 @@ class ClusterClient final : public RedisClient {
 
   bool one_slot_per_command() const override { return true; }
 
+  // The primaries serving at least one slot by the current slot map (empty
+  // until it is known), e.g. to SCAN each of them.
+  std::vector<RedisAddress> Primaries() const;
+
+  // Sends `argv` to `node` itself, whatever keys it names: for commands
+  // that see one node's keys only (SCAN, DBSIZE, INFO). No redirect is
+  // followed and no retry made: an error reply completes it. UNAVAILABLE
+  // when `node` is not connected.
+  void CommandOn(const RedisAddress& node, std::vector<std::string> argv,
+                 Callback done);
+
+  // Runs `commands` as one MULTI/EXEC block on the primary of their slot,
+  // so that their replies describe one instant. Every command's routing
+  // key must be in one slot (BlockSlot, slot_map.h), else INVALID_ARGUMENT
+  // at once (`done` then runs on the calling thread). `done` gets EXEC's
+  // reply: an array with one reply per command (a command's own runtime
+  // error is an element of type kError). A block Redis refused to queue
+  // fails with the first refusal's error (e.g. CROSSSLOT, INTERNAL), unless
+  // it was a redirect, TRYAGAIN or CLUSTERDOWN: then the block is sent
+  // again as one command would be (MOVED patches the map; ASK sends ASKING
+  // before MULTI).
+  void Transaction(std::vector<std::vector<std::string>> commands,
+                   Callback done);
+
   const RedisOptions& options() const;
 
  private:
@@ -135,6 +170,17 @@ class ClusterClient final : public RedisClient {
   void Prune();
   // A primary for a command without keys (round-robin over ready ones).
   const RedisAddress* AnyPrimary();
+  // Sets primaries_ and the copy Primaries() reads.
+  void SetPrimaries(std::vector<RedisAddress> primaries);
+  // Sends a Transaction's block on `connection` (ready): ASKING when
+  // `asked`, MULTI, its commands, EXEC.
+  void SendBlock(Connection& connection, std::unique_ptr<PendingCommand> block,
+                 bool asked);
+  // EXEC's reply to `block`, sent to `node`; `refused` is the first error
+  // a part of it was answered with (empty if none).
+  void BlockDone(const RedisAddress& node,
+                 std::unique_ptr<PendingCommand> block,
+                 const std::string& refused, absl::StatusOr<RedisReply> exec);
 
   const std::unique_ptr<ClientState> state_;
   const std::unique_ptr<CommandLoop> loop_;
@@ -155,6 +201,9 @@ class ClusterClient final : public RedisClient {
   int64_t refresh_failures_ = 0;
   std::minstd_rand random_;
   std::atomic<bool> map_known_{false};
+  // A copy of primaries_ for Primaries(), which any thread calls.
+  mutable absl::Mutex primaries_mu_;
+  std::vector<RedisAddress> primaries_copy_ ABSL_GUARDED_BY(primaries_mu_);
 };
 
 }  // namespace makegood::redis

@@ -125,6 +125,30 @@ std::optional<absl::string_view> RoutingKey(
   return argv[1];
 }
 
+absl::StatusOr<int> BlockSlot(
+    const std::vector<std::vector<std::string>>& commands) {
+  std::optional<absl::string_view> first;
+  int slot = -1;
+  for (const std::vector<std::string>& argv : commands) {
+    std::optional<absl::string_view> key = RoutingKey(argv);
+    if (!key.has_value()) continue;
+    const int key_slot = KeySlot(*key);
+    if (!first.has_value()) {
+      first = key;
+      slot = key_slot;
+    } else if (key_slot != slot) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "a MULTI/EXEC block must keep to one hash slot, but \"", *first,
+          "\" is in slot ", slot, " and \"", *key, "\" in slot ", key_slot));
+    }
+  }
+  if (!first.has_value()) {
+    return absl::InvalidArgumentError(
+        "a MULTI/EXEC block names no key, so no slot to run on");
+  }
+  return slot;
+}
+
 void SlotMap::Assign(const std::vector<SlotRange>& ranges) {
   slots_.fill(-1);
   nodes_.clear();

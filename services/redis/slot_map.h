@@ -3,8 +3,9 @@
 // The pure parts of the Redis Cluster client (cluster_client.h), kept apart
 // so that they are tested without a server: which node serves each of the
 // 16384 hash slots (SlotMap), read from a CLUSTER SLOTS answer
-// (ParseClusterSlots); the MOVED and ASK redirects (ParseRedirect); and the
-// key a command is routed by (RoutingKey).
+// (ParseClusterSlots); the MOVED and ASK redirects (ParseRedirect); the
+// key a command is routed by (RoutingKey); and the one slot of a MULTI/EXEC
+// block (BlockSlot).
 //
 // Example:
 //   SlotMap map;
@@ -76,6 +77,15 @@ std::optional<Redirect> ParseRedirect(absl::string_view error,
 // node gets them; makegood passes one hash tag per call.
 std::optional<absl::string_view> RoutingKey(
     const std::vector<std::string>& argv);
+
+// The slot every command of a MULTI/EXEC block routes by (RoutingKey),
+// which must be one: a block runs on one node, and Redis refuses one whose
+// keys span slots (CROSSSLOT). INVALID_ARGUMENT naming two keys of
+// different slots, or when no command names a key (a block without keys
+// has no node of its own). Only the routing key of each command is looked
+// at: other keys of a multi-key command are Redis's to check.
+absl::StatusOr<int> BlockSlot(
+    const std::vector<std::vector<std::string>>& commands);
 
 // Which primary serves each slot. Starts empty (no slot served).
 class SlotMap {

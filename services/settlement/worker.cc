@@ -61,6 +61,7 @@ SettlementWorker::SettlementWorker(
 SettlementWorker::~SettlementWorker() { Stop(absl::ZeroDuration()); }
 
 absl::Status SettlementWorker::Start(redis::RedisOptions redis_options) {
+  notifications_ = streams::NotificationsOf(redis_options);
   return Start(
       streams::BlockingReadClient(std::move(redis_options), options_.block));
 }
@@ -118,6 +119,7 @@ absl::Status SettlementWorker::Open(
   c.backlog_interval = options_.backlog_interval;
   c.monotonic_now = options_.monotonic_now;
   c.sleep = options_.sleep;
+  c.notifications = notifications_;
   consumer_ = std::make_unique<streams::StreamConsumer>(
       redis_, clock_, std::move(c), std::move(blocking_client),
       [this](streams::StreamEntry entry, streams::StreamConsumer::Done done) {

@@ -169,6 +169,8 @@ class SettlementWorker {
   const absl::flat_hash_map<std::string, PaymentProvider*> providers_;
   const WorkerOptions options_;
   std::unique_ptr<streams::StreamConsumer> consumer_;
+  // Set by Start(redis_options): on Redis Cluster, what wakes the reads.
+  decltype(streams::ConsumerOptions::notifications) notifications_;
 
   mutable absl::Mutex mu_;
   WorkerStats stats_ ABSL_GUARDED_BY(mu_);

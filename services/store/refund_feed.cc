@@ -17,6 +17,13 @@ absl::StatusOr<std::unique_ptr<RefundFeed>> RefundFeed::Start(
   std::unique_ptr<RefundFeed> feed(new RefundFeed(keys, heartbeat));
   options.connections = 1;
   options.command_timeout = absl::Seconds(3);  // Beyond the 500 ms block.
+  if (!options.cluster_nodes.empty()) {
+    auto notes = redis::KeyspaceNotifications::Start(options, feed->feed_keys_,
+                                                     {"xadd"});
+    if (!notes.ok()) return notes.status();
+    feed->notes_ = *std::move(notes);
+    feed->notes_->Watch(std::vector<bool>(feed->feed_keys_.size(), true));
+  }
   auto redis = redis::StartRedisClient(std::move(options));
   if (!redis.ok()) return redis.status();
   feed->redis_ = *std::move(redis);
@@ -33,6 +40,7 @@ RefundFeed::RefundFeed(const KeySchema& keys, absl::Duration heartbeat)
 
 RefundFeed::~RefundFeed() {
   stopping_.store(true);
+  if (notes_ != nullptr) notes_->Interrupt();
   if (thread_.joinable()) thread_.join();
 }
 
@@ -70,6 +78,9 @@ void RefundFeed::Run() {
   // Where each feed is read from: entries after the moment we start (Redis's
   // clock), so nothing between two reads is missed.
   std::vector<std::string> last_ids;
+  // With notifications (Redis Cluster): the feeds that may have notices.
+  std::vector<bool> unread(feed_keys_.size(), true);
+  absl::Time next_full_read = absl::Now();
   absl::Time next_heartbeat = absl::Now() + heartbeat_;
   absl::Duration idle_wait;
   while (!stopping_.load()) {
@@ -88,13 +99,46 @@ void RefundFeed::Run() {
                       absl::StrCat(seconds * 1000 + micros / 1000, "-0"));
       NotifyAll();  // Anything that happened while we were not reading.
     }
-    streams::StreamReadResult read =
-        streams::ReadStreams(*redis_, {.head = {"XREAD", "COUNT", "1000"},
-                                       .streams = feed_keys_,
-                                       .ids = last_ids,
-                                       .block = absl::Milliseconds(500)});
-    for (const streams::StreamEntry& entry : read.entries) {
-      last_ids[static_cast<size_t>(entry.stream)] = entry.id;
+    if (absl::Now() >= next_heartbeat) {
+      NotifyAll();
+      next_heartbeat = absl::Now() + heartbeat_;
+    }
+    streams::StreamRead read{.head = {"XREAD", "COUNT", "1000"},
+                             .streams = {},
+                             .ids = {},
+                             .block = absl::Milliseconds(500)};
+    std::vector<size_t> index;
+    for (size_t f = 0; f < feed_keys_.size(); ++f) {
+      if (notes_ != nullptr && !unread[f]) continue;
+      read.streams.push_back(feed_keys_[f]);
+      read.ids.push_back(last_ids[f]);
+      index.push_back(f);
+    }
+    if (index.empty()) {
+      // Every feed read to its end: wait for a notice (reading them all
+      // every 5 s anyway, and every 200 ms while notifications are off).
+      if (absl::Now() >= next_full_read) {
+        unread.assign(feed_keys_.size(), true);
+        next_full_read =
+            absl::Now() +
+            (notes_->enabled() ? absl::Seconds(5) : absl::Milliseconds(200));
+        continue;
+      }
+      const absl::Time until = std::min(next_full_read, next_heartbeat);
+      for (int f :
+           notes_->Wait(std::max(until - absl::Now(), absl::Milliseconds(1)))) {
+        unread[static_cast<size_t>(f)] = true;
+      }
+      continue;
+    }
+    streams::StreamReadResult result = streams::ReadStreams(*redis_, read);
+    if (result.status.ok()) {
+      for (size_t f : index) unread[f] = false;
+    }
+    for (const streams::StreamEntry& entry : result.entries) {
+      const size_t f = index[static_cast<size_t>(entry.stream)];
+      last_ids[f] = entry.id;
+      unread[f] = true;  // More may follow.
       const auto& kv = entry.fields.elements;
       for (size_t i = 0; i + 1 < kv.size(); i += 2) {
         if (kv[i].str != "refund_id") continue;
@@ -106,20 +150,16 @@ void RefundFeed::Run() {
         break;
       }
     }
-    if (!read.status.ok()) {
+    if (!result.status.ok()) {
       absl::SleepFor(absl::Milliseconds(100));
-    } else if (redis_->one_slot_per_command()) {
-      // The reads did not block (Redis Cluster): wait 5 ms after a notice,
-      // else 10 ms doubling up to 200 ms.
-      idle_wait = read.entries.empty()
+    } else if (redis_->one_slot_per_command() && notes_ == nullptr) {
+      // The reads did not block and nothing says when notices come: wait
+      // 5 ms after a notice, else 10 ms doubling up to 200 ms.
+      idle_wait = result.entries.empty()
                       ? std::clamp(idle_wait * 2, absl::Milliseconds(10),
                                    absl::Milliseconds(200))
                       : absl::Milliseconds(5);
       absl::SleepFor(idle_wait);
-    }
-    if (absl::Now() >= next_heartbeat) {
-      NotifyAll();
-      next_heartbeat = absl::Now() + heartbeat_;
     }
   }
 }

@@ -6,7 +6,9 @@
 // blocking XREAD on a connection of its own and calls the subscribers of the
 // refund named in each notice, typically within a millisecond of the commit.
 // On Redis Cluster the feeds are read slot by slot without blocking
-// (streams/stream_read.h), every 10 ms to 200 ms (the longer the quieter).
+// (streams/stream_read.h), and only those that keyspace notifications
+// (redis/keyspace_notifications.h) say got a notice; all of them every 5 s
+// anyway, and every 200 ms while notifications are off.
 //
 // Notices say only "look again": subscribers read the refund's own events
 // stream for what changed, so a missed notice (Redis restarted, a slow
@@ -41,6 +43,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "services/redis/keyspace_notifications.h"
 #include "services/redis/redis_client.h"
 #include "services/redis/redis_options.h"
 #include "services/store/key_schema.h"
@@ -72,6 +75,7 @@ class RefundFeed {
   const absl::Duration heartbeat_;
   std::vector<std::string> feed_keys_;
   std::unique_ptr<redis::RedisClient> redis_;
+  std::unique_ptr<redis::KeyspaceNotifications> notes_;  // Cluster only.
   std::thread thread_;
   std::atomic<bool> stopping_{false};
   std::atomic<uint64_t> notices_{0};

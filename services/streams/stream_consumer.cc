@@ -83,6 +83,18 @@ absl::Status StreamConsumer::Open() {
   }
   pending_after_.assign(options_.streams.size(), "0");
   pending_done_.assign(options_.streams.size(), false);
+  unread_.assign(options_.streams.size(), true);
+  if (blocking_->one_slot_per_command() && options_.notifications) {
+    auto notes = options_.notifications(options_.streams);
+    if (notes.ok()) {
+      notes_ = *std::move(notes);
+      notes_->Watch(owned());
+    } else {  // Reads poll instead (ReadNew).
+      Log(LogLevel::kWarning,
+          absl::StrCat(options_.name, "_notifications_failed"),
+          {{"error", notes.status().ToString()}});
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -102,6 +114,7 @@ absl::Status StreamConsumer::Start() {
 
 void StreamConsumer::Stop(absl::Duration grace) {
   if (stopping_.exchange(true)) return;
+  if (notes_ != nullptr) notes_->Interrupt();
   if (thread_.joinable()) thread_.join();
   if (membership_ != nullptr) {
     {
@@ -153,6 +166,7 @@ void StreamConsumer::BeatIfDue() {
     absl::MutexLock lock(&mu_);
     owned_ = membership_->owned();
   }
+  if (notes_ != nullptr) notes_->Watch(membership_->owned());
   const int64_t owned = std::count(membership_->owned().begin(),
                                    membership_->owned().end(), true);
   Log(LogLevel::kInfo, absl::StrCat(options_.name, "_streams_owned"),
@@ -341,17 +355,25 @@ void StreamConsumer::ReadNew() {
            std::min<size_t>(in_flight_.size(), options_.max_in_flight);
   }
   if (room == 0) return;
-  // The streams this consumer owns, and their indexes in options_.streams.
+  // The streams this consumer owns (with notifications: those that may
+  // have something new), and their indexes in options_.streams.
   std::vector<std::string> streams;
   std::vector<int> index;
+  bool owns_any = false;
   for (size_t s = 0; s < options_.streams.size(); ++s) {
     if (!Owns(s)) continue;
+    owns_any = true;
+    if (notes_ != nullptr && !unread_[s]) continue;
     streams.push_back(options_.streams[s]);
     index.push_back(static_cast<int>(s));
   }
-  if (streams.empty()) {
+  if (!owns_any) {
     // Nothing to read until a beat gives this consumer a share.
     Pause(std::min(options_.block, options_.member_ttl / 3));
+    return;
+  }
+  if (streams.empty()) {
+    WaitForNotifications();
     return;
   }
   StreamRead read{
@@ -362,9 +384,15 @@ void StreamConsumer::ReadNew() {
       .ids = std::vector<std::string>(index.size(), ">"),
       .block = options_.block};
   StreamReadResult result = ReadStreams(*blocking_, read);
+  if (notes_ != nullptr && result.status.ok()) {
+    // Read to the end unless entries came (more may follow); after a
+    // failure every stream read is read again.
+    for (int s : index) unread_[static_cast<size_t>(s)] = false;
+  }
   const bool read_any = !result.entries.empty();
   for (StreamEntry& entry : result.entries) {
     entry.stream = index[static_cast<size_t>(entry.stream)];
+    unread_[static_cast<size_t>(entry.stream)] = true;
     Dispatch(std::move(entry));
   }
   if (!result.status.ok()) {
@@ -372,13 +400,30 @@ void StreamConsumer::ReadNew() {
     Pause(absl::Milliseconds(50));
     return;
   }
-  if (blocking_->one_slot_per_command()) {
-    // Reads did not block (stream_read.h): wait before the next one, longer
-    // the longer nothing comes (10 ms, doubling, at most `block`).
+  if (blocking_->one_slot_per_command() && notes_ == nullptr) {
+    // Reads did not block (stream_read.h) and nothing says when entries
+    // come: wait before the next read, longer the longer nothing comes
+    // (10 ms, doubling, at most `block`).
     idle_wait_ = read_any ? absl::ZeroDuration()
                           : std::clamp(idle_wait_ * 2, absl::Milliseconds(10),
                                        options_.block);
     if (idle_wait_ > absl::ZeroDuration()) Pause(idle_wait_);
+  }
+}
+
+void StreamConsumer::WaitForNotifications() {
+  // Every owned stream was read to its end. Wait (at most `block`, as a
+  // blocking read would, so the pass goes on) for one to get an entry.
+  // Read them all anyway every kQuietRead in case a notification was lost,
+  // and after every wait while notifications cannot be trusted (a node
+  // without them, a subscriber down).
+  constexpr absl::Duration kQuietRead = absl::Seconds(5);
+  for (int s : notes_->Wait(options_.block)) {
+    unread_[static_cast<size_t>(s)] = true;
+  }
+  if (!notes_->enabled() || MonotonicNow() >= next_full_read_) {
+    unread_.assign(options_.streams.size(), true);
+    next_full_read_ = MonotonicNow() + kQuietRead;
   }
 }
 
@@ -473,6 +518,14 @@ void StreamConsumer::Ack(const StreamEntry& entry,
       [done = std::move(done)](absl::StatusOr<RedisReply> reply) mutable {
         done(reply.status());
       });
+}
+
+decltype(ConsumerOptions::notifications) NotificationsOf(
+    redis::RedisOptions options) {
+  if (options.cluster_nodes.empty()) return nullptr;
+  return [options](const std::vector<std::string>& streams) {
+    return redis::KeyspaceNotifications::Start(options, streams, {"xadd"});
+  };
 }
 
 StreamConsumer::ClientFactory BlockingReadClient(redis::RedisOptions options,

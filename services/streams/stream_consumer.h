@@ -18,8 +18,12 @@
 //      and hands those delivered more often to the dead-letter hook;
 //   5. reads new entries (XREADGROUP ... BLOCK `block` ... >). On Redis
 //      Cluster, where one command names keys of one slot only, this is one
-//      read per slot, all at once and none blocking (stream_read.h); after
-//      an empty read the consumer waits 10 ms, doubling up to `block`.
+//      read per slot, all at once and none blocking (stream_read.h), and
+//      only of the streams that may have entries: keyspace notifications
+//      (`notifications`) say which got one, and the consumer waits for
+//      them between reads (reading everything every 5 s anyway, and every
+//      `block` while notifications are off or down). Without them it
+//      polls: after an empty read it waits 10 ms, doubling up to `block`.
 // With `members_key` set, the consumers of the group share its streams
 // (membership.h): each pass first beats (every member_ttl / 3), and steps 4
 // and 5 cover only the streams this consumer owns; its own pending entries
@@ -74,6 +78,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "services/core/clock.h"
+#include "services/redis/keyspace_notifications.h"
 #include "services/redis/redis_client.h"
 #include "services/redis/redis_options.h"
 #include "services/streams/membership.h"
@@ -122,6 +127,12 @@ struct ConsumerOptions {
   // absl::SleepFor if unset.
   std::function<absl::Duration()> monotonic_now;
   std::function<void(absl::Duration)> sleep;
+  // Redis Cluster only (a client with one_slot_per_command): makes what
+  // tells the consumer which of `streams` got entries (NotificationsOf).
+  // Unset or failing: the consumer polls (10 ms, doubling up to `block`).
+  std::function<absl::StatusOr<std::unique_ptr<redis::KeyspaceNotifications>>(
+      const std::vector<std::string>& streams)>
+      notifications;
 };
 
 class StreamConsumer {
@@ -175,6 +186,8 @@ class StreamConsumer {
   // Beats when due and logs a change of the streams owned.
   void BeatIfDue();
   bool Owns(size_t stream) const;
+  // With notifications: waits until an owned stream may have entries.
+  void WaitForNotifications();
   // Waits for room; hands the entry out unless it is in flight already.
   void Dispatch(StreamEntry entry);
   void DeadLetter(StreamEntry entry, Done done);
@@ -200,8 +213,12 @@ class StreamConsumer {
   absl::Duration next_backlog_ = -absl::InfiniteDuration();
   std::unique_ptr<Membership> membership_;  // With members_key only.
   absl::Duration next_beat_ = -absl::InfiniteDuration();
-  // One slot per command (Redis Cluster): the wait after an empty read.
+  // One slot per command (Redis Cluster): the wait after an empty read
+  // without notifications; with them, the streams that may have entries.
   absl::Duration idle_wait_ = absl::ZeroDuration();
+  std::unique_ptr<redis::KeyspaceNotifications> notes_;
+  std::vector<bool> unread_;
+  absl::Duration next_full_read_ = -absl::InfiniteDuration();
 
   mutable absl::Mutex mu_;
   // "<stream index>/<entry id>": entry ids are per stream.
@@ -216,5 +233,11 @@ class StreamConsumer {
 // behind it) and a deadline beyond the block time.
 StreamConsumer::ClientFactory BlockingReadClient(redis::RedisOptions options,
                                                  absl::Duration block);
+
+// ConsumerOptions::notifications for `options`: on Redis Cluster, keyspace
+// notifications of new stream entries (redis/keyspace_notifications.h);
+// unset for one Redis, where reads block.
+decltype(ConsumerOptions::notifications) NotificationsOf(
+    redis::RedisOptions options);
 
 }  // namespace makegood::streams

@@ -15,6 +15,7 @@
 #include "gtest/gtest.h"
 #include "services/core/clock.h"
 #include "services/redis/key_slot.h"
+#include "services/redis/keyspace_notifications.h"
 #include "services/redis/redis_client_factory.h"
 #include "services/redis/redis_options.h"
 #include "services/store/key_schema.h"
@@ -37,6 +38,12 @@ class StreamClusterTest : public ::testing::Test {
     auto cluster = RedisCluster::Start();
     ASSERT_TRUE(cluster.ok()) << cluster.status();
     cluster_ = cluster->release();
+    // What the stream readers are woken by on a cluster.
+    for (int n = 0; n < RedisCluster::kNodes; ++n) {
+      ASSERT_TRUE(
+          cluster_->Cli(n, {"CONFIG", "SET", "notify-keyspace-events", "Kt"})
+              .ok());
+    }
   }
   static void TearDownTestSuite() {
     delete cluster_;
@@ -73,7 +80,8 @@ class StreamClusterTest : public ::testing::Test {
     std::vector<std::string> handled ABSL_GUARDED_BY(mu);  // "stream/id".
   };
 
-  std::unique_ptr<Consumer> Start(const std::string& name, bool ack = true) {
+  std::unique_ptr<Consumer> Start(const std::string& name, bool ack = true,
+                                  bool notified = false) {
     auto c = std::make_unique<Consumer>();
     c->ack = ack;
     ConsumerOptions options;
@@ -85,6 +93,7 @@ class StreamClusterTest : public ::testing::Test {
     options.member_ttl = absl::Milliseconds(900);
     options.block = absl::Milliseconds(100);
     options.retry_after = absl::Seconds(30);  // No reclaiming here.
+    if (notified) options.notifications = NotificationsOf(options_);
     Consumer* raw = c.get();
     c->consumer = std::make_unique<StreamConsumer>(
         *redis_, RealClock(), options,
@@ -119,6 +128,20 @@ class StreamClusterTest : public ::testing::Test {
   static std::vector<std::string> Handled(Consumer& c) {
     absl::MutexLock lock(&c.mu);
     return c.handled;
+  }
+
+  // XREADGROUP calls served by every node so far (INFO commandstats).
+  int64_t ReadsServed() {
+    int64_t calls = 0;
+    for (int n = 0; n < RedisCluster::kNodes; ++n) {
+      auto info = cluster_->Cli(n, {"INFO", "commandstats"});
+      EXPECT_TRUE(info.ok()) << info.status();
+      if (!info.ok()) continue;
+      const size_t at = info->find("cmdstat_xreadgroup:calls=");
+      if (at == std::string::npos) continue;
+      calls += std::stoll(info->substr(at + 25));
+    }
+    return calls;
   }
 
   int64_t PendingEverywhere() {
@@ -168,6 +191,108 @@ TEST_F(StreamClusterTest, SharingConsumersHandleEveryEntryOnEveryNodeOnce) {
   EXPECT_TRUE(Eventually([&] { return PendingEverywhere() == 0; }));
   a->consumer->Stop(absl::Seconds(1));
   b->consumer->Stop(absl::Seconds(1));
+}
+
+TEST_F(StreamClusterTest,
+       NotifiedConsumersAreWokenByEntriesAndSilentWhileIdle) {
+  auto a = Start("a", /*ack=*/true, /*notified=*/true);
+  auto b = Start("b", /*ack=*/true, /*notified=*/true);
+  std::vector<std::string> added = AddOnePerStream();
+  ASSERT_TRUE(Eventually(
+      [&] { return Handled(*a).size() + Handled(*b).size() >= added.size(); }));
+  // Idle: no read until an entry comes (a polling consumer reads every
+  // stream it owns at least every `block`, 100 ms: some 240 reads in 2 s;
+  // a blocking read cannot span slots). Only the read of everything every
+  // 5 s, in case a notification was lost, may fall in the window.
+  absl::SleepFor(absl::Milliseconds(500));
+  const int64_t before = ReadsServed();
+  absl::SleepFor(absl::Seconds(2));
+  EXPECT_LE(ReadsServed() - before, 2 * kPartitions);
+  std::vector<std::string> more = AddOnePerStream();
+  added.insert(added.end(), more.begin(), more.end());
+  ASSERT_TRUE(Eventually(
+      [&] { return Handled(*a).size() + Handled(*b).size() >= added.size(); }));
+  std::vector<std::string> handled = Handled(*a);
+  for (const std::string& h : Handled(*b)) handled.push_back(h);
+  EXPECT_THAT(handled, ::testing::UnorderedElementsAreArray(added));
+  a->consumer->Stop(absl::Seconds(1));
+  b->consumer->Stop(absl::Seconds(1));
+}
+
+TEST_F(StreamClusterTest, NotificationsSayOnlyWhichWatchedStreamsGotEntries) {
+  auto notes =
+      redis::KeyspaceNotifications::Start(options_, streams_, {"xadd"});
+  ASSERT_TRUE(notes.ok()) << notes.status();
+  std::vector<bool> watched(streams_.size(), false);
+  watched[1] = watched[2] = true;
+  (*notes)->Watch(watched);
+  ASSERT_TRUE(Eventually(
+      [&] { return (*notes)->enabled() && (*notes)->subscribers() == 3; }));
+  // Watching starts with "read them once".
+  EXPECT_THAT((*notes)->Wait(absl::ZeroDuration()),
+              ::testing::UnorderedElementsAre(1, 2));
+  EXPECT_THAT((*notes)->Wait(absl::Milliseconds(100)), ::testing::IsEmpty());
+  for (int s : {0, 2, 3}) {
+    ASSERT_TRUE(redis_->CommandSync({"XADD", streams_[s], "*", "k", "v"}).ok());
+  }
+  // Creating a group is no new entry.
+  ASSERT_TRUE(
+      redis_
+          ->CommandSync({"XGROUP", "CREATE", streams_[1], "g", "0", "MKSTREAM"})
+          .ok());
+  std::vector<int> touched;
+  ASSERT_TRUE(Eventually([&] {
+    for (int s : (*notes)->Wait(absl::Milliseconds(100))) touched.push_back(s);
+    return !touched.empty();
+  }));
+  absl::SleepFor(absl::Milliseconds(200));
+  for (int s : (*notes)->Wait(absl::ZeroDuration())) touched.push_back(s);
+  EXPECT_THAT(touched, ::testing::ElementsAre(2));
+}
+
+TEST_F(StreamClusterTest, APrimaryWithoutNotificationsMakesThemUntrusted) {
+  // Checked when subscribing: readers then poll (stream_consumer.h).
+  auto off = cluster_->NodeServingSlot(redis::KeySlot(streams_[0]));
+  ASSERT_TRUE(off.ok());
+  ASSERT_TRUE(
+      cluster_->Cli(*off, {"CONFIG", "SET", "notify-keyspace-events", ""})
+          .ok());
+  auto notes =
+      redis::KeyspaceNotifications::Start(options_, streams_, {"xadd"});
+  ASSERT_TRUE(notes.ok()) << notes.status();
+  (*notes)->Watch(std::vector<bool>(streams_.size(), true));
+  ASSERT_TRUE(Eventually([&] { return (*notes)->subscribers() == 3; }));
+  absl::SleepFor(absl::Milliseconds(100));
+  EXPECT_FALSE((*notes)->enabled());
+  ASSERT_TRUE(
+      cluster_->Cli(*off, {"CONFIG", "SET", "notify-keyspace-events", "Kt"})
+          .ok());
+}
+
+TEST_F(StreamClusterTest, NotificationsFollowAFailoverToThePromotedReplica) {
+  auto notes = redis::KeyspaceNotifications::Start(options_, streams_, {"xadd"},
+                                                   absl::Seconds(1));
+  ASSERT_TRUE(notes.ok()) << notes.status();
+  (*notes)->Watch(std::vector<bool>(streams_.size(), true));
+  ASSERT_TRUE(Eventually(
+      [&] { return (*notes)->enabled() && (*notes)->subscribers() == 3; }));
+  (*notes)->Wait(absl::ZeroDuration());  // The first subscription's "all".
+  auto victim = cluster_->NodeServingSlot(redis::KeySlot(streams_[0]));
+  ASSERT_TRUE(victim.ok());
+  ASSERT_TRUE(cluster_->Kill(*victim).ok());
+  ASSERT_TRUE(cluster_->WaitForPromotion(*victim, absl::Seconds(20)).ok());
+  // Subscribed to the promoted replica: three subscribers, trusted again,
+  // and every watched stream to be read once (events may have been lost).
+  ASSERT_TRUE(Eventually(
+      [&] { return (*notes)->enabled() && (*notes)->subscribers() == 3; }));
+  (*notes)->Wait(absl::ZeroDuration());
+  ASSERT_TRUE(Eventually([&] {
+    return redis_->CommandSync({"XADD", streams_[0], "*", "k", "v"}).ok();
+  }));
+  EXPECT_TRUE(Eventually([&] {
+    std::vector<int> touched = (*notes)->Wait(absl::Milliseconds(200));
+    return std::find(touched.begin(), touched.end(), 0) != touched.end();
+  }));
 }
 
 TEST_F(StreamClusterTest,

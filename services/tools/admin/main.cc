@@ -48,10 +48,15 @@
 // (braces are literal in a pattern) and the partition read off each key: a
 // pass per partition would walk the keyspace once per partition.
 //
+// Redis Cluster: every command works the same given a redis-cluster:// URL
+// (BlockingRedis): a block keeps to one partition's keys (one hash slot) and
+// runs on that slot's primary, and SCAN walks every primary.
+//
 // Example:
 //   makegood_admin check --redis=redis://127.0.0.1:6379/0 | jq .violations
 //   makegood_admin reconcile --redis=redis://127.0.0.1:6379/0 --fix
 //   makegood_admin dead-letters --redis=redis://127.0.0.1:6379/0
+//   makegood_admin check --redis=redis-cluster://10.0.0.1:6379,10.0.0.2:6379
 //
 #include <iostream>
 #include <memory>

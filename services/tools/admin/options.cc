@@ -14,6 +14,7 @@ namespace {
 
 constexpr char kUsage[] =
     R"(usage: makegood_admin COMMAND --redis=redis://HOST:PORT[/DB] [flags]
+       makegood_admin COMMAND --redis=redis-cluster://HOST:PORT[,...] [flags]
 
 commands:
   check         verify the money invariants; JSON report on stdout;
@@ -32,11 +33,15 @@ commands:
                 (unknown, or SUCCEEDED/FAILED/REVERSED), 2 error
   migrate-tags  move a schema version 1 deployment's keys (plain
                 partition tags {p<N>}) under the balanced tags and record
-                schema_version 2; every server stopped, single Redis only;
-                re-runnable; exit 0 done, 2 error
+                schema_version 2; every server stopped; re-runnable;
+                exit 0 done, 2 error
 
 flags:
   --redis=URL                     redis://[[user]:password@]host[:port][/db]
+                                  or, for a Redis Cluster (every command
+                                  works the same there),
+                                  redis-cluster://[user:password@]host:port
+                                  [,host:port...] (seed nodes)
   --partitions=N                  default: mg:meta's, else 64
   --stale_after=DURATION          check: ACCEPTED/SETTLING older than this
                                   are reported (default 60s)

@@ -1,5 +1,6 @@
 // Unit tests of the Redis Cluster client's pure parts (slot_map.h): reading
-// CLUSTER SLOTS, redirects, routing keys, and the slot map itself.
+// CLUSTER SLOTS, redirects, routing keys, a MULTI/EXEC block's slot, and the
+// slot map itself.
 #include "services/redis/slot_map.h"
 
 #include <string>
@@ -179,6 +180,29 @@ TEST(SlotMap, ServesWhatItWasGivenAndFollowsMoves) {
   map.Assign({{0, 16383, {"b", 2}}});
   EXPECT_EQ(map.Primaries(), (std::vector<RedisAddress>{{"b", 2}}));
   EXPECT_EQ(*map.NodeOf(5), (RedisAddress{"b", 2}));
+}
+
+TEST(BlockSlot, IsTheOneSlotOfEveryKeyOfTheBlock) {
+  auto slot = BlockSlot({{"HGETALL", "mg:{p3.x}:ledger:balances"},
+                         {"XREVRANGE", "mg:{p3.x}:ledger", "+", "-"},
+                         {"PING"},
+                         {"EVALSHA", "abc", "1", "mg:{p3.x}:outbox", "a"}});
+  ASSERT_TRUE(slot.ok()) << slot.status();
+  EXPECT_EQ(*slot, KeySlot("p3.x"));
+}
+
+TEST(BlockSlot, RefusesKeysOfTwoSlotsNamingThem) {
+  auto slot = BlockSlot(
+      {{"HGET", "mg:{p3.x}:refund:r1", "state"}, {"HGET", "mg:meta", "x"}});
+  ASSERT_EQ(slot.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(slot.status().message(), HasSubstr("mg:{p3.x}:refund:r1"));
+  EXPECT_THAT(slot.status().message(), HasSubstr("\"mg:meta\" in slot"));
+}
+
+TEST(BlockSlot, RefusesABlockWithoutKeys) {
+  EXPECT_EQ(BlockSlot({{"PING"}, {"TIME"}}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(BlockSlot({}).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 // The values Redis's CLUSTER KEYSLOT gives (checked on 7.0.15).
