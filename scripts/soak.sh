@@ -8,7 +8,11 @@
 # first, a failing seed replays the same schedule), SOAK_BIN_DIR (default
 # build/services), SOAK_KEEP=1 keeps the run's directory, and the fault rates
 # SOAK_MAKEGOOD_KILLS, SOAK_REDIS_KILLS, SOAK_PAUSES, SOAK_PROXY_FAULTS (per
-# storm). Extra arguments go to tests/soak/soak.py (--help lists them).
+# storm). SOAK_REDIS=cluster (or --redis=cluster) runs it on a local Redis
+# Cluster of 3 primaries and 3 replicas, with primary kills, node pauses,
+# client drops and stalls, and slot moves (SOAK_SLOT_MOVES per storm) as
+# its Redis faults. Extra arguments go to tests/soak/soak.py (--help lists
+# them).
 #
 # The last line is: soak: seed S, N storms, K makegood kills, R redis kills,
 # V violations. Exit status 0 only without violations and harness errors.
@@ -18,8 +22,8 @@ cd "$(dirname "$0")/.."
 # Debian's python3-grpcio, python3-protobuf and python3-redis (scripts/setup.sh
 # installs them), whatever python3 comes first in PATH.
 PYTHON="${SOAK_PYTHON:-/usr/bin/python3}"
-if ! "$PYTHON" -c 'import grpc, google.protobuf, redis' 2>/dev/null; then
-  echo "soak: $PYTHON lacks grpc, protobuf or redis; run scripts/setup.sh" >&2
+if ! "$PYTHON" -c 'import grpc, google.protobuf, redis, redis.cluster' 2>/dev/null; then
+  echo "soak: $PYTHON lacks grpc, protobuf or redis (with redis.cluster); run scripts/setup.sh" >&2
   exit 2
 fi
 exec "$PYTHON" tests/soak/soak.py "$@"

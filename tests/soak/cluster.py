@@ -18,6 +18,7 @@ import time
 import zlib
 
 import grpc
+import redis as redis_client
 
 # grpc.health.v1.Health/Check: the empty request, and the SERVING answer.
 HEALTH_METHOD = "/grpc.health.v1.Health/Check"
@@ -128,10 +129,14 @@ class Child:
 class Redis(Child):
     """redis-server on its own port and directory; the AOF survives kills."""
 
-    def __init__(self, log_dir, data_dir):
-        super().__init__("redis", log_dir)
+    def __init__(self, log_dir, data_dir, name="redis"):
+        super().__init__(name, log_dir)
         self.data_dir = data_dir
-        self.port = free_port()
+        os.makedirs(data_dir, exist_ok=True)
+        self.port = self.pick_port()
+
+    def pick_port(self):
+        return free_port()
 
     def argv(self):
         return [
@@ -163,10 +168,18 @@ class Redis(Child):
             "no",
             "--logfile",
             self.log_path,
+            *self.extra_args(),
         ]
+
+    def extra_args(self):
+        return []
 
     def url(self):
         return f"redis://127.0.0.1:{self.port}/0"
+
+    def client(self):
+        """A client for the checker."""
+        return redis_client.Redis(host="127.0.0.1", port=self.port, socket_timeout=60)
 
     def ping(self):
         try:
@@ -246,12 +259,12 @@ class Proxy(Child):
 class Makegood(Child):
     """One makegood process: API, settlement worker, or both."""
 
-    def __init__(self, name, log_dir, config, api, worker, proxy_port):
+    def __init__(self, name, log_dir, config, api, worker, redis_url):
         super().__init__(name, log_dir)
         self.config = config
         self.api = api
         self.worker = worker
-        self.proxy_port = proxy_port
+        self.redis_url = redis_url
         self.port = free_port()
         self.sandbox = SANDBOX_NORMAL
         self.starts = 0
@@ -263,7 +276,7 @@ class Makegood(Child):
         argv = [
             c.makegood,
             f"--listen=127.0.0.1:{self.port}",
-            f"--redis=redis://127.0.0.1:{self.proxy_port}/0",
+            f"--redis={self.redis_url}",
             f"--policy={c.policy}",
             "--insecure_dev",
             "--log_level=warning",
@@ -348,7 +361,9 @@ class Cluster:
 
     api1 serves the API and runs a settlement worker, api2 serves only the
     API, worker is a standalone settlement worker (--serve_api=false). Each
-    reaches Redis through its own proxy listener.
+    reaches Redis through its own proxy listener; on a Redis Cluster
+    (config.redis == "cluster", redis_cluster.py) there is no proxy and
+    every makegood is given all six nodes.
     """
 
     def __init__(self, config, work_dir):
@@ -357,9 +372,16 @@ class Cluster:
         data_dir = os.path.join(work_dir, "redis")
         os.makedirs(self.log_dir)
         os.makedirs(data_dir)
-        self.redis = Redis(self.log_dir, data_dir)
         names = ["api1", "api2", "worker"]
-        self.proxy = Proxy(self.log_dir, self.redis.port, names)
+        self.on_cluster = config.redis == "cluster"
+        if self.on_cluster:
+            from redis_cluster import RedisCluster  # imports this module
+
+            self.redis = RedisCluster(self.log_dir, data_dir)
+            self.proxy = None
+        else:
+            self.redis = Redis(self.log_dir, data_dir)
+            self.proxy = Proxy(self.log_dir, self.redis.port, names)
         self.makegoods = {}
         self._roles = {
             "api1": (True, True),
@@ -371,10 +393,16 @@ class Cluster:
 
     def start(self):
         self.redis.start()
-        self.proxy.start()
+        if self.proxy:
+            self.proxy.start()
         for name, (api, worker) in self._roles.items():
+            url = (
+                self.redis.url()
+                if self.on_cluster
+                else f"redis://127.0.0.1:{self.proxy.ports[name]}/0"
+            )
             self.makegoods[name] = Makegood(
-                name, self.log_dir, self.config, api, worker, self.proxy.ports[name]
+                name, self.log_dir, self.config, api, worker, url
             )
             self.makegoods[name].start()
         self.wait_serving(60)
@@ -382,8 +410,13 @@ class Cluster:
     def apis(self):
         return [m for m in self.makegoods.values() if m.api]
 
+    def redis_children(self):
+        """redis-server: the one, or the cluster's six nodes."""
+        return self.redis.nodes if self.on_cluster else [self.redis]
+
     def children(self):
-        return [self.redis, self.proxy, *self.makegoods.values()]
+        proxy = [self.proxy] if self.proxy else []
+        return [*self.redis_children(), *proxy, *self.makegoods.values()]
 
     def wait_serving(self, timeout):
         """Waits until every makegood process reports SERVING."""
@@ -400,7 +433,8 @@ class Cluster:
             raise HarnessError(f"not serving after {timeout:.0f}s: {'; '.join(down)}")
 
     def kill(self, name):
-        """SIGKILL of a makegood process or of redis-server (not restarted)."""
+        """SIGKILL of a makegood process or of redis-server (not restarted;
+        on a cluster see Soak.inject)."""
         if name == "redis":
             self.redis.kill()
             self.redis_kills += 1
@@ -416,13 +450,15 @@ class Cluster:
             self.makegoods[name].start(sandbox)
 
     def child(self, name):
-        return self.redis if name == "redis" else self.makegoods[name]
+        if name.startswith("redis"):
+            return self.redis.node(name) if self.on_cluster else self.redis
+        return self.makegoods[name]
 
     def exited(self):
         """Processes that exited without being killed by the soak: (name,
         exit status) each. They are restarted by `restore`."""
         out = []
-        for child in [self.redis, *self.makegoods.values()]:
+        for child in [*self.redis_children(), *self.makegoods.values()]:
             if child.proc is not None and child.proc.poll() is not None:
                 out.append((child.name, child.proc.returncode))
                 child.proc = None
@@ -431,17 +467,41 @@ class Cluster:
     def restore(self):
         """Ends every fault: no pause, no proxy fault, everything running with
         the normal sandbox behaviour (an outage's workers are restarted)."""
-        self.proxy.command("heal")
+        if self.proxy:
+            self.proxy.command("heal")
         for child in self.children():
             child.resume()
-        self.restart("redis")
+        if self.on_cluster:
+            self.restore_redis_cluster()
+        else:
+            self.restart("redis")
         for m in self.makegoods.values():
             if m.alive() and m.sandbox != SANDBOX_NORMAL and m.worker:
                 m.stop()
             self.restart(m.name, SANDBOX_NORMAL)
 
+    def restore_redis_cluster(self, timeout=90):
+        """The cluster whole again: the slot move ended, stalls over, every
+        killed node started again once its replica took over (it rejoins as
+        a replica), every replica in sync."""
+        cluster = self.redis
+        cluster.finish_move()
+        if cluster.move_errors:
+            raise HarnessError("; ".join(cluster.move_errors))
+        cluster.end_stalls()
+        for node in cluster.nodes:
+            if not node.alive():
+                wait_until(lambda n=node: cluster.taken_over(n), 30, 0.2)
+                node.start()
+        if not wait_until(cluster.whole, timeout, interval=0.3):
+            raise HarnessError(
+                f"the Redis cluster is not whole after {timeout}s: "
+                + cluster.describe()
+            )
+
     def shutdown(self):
         for m in self.makegoods.values():
             m.stop(grace=2)
-        self.proxy.kill()
+        if self.proxy:
+            self.proxy.kill()
         self.redis.stop()

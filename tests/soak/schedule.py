@@ -70,10 +70,15 @@ class Fault:
     """One fault of a storm."""
 
     at: float  # seconds into the storm
-    kind: str  # kill | pause | drop | stall | blackhole
-    target: str  # redis, api1, api2 or worker (proxy faults: its Redis link)
+    kind: str  # kill | pause | drop | stall | blackhole | cut | move
+    # redis, api1, api2 or worker (proxy faults: its Redis link); on a Redis
+    # Cluster: primary<k> (kill: the k-th primary in port order), redis<i>
+    # (pause, drop, stall, blackhole: node i), p<N> (move: partition N),
+    # a makegood (cut: its connections to every node).
+    target: str
     seconds: float = 0.0  # pause/stall/blackhole length, restart delay
     sandbox: str = ""  # sandbox behaviour after a restart
+    to: int = 0  # move: to the to-th of the other primaries (port order)
 
 
 @dataclass
@@ -443,6 +448,8 @@ class Scheduler:
         """The storm's faults at random times: makegood and Redis kills at
         the configured rates (a worker killed may come back with its card
         processor in an outage), plus pauses and proxy faults."""
+        if self.config.redis == "cluster":
+            return self._cluster_faults(seconds)
         rng = self.rng
         config = self.config
 
@@ -482,6 +489,79 @@ class Scheduler:
                     rng.choice(["drop", "stall", "blackhole"]),
                     rng.choice(makegoods),
                     rng.uniform(0.3, 2.5),
+                )
+            )
+        faults.sort(key=lambda f: f.at)
+        return faults
+
+    def _cluster_faults(self, seconds):
+        """The storm's faults on a Redis Cluster (redis_cluster.py): makegood
+        kills as on one Redis; primary kills (the killed node started again
+        `seconds` after its replica took over); pauses of makegood processes
+        or of a node (a node's below the 2 s node timeout); a node's clients
+        dropped, stalled, or stalled then dropped; slot moves of a
+        partition."""
+        rng = self.rng
+        config = self.config
+
+        def count(rate):
+            return int(rate) + (rng.random() < rate - int(rate))
+
+        makegoods = ["api1", "api2", "worker"]
+        nodes = [f"redis{i}" for i in range(6)]
+        faults = []
+        for _ in range(count(config.makegood_kills)):
+            sandbox = "outage" if rng.random() < 0.25 else "normal"
+            faults.append(
+                Fault(
+                    rng.uniform(0, seconds),
+                    "kill",
+                    rng.choice(makegoods),
+                    rng.uniform(0, 1.5),
+                    sandbox,
+                )
+            )
+        for _ in range(count(config.redis_kills)):
+            faults.append(
+                Fault(
+                    rng.uniform(0, seconds),
+                    "kill",
+                    f"primary{rng.randrange(3)}",
+                    rng.uniform(0, 1.5),
+                )
+            )
+        for _ in range(count(config.pauses)):
+            target = rng.choice(makegoods + nodes)
+            faults.append(
+                Fault(
+                    rng.uniform(0, seconds),
+                    "pause",
+                    target,
+                    rng.uniform(0.2, 1.5 if target in nodes else 2.5),
+                )
+            )
+        for _ in range(count(config.proxy_faults)):
+            # A makegood's links: cut (no proxy to stall them); a node's
+            # clients: dropped, stalled, stalled then dropped.
+            target = rng.choice(makegoods + nodes)
+            faults.append(
+                Fault(
+                    rng.uniform(0, seconds),
+                    rng.choice(["drop", "stall", "blackhole"])
+                    if target in nodes
+                    else "cut",
+                    target,
+                    rng.uniform(0.3, 2.5),
+                )
+            )
+        for _ in range(count(config.slot_moves)):
+            faults.append(
+                Fault(
+                    rng.uniform(0, seconds * 0.7),
+                    "move",
+                    f"p{rng.randrange(PARTITIONS)}",
+                    rng.uniform(0.3, 1.5),
+                    to=rng.randrange(2),
                 )
             )
         faults.sort(key=lambda f: f.at)

@@ -27,7 +27,6 @@ import time
 import traceback
 from dataclasses import dataclass
 
-import redis as redis_client
 from google.protobuf import text_format
 
 from api import Api, load_stubs
@@ -62,6 +61,8 @@ class Config:
     proxy_faults: float
     settle_timeout: float
     keep: bool
+    redis: str
+    slot_moves: float
     idempotency_ttl: int = 60  # seconds: the shortest makegood accepts
     claim_lease: str = "2s"
     retry_after: str = "2s"
@@ -162,6 +163,20 @@ def parse_config(argv):
         help="seconds settlement gets after each storm",
     )
     p.add_argument(
+        "--redis",
+        choices=["single", "cluster"],
+        default=env("SOAK_REDIS", "single"),
+        help="one redis-server behind fault proxies, or a local Redis Cluster "
+        "of 3 primaries and 3 replicas (cluster faults instead of proxy "
+        "faults; tests/soak/README.md)",
+    )
+    p.add_argument(
+        "--slot_moves",
+        type=float,
+        default=float(env("SOAK_SLOT_MOVES", 0.5)),
+        help="on a cluster: slot moves of a partition per storm (mean)",
+    )
+    p.add_argument(
         "--keep",
         action="store_true",
         default=env("SOAK_KEEP", "") not in ("", "0"),
@@ -190,6 +205,7 @@ class Soak:
         self.model = Model()
         self.violations = Violations(os.path.join(work_dir, "violations.log"), say)
         self.storms = 0
+        self.skipped_faults = 0  # cluster faults dropped (see postpone)
 
     def start(self):
         """Generates the stubs, starts the processes and the soak's parts."""
@@ -198,9 +214,7 @@ class Soak:
         with open(self.config.policy, encoding="utf-8") as policy_file:
             policy = text_format.Parse(policy_file.read(), pb.policy.Policy())
         self.cluster.start()
-        redis = redis_client.Redis(
-            host="127.0.0.1", port=self.cluster.redis.port, socket_timeout=60
-        )
+        redis = self.cluster.redis.client()
         partitions = int(redis.hget("mg:meta", "partitions") or 64)
         self.redis = RedisState(redis, partitions)
         self.scheduler = Scheduler(
@@ -256,6 +270,7 @@ class Soak:
             )
         t1 = time.monotonic()
         self.cluster.restore()
+        self.reconnect_checker()
         self.wait_serving()
         unanswered = self.resolver.resolve()
         if unanswered:
@@ -308,6 +323,16 @@ class Soak:
             + f"), {fallbacks} declined cards paid as wallet credit, "
             f"{dead} dead letters"
         )
+
+    def reconnect_checker(self):
+        """A fresh Redis client for the checks: on a cluster, one that reads
+        the topology as the storm left it."""
+        old = self.redis.redis
+        self.redis.redis = self.cluster.redis.client()
+        try:
+            old.close()
+        except Exception:  # closing a client whose node died
+            pass
 
     def wait_serving(self):
         """Waits until every makegood serves. One that does not, with every
@@ -364,6 +389,14 @@ class Soak:
                 item[1]()
             while faults and t0 + faults[0].at <= now:
                 fault = faults.pop(0)
+                if cluster.on_cluster and self.inject_cluster(fault, now, t0, due):
+                    done.append((fault.kind, fault.target))
+                    continue
+                if cluster.on_cluster and (
+                    fault.kind == "move" or fault.target.startswith("primary")
+                ):
+                    self.postpone(fault, faults, now, t0)
+                    continue
                 done.append((fault.kind, fault.target))
                 if fault.kind == "kill":
                     cluster.kill(fault.target)
@@ -391,6 +424,79 @@ class Soak:
         for kind, target in done:
             by_kind.setdefault(kind, []).append(target)
         return ", ".join(f"{k} {' '.join(t)}" for k, t in by_kind.items()) or "none"
+
+    def inject_cluster(self, fault, now, t0, due):
+        """A Redis Cluster fault (redis_cluster.py); False if it is none or
+        must wait (a primary kill and a slot move wait until the cluster is
+        whole, see postpone)."""
+        redis = self.cluster.redis
+        target = fault.target
+        if fault.kind == "kill" and target.startswith("primary"):
+            if not redis.whole():
+                return False
+            node = redis.kill_primary(int(target[len("primary") :]))
+            if node is None:
+                return False
+            self.cluster.redis_kills += 1
+            fault.target = f"{target}={node.name}"
+            waited_from = now
+
+            def restart_after_takeover():
+                at = time.monotonic()
+                if node.alive():
+                    return
+                if redis.taken_over(node) or at - waited_from > 30:
+                    due.append((at + fault.seconds, restart))
+                else:
+                    due.append((at + 0.2, restart_after_takeover))
+
+            def restart():
+                if not node.alive():
+                    node.start()
+
+            due.append((now + 0.5, restart_after_takeover))
+            return True
+        if fault.kind == "move":
+            if not redis.whole():
+                return False
+            tag = self.redis.tags[int(target[1:]) % self.redis.partitions]
+            redis.start_move(tag, fault.to, fault.seconds)
+            return True
+        if fault.kind == "cut":
+            process = self.cluster.makegoods[target]
+            if process.alive():
+                redis.cut_process(process.proc.pid)
+            return True
+        if not target.startswith("redis"):
+            return False
+        node = redis.node(target)
+        if fault.kind == "pause":
+            return False  # as on one Redis (Cluster.child)
+        if fault.kind == "drop":
+            if target in [n.name for n in redis.up()]:
+                redis.drop_clients(node)
+        elif target in [n.name for n in redis.up()]:  # stall, blackhole
+            redis.stall_clients(node, fault.seconds)
+            if fault.kind == "blackhole":
+                # Every client is cut as the stall ends (what was sent
+                # before is answered first: a pause holds back the cut too).
+                due.append(
+                    (now + fault.seconds + 0.02, lambda: redis.drop_clients(node))
+                )
+        return True
+
+    def postpone(self, fault, faults, now, t0, step=0.3, limit=30.0):
+        """A primary kill or slot move waits (`step` at a time) until the
+        cluster is whole: Redis never faces two failures at once. After
+        `limit` seconds it is dropped (counted in the cluster line)."""
+        if not hasattr(fault, "first_due"):
+            fault.first_due = fault.at
+        if fault.at - fault.first_due > limit:
+            self.skipped_faults += 1
+            return
+        fault.at = now - t0 + step
+        faults.append(fault)
+        faults.sort(key=lambda f: f.at)
 
     def settle(self):
         """Waits until no refund is ACCEPTED or SETTLING (bounded); as an
@@ -465,6 +571,14 @@ def main(argv):
             say(f"soak: logs, Redis data and violations.log kept in {work_dir}")
         else:
             shutil.rmtree(work_dir, ignore_errors=True)
+        if soak.cluster.on_cluster:
+            redis = soak.cluster.redis
+            say(
+                f"soak: cluster: {redis.failovers} failovers, {redis.moves} "
+                f"slot moves ({redis.moved_keys} keys migrated), "
+                f"{soak.skipped_faults} faults dropped waiting for a whole "
+                f"cluster"
+            )
         say(
             f"soak: seed {config.seed}, {soak.storms} storms, "
             f"{soak.cluster.makegood_kills} makegood kills, "
