@@ -77,19 +77,10 @@ std::vector<nlohmann::json> Violations(const nlohmann::json& report,
   return out;
 }
 
-// How often `node` answered with `error` (INFO errorstats), e.g. "ASK".
+// How often `node` answered with `error` (RedisCluster::ErrorCount); -1
+// when it cannot be asked.
 int64_t ErrorCount(RedisCluster& cluster, int node, const std::string& error) {
-  absl::StatusOr<std::string> info = cluster.Cli(node, {"INFO", "errorstats"});
-  if (!info.ok()) return -1;
-  const std::string prefix = absl::StrCat("errorstat_", error, ":count=");
-  for (absl::string_view line : absl::StrSplit(*info, '\n')) {
-    if (absl::ConsumePrefix(&line, prefix)) {
-      int64_t count = 0;
-      (void)absl::SimpleAtoi(absl::StripAsciiWhitespace(line), &count);
-      return count;
-    }
-  }
-  return 0;
+  return cluster.ErrorCount(node, error).value_or(-1);
 }
 
 // Waits for a callback API's answer.

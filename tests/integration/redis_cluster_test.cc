@@ -13,11 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
@@ -45,19 +41,10 @@ const LuaScript kAppend{
     "redis.call('RPUSH', KEYS[2], ARGV[1]) return redis.call('INCR', KEYS[1])",
     "a253fa935166055f65c013ba5e20f71b03a7489b"};
 
-// How often `node` answered with `error` (INFO errorstats), e.g. "ASK".
+// How often `node` answered with `error` (RedisCluster::ErrorCount); -1
+// when it cannot be asked.
 int64_t ErrorCount(RedisCluster& cluster, int node, const std::string& error) {
-  absl::StatusOr<std::string> info = cluster.Cli(node, {"INFO", "errorstats"});
-  if (!info.ok()) return -1;
-  const std::string prefix = absl::StrCat("errorstat_", error, ":count=");
-  for (absl::string_view line : absl::StrSplit(*info, '\n')) {
-    if (absl::ConsumePrefix(&line, prefix)) {
-      int64_t count = 0;
-      (void)absl::SimpleAtoi(absl::StripAsciiWhitespace(line), &count);
-      return count;
-    }
-  }
-  return 0;
+  return cluster.ErrorCount(node, error).value_or(-1);
 }
 
 class RedisClusterTest : public ::testing::Test {
