@@ -382,6 +382,75 @@ TEST_F(GoodwillTest, AReleaseNeverTakesBackAConfirmedGrant) {
   EXPECT_EQ(h_->Redis({"HGET", key2, "spent"})->str, "40");
 }
 
+// Two requests of one key with different amounts (the first one's grant
+// failed before it committed; the key came back with another payload):
+// whichever grant commits, `spent` ends at its amount, in every order of
+// confirm and release (goodwill_agent.lua, directly). Found by the cluster
+// soak (seed 23): spent 250 for a grant of 251.
+TEST_F(GoodwillTest, SpentFollowsTheGrantedAmountWhenAKeyComesBackWithAnother) {
+  using Request = goodwill::AgentBudgetRequest;
+  using Reply = goodwill::AgentBudgetReply;
+  int day_agent = 0;
+  std::string key;
+  auto agent = [&](Request::Operation operation, int64_t amount,
+                   const std::string& token) -> std::optional<Reply::Outcome> {
+    Request request;
+    request.operation = operation;
+    request.budget_key = key;
+    request.grant_id = "rf_x";
+    request.amount = amount;
+    request.daily_budget = 1000;
+    request.ttl = absl::Seconds(100);
+    request.token = token;
+    auto reply = h_->Redis(EvalArgv(goodwill::scripts::kGoodwillAgent,
+                                    request.Keys(), request.Args()));
+    if (!reply.ok()) return std::nullopt;
+    auto parsed = goodwill::ParseAgentBudgetReply(*reply);
+    if (!parsed.ok()) return std::nullopt;
+    return parsed->outcome;
+  };
+  auto fresh = [&] {
+    key = keys_.AgentBudgetKey(absl::StrCat("agent-amounts-", ++day_agent),
+                               Day());
+  };
+  auto spent = [&] { return h_->Redis({"HGET", key, "spent"})->str; };
+  // The soak's sequence: B takes the reservation over and its grant
+  // commits; A's late release keeps it.
+  fresh();
+  ASSERT_EQ(agent(Request::kReserve, 250, "A"), Reply::kNew);
+  ASSERT_EQ(agent(Request::kReserve, 251, "B"), Reply::kHeld);
+  EXPECT_EQ(spent(), "251");
+  ASSERT_EQ(agent(Request::kConfirm, 251, "B"), Reply::kConfirmed);
+  EXPECT_EQ(agent(Request::kRelease, 250, "A"), Reply::kKept);
+  EXPECT_EQ(spent(), "251");
+  // A's grant commits after all (it was only slow); B's is refused.
+  fresh();
+  ASSERT_EQ(agent(Request::kReserve, 250, "A"), Reply::kNew);
+  ASSERT_EQ(agent(Request::kReserve, 251, "B"), Reply::kHeld);
+  ASSERT_EQ(agent(Request::kConfirm, 250, "A"), Reply::kConfirmed);
+  EXPECT_EQ(agent(Request::kRelease, 251, "B"), Reply::kKept);
+  EXPECT_EQ(spent(), "250");
+  // Both grants fail: nothing stays spent.
+  fresh();
+  ASSERT_EQ(agent(Request::kReserve, 250, "A"), Reply::kNew);
+  ASSERT_EQ(agent(Request::kReserve, 251, "B"), Reply::kHeld);
+  EXPECT_EQ(agent(Request::kRelease, 250, "A"), Reply::kKept);
+  EXPECT_EQ(agent(Request::kRelease, 251, "B"), Reply::kReleased);
+  EXPECT_EQ(h_->Redis({"EXISTS", key})->integer, 0);
+  // A confirm of another amount than held counts the granted one.
+  fresh();
+  ASSERT_EQ(agent(Request::kReserve, 250, "A"), Reply::kNew);
+  ASSERT_EQ(agent(Request::kConfirm, 251, "B"), Reply::kConfirmed);
+  EXPECT_EQ(spent(), "251");
+  // A takeover past the budget is refused and changes nothing.
+  fresh();
+  ASSERT_EQ(agent(Request::kReserve, 900, "A"), Reply::kNew);
+  EXPECT_EQ(agent(Request::kReserve, 1001, "B"), Reply::kRefused);
+  EXPECT_EQ(spent(), "900");
+  EXPECT_EQ(agent(Request::kRelease, 1001, "B"), Reply::kKept);
+  EXPECT_EQ(spent(), "900");
+}
+
 // The idempotency of a grant never expires: a retry days later replays it
 // (and gives back what it reserved on the new day), and pays nothing more.
 TEST_F(GoodwillTest, ARetryDaysLaterReplaysTheGrantAndPaysNothingMore) {

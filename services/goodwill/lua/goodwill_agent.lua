@@ -9,6 +9,11 @@
 --            the grant's for good; re-made if a refused twin released it
 -- So `spent` is never below the day's committed grants (no leak), whatever
 -- the order in which concurrent requests with one key finish.
+-- Two requests with one key may carry different amounts (the first one's
+-- grant failed before it committed, and the key came back with another
+-- payload). Then a reserve of another amount takes the reservation over
+-- (within the budget, re-counted), and a confirm counts the amount that was
+-- granted: `spent` always holds each grant's final amount.
 -- KEYS[1] mg:{g<H>}:agent:<agent_id>:<day>
 -- ARGV[1] 'reserve' | 'release' | 'confirm'  ARGV[2] grant (refund) id
 -- ARGV[3] amount  ARGV[4] daily budget  ARGV[5] ttl ms  ARGV[6] request token
@@ -37,16 +42,33 @@ if ARGV[1] == 'release' then
 end
 
 if ARGV[1] == 'confirm' then
+  local amount = tonumber(ARGV[3])
   if not held then
-    spent = redis.call('HINCRBY', KEYS[1], 'spent', tonumber(ARGV[3]))
+    spent = redis.call('HINCRBY', KEYS[1], 'spent', amount)
+  elseif amount_of(held) ~= amount then
+    -- Held for another amount: the grant that committed is this one.
+    spent = redis.call('HINCRBY', KEYS[1], 'spent', amount - amount_of(held))
   end
   redis.call('HSET', KEYS[1], field, ARGV[3] .. ':granted')
   redis.call('PEXPIRE', KEYS[1], ARGV[5])
   return {'CONFIRMED', tostring(spent)}
 end
 
-if held then return {'HELD', tostring(spent)} end
 local amount = tonumber(ARGV[3])
+if held then
+  if amount_of(held) == amount or string.match(held, ':granted$') then
+    return {'HELD', tostring(spent)}
+  end
+  -- Held for another amount by an earlier request of the key: this request
+  -- takes it over, its own amount counted against the budget.
+  local difference = amount - amount_of(held)
+  if spent + difference > tonumber(ARGV[4]) then
+    return {'REFUSED', tostring(spent)}
+  end
+  redis.call('HSET', KEYS[1], field, ARGV[3] .. ':' .. ARGV[6])
+  spent = redis.call('HINCRBY', KEYS[1], 'spent', difference)
+  return {'HELD', tostring(spent)}
+end
 if spent + amount > tonumber(ARGV[4]) then
   return {'REFUSED', tostring(spent)}
 end
