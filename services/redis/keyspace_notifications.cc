@@ -170,6 +170,7 @@ KeyspaceNotifications::AskPrimaries() {
   std::shuffle(nodes.begin(), nodes.end(),
                std::minstd_rand(std::random_device{}()));
   for (const RedisAddress& node : nodes) {
+    if (stopping_.load()) break;  // Each connect may take connect_timeout.
     Context ctx(redisConnectWithTimeout(node.host.c_str(), node.port,
                                         TimevalOf(options_.connect_timeout)));
     if (ctx == nullptr || ctx->err != 0) continue;
@@ -326,6 +327,7 @@ void KeyspaceNotifications::Run() {
                    subs.end());
         bool added = false;
         for (const RedisAddress& node : *primaries) {
+          if (stopping_.load()) break;
           const bool known =
               std::any_of(subs.begin(), subs.end(),
                           [&](const auto& s) { return s->node == node; });
