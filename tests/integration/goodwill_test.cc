@@ -64,6 +64,27 @@ v1::GrantGoodwillRequest Grant(const std::string& key, int64_t amount,
 
 class GoodwillTest : public ::testing::Test {
  protected:
+  // One call of goodwill_agent.lua, directly (daily budget 1000): its
+  // outcome, or nullopt when the call or its reply failed.
+  std::optional<goodwill::AgentBudgetReply::Outcome> AgentBudget(
+      goodwill::AgentBudgetRequest::Operation operation, const std::string& key,
+      const std::string& grant_id, int64_t amount, const std::string& token) {
+    goodwill::AgentBudgetRequest request;
+    request.operation = operation;
+    request.budget_key = key;
+    request.grant_id = grant_id;
+    request.amount = amount;
+    request.daily_budget = 1000;
+    request.ttl = absl::Seconds(100);
+    request.token = token;
+    auto reply = h_->Redis(EvalArgv(goodwill::scripts::kGoodwillAgent,
+                                    request.Keys(), request.Args()));
+    if (!reply.ok()) return std::nullopt;
+    auto parsed = goodwill::ParseAgentBudgetReply(*reply);
+    if (!parsed.ok()) return std::nullopt;
+    return parsed->outcome;
+  }
+
   void SetUp() override {
     auto harness = AppHarness::Create();
     ASSERT_TRUE(harness.ok()) << harness.status();
@@ -348,22 +369,8 @@ TEST_F(GoodwillTest, AReleaseNeverTakesBackAConfirmedGrant) {
   using Request = goodwill::AgentBudgetRequest;
   using Reply = goodwill::AgentBudgetReply;
   auto agent = [&](const std::string& key, const std::string& grant_id,
-                   Request::Operation operation,
-                   const std::string& token) -> std::optional<Reply::Outcome> {
-    Request request;
-    request.operation = operation;
-    request.budget_key = key;
-    request.grant_id = grant_id;
-    request.amount = 40;
-    request.daily_budget = 1000;
-    request.ttl = absl::Seconds(100);
-    request.token = token;
-    auto reply = h_->Redis(EvalArgv(goodwill::scripts::kGoodwillAgent,
-                                    request.Keys(), request.Args()));
-    if (!reply.ok()) return std::nullopt;
-    auto parsed = goodwill::ParseAgentBudgetReply(*reply);
-    if (!parsed.ok()) return std::nullopt;
-    return parsed->outcome;
+                   Request::Operation operation, const std::string& token) {
+    return AgentBudget(operation, key, grant_id, 40, token);
   };
   const std::string key = keys_.AgentBudgetKey("agent-9", Day());
   ASSERT_EQ(agent(key, "rf_x", Request::kReserve, "A"), Reply::kNew);
@@ -393,21 +400,8 @@ TEST_F(GoodwillTest, SpentFollowsTheGrantedAmountWhenAKeyComesBackWithAnother) {
   int day_agent = 0;
   std::string key;
   auto agent = [&](Request::Operation operation, int64_t amount,
-                   const std::string& token) -> std::optional<Reply::Outcome> {
-    Request request;
-    request.operation = operation;
-    request.budget_key = key;
-    request.grant_id = "rf_x";
-    request.amount = amount;
-    request.daily_budget = 1000;
-    request.ttl = absl::Seconds(100);
-    request.token = token;
-    auto reply = h_->Redis(EvalArgv(goodwill::scripts::kGoodwillAgent,
-                                    request.Keys(), request.Args()));
-    if (!reply.ok()) return std::nullopt;
-    auto parsed = goodwill::ParseAgentBudgetReply(*reply);
-    if (!parsed.ok()) return std::nullopt;
-    return parsed->outcome;
+                   const std::string& token) {
+    return AgentBudget(operation, key, "rf_x", amount, token);
   };
   auto fresh = [&] {
     key = keys_.AgentBudgetKey(absl::StrCat("agent-amounts-", ++day_agent),
