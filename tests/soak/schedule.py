@@ -453,22 +453,10 @@ class Scheduler:
         rng = self.rng
         config = self.config
 
-        def count(rate):
-            return int(rate) + (rng.random() < rate - int(rate))
+        count = self._count
 
         makegoods = ["api1", "api2", "worker"]
-        faults = []
-        for _ in range(count(config.makegood_kills)):
-            sandbox = "outage" if rng.random() < 0.25 else "normal"
-            faults.append(
-                Fault(
-                    rng.uniform(0, seconds),
-                    "kill",
-                    rng.choice(makegoods),
-                    rng.uniform(0, 1.5),
-                    sandbox,
-                )
-            )
+        faults = self._makegood_kills(seconds, makegoods)
         for _ in range(count(config.redis_kills)):
             faults.append(
                 Fault(rng.uniform(0, seconds), "kill", "redis", rng.uniform(0, 1.5))
@@ -494,23 +482,17 @@ class Scheduler:
         faults.sort(key=lambda f: f.at)
         return faults
 
-    def _cluster_faults(self, seconds):
-        """The storm's faults on a Redis Cluster (redis_cluster.py): makegood
-        kills as on one Redis; primary kills (the killed node started again
-        `seconds` after its replica took over); pauses of makegood processes
-        or of a node (a node's below the 2 s node timeout); a node's clients
-        dropped, stalled, or stalled then dropped; slot moves of a
-        partition."""
+    def _count(self, rate):
+        """How many of a fault with mean `rate` per storm: its whole part,
+        plus one with the chance of its fraction."""
+        return int(rate) + (self.rng.random() < rate - int(rate))
+
+    def _makegood_kills(self, seconds, makegoods):
+        """The storm's makegood kills (the same on one Redis and a cluster),
+        each with the sandbox processor's state while it is down."""
         rng = self.rng
-        config = self.config
-
-        def count(rate):
-            return int(rate) + (rng.random() < rate - int(rate))
-
-        makegoods = ["api1", "api2", "worker"]
-        nodes = [f"redis{i}" for i in range(6)]
         faults = []
-        for _ in range(count(config.makegood_kills)):
+        for _ in range(self._count(self.config.makegood_kills)):
             sandbox = "outage" if rng.random() < 0.25 else "normal"
             faults.append(
                 Fault(
@@ -521,6 +503,23 @@ class Scheduler:
                     sandbox,
                 )
             )
+        return faults
+
+    def _cluster_faults(self, seconds):
+        """The storm's faults on a Redis Cluster (redis_cluster.py): makegood
+        kills as on one Redis; primary kills (the killed node started again
+        `seconds` after its replica took over); pauses of makegood processes
+        or of a node (a node's below the 2 s node timeout); a node's clients
+        dropped, stalled, or stalled then dropped; slot moves of a
+        partition."""
+        rng = self.rng
+        config = self.config
+
+        count = self._count
+
+        makegoods = ["api1", "api2", "worker"]
+        nodes = [f"redis{i}" for i in range(6)]
+        faults = self._makegood_kills(seconds, makegoods)
         for _ in range(count(config.redis_kills)):
             faults.append(
                 Fault(
