@@ -402,6 +402,9 @@ class AdminClusterTest : public ::testing::Test {
       auto dump = h_->Redis({"DUMP", key.str});
       ASSERT_TRUE(pttl.ok() && dump.ok()) << key.str;
       if (dump->is_nil()) continue;  // Expired meanwhile.
+      // A key about to expire (a lease, a limiter window) could be gone
+      // before migrate-tags counts what it moved: leave it behind.
+      if (schema_one && pttl->integer > 0 && pttl->integer < 120'000) continue;
       std::string name = key.str;
       const size_t dot = name.find('.');
       const size_t close = name.find("}:");
