@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Runs the simulated population (config/population/default.textproto) through
+# makegood's public gRPC API and prints its decision-quality report per
+# currency: a table, then one JSON line (docs/POPULATION.md explains both).
+#
+# Without --target it starts its own redis-server (a free loopback port, data
+# in a temporary directory, thrown away) and makegood (loopback port chosen
+# by the server, --insecure_dev, the policy of --policy), runs the population
+# against them and stops both. With --target it only runs the population
+# against that server (plaintext; give a fresh --prefix to rerun against a
+# server that holds an earlier run).
+#
+# Usage: scripts/simulate_population.sh [--seeds=1,2,3] [--target=HOST:PORT]
+#          [--policy=FILE] [--config=FILE] [makegood_population flags...]
+#   --seeds=LIST   seeds, comma separated (default 1,2,3)
+#   --target=H:P   an already running makegood instead of a fresh one
+#   --policy=FILE  the policy of the fresh server (default
+#                  config/policy/default.textproto)
+#   --config=FILE  the population (default config/population/default.textproto)
+# Other flags go to makegood_population (see: makegood_population --help),
+# e.g. --currencies=KRW,EUR, --format=json, --concurrency=16.
+#
+# Environment: MAKEGOOD_BUILD_DIR (default build). Exit status: the tool's
+# (0, or 1 when calls failed, 2 on bad input).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+seeds=1,2,3
+target=""
+policy=config/policy/default.textproto
+config=config/population/default.textproto
+tool_args=()
+for arg in "$@"; do
+  case "$arg" in
+    --seeds=*) seeds="${arg#--seeds=}" ;;
+    --target=*) target="${arg#--target=}" ;;
+    --policy=*) policy="${arg#--policy=}" ;;
+    --config=*) config="${arg#--config=}" ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) tool_args+=("$arg") ;;
+  esac
+done
+
+BUILD_DIR="${MAKEGOOD_BUILD_DIR:-build}"
+if [[ ! -f "$BUILD_DIR/build.ninja" ]]; then
+  cmake -S . -B "$BUILD_DIR" -G Ninja >/dev/null
+fi
+targets=(makegood_population)
+[[ -n "$target" ]] || targets+=(makegood)
+nice ninja -C "$BUILD_DIR" "${targets[@]}" >&2
+TOOL="$BUILD_DIR/services/population/makegood_population"
+
+pids=()
+tmp=""
+cleanup() {
+  trap '' INT TERM
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  [[ -z "$tmp" ]] || rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+if [[ -z "$target" ]]; then
+  tmp="$(mktemp -d -t makegood-population.XXXXXX)"
+  redis_port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  echo "==> redis-server on 127.0.0.1:${redis_port} (data in ${tmp}, thrown away)" >&2
+  redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$tmp" \
+    --appendonly no --save "" --daemonize no --logfile "$tmp/redis.log" &
+  pids+=($!)
+  for _ in $(seq 100); do
+    redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  redis-cli -p "$redis_port" ping >/dev/null ||
+    { echo "redis-server did not start; see $tmp/redis.log" >&2; exit 1; }
+
+  echo "==> makegood (policy ${policy})" >&2
+  # Decisions only: no settlement worker, no insights (they would compete for
+  # the same cores). Port 0: the server picks one and logs it.
+  "$BUILD_DIR/services/server/makegood" --listen=127.0.0.1:0 \
+    --redis="redis://127.0.0.1:${redis_port}/0" --policy="$policy" \
+    --insecure_dev >"$tmp/makegood.log" 2>&1 &
+  pids+=($!)
+  port=""
+  for _ in $(seq 200); do
+    port="$(grep -o '"event":"serving"[^}]*"port":[0-9]*' "$tmp/makegood.log" 2>/dev/null |
+      grep -o '[0-9]*$' | head -1 || true)"
+    [[ -n "$port" ]] && break
+    kill -0 "${pids[-1]}" 2>/dev/null || break
+    sleep 0.1
+  done
+  if [[ -z "$port" ]]; then
+    echo "makegood did not start serving; its log:" >&2
+    cat "$tmp/makegood.log" >&2
+    exit 1
+  fi
+  target="127.0.0.1:${port}"
+fi
+
+echo "==> population (${config}, seeds ${seeds}) against ${target}" >&2
+status=0
+"$TOOL" --target="$target" --config="$config" --seeds="$seeds" \
+  ${tool_args[@]+"${tool_args[@]}"} || status=$?
+exit "$status"

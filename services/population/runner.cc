@@ -1,0 +1,322 @@
+#include "services/population/runner.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <thread>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/reflection.h"
+#include "grpcpp/grpcpp.h"
+#include "makegood/v1/member_service.grpc.pb.h"
+#include "makegood/v1/order_service.grpc.pb.h"
+#include "makegood/v1/policy_service.grpc.pb.h"
+#include "makegood/v1/rating_service.grpc.pb.h"
+#include "services/population/claim.h"
+#include "services/population/config.h"
+#include "services/population/generator.h"
+
+namespace makegood::population {
+namespace {
+
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+
+bool LooksLikeCurrency(const std::string& code) {
+  return code.size() == 3 && std::all_of(code.begin(), code.end(), [](char c) {
+           return c >= 'A' && c <= 'Z';
+         });
+}
+
+void CollectCurrencies(const Message& message, std::vector<std::string>& out) {
+  const auto* reflection = message.GetReflection();
+  std::vector<const FieldDescriptor*> fields;
+  reflection->ListFields(message, &fields);
+  auto add = [&](const std::string& code) {
+    if (LooksLikeCurrency(code) &&
+        std::find(out.begin(), out.end(), code) == out.end()) {
+      out.push_back(code);
+    }
+  };
+  for (const FieldDescriptor* field : fields) {
+    const bool named = absl::StrContains(field->name(), "currenc");
+    if (field->is_map()) {
+      const FieldDescriptor* key = field->message_type()->map_key();
+      for (int i = 0; i < reflection->FieldSize(message, field); ++i) {
+        const Message& entry =
+            reflection->GetRepeatedMessage(message, field, i);
+        if (named && key->cpp_type() == FieldDescriptor::CPPTYPE_STRING) {
+          add(entry.GetReflection()->GetString(entry, key));
+        }
+        CollectCurrencies(entry, out);
+      }
+      continue;
+    }
+    if (field->cpp_type() == FieldDescriptor::CPPTYPE_STRING && named) {
+      if (field->is_repeated()) {
+        for (int i = 0; i < reflection->FieldSize(message, field); ++i) {
+          add(reflection->GetRepeatedString(message, field, i));
+        }
+      } else {
+        add(reflection->GetString(message, field));
+      }
+    } else if (field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+      if (field->is_repeated()) {
+        for (int i = 0; i < reflection->FieldSize(message, field); ++i) {
+          CollectCurrencies(reflection->GetRepeatedMessage(message, field, i),
+                            out);
+        }
+      } else {
+        CollectCurrencies(reflection->GetMessage(message, field), out);
+      }
+    }
+  }
+}
+
+bool Retryable(grpc::StatusCode code) {
+  return code == grpc::UNAVAILABLE || code == grpc::RESOURCE_EXHAUSTED ||
+         code == grpc::DEADLINE_EXCEEDED || code == grpc::ABORTED;
+}
+
+class Client {
+ public:
+  explicit Client(const RunOptions& options) : options_(options) {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
+    channel_ = grpc::CreateCustomChannel(
+        options.target, grpc::InsecureChannelCredentials(), args);
+    members_ = v1::MemberService::NewStub(channel_);
+    orders_ = v1::OrderService::NewStub(channel_);
+    ratings_ = v1::RatingService::NewStub(channel_);
+    policies_ = v1::PolicyService::NewStub(channel_);
+  }
+
+  // One call, retried (same request, so idempotent) while the server says
+  // to come back later.
+  template <typename Request, typename Response, typename Method>
+  grpc::Status Call(Method method, const Request& request, Response& response) {
+    grpc::Status status;
+    for (int attempt = 0; attempt < 8; ++attempt) {
+      grpc::ClientContext context;
+      context.set_deadline(
+          absl::ToChronoTime(absl::Now() + options_.call_timeout));
+      for (const auto& [key, value] : options_.metadata) {
+        context.AddMetadata(key, value);
+      }
+      status = method(&context, request, &response);
+      if (status.ok() || !Retryable(status.error_code())) return status;
+      absl::SleepFor(absl::Milliseconds(100) * (attempt + 1));
+    }
+    return status;
+  }
+
+  grpc::Status GetPolicy(v1::GetPolicyResponse& response) {
+    return Call(
+        [&](grpc::ClientContext* c, const v1::GetPolicyRequest& r,
+            v1::GetPolicyResponse* out) {
+          return policies_->GetPolicy(c, r, out);
+        },
+        v1::GetPolicyRequest(), response);
+  }
+  grpc::Status Upsert(const v1::Member& member) {
+    v1::UpsertMemberRequest request;
+    *request.mutable_member() = member;
+    v1::UpsertMemberResponse response;
+    return Call(
+        [&](grpc::ClientContext* c, const v1::UpsertMemberRequest& r,
+            v1::UpsertMemberResponse* out) {
+          return members_->UpsertMember(c, r, out);
+        },
+        request, response);
+  }
+  grpc::Status Record(const v1::Order& order) {
+    v1::RecordDeliveryRequest request;
+    *request.mutable_order() = order;
+    v1::RecordDeliveryResponse response;
+    return Call(
+        [&](grpc::ClientContext* c, const v1::RecordDeliveryRequest& r,
+            v1::RecordDeliveryResponse* out) {
+          return orders_->RecordDelivery(c, r, out);
+        },
+        request, response);
+  }
+  grpc::Status Rate(const v1::SubmitRatingRequest& request,
+                    v1::SubmitRatingResponse& response) {
+    return Call(
+        [&](grpc::ClientContext* c, const v1::SubmitRatingRequest& r,
+            v1::SubmitRatingResponse* out) {
+          return ratings_->SubmitRating(c, r, out);
+        },
+        request, response);
+  }
+
+ private:
+  const RunOptions& options_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::MemberService::Stub> members_;
+  std::unique_ptr<v1::OrderService::Stub> orders_;
+  std::unique_ptr<v1::RatingService::Stub> ratings_;
+  std::unique_ptr<v1::PolicyService::Stub> policies_;
+};
+
+// What one member's run produced.
+struct MemberRun {
+  std::vector<RatedResult> results;
+  int64_t errors = 0;
+  std::string first_error;
+};
+
+MemberRun RunMember(Client& client, const SimMember& sim, int low_max) {
+  MemberRun run;
+  auto failed = [&](const std::string& what, const grpc::Status& status) {
+    ++run.errors;
+    if (run.first_error.empty()) {
+      run.first_error = absl::StrCat(what, ": ", status.error_code(), " ",
+                                     status.error_message());
+    }
+  };
+  if (grpc::Status s = client.Upsert(sim.member); !s.ok()) {
+    failed(absl::StrCat("UpsertMember ", sim.member.member_id()), s);
+    return run;
+  }
+  for (const v1::Order& order : sim.past_orders) {
+    if (grpc::Status s = client.Record(order); !s.ok()) {
+      failed(absl::StrCat("RecordDelivery ", order.order_id()), s);
+    }
+  }
+  for (const RecentOrder& recent : sim.recent_orders) {
+    if (grpc::Status s = client.Record(recent.order); !s.ok()) {
+      failed(absl::StrCat("RecordDelivery ", recent.order.order_id()), s);
+      continue;
+    }
+    if (!recent.rating.has_value()) continue;
+    v1::SubmitRatingResponse response;
+    if (grpc::Status s = client.Rate(*recent.rating, response); !s.ok()) {
+      failed(absl::StrCat("SubmitRating ", recent.order.order_id()), s);
+      continue;
+    }
+    RatedResult result;
+    result.claim = IsClaim(*recent.rating, low_max);
+    result.claimed_minor = ClaimedMinor(*recent.rating, recent.order, low_max);
+    const v1::Decision& decision = response.decision();
+    result.outcome = decision.outcome();
+    result.paid_minor =
+        decision.has_refund() ? decision.refund().amount_minor() : 0;
+    result.review_minor = decision.review_amount_minor();
+    run.results.push_back(result);
+  }
+  return run;
+}
+
+}  // namespace
+
+std::vector<std::string> ServedCurrencies(const v1::Policy& policy) {
+  std::vector<std::string> out;
+  CollectCurrencies(policy, out);
+  return out;
+}
+
+absl::StatusOr<Report> RunPopulation(const PopulationConfig& config,
+                                     const RunOptions& options) {
+  if (absl::Status s = CheckConfig(config); !s.ok()) return s;
+  Client client(options);
+  v1::GetPolicyResponse policy;
+  if (grpc::Status s = client.GetPolicy(policy); !s.ok()) {
+    return absl::UnavailableError(absl::StrCat("PolicyService.GetPolicy on ",
+                                               options.target, ": ",
+                                               s.error_message()));
+  }
+  absl::flat_hash_set<std::string> tiers;
+  for (const v1::Tier& tier : policy.policy().tiers())
+    tiers.insert(tier.name());
+  for (const Segment& segment : config.segments()) {
+    for (const TierWeight& t : segment.tiers()) {
+      if (!tiers.contains(t.tier())) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "segment ", segment.name(), " wants tier \"", t.tier(),
+            "\", which policy ", policy.version(), " does not define"));
+      }
+    }
+  }
+  const int low_max = policy.policy().low_rating_max_percent();
+  std::vector<std::string> currencies = options.currencies.empty()
+                                            ? ServedCurrencies(policy.policy())
+                                            : options.currencies;
+  if (currencies.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "policy ", policy.version(), " names no currency; pass --currencies"));
+  }
+  std::vector<CurrencyScale> scales;
+  for (const std::string& currency : currencies) {
+    absl::StatusOr<CurrencyScale> scale = ScaleFor(config, currency);
+    if (!scale.ok()) return scale.status();
+    scales.push_back(*scale);
+  }
+
+  Report report(policy.version(), options.seeds);
+  std::string first_error;
+  for (size_t c = 0; c < currencies.size(); ++c) {
+    for (uint64_t seed : options.seeds) {
+      const absl::Time start = absl::Now();
+      const std::vector<SimMember> members =
+          Generate(config, {.seed = seed,
+                            .currency = currencies[c],
+                            .scale = scales[c],
+                            .prefix = options.prefix,
+                            .now = options.now});
+      std::vector<MemberRun> runs(members.size());
+      std::atomic<size_t> next{0};
+      std::vector<std::thread> workers;
+      const int threads = std::max(1, options.concurrency);
+      for (int w = 0; w < threads; ++w) {
+        workers.emplace_back([&] {
+          for (size_t i = next++; i < members.size(); i = next++) {
+            runs[i] = RunMember(client, members[i], low_max);
+          }
+        });
+      }
+      for (std::thread& worker : workers) worker.join();
+
+      Tallies tallies;
+      for (const Segment& segment : config.segments()) {
+        SegmentTally tally;
+        tally.group = segment.group();
+        tallies.emplace_back(segment.name(), tally);
+      }
+      int64_t errors = 0;
+      for (size_t i = 0; i < members.size(); ++i) {
+        auto at = std::find_if(tallies.begin(), tallies.end(), [&](auto& e) {
+          return e.first == members[i].segment;
+        });
+        ++at->second.members;
+        for (const RatedResult& result : runs[i].results)
+          at->second.Add(result);
+        errors += runs[i].errors;
+        if (first_error.empty()) first_error = runs[i].first_error;
+      }
+      report.AddRun(currencies[c], seed, std::move(tallies));
+      report.AddErrors(errors);
+      std::cerr << "population: " << currencies[c] << " seed " << seed << ": "
+                << members.size() << " members in "
+                << absl::FormatDuration(absl::Now() - start)
+                << (errors > 0 ? absl::StrCat(", ", errors, " failed calls")
+                               : "")
+                << "\n";
+    }
+  }
+  if (!first_error.empty()) {
+    std::cerr << "population: first failed call: " << first_error << "\n";
+  }
+  return report;
+}
+
+}  // namespace makegood::population
