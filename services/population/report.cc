@@ -85,7 +85,13 @@ void SegmentTally::Add(const RatedResult& result) {
   }
   ++claims;
   ++claim_outcomes[outcome];
-  if (MadeGoodAtOnce(result.outcome)) ++made_good;
+  if (MadeGoodAtOnce(result.outcome)) {
+    ++made_good;
+  } else {
+    for (const std::string& code : result.reason_codes) {
+      ++not_made_good_reasons[code];
+    }
+  }
   if (result.outcome == v1::OUTCOME_NO_ACTION) ++no_action;
   claimed_minor += result.claimed_minor;
   paid_minor += result.paid_minor;
@@ -104,6 +110,9 @@ void SegmentTally::Merge(const SegmentTally& other) {
   review_minor += other.review_minor;
   for (const auto& [k, v] : other.claim_outcomes) claim_outcomes[k] += v;
   for (const auto& [k, v] : other.other_outcomes) other_outcomes[k] += v;
+  for (const auto& [k, v] : other.not_made_good_reasons) {
+    not_made_good_reasons[k] += v;
+  }
 }
 
 Headline HeadlineOf(const Tallies& tallies) {
@@ -207,6 +216,21 @@ std::string Report::Table() const {
           Percent({t.made_good, t.claims}), t.no_action,
           Percent({t.paid_minor, t.claimed_minor}), Outcomes(t.claim_outcomes));
     }
+    for (const auto& [name, t] : total) {
+      if (t.group == GROUP_ABUSER || t.not_made_good_reasons.empty()) continue;
+      std::vector<std::pair<int64_t, std::string>> top;
+      for (const auto& [code, n] : t.not_made_good_reasons) {
+        top.emplace_back(-n, code);
+      }
+      std::sort(top.begin(), top.end());
+      if (top.size() > 6) top.resize(6);
+      std::vector<std::string> parts;
+      for (const auto& [n, code] : top) {
+        parts.push_back(absl::StrCat(code, "=", -n));
+      }
+      absl::StrAppendFormat(&out, "  %s not made good at once: %s\n", name,
+                            absl::StrJoin(parts, " "));
+    }
     out += "\n";
   }
   if (errors_ > 0) {
@@ -236,7 +260,8 @@ std::string Report::JsonLine() const {
                         {"paid_minor", t.paid_minor},
                         {"review_minor", t.review_minor},
                         {"claim_outcomes", t.claim_outcomes},
-                        {"other_outcomes", t.other_outcomes}};
+                        {"other_outcomes", t.other_outcomes},
+                        {"not_made_good_reasons", t.not_made_good_reasons}};
     }
     const Headline all = HeadlineOf(total);
     currencies[currency] = {{"all", HeadlineJson(all)},

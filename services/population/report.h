@@ -35,6 +35,8 @@ struct RatedResult {
   // The decision's refund amount (money or credit moved at once), 0 if none.
   int64_t paid_minor = 0;
   int64_t review_minor = 0;
+  // The decision's reason codes.
+  std::vector<std::string> reason_codes;
 };
 
 struct SegmentTally {
@@ -49,6 +51,9 @@ struct SegmentTally {
   int64_t review_minor = 0;
   std::map<std::string, int64_t> claim_outcomes;  // by Outcome name
   std::map<std::string, int64_t> other_outcomes;  // ratings that are no claim
+  // Why claims were not made good at once: each reason code of those
+  // decisions, counted once per claim.
+  std::map<std::string, int64_t> not_made_good_reasons;
 
   void Add(const RatedResult& result);
   void Merge(const SegmentTally& other);

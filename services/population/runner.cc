@@ -212,6 +212,8 @@ MemberRun RunMember(Client& client, const SimMember& sim, int low_max) {
     result.paid_minor =
         decision.has_refund() ? decision.refund().amount_minor() : 0;
     result.review_minor = decision.review_amount_minor();
+    result.reason_codes.assign(decision.reason_codes().begin(),
+                               decision.reason_codes().end());
     run.results.push_back(result);
   }
   return run;
