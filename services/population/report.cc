@@ -95,6 +95,7 @@ void SegmentTally::Add(const RatedResult& result) {
   if (result.outcome == v1::OUTCOME_NO_ACTION) ++no_action;
   claimed_minor += result.claimed_minor;
   paid_minor += result.paid_minor;
+  if (result.paid_minor > 0) paid_by_outcome[outcome] += result.paid_minor;
   review_minor += result.review_minor;
 }
 
@@ -110,6 +111,7 @@ void SegmentTally::Merge(const SegmentTally& other) {
   review_minor += other.review_minor;
   for (const auto& [k, v] : other.claim_outcomes) claim_outcomes[k] += v;
   for (const auto& [k, v] : other.other_outcomes) other_outcomes[k] += v;
+  for (const auto& [k, v] : other.paid_by_outcome) paid_by_outcome[k] += v;
   for (const auto& [k, v] : other.not_made_good_reasons) {
     not_made_good_reasons[k] += v;
   }
@@ -258,6 +260,7 @@ std::string Report::JsonLine() const {
                         {"no_action", t.no_action},
                         {"claimed_minor", t.claimed_minor},
                         {"paid_minor", t.paid_minor},
+                        {"paid_by_outcome", t.paid_by_outcome},
                         {"review_minor", t.review_minor},
                         {"claim_outcomes", t.claim_outcomes},
                         {"other_outcomes", t.other_outcomes},

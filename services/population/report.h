@@ -47,7 +47,8 @@ struct SegmentTally {
   int64_t made_good = 0;  // claims made good at once
   int64_t no_action = 0;  // claims answered OUTCOME_NO_ACTION
   int64_t claimed_minor = 0;
-  int64_t paid_minor = 0;  // on claims
+  int64_t paid_minor = 0;                          // on claims
+  std::map<std::string, int64_t> paid_by_outcome;  // paid_minor by Outcome
   int64_t review_minor = 0;
   std::map<std::string, int64_t> claim_outcomes;  // by Outcome name
   std::map<std::string, int64_t> other_outcomes;  // ratings that are no claim

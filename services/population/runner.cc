@@ -37,7 +37,18 @@ bool LooksLikeCurrency(const std::string& code) {
          });
 }
 
-void CollectCurrencies(const Message& message, std::vector<std::string>& out) {
+// Money settings per currency may be keyed by a field named for currencies
+// (`currency`, `currencies`, `currency_code`, a map keyed by currency) or
+// live in a message named for markets or currencies with a `code` field.
+bool MoneyName(absl::string_view name) {
+  return absl::StrContains(name, "currenc") ||
+         absl::StrContains(name, "market") ||
+         absl::StrContains(name, "Currenc") ||
+         absl::StrContains(name, "Market");
+}
+
+void CollectCurrencies(const Message& message, bool money_context,
+                       std::vector<std::string>& out) {
   const auto* reflection = message.GetReflection();
   std::vector<const FieldDescriptor*> fields;
   reflection->ListFields(message, &fields);
@@ -48,16 +59,19 @@ void CollectCurrencies(const Message& message, std::vector<std::string>& out) {
     }
   };
   for (const FieldDescriptor* field : fields) {
-    const bool named = absl::StrContains(field->name(), "currenc");
+    const bool named = absl::StrContains(field->name(), "currenc") ||
+                       (money_context && (field->name() == "code" ||
+                                          field->name() == "iso_code"));
     if (field->is_map()) {
       const FieldDescriptor* key = field->message_type()->map_key();
+      const bool keyed = MoneyName(field->name());
       for (int i = 0; i < reflection->FieldSize(message, field); ++i) {
         const Message& entry =
             reflection->GetRepeatedMessage(message, field, i);
-        if (named && key->cpp_type() == FieldDescriptor::CPPTYPE_STRING) {
+        if (keyed && key->cpp_type() == FieldDescriptor::CPPTYPE_STRING) {
           add(entry.GetReflection()->GetString(entry, key));
         }
-        CollectCurrencies(entry, out);
+        CollectCurrencies(entry, keyed, out);
       }
       continue;
     }
@@ -70,13 +84,15 @@ void CollectCurrencies(const Message& message, std::vector<std::string>& out) {
         add(reflection->GetString(message, field));
       }
     } else if (field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+      const bool context =
+          MoneyName(field->name()) || MoneyName(field->message_type()->name());
       if (field->is_repeated()) {
         for (int i = 0; i < reflection->FieldSize(message, field); ++i) {
           CollectCurrencies(reflection->GetRepeatedMessage(message, field, i),
-                            out);
+                            context, out);
         }
       } else {
-        CollectCurrencies(reflection->GetMessage(message, field), out);
+        CollectCurrencies(reflection->GetMessage(message, field), context, out);
       }
     }
   }
@@ -221,9 +237,10 @@ MemberRun RunMember(Client& client, const SimMember& sim, int low_max) {
 
 }  // namespace
 
-std::vector<std::string> ServedCurrencies(const v1::Policy& policy) {
+std::vector<std::string> ServedCurrencies(
+    const google::protobuf::Message& policy) {
   std::vector<std::string> out;
-  CollectCurrencies(policy, out);
+  CollectCurrencies(policy, /*money_context=*/false, out);
   return out;
 }
 
@@ -257,6 +274,8 @@ absl::StatusOr<Report> RunPopulation(const PopulationConfig& config,
     return absl::FailedPreconditionError(absl::StrCat(
         "policy ", policy.version(), " names no currency; pass --currencies"));
   }
+  std::cerr << "population: policy " << policy.version() << ", currencies "
+            << absl::StrJoin(currencies, ",") << "\n";
   std::vector<CurrencyScale> scales;
   for (const std::string& currency : currencies) {
     absl::StatusOr<CurrencyScale> scale = ScaleFor(config, currency);

@@ -24,6 +24,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "google/protobuf/message.h"
 #include "makegood/v1/policy.pb.h"
 #include "services/population/population.pb.h"
 #include "services/population/report.h"
@@ -49,12 +50,16 @@ struct RunOptions {
   absl::Duration call_timeout = absl::Seconds(10);
 };
 
-// The currencies `policy` serves: the values of every string field whose
-// name mentions "currenc" (and the keys of such maps), anywhere in the
-// document, that look like ISO 4217 codes, in first-seen order. Read by
-// reflection so that it follows the policy document's shape as it grows
-// (one `currency` today, per-currency money settings tomorrow).
-std::vector<std::string> ServedCurrencies(const v1::Policy& policy);
+// The currencies `policy` serves: values that look like ISO 4217 codes
+// (three capital letters) of every string field whose name mentions
+// "currenc", of `code` fields in messages named for markets or currencies,
+// and the keys of maps so named, anywhere in the document, in first-seen
+// order. Read by reflection so that it follows the policy document's shape
+// as it grows (one `currency` today, per-currency money settings tomorrow);
+// RunOptions::currencies overrides it.
+// Takes any message: the policy, or a test's stand-in for a future shape.
+std::vector<std::string> ServedCurrencies(
+    const google::protobuf::Message& policy);
 
 // The report; an error when the server cannot be reached, the policy cannot
 // be read, or the config does not fit the policy (an unknown tier, a

@@ -389,6 +389,19 @@ TEST(PopulationCurrencies, ServedCurrenciesAreReadOffThePolicy) {
   EXPECT_THAT(ServedCurrencies(policy), ElementsAre("EUR"));
 }
 
+// Money settings per currency, in a message named for currencies with a
+// `code` field (the shape the policy may grow): found; other strings of the
+// document (here SKUs and categories) are not.
+TEST(PopulationCurrencies, CodesOfMessagesNamedForCurrenciesAreFound) {
+  PopulationConfig config = IceCreamPopulation();
+  for (const char* code : {"KRW", "CNY", "USD", "EUR"}) {
+    config.add_currencies()->set_code(code);
+  }
+  config.mutable_catalog(0)->set_category("ABC");
+  EXPECT_THAT(ServedCurrencies(config),
+              ElementsAre("KRW", "CNY", "USD", "EUR"));
+}
+
 TEST(PopulationConfigFile, TheShippedConfigLoads) {
   absl::StatusOr<PopulationConfig> config =
       LoadConfig(std::string(MAKEGOOD_SOURCE_DIR) +
