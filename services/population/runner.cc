@@ -39,12 +39,14 @@ bool LooksLikeCurrency(const std::string& code) {
 
 // Money settings per currency may be keyed by a field named for currencies
 // (`currency`, `currencies`, `currency_code`, a map keyed by currency) or
-// live in a message named for markets or currencies with a `code` field.
+// live in a message named for markets, money or currencies with a `code`
+// field.
 bool MoneyName(absl::string_view name) {
-  return absl::StrContains(name, "currenc") ||
-         absl::StrContains(name, "market") ||
-         absl::StrContains(name, "Currenc") ||
-         absl::StrContains(name, "Market");
+  for (absl::string_view word :
+       {"currenc", "Currenc", "market", "Market", "money", "Money"}) {
+    if (absl::StrContains(name, word)) return true;
+  }
+  return false;
 }
 
 void CollectCurrencies(const Message& message, bool money_context,
