@@ -235,6 +235,12 @@ std::string Report::Table() const {
     }
     out += "\n";
   }
+  if (replayed_ > 0) {
+    absl::StrAppendFormat(&out,
+                          "NOTE: %d ratings were replays of an earlier run "
+                          "(same ids): rerun with a new --prefix\n",
+                          replayed_);
+  }
   if (errors_ > 0) {
     absl::StrAppendFormat(&out, "ERRORS: %d calls failed; left out above\n",
                           errors_);
@@ -275,6 +281,7 @@ std::string Report::JsonLine() const {
   nlohmann::json line = {{"policy_version", policy_version_},
                          {"seeds", seeds_},
                          {"errors", errors_},
+                         {"replayed", replayed_},
                          {"currencies", currencies}};
   return line.dump();
 }

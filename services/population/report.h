@@ -92,6 +92,10 @@ class Report {
   // leave them out.
   void AddErrors(int64_t errors) { errors_ += errors; }
   int64_t errors() const { return errors_; }
+  // Ratings the server answered from an earlier run's stored response (the
+  // same ids: a rerun with the same --prefix against the same server).
+  void AddReplayed(int64_t replayed) { replayed_ += replayed; }
+  int64_t replayed() const { return replayed_; }
 
   // Every seed of `currency`, added up.
   Tallies Total(const std::string& currency) const;
@@ -104,6 +108,7 @@ class Report {
   std::string policy_version_;
   std::vector<uint64_t> seeds_;
   int64_t errors_ = 0;
+  int64_t replayed_ = 0;
   // currency -> seed -> tallies
   std::map<std::string, std::map<uint64_t, Tallies>> runs_;
 };

@@ -190,6 +190,7 @@ class Client {
 struct MemberRun {
   std::vector<RatedResult> results;
   int64_t errors = 0;
+  int64_t replayed = 0;
   std::string first_error;
 };
 
@@ -222,6 +223,7 @@ MemberRun RunMember(Client& client, const SimMember& sim, int low_max) {
       failed(absl::StrCat("SubmitRating ", recent.order.order_id()), s);
       continue;
     }
+    if (response.replayed()) ++run.replayed;
     RatedResult result;
     result.claim = IsClaim(*recent.rating, low_max);
     result.claimed_minor = ClaimedMinor(*recent.rating, recent.order, low_max);
@@ -316,6 +318,7 @@ absl::StatusOr<Report> RunPopulation(const PopulationConfig& config,
         tallies.emplace_back(segment.name(), tally);
       }
       int64_t errors = 0;
+      int64_t replayed = 0;
       for (size_t i = 0; i < members.size(); ++i) {
         auto at = std::find_if(tallies.begin(), tallies.end(), [&](auto& e) {
           return e.first == members[i].segment;
@@ -324,10 +327,12 @@ absl::StatusOr<Report> RunPopulation(const PopulationConfig& config,
         for (const RatedResult& result : runs[i].results)
           at->second.Add(result);
         errors += runs[i].errors;
+        replayed += runs[i].replayed;
         if (first_error.empty()) first_error = runs[i].first_error;
       }
       report.AddRun(currencies[c], seed, std::move(tallies));
       report.AddErrors(errors);
+      report.AddReplayed(replayed);
       std::cerr << "population: " << currencies[c] << " seed " << seed << ": "
                 << members.size() << " members in "
                 << absl::FormatDuration(absl::Now() - start)

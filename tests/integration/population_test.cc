@@ -207,6 +207,7 @@ TEST_F(PopulationRunTest, HonestPremiumMeltedIceCreamIsAllMadeGoodAtOnce) {
   // The JSON line says the same.
   nlohmann::json json = nlohmann::json::parse(report->JsonLine());
   EXPECT_EQ(json["errors"], 0);
+  EXPECT_EQ(json["replayed"], 0);
   EXPECT_THAT(json["seeds"], ElementsAre(7));
   for (const std::string& currency : served_) {
     const auto& all = json["currencies"][currency]["all"];
@@ -216,6 +217,24 @@ TEST_F(PopulationRunTest, HonestPremiumMeltedIceCreamIsAllMadeGoodAtOnce) {
                   ["honest_established_made_good"],
               true);
   }
+}
+
+TEST_F(PopulationRunTest, ARerunWithTheSamePrefixIsCountedAsReplays) {
+  PopulationConfig config = IceCreamPopulation();
+  AddCurrencies(config);
+  AddHonestPremium(config, 3);
+  absl::StatusOr<Report> first = RunPopulation(config, Options());
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->replayed(), 0);
+  absl::StatusOr<Report> again = RunPopulation(config, Options());
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->replayed(), 3 * static_cast<int64_t>(served_.size()));
+  EXPECT_THAT(again->Table(), ::testing::HasSubstr("new --prefix"));
+  RunOptions fresh = Options();
+  fresh.prefix = "pop2";
+  absl::StatusOr<Report> renamed = RunPopulation(config, fresh);
+  ASSERT_TRUE(renamed.ok()) << renamed.status();
+  EXPECT_EQ(renamed->replayed(), 0);
 }
 
 TEST_F(PopulationRunTest, CountsAddUpAcrossSegmentsAndSeeds) {
