@@ -8,7 +8,8 @@
 //                            the ledger stream reproduces the balances hash;
 //                   orders   money refunds that stand (not FAILED/REVERSED)
 //                            never exceed the order total, and the order's
-//                            refunded_minor equals its refunds' sum;
+//                            refunded_minor equals its refunds' sum; every
+//                            refund is in its order's currency;
 //                   payouts  a SUCCEEDED refund was paid exactly once, at the
 //                            provider it records (sandbox books, wallet,
 //                            coupon; http through the provider's Lookup when
@@ -19,7 +20,8 @@
 //                 Also reported, not violations: refunds ACCEPTED/SETTLING
 //                 for longer than --stale_after, NEEDS_ATTENTION refunds, and
 //                 per partition the outbox backlog, pending entries and dead
-//                 letters.
+//                 letters; orders per currency, and with --policy=FILE the
+//                 orders in currencies that policy does not serve.
 //   reconcile     for refunds SETTLING or NEEDS_ATTENTION, asks their
 //                 provider what happened (Lookup: the same provider code the
 //                 worker uses) and prints the finding per refund; with --fix a

@@ -54,6 +54,8 @@ flags:
   --http_provider_api_key_file=F  (without both, http refunds are reported
   --http_provider_ca=F             as unchecked)
   --pretty                        check: indent the JSON report
+  --policy=FILE                   check: report orders in currencies this
+                                  policy (the active one) does not serve
   --refund_id=ID                  redrive: the refund
   --operator=ID                   redrive: who (audited as operator:<ID>)
   --reason=CODE                   redrive: why, [a-z0-9_-]{1,64}
@@ -114,6 +116,8 @@ absl::StatusOr<Options> ParseArgs(const std::vector<std::string>& args) {
         return absl::InvalidArgumentError("--fallback: must be wallet or none");
       }
       o.fallback = value == "none" ? "" : value;
+    } else if (name == "policy") {
+      o.policy_path = value;
     } else if (name == "refund_id") {
       o.refund_id = value;
     } else if (name == "operator") {
