@@ -304,6 +304,39 @@ TEST_F(CurrencyStateTest, AReloadDroppingACurrencyWithOpenOrdersIsRefused) {
   EXPECT_EQ(h_->Redis({"EXISTS", keys_.OrderOwnerKey("o-3")})->integer, 0);
 }
 
+TEST_F(CurrencyStateTest, AdminIndexesOrdersRecordedBeforeTheIndex) {
+  // The tool reads windows against the real clock.
+  h_->clock().Advance(absl::Now() - h_->clock().Now());
+  StartDefault();
+  ASSERT_TRUE(h_->UpsertMember("m-1").ok());
+  ASSERT_TRUE(Record(Order("m-1", "o-1")).ok());
+  ASSERT_TRUE(Record(Order("m-1", "o-2")).ok());
+  v1::SubmitRatingResponse rated;
+  ASSERT_TRUE(Rate("k-2", "m-1", "o-2", &rated).ok());
+  const std::optional<std::string> score = OpenScore("m-1", "EUR", "o-1");
+  ASSERT_TRUE(score.has_value());
+  // As recorded before the index existed.
+  ASSERT_TRUE(
+      h_->Redis({"DEL", keys_.OpenOrdersKey(keys_.PartitionOf("m-1"))}).ok());
+  WritePolicy(config_);
+  const std::string redis_url =
+      absl::StrCat("--redis=redis://", h_->config().redis.host, ":",
+                   h_->config().redis.port, "/", h_->config().redis.db);
+  auto indexed = testing::RunCommand(
+      {kAdmin, "index-open-orders", "--policy=" + policy_path_, redis_url},
+      absl::Seconds(30));
+  ASSERT_TRUE(indexed.ok()) << indexed.status();
+  EXPECT_EQ(indexed->exit_code, 0) << indexed->output;
+  EXPECT_THAT(indexed->output, HasSubstr("\"indexed\":1"));
+  EXPECT_THAT(indexed->output, HasSubstr("\"rated\":1"));
+  EXPECT_EQ(OpenScore("m-1", "EUR", "o-1"), score) << "the recorded window";
+  EXPECT_EQ(OpenScore("m-1", "EUR", "o-2"), std::nullopt) << "rated";
+  auto without_policy = testing::RunCommand(
+      {kAdmin, "index-open-orders", redis_url}, absl::Seconds(30));
+  ASSERT_TRUE(without_policy.ok());
+  EXPECT_EQ(without_policy->exit_code, 2);
+}
+
 // --- 3. Member state per currency ---
 
 TEST_F(CurrencyStateTest, MemberMoneyIsStoredUnderTheOrdersCurrency) {

@@ -35,6 +35,12 @@ commands:
                 partition tags {p<N>}) under the balanced tags and record
                 schema_version 2; every server stopped; re-runnable;
                 exit 0 done, 2 error
+  index-open-orders
+                put every unrated order inside its rating window (the
+                --policy's, in the order's currency) into its partition's
+                open orders, which a policy reload counts before it drops
+                a currency (orders recorded before issue 13 are missing
+                from it); re-runnable; exit 0 done, 2 error
 
 flags:
   --redis=URL                     redis://[[user]:password@]host[:port][/db]
@@ -55,7 +61,8 @@ flags:
   --http_provider_ca=F             as unchecked)
   --pretty                        check: indent the JSON report
   --policy=FILE                   check: report orders in currencies this
-                                  policy (the active one) does not serve
+                                  policy (the active one) does not serve;
+                                  index-open-orders: its rating windows
   --refund_id=ID                  redrive: the refund
   --operator=ID                   redrive: who (audited as operator:<ID>)
   --reason=CODE                   redrive: why, [a-z0-9_-]{1,64}
@@ -76,7 +83,8 @@ absl::StatusOr<Options> ParseArgs(const std::vector<std::string>& args) {
   o.command = args[0];
   if (o.command != "check" && o.command != "reconcile" &&
       o.command != "dead-letters" && o.command != "attention" &&
-      o.command != "redrive" && o.command != "migrate-tags") {
+      o.command != "redrive" && o.command != "migrate-tags" &&
+      o.command != "index-open-orders") {
     return absl::InvalidArgumentError(
         absl::StrCat("unknown command \"", o.command, "\""));
   }
