@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "services/api/validation.h"
+#include "services/policy/markets.h"
 #include "services/rating/conversions.h"
 #include "services/rating/snapshot.h"
 #include "services/rpc/unary_handler.h"
@@ -17,8 +18,14 @@ absl::Status TrustOf(const absl::StatusOr<store::MemberState>& state,
                      const policy_file::PolicySnapshot& policy, absl::Time now,
                      makegood::v1::GetTrustResponse& response) {
   if (!state.ok()) return state.status();
+  // The trust report's instant budget is in the policy's currency (its
+  // first served one when that is not set): money is kept per currency.
+  const policy::PolicyConfig& config = policy.engine->config();
+  const std::string currency = policy::Serves(config, config.currency)
+                                   ? config.currency
+                                   : policy::ServedCurrencies(config).front();
   absl::StatusOr<rating::StoredMember> member =
-      rating::MemberFromStored(state->member_pb, state->stats, now);
+      rating::MemberFromStored(state->member_pb, state->stats, now, currency);
   if (!member.ok()) return member.status();
   absl::StatusOr<policy::TrustReport> report =
       policy.engine->Trust(member->snapshot, now);

@@ -3,6 +3,8 @@
 #include <utility>
 
 #include "services/api/validation.h"
+#include "services/errors/errors.h"
+#include "services/policy/markets.h"
 #include "services/rpc/unary_handler.h"
 
 namespace makegood::api {
@@ -23,8 +25,18 @@ grpc::ServerUnaryReactor* OrderService::RecordDelivery(
         }
       },
       [this, request, response](const auth::Principal&, rpc::Finish finish) {
+        // Refused before anything is stored: a rating of the order could
+        // never be decided.
+        absl::StatusOr<policy::PolicyConfig> market = policy::ForCurrency(
+            policy_.Get()->engine->config(), request->order().currency());
+        if (!market.ok()) {
+          finish(ErrorWithReason(absl::StatusCode::kFailedPrecondition,
+                                 "POLICY_PRECONDITION",
+                                 market.status().message()));
+          return;
+        }
         orders_.RecordDelivery(
-            request->order(),
+            request->order(), market->rating_window,
             [request, response, finish](absl::StatusOr<WriteResult> result) {
               if (result.ok()) {
                 *response->mutable_order() = request->order();

@@ -1,6 +1,9 @@
 // File: services/api/order_service.h
 //
-// makegood.v1.OrderService: validates and records delivered orders.
+// makegood.v1.OrderService: validates and records delivered orders. An
+// order in a currency the active policy does not serve is refused
+// (FAILED_PRECONDITION naming it and the served ones) before anything is
+// stored.
 //
 // Thread-safety: thread-safe; handlers never block (they complete from Redis
 // callbacks).
@@ -9,16 +12,17 @@
 #include "makegood/v1/order_service.grpc.pb.h"
 #include "services/auth/authenticator.h"
 #include "services/core/clock.h"
+#include "services/policy_file/policy_document.h"
 #include "services/store/order_store.h"
 
 namespace makegood::api {
 
 class OrderService final : public makegood::v1::OrderService::CallbackService {
  public:
-  // Does not take ownership; both must outlive the service.
+  // Does not take ownership; all must outlive the service.
   OrderService(const auth::Authenticator& auth, store::OrderStore& orders,
-               const Clock& clock)
-      : auth_(auth), orders_(orders), clock_(clock) {}
+               const policy_file::ActivePolicy& policy, const Clock& clock)
+      : auth_(auth), orders_(orders), policy_(policy), clock_(clock) {}
 
   grpc::ServerUnaryReactor* RecordDelivery(
       grpc::CallbackServerContext* context,
@@ -33,6 +37,7 @@ class OrderService final : public makegood::v1::OrderService::CallbackService {
  private:
   const auth::Authenticator& auth_;
   store::OrderStore& orders_;
+  const policy_file::ActivePolicy& policy_;
   const Clock& clock_;
 };
 

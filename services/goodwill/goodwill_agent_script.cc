@@ -10,7 +10,8 @@
 namespace makegood::goodwill {
 namespace {
 
-// KEYS[1] the agent's day; ARGV as goodwill_agent.lua documents them.
+// KEYS[1] the agent's day, KEYS[2] (optional) its day before currencies;
+// ARGV as goodwill_agent.lua documents them.
 enum Arg { kOperation, kGrantId, kAmount, kDailyBudget, kTtlMs, kToken, kArgs };
 
 constexpr std::array<std::pair<AgentBudgetRequest::Operation, const char*>, 3>
@@ -41,7 +42,8 @@ absl::string_view OperationName(AgentBudgetRequest::Operation operation) {
 }
 
 std::vector<std::string> AgentBudgetRequest::Keys() const {
-  return {budget_key};
+  if (legacy_budget_key.empty()) return {budget_key};
+  return {budget_key, legacy_budget_key};
 }
 
 std::vector<std::string> AgentBudgetRequest::Args() const {
@@ -58,10 +60,10 @@ std::vector<std::string> AgentBudgetRequest::Args() const {
 absl::StatusOr<AgentBudgetRequest> AgentBudgetRequest::Parse(
     const std::vector<std::string>& keys,
     const std::vector<std::string>& args) {
-  if (keys.size() != 1 || args.size() != kArgs) {
+  if (keys.empty() || keys.size() > 2 || args.size() != kArgs) {
     return absl::InvalidArgumentError(
-        absl::StrCat("goodwill_agent takes 1 key and ", kArgs, " args, got ",
-                     keys.size(), " and ", args.size()));
+        absl::StrCat("goodwill_agent takes 1 or 2 keys and ", kArgs,
+                     " args, got ", keys.size(), " and ", args.size()));
   }
   AgentBudgetRequest r;
   bool known = false;
@@ -78,6 +80,7 @@ absl::StatusOr<AgentBudgetRequest> AgentBudgetRequest::Parse(
     return absl::InvalidArgumentError("goodwill_agent: malformed args");
   }
   r.budget_key = keys[0];
+  if (keys.size() == 2) r.legacy_budget_key = keys[1];
   r.grant_id = args[kGrantId];
   r.ttl = absl::Milliseconds(ttl_ms);
   r.token = args[kToken];

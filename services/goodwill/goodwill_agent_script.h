@@ -35,8 +35,12 @@ struct AgentBudgetRequest {
   };
 
   Operation operation = kReserve;
-  std::string budget_key;  // KeySchema::AgentBudgetKey(agent, day).
-  std::string grant_id;    // The grant's refund id.
+  // KeySchema::AgentBudgetKey(agent, currency, day).
+  std::string budget_key;
+  // KeySchema::AgentBudgetKey(agent, day), the day's budget before
+  // currencies, counted in every currency; "" for none.
+  std::string legacy_budget_key;
+  std::string grant_id;  // The grant's refund id.
   int64_t amount = 0;
   int64_t daily_budget = 0;
   absl::Duration ttl = absl::Hours(48);  // Of the day's budget key.

@@ -5,10 +5,12 @@
 
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "services/core/log.h"
 #include "services/errors/errors.h"
 #include "services/goodwill/grant_goodwill_script.h"
 #include "services/goodwill/lua/scripts.h"
+#include "services/policy/markets.h"
 #include "services/rating/rating_ids.h"
 #include "services/rating/snapshot.h"
 #include "services/store/refund_store.h"
@@ -82,14 +84,22 @@ struct GoodwillFlow::Call {
 void GoodwillFlow::Grant(absl::string_view caller,
                          const makegood::v1::GrantGoodwillRequest& request,
                          Done done) {
-  const std::string currency = policy_.Get()->policy.currency();
-  if (request.currency() != currency) {
-    done(ErrorWithReason(absl::StatusCode::kFailedPrecondition,
-                         "CURRENCY_NOT_SUPPORTED",
-                         absl::StrCat("goodwill is granted in ", currency,
-                                      ", the policy's currency")));
+  // Goodwill is granted in a currency the policy serves, within that
+  // currency's budgets (the policy's, else the server's flags).
+  const policy::PolicyConfig& config = policy_.Get()->engine->config();
+  if (!policy::Serves(config, request.currency())) {
+    done(ErrorWithReason(
+        absl::StatusCode::kFailedPrecondition, "CURRENCY_NOT_SUPPORTED",
+        absl::StrCat("goodwill is granted in a currency the policy serves (",
+                     absl::StrJoin(policy::ServedCurrencies(config), ", "),
+                     "), not ", request.currency())));
     return;
   }
+  const policy::GoodwillBudgets budgets =
+      policy::GoodwillBudgetsFor(config, request.currency())
+          .value_or(policy::GoodwillBudgets{
+              .agent_daily_minor = options_.agent_daily_budget_minor,
+              .member_30d_minor = options_.member_budget_minor});
 
   const absl::Time now = clock_.Now();
   const int64_t day = rating::DayNumber(now);
@@ -102,10 +112,12 @@ void GoodwillFlow::Grant(absl::string_view caller,
 
   AgentBudgetRequest& agent = call->agent;
   agent.operation = AgentBudgetRequest::kReserve;
-  agent.budget_key = keys_.AgentBudgetKey(request.agent_id(), day);
+  agent.budget_key =
+      keys_.AgentBudgetKey(request.agent_id(), request.currency(), day);
+  agent.legacy_budget_key = keys_.AgentBudgetKey(request.agent_id(), day);
   agent.grant_id = ids.refund_id;
   agent.amount = request.amount_minor();
-  agent.daily_budget = options_.agent_daily_budget_minor;
+  agent.daily_budget = budgets.agent_daily_minor;
   agent.ttl = absl::Hours(48);
   agent.token = NewToken();
 
@@ -130,7 +142,7 @@ void GoodwillFlow::Grant(absl::string_view caller,
   grant.amount = request.amount_minor();
   grant.currency = request.currency();
   grant.instrument = std::string(store::InstrumentName(request.instrument()));
-  grant.member_budget = options_.member_budget_minor;
+  grant.member_budget = budgets.member_30d_minor;
   grant.day = day;
   grant.agent_id = request.agent_id();
   grant.caller = std::string(caller);
@@ -158,8 +170,7 @@ void GoodwillFlow::OnReserved(std::shared_ptr<Call> call,
     call->done(reply.status());
     return;
   }
-  const int64_t agent_remaining =
-      options_.agent_daily_budget_minor - reply->spent;
+  const int64_t agent_remaining = call->agent.daily_budget - reply->spent;
   if (reply->outcome == AgentBudgetReply::kRefused) {
     call->done(ErrorWithReason(
         absl::StatusCode::kFailedPrecondition, "AGENT_BUDGET_EXCEEDED",

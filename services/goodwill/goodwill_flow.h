@@ -44,9 +44,12 @@
 
 namespace makegood::goodwill {
 
+// The budgets of a currency whose goodwill budgets the policy does not set
+// (policy::GoodwillBudgetsFor), in its minor units. Budgets are kept per
+// currency: an agent's day and a member's 30 days in one currency are never
+// spent by grants in another.
 struct GoodwillOptions {
-  // What one agent may grant per UTC day, in minor units of the policy's
-  // currency.
+  // What one agent may grant per UTC day.
   int64_t agent_daily_budget_minor = 10000;
   // What one member may receive over 30 days.
   int64_t member_budget_minor = 5000;

@@ -59,11 +59,13 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
 
 PolicyWatcher::PolicyWatcher(std::string path,
                              policy_file::ActivePolicy& active,
-                             const Clock& clock, absl::Duration interval)
+                             const Clock& clock, absl::Duration interval,
+                             ReloadGuard guard)
     : path_(std::move(path)),
       active_(active),
       clock_(clock),
-      interval_(interval) {}
+      interval_(interval),
+      guard_(std::move(guard)) {}
 
 PolicyWatcher::~PolicyWatcher() { Stop(); }
 
@@ -121,6 +123,9 @@ PolicyWatcher::CheckResult PolicyWatcher::CheckNow() {
       break;
     case CheckResult::kReadError:
       ++stats_.read_errors;
+      break;
+    case CheckResult::kRefused:
+      ++stats_.refused_reloads;
       break;
     case CheckResult::kUnchanged:
       break;
@@ -185,9 +190,31 @@ PolicyWatcher::CheckResult PolicyWatcher::Check() {
                 std::string(snapshot.status().message()));
     return CheckResult::kRejected;
   }
+  const std::shared_ptr<const policy_file::PolicySnapshot> current =
+      active_.Get();
+  const std::string previous = current->version;
+  if (snapshot->version == previous) {
+    last_error_.clear();
+    return CheckResult::kUnchanged;
+  }
+  if (guard_ != nullptr) {
+    if (std::optional<ReloadRefusal> refusal = guard_(*current, *snapshot)) {
+      // Checked again at the next poll: the reason may pass.
+      seen_any_ = false;
+      if (refusal->message != last_error_) {
+        last_error_ = refusal->message;
+        Log(LogLevel::kWarning, "policy_reload_refused",
+            {{"path", path_},
+             {"version", snapshot->version},
+             {"active_version", previous},
+             {"currency", refusal->currency},
+             {"open_orders", refusal->open_orders},
+             {"error", refusal->message}});
+      }
+      return CheckResult::kRefused;
+    }
+  }
   last_error_.clear();
-  const std::string previous = active_.Get()->version;
-  if (snapshot->version == previous) return CheckResult::kUnchanged;
   const std::string version = snapshot->version;
   active_.Set(*std::move(snapshot));
   Log(LogLevel::kInfo, "policy_reloaded",

@@ -31,6 +31,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -52,7 +54,24 @@ struct PolicyWatcherStats {
   int64_t rejected_reloads = 0;
   // Checks that could not stat or read the file.
   int64_t read_errors = 0;
+  // Valid policies the reload guard refused.
+  int64_t refused_reloads = 0;
 };
+
+// Why a reload guard refuses a valid policy.
+struct ReloadRefusal {
+  std::string message;
+  // The currency the policy would stop serving while it has open orders
+  // ("" when the guard could not tell), and how many it has.
+  std::string currency;
+  int64_t open_orders = 0;
+};
+
+// Says whether `next` may replace `current` (nullopt: it may). Called on the
+// watcher's thread; may block.
+using ReloadGuard = std::function<std::optional<ReloadRefusal>(
+    const policy_file::PolicySnapshot& current,
+    const policy_file::PolicySnapshot& next)>;
 
 class PolicyWatcher {
  public:
@@ -61,13 +80,16 @@ class PolicyWatcher {
     kUnchanged,  // same file and content as last time, or the active policy
     kReloaded,   // a new policy is active
     kRejected,   // changed, but invalid: the current policy stays
+    kRefused,    // valid, but the guard refused it: the current policy stays
     kReadError,  // missing, unreadable, too large or written during the read
   };
 
   // Watches `path` (followed if a symlink) every `interval` once started,
-  // swapping valid changes into `active`, stamped with `clock`'s time.
+  // swapping valid changes into `active`, stamped with `clock`'s time, when
+  // `guard` (if set) does not refuse them.
   PolicyWatcher(std::string path, policy_file::ActivePolicy& active,
-                const Clock& clock, absl::Duration interval);
+                const Clock& clock, absl::Duration interval,
+                ReloadGuard guard = nullptr);
   ~PolicyWatcher();
 
   PolicyWatcher(const PolicyWatcher&) = delete;
@@ -107,6 +129,7 @@ class PolicyWatcher {
   policy_file::ActivePolicy& active_;
   const Clock& clock_;
   const absl::Duration interval_;
+  const ReloadGuard guard_;
 
   // Serializes checks; guards what the last check saw.
   absl::Mutex check_mu_;

@@ -47,7 +47,8 @@ ScriptCall BuildCommitCall(const store::KeySchema& keys,
                keys.FeedbackKey(p),
                keys.TasksKey(p),
                keys.NotificationsKey(p),
-               keys.DecisionsKey(p)};
+               keys.DecisionsKey(p),
+               keys.OpenOrdersKey(p)};
   std::vector<std::string>& args = call.args;
   args = {std::move(request.token),
           std::move(request.stats_version),

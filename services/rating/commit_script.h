@@ -38,6 +38,8 @@ struct CommitRequest {
   bool money = false;  // Counts toward the order's ceiling (not a coupon).
   std::string refund;  // v1.Refund bytes.
   std::string instrument;
+  // The order's currency, the refund's too: the member's money history and
+  // instant budget are kept per currency.
   std::string currency;
   std::string payment_reference;  // The order's, for card refunds.
 

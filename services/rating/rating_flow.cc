@@ -442,6 +442,15 @@ void RatingFlow::DecideAndCommit(std::shared_ptr<Call> call, AdmitReply admit) {
   record.set_order_refunded_before_minor(snapshot->order_refunded_minor);
 
   const bool has_refund = refund.has_value();
+  if (has_refund && refund->currency() != snapshot->order.currency()) {
+    // The member's money is kept per currency, the order's: a refund in
+    // another would be counted in the wrong one.
+    ReleaseAndFinish(call,
+                     absl::InternalError(absl::StrCat(
+                         "the policy refunded ", refund->currency(),
+                         " on an order in ", snapshot->order.currency())));
+    return;
+  }
   CommitRequest commit{
       .ids = call->ids,
       .member_id = member_id,
@@ -456,7 +465,7 @@ void RatingFlow::DecideAndCommit(std::shared_ptr<Call> call, AdmitReply admit) {
       .money = money,
       .refund = has_refund ? refund->SerializeAsString() : "",
       .instrument = instrument,
-      .currency = has_refund ? refund->currency() : "",
+      .currency = snapshot->order.currency(),
       .payment_reference = snapshot->order.payment_reference().empty()
                                ? order_id
                                : snapshot->order.payment_reference(),

@@ -6,6 +6,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "services/rating/conversions.h"
 
 namespace makegood::rating {
@@ -14,7 +15,7 @@ int64_t DayNumber(absl::Time t) { return absl::ToUnixSeconds(t) / (24 * 3600); }
 
 absl::StatusOr<StoredMember> MemberFromStored(
     const redis::RedisReply& member_pb, const redis::RedisReply& stats,
-    absl::Time now) {
+    absl::Time now, absl::string_view currency) {
   StoredMember s;
   if (!member_pb.is_text() || !s.member.ParseFromString(member_pb.str)) {
     return absl::DataLossError("stored member does not parse");
@@ -22,7 +23,12 @@ absl::StatusOr<StoredMember> MemberFromStored(
   s.snapshot = MemberFromProto(s.member);
 
   policy::MemberHistory& h = s.snapshot.history;
-  std::optional<int64_t> ib_balance, ib_as_of;
+  // The currency's own instant budget, else the one stored before
+  // currencies.
+  std::optional<int64_t> ib_balance, ib_as_of, legacy_ib_balance,
+      legacy_ib_as_of;
+  const std::string ib_balance_field = absl::StrCat("ib_balance:", currency);
+  const std::string ib_as_of_field = absl::StrCat("ib_as_of_ms:", currency);
   const int64_t today = DayNumber(now);
   for (size_t i = 0; i + 1 < stats.elements.size(); i += 2) {
     const std::string& field = stats.elements[i].str;
@@ -39,17 +45,31 @@ absl::StatusOr<StoredMember> MemberFromStored(
       // the derived flag "confirmed_abuse", which the policy weighs.
       if (value > 0) s.snapshot.flags.push_back(std::string(kAbuseFlag));
     } else if (field == "ib_balance") {
-      ib_balance = value;
+      legacy_ib_balance = value;
     } else if (field == "ib_as_of_ms") {
+      legacy_ib_as_of = value;
+    } else if (!currency.empty() && field == ib_balance_field) {
+      ib_balance = value;
+    } else if (!currency.empty() && field == ib_as_of_field) {
       ib_as_of = value;
     } else if (field.size() > 3 && field[2] == ':') {
+      // "<kind>:<day>" or "<kind>:<CUR>:<day>".
+      absl::string_view rest = absl::string_view(field).substr(3);
+      absl::string_view field_currency;
+      if (const size_t colon = rest.find(':');
+          colon != absl::string_view::npos) {
+        field_currency = rest.substr(0, colon);
+        rest = rest.substr(colon + 1);
+      }
       int64_t day = 0;
-      if (!absl::SimpleAtoi(absl::string_view(field).substr(3), &day)) continue;
+      if (!absl::SimpleAtoi(rest, &day)) continue;
       int64_t age = today - day;
       if (age >= kLongWindowDays) {
         s.expired_fields.push_back(field);
         continue;
       }
+      // Another currency's money is not this one's history.
+      if (!field_currency.empty() && field_currency != currency) continue;
       bool short_window = age < kShortWindowDays;
       absl::string_view kind = absl::string_view(field).substr(0, 2);
       if (kind == "sp") {
@@ -64,6 +84,10 @@ absl::StatusOr<StoredMember> MemberFromStored(
         h.low_ratings_30d += value;
       }
     }
+  }
+  if (!ib_balance.has_value() || !ib_as_of.has_value()) {
+    ib_balance = legacy_ib_balance;
+    ib_as_of = legacy_ib_as_of;
   }
   if (ib_balance.has_value() && ib_as_of.has_value()) {
     s.snapshot.instant_budget = policy::InstantBudgetState{
@@ -80,7 +104,7 @@ absl::StatusOr<AdmitSnapshot> ParseAdmitSnapshot(const AdmitReply& fresh,
     return absl::DataLossError("stored order does not parse");
   }
   absl::StatusOr<StoredMember> member =
-      MemberFromStored(fresh.member_pb, fresh.stats, now);
+      MemberFromStored(fresh.member_pb, fresh.stats, now, s.order.currency());
   if (!member.ok()) return member.status();
   auto refunded =
       redis::ReplyInteger(fresh.order_refunded_minor, "refunded_minor");

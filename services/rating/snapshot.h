@@ -9,13 +9,23 @@
 // Stats hash fields (mg:{p<N>}:mstats:<member_id>):
 //   delivered_orders        orders recorded for the member
 //   ver                     bumped by every commit (optimistic concurrency)
-//   sp:<day>                spend of orders delivered that day
-//   rc:<day> / rm:<day>     money refunds accepted that day: count / amount
-//   lr:<day>                low ratings that day
+//   sp:<CUR>:<day>          spend of orders in <CUR> delivered that day
+//   rc:<day>                money refunds accepted that day (any currency)
+//   rm:<CUR>:<day>          money refunded in <CUR> that day
+//   lr:<day>                low ratings that day (any currency)
 //   last_low_ms             time of the last low rating
-//   ib_balance, ib_as_of_ms instant budget after the last instant refund
+//   ib_balance:<CUR>, ib_as_of_ms:<CUR>
+//                           instant budget in <CUR> after the last instant
+//                           refund in <CUR>
 // <day> = days since the Unix epoch (UTC). Buckets older than 90 days are
 // expired (deleted by the next commit).
+//
+// Money is kept per currency; counts are across currencies. Fields written
+// before currencies (sp:<day>, rm:<day>, ib_balance, ib_as_of_ms: the one
+// currency a deployment then served) are read as every currency's: their
+// money counts in each currency's history until the buckets expire (90
+// days), and their instant budget is each currency's until that currency
+// stores its own. So nobody gains budget or loses history on the upgrade.
 #pragma once
 
 #include <cstdint>
@@ -51,11 +61,12 @@ struct StoredMember {
 
 // Parses a member profile (`member_pb`: the "pb" field of the member hash)
 // and its stats hash (`stats`: a flat HGETALL reply, empty for a member never
-// rated) as of `now`. DATA_LOSS if the profile is missing or does not parse;
-// unparsable stats values are ignored.
+// rated) as of `now`, its money history and instant budget in `currency`
+// (fields without a currency only when ""). DATA_LOSS if the profile is
+// missing or does not parse; unparsable stats values are ignored.
 absl::StatusOr<StoredMember> MemberFromStored(
     const redis::RedisReply& member_pb, const redis::RedisReply& stats,
-    absl::Time now);
+    absl::Time now, absl::string_view currency = "");
 
 // The member flag derived from claims marked abusive.
 inline constexpr absl::string_view kAbuseFlag = "confirmed_abuse";
@@ -73,7 +84,8 @@ struct AdmitSnapshot {
 };
 
 // Parses the stored state of a FRESH admit reply (admit_script.h): the order,
-// what it had refunded, the member and its stats. DATA_LOSS if stored bytes
+// what it had refunded, the member and its stats (money in the order's
+// currency). DATA_LOSS if stored bytes
 // do not parse.
 absl::StatusOr<AdmitSnapshot> ParseAdmitSnapshot(const AdmitReply& fresh,
                                                  absl::Time now);

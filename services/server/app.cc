@@ -31,6 +31,7 @@
 #include "services/metrics/metrics.h"
 #include "services/metrics/rpc_metrics.h"
 #include "services/policy_file/policy_document.h"
+#include "services/policy_reload/open_orders.h"
 #include "services/policy_reload/policy_watcher.h"
 #include "services/rating/rating_flow.h"
 #include "services/redis/redis_client_factory.h"
@@ -72,7 +73,7 @@ struct App::Parts {
         refunds(*redis, keys),
         rating_flow(*redis, keys, policy, clock, config.rating,
                     shadow_policy.get(), &rating_metrics),
-        order_service(*auth, orders, clock),
+        order_service(*auth, orders, policy, clock),
         member_service(*auth, members, *redis, keys, policy, clock),
         policy_service(*auth, policy, *redis, keys, clock, shadow_policy.get()),
         rating_service(*auth, rating_flow),
@@ -111,6 +112,8 @@ struct App::Parts {
   std::unique_ptr<settlement::SettlementWorker> worker;
   // Decision events -> insights aggregates (with --insights_aggregator).
   std::unique_ptr<insights::Aggregator> insights_aggregator;
+  // Refuses reloads that drop a currency with open orders.
+  std::unique_ptr<policy_reload::OpenOrders> open_orders;
   std::unique_ptr<policy_reload::PolicyWatcher> policy_watcher;
   std::unique_ptr<policy_reload::PolicyWatcher> shadow_watcher;
   std::unique_ptr<grpc::Server> server;
@@ -297,9 +300,11 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const ServerConfig& config,
       *parts->redis, parts->keys, *health, config.health_interval);
   parts->health->Start();
   if (config.policy_reload_interval > absl::ZeroDuration()) {
+    parts->open_orders =
+        std::make_unique<policy_reload::OpenOrders>(*parts->redis, parts->keys);
     parts->policy_watcher = std::make_unique<policy_reload::PolicyWatcher>(
-        config.policy_path, parts->policy, clock,
-        config.policy_reload_interval);
+        config.policy_path, parts->policy, clock, config.policy_reload_interval,
+        policy_reload::DroppedCurrencyGuard(*parts->open_orders, clock));
     parts->policy_watcher->Start();
     if (parts->shadow_policy != nullptr) {
       parts->shadow_watcher = std::make_unique<policy_reload::PolicyWatcher>(

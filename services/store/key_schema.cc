@@ -226,6 +226,23 @@ std::string KeySchema::AgentBudgetKey(absl::string_view agent_id,
                       "}:agent:", agent_id, ":", day);
 }
 
+// Markets
+std::string KeySchema::OpenOrdersKey(int partition) const {
+  return absl::StrCat(PartitionPrefix(partition), "open_orders");
+}
+
+std::string KeySchema::OpenOrderMember(absl::string_view currency,
+                                       absl::string_view order_id) {
+  return absl::StrCat(currency, ":", order_id);
+}
+
+std::string KeySchema::AgentBudgetKey(absl::string_view agent_id,
+                                      absl::string_view currency,
+                                      int64_t day) const {
+  return absl::StrCat("mg:{", AgentTag(PartitionOf(agent_id)),
+                      "}:agent_budget:", currency, ":", day, ":", agent_id);
+}
+
 std::string KeySchema::AgentTag(int partition) const {
   if (partition < 0 || partition >= partitions_) {
     return absl::StrCat("g", partition);

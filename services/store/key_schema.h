@@ -16,6 +16,7 @@
 //   mg:{p<N>}:rl:m:<member_id>              string  member's rate limiter (GCRA)
 //   mg:{p<N>}:order:<order_id>              hash    order of a member of partition N
 //   mg:{p<M>}:owner:<order_id>              string  member owning the order (M = partition of order id)
+//   mg:{p<N>}:open_orders                   zset    "<CUR>:<order_id>" of unrated orders by rating window end
 //   mg:{p<N>}:idem:<scope_hash>             hash    idempotency record of a rating key
 //   mg:{p<N>}:rating:<rating_id>            hash    rating record (request and decision)
 //   mg:{p<N>}:ratings:t                     zset    rating ids by time
@@ -38,7 +39,8 @@
 //   mg:{p<N>}:decisions                     stream  decision events for insights
 //   mg:{p<N>}:ins:<dim>:<m|h>:<subject>     hash    insights aggregates per bucket
 //   mg:{c<H>}:rl:c:<client_id>              string  client's rate limiter (H = hash of client)
-//   mg:{g<H>}:agent:<agent_id>:<day>        hash    support agent's goodwill budget of a day
+//   mg:{g<H>}:agent:<agent_id>:<day>        hash    support agent's goodwill budget of a day (before currencies)
+//   mg:{g<H>}:agent_budget:<CUR>:<day>:<agent_id>  hash  agent's goodwill budget of a day in one currency
 //   mg:{w<H>}:consumers:<group>             hash    live consumers of a group (H = hash of group)
 // clang-format on
 //
@@ -109,6 +111,21 @@ class KeySchema {
   std::string OrderKey(absl::string_view member_id,
                        absl::string_view order_id) const;
   std::string OrderOwnerKey(absl::string_view order_id) const;
+  // Markets
+  // The open orders of partition `partition`: a sorted set whose members
+  // are "<CUR>:<order_id>" (unrated orders, see OpenOrderMember), scored by
+  // the end of their rating window (unix ms). A policy reload that would
+  // stop serving a currency counts them (policy_reload/open_orders.h).
+  std::string OpenOrdersKey(int partition) const;
+  // The member of an order in OpenOrdersKey.
+  static std::string OpenOrderMember(absl::string_view currency,
+                                     absl::string_view order_id);
+  // A support agent's goodwill budget for one day in one currency (the
+  // agent's slot, as AgentBudgetKey(agent_id, day), which held the budget of
+  // the one currency a deployment served before). The agent id comes last:
+  // ids may hold ':'.
+  std::string AgentBudgetKey(absl::string_view agent_id,
+                             absl::string_view currency, int64_t day) const;
   std::string MemberStatsKey(absl::string_view member_id) const;
   std::string MemberLimiterKey(absl::string_view member_id) const;
   // A client's limiter lives in a slot of its own (hash of the client id).

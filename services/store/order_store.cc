@@ -34,28 +34,32 @@ std::string OrderStore::MoneyFingerprint(const Order& order) {
 }
 
 void OrderStore::RecordDelivery(
-    const Order& order,
+    const Order& order, absl::Duration rating_window,
     absl::AnyInvocable<void(absl::StatusOr<WriteResult>)> done) {
   using google::protobuf::util::TimeUtil;
   std::vector<std::string> line_ids;
   line_ids.reserve(order.lines_size());
   for (const auto& line : order.lines()) line_ids.push_back(line.line_id());
+  const int64_t delivered_at_ms =
+      TimeUtil::TimestampToMilliseconds(order.delivered_at());
   ScriptCall call = BuildRecordDeliveryCall(
-      keys_, RecordDeliveryRequest{
-                 .member_id = order.member_id(),
-                 .order_id = order.order_id(),
-                 .order_pb = SerializeDeterministic(order),
-                 .money_fingerprint = MoneyFingerprint(order),
-                 .currency = order.currency(),
-                 .total_minor = order.total_minor(),
-                 .delivery_fee_minor = order.delivery_fee_minor(),
-                 .delivered_at_ms =
-                     TimeUtil::TimestampToMilliseconds(order.delivered_at()),
-                 .now = clock_.Now(),
-                 .line_ids = std::move(line_ids),
-                 .payment_reference = order.payment_reference().empty()
-                                          ? order.order_id()
-                                          : order.payment_reference()});
+      keys_,
+      RecordDeliveryRequest{
+          .member_id = order.member_id(),
+          .order_id = order.order_id(),
+          .order_pb = SerializeDeterministic(order),
+          .money_fingerprint = MoneyFingerprint(order),
+          .currency = order.currency(),
+          .total_minor = order.total_minor(),
+          .delivery_fee_minor = order.delivery_fee_minor(),
+          .delivered_at_ms = delivered_at_ms,
+          .now = clock_.Now(),
+          .line_ids = std::move(line_ids),
+          .payment_reference = order.payment_reference().empty()
+                                   ? order.order_id()
+                                   : order.payment_reference(),
+          .rating_window_end_ms =
+              delivered_at_ms + absl::ToInt64Milliseconds(rating_window)});
   // Step 1: claim the order id for this member (idempotent). Step 2: write
   // the order in the member's partition. A crash between them leaves only the
   // owner record, which a retry reuses.

@@ -13,6 +13,7 @@
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "makegood/v1/order.pb.h"
 #include "services/core/clock.h"
 #include "services/redis/redis_client.h"
@@ -33,13 +34,16 @@ class OrderStore {
              const Clock& clock)
       : redis_(redis), keys_(keys), clock_(clock) {}
 
-  // Stores a validated order. Results: CREATED, UPDATED or UNCHANGED.
+  // Stores a validated order, open for rating for `rating_window` after its
+  // delivery (the index KeySchema::OpenOrdersKey keeps it until then or
+  // until it is rated). Results: CREATED, UPDATED or UNCHANGED. The caller
+  // checks that the policy serves the order's currency.
   // Errors: FAILED_PRECONDITION if the order id belongs to another member, or
   // if the order was rated and a money field differs; UNAVAILABLE if Redis is
   // unreachable (nothing, or only the idempotent owner record, was written;
   // retrying is safe).
   void RecordDelivery(
-      const makegood::v1::Order& order,
+      const makegood::v1::Order& order, absl::Duration rating_window,
       absl::AnyInvocable<void(absl::StatusOr<makegood::v1::WriteResult>)> done);
 
   // NOT_FOUND if no order has that id.

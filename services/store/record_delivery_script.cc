@@ -15,7 +15,8 @@ ScriptCall BuildRecordDeliveryCall(const KeySchema& keys,
                                    const RecordDeliveryRequest& request) {
   ScriptCall call;
   call.keys = {keys.OrderKey(request.member_id, request.order_id),
-               keys.MemberStatsKey(request.member_id)};
+               keys.MemberStatsKey(request.member_id),
+               keys.OpenOrdersKey(keys.PartitionOf(request.member_id))};
   call.args = {request.member_id,
                request.order_pb,
                request.money_fingerprint,
@@ -25,7 +26,9 @@ ScriptCall BuildRecordDeliveryCall(const KeySchema& keys,
                absl::StrCat(request.delivered_at_ms),
                absl::StrCat(absl::ToUnixMillis(request.now)),
                absl::StrJoin(request.line_ids, " "),
-               request.payment_reference};
+               request.payment_reference,
+               absl::StrCat(request.rating_window_end_ms),
+               request.order_id};
   return call;
 }
 

@@ -36,10 +36,14 @@ struct RecordDeliveryRequest {
   absl::Time now;  // Business clock.
   std::vector<std::string> line_ids;
   std::string payment_reference;  // Card refunds are made against it.
+  // The end of the order's rating window (delivered_at + the policy's rating
+  // window in the order's currency): the order stays in the partition's open
+  // orders (KeySchema::OpenOrdersKey) until then or until it is rated.
+  int64_t rating_window_end_ms = 0;
 };
 
-// KEYS: the order hash, the member stats hash (one partition, the
-// member's). ARGV as documented in lua/record_delivery.lua.
+// KEYS: the order hash, the member stats hash, the open orders (one
+// partition, the member's). ARGV as documented in lua/record_delivery.lua.
 ScriptCall BuildRecordDeliveryCall(const KeySchema& keys,
                                    const RecordDeliveryRequest& request);
 

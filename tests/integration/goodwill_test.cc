@@ -356,8 +356,8 @@ TEST_F(GoodwillTest, ConcurrentRequestsWithOneKeyChargeTheAgentOnce) {
     for (auto& t : threads) t.join();
     EXPECT_EQ(ok.load(), 4) << "every request answered, one grant made";
   }
-  auto spent =
-      h_->Redis({"HGET", keys_.AgentBudgetKey("agent-7", Day()), "spent"});
+  auto spent = h_->Redis(
+      {"HGET", keys_.AgentBudgetKey("agent-7", "EUR", Day()), "spent"});
   EXPECT_EQ(spent->str, "200") << "20 grants of 10, each counted once";
   auto audit = h_->Redis({"XLEN", keys_.GoodwillKey(Partition("m-2"))});
   EXPECT_EQ(audit->integer, 20);
@@ -458,7 +458,8 @@ TEST_F(GoodwillTest, ARetryDaysLaterReplaysTheGrantAndPaysNothingMore) {
   EXPECT_EQ(later.SerializeAsString(), first.SerializeAsString());
   EXPECT_EQ(h_->Redis({"XLEN", keys_.LedgerKey(Partition("m-1"))})->integer,
             ledger);
-  auto today = h_->Redis({"EXISTS", keys_.AgentBudgetKey("agent-7", Day())});
+  auto today =
+      h_->Redis({"EXISTS", keys_.AgentBudgetKey("agent-7", "EUR", Day())});
   EXPECT_EQ(today->integer, 0) << "the new day's reservation was given back";
   grpc::Status reused = Call(Grant("g-1", 300), &later);
   EXPECT_EQ(ErrorReason(reused), "IDEMPOTENCY_KEY_REUSED");

@@ -3,6 +3,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
@@ -93,8 +94,9 @@ class StoreTest : public ::testing::Test {
   }
 
   absl::StatusOr<WriteResult> Record(const Order& order) {
-    return Await<WriteResult>(
-        [&](auto done) { orders_->RecordDelivery(order, std::move(done)); });
+    return Await<WriteResult>([&](auto done) {
+      orders_->RecordDelivery(order, absl::Hours(24 * 7), std::move(done));
+    });
   }
   absl::StatusOr<StoredOrder> Get(const std::string& id) {
     return Await<StoredOrder>(
@@ -158,6 +160,35 @@ TEST_F(StoreTest, UnratedOrderCanBeCorrected) {
   order.set_total_minor(2600);
   EXPECT_EQ(*Record(order), makegood::v1::WRITE_RESULT_UPDATED);
   EXPECT_EQ(Get("o-1")->order.total_minor(), 2600);
+}
+
+TEST_F(StoreTest, ACorrectionMovesTheOrdersSpendAndOpenEntryToItsCurrency) {
+  Order order = SampleOrder();
+  ASSERT_TRUE(Record(order).ok());
+  const std::string open = keys_.OpenOrdersKey(keys_.PartitionOf("m-1"));
+  const std::string stats = keys_.MemberStatsKey("m-1");
+  const std::string day = absl::StrCat(1795000000 / 86400);
+  // Delivered at 1795000000 s, open for the window given (7 days).
+  EXPECT_EQ(redis_->CommandSync({"ZSCORE", open, "EUR:o-1"})->str,
+            absl::StrCat(1795000000000 + 7 * 86400000LL));
+  order.set_currency("KRW");
+  order.set_total_minor(25000);
+  EXPECT_EQ(*Record(order), makegood::v1::WRITE_RESULT_UPDATED);
+  EXPECT_TRUE(redis_->CommandSync({"ZSCORE", open, "EUR:o-1"})->is_nil());
+  EXPECT_FALSE(redis_->CommandSync({"ZSCORE", open, "KRW:o-1"})->is_nil());
+  auto spend = AsMap(*redis_->CommandSync({"HGETALL", stats}));
+  EXPECT_EQ(spend["sp:EUR:" + day], "0");
+  EXPECT_EQ(spend["sp:KRW:" + day], "25000");
+  EXPECT_EQ(spend["delivered_orders"], "1");
+  // Ended windows are trimmed by the next record of the partition.
+  clock_.Advance(absl::Hours(24 * 8));
+  Order other = SampleOrder();
+  other.set_order_id("o-2");
+  *other.mutable_delivered_at() =
+      TimeUtil::SecondsToTimestamp(absl::ToUnixSeconds(clock_.Now()) - 60);
+  ASSERT_TRUE(Record(other).ok());
+  EXPECT_TRUE(redis_->CommandSync({"ZSCORE", open, "KRW:o-1"})->is_nil());
+  EXPECT_EQ(redis_->CommandSync({"ZCARD", open})->integer, 1);
 }
 
 TEST_F(StoreTest, RatedOrderRefusesMoneyChangesButAcceptsOthers) {

@@ -259,6 +259,18 @@ class RedisState:
             _, _, rest = key.partition(":agent:")
             agent, _, day = rest.rpartition(":")
             out[(agent, int(day))] = as_int(fields.get("spent"))
+        # Kept per currency since issue 13: agent_budget:<CUR>:<day>:<agent>,
+        # summed over currencies (a soak grants in one).
+        keys = [
+            text(k)
+            for k in self.redis.scan_iter(match="mg:{g*}:agent_budget:*", count=1000)
+        ]
+        for key, fields in zip(keys, self.hashes(keys)):
+            _, _, rest = key.partition(":agent_budget:")
+            _, day, agent = rest.split(":", 2)
+            out[(agent, int(day))] = out.get((agent, int(day)), 0) + as_int(
+                fields.get("spent")
+            )
         return out
 
 
@@ -830,12 +842,15 @@ class Checker:
         members = sorted(self.model.members)
         stats = self.redis.hashes(self.redis.prefix(m) + f"mstats:{m}" for m in members)
         for member, fields in zip(members, stats):
-            if "ib_balance" in fields and as_int(fields["ib_balance"]) < 0:
-                self.v.add(
-                    "budget-instant",
-                    f"member {member}: instant budget "
-                    f"balance {text(fields['ib_balance'])}",
-                )
+            for field, value in fields.items():
+                # ib_balance, or ib_balance:<CUR> since issue 13.
+                name = text(field)
+                if name.split(":")[0] == "ib_balance" and as_int(value) < 0:
+                    self.v.add(
+                        "budget-instant",
+                        f"member {member}: instant budget {name} "
+                        f"balance {text(value)}",
+                    )
 
     # ---- what clients saw while the storm ran --------------------------
 

@@ -14,23 +14,34 @@
 -- payload). Then a reserve of another amount takes the reservation over
 -- (within the budget, re-counted), and a confirm counts the amount that was
 -- granted: `spent` always holds each grant's final amount.
--- KEYS[1] mg:{g<H>}:agent:<agent_id>:<day>
+-- KEYS[1] the agent's day in one currency
+--         (mg:{g<H>}:agent_budget:<CUR>:<day>:<agent_id>)
+-- KEYS[2] optional: the agent's day before currencies
+--         (mg:{g<H>}:agent:<agent_id>:<day>, the one currency a deployment
+--         then served), read only: what it spent counts in every currency,
+--         so an upgrade mid-day gives no agent a second budget
 -- ARGV[1] 'reserve' | 'release' | 'confirm'  ARGV[2] grant (refund) id
 -- ARGV[3] amount  ARGV[4] daily budget  ARGV[5] ttl ms  ARGV[6] request token
 -- Returns {'NEW' | 'HELD' | 'RELEASED' | 'KEPT' | 'CONFIRMED', spent}
---       | {'REFUSED', spent}
+--       | {'REFUSED', spent}  (spent: the day's, with KEYS[2]'s)
 -- A reservation is the field r:<grant id> = '<amount>:<token>', or
 -- '<amount>:granted' once confirmed.
 local field = 'r:' .. ARGV[2]
 local spent = tonumber(redis.call('HGET', KEYS[1], 'spent') or '0')
 local held = redis.call('HGET', KEYS[1], field)
+local before = 0
+if KEYS[2] then
+  before = tonumber(redis.call('HGET', KEYS[2], 'spent') or '0')
+end
+local budget = tonumber(ARGV[4]) - before
+local function answer(tag, n) return {tag, tostring(n + before)} end
 local function amount_of(value)
   return tonumber(string.match(value, '^(%d+):'))
 end
 
 if ARGV[1] == 'release' then
   if not held or string.match(held, ':(.*)$') ~= ARGV[6] then
-    return {'KEPT', tostring(spent)}
+    return answer('KEPT', spent)
   end
   redis.call('HDEL', KEYS[1], field)
   spent = redis.call('HINCRBY', KEYS[1], 'spent', -amount_of(held))
@@ -38,7 +49,7 @@ if ARGV[1] == 'release' then
   if spent == 0 and redis.call('HLEN', KEYS[1]) == 1 then
     redis.call('DEL', KEYS[1])
   end
-  return {'RELEASED', tostring(spent)}
+  return answer('RELEASED', spent)
 end
 
 if ARGV[1] == 'confirm' then
@@ -51,28 +62,28 @@ if ARGV[1] == 'confirm' then
   end
   redis.call('HSET', KEYS[1], field, ARGV[3] .. ':granted')
   redis.call('PEXPIRE', KEYS[1], ARGV[5])
-  return {'CONFIRMED', tostring(spent)}
+  return answer('CONFIRMED', spent)
 end
 
 local amount = tonumber(ARGV[3])
 if held then
   if amount_of(held) == amount or string.match(held, ':granted$') then
-    return {'HELD', tostring(spent)}
+    return answer('HELD', spent)
   end
   -- Held for another amount by an earlier request of the key: this request
   -- takes it over, its own amount counted against the budget.
   local difference = amount - amount_of(held)
-  if spent + difference > tonumber(ARGV[4]) then
-    return {'REFUSED', tostring(spent)}
+  if spent + difference > budget then
+    return answer('REFUSED', spent)
   end
   redis.call('HSET', KEYS[1], field, ARGV[3] .. ':' .. ARGV[6])
   spent = redis.call('HINCRBY', KEYS[1], 'spent', difference)
-  return {'HELD', tostring(spent)}
+  return answer('HELD', spent)
 end
-if spent + amount > tonumber(ARGV[4]) then
-  return {'REFUSED', tostring(spent)}
+if spent + amount > budget then
+  return answer('REFUSED', spent)
 end
 redis.call('HSET', KEYS[1], field, ARGV[3] .. ':' .. ARGV[6])
 spent = redis.call('HINCRBY', KEYS[1], 'spent', amount)
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
-return {'NEW', tostring(spent)}
+return answer('NEW', spent)

@@ -39,10 +39,16 @@ local instrument = ARGV[6]
 local money = instrument ~= 'coupon'
 local member_id = ARGV[16]
 
--- The member's goodwill over the last 30 days, one field per day.
+-- The member's goodwill in this currency over the last 30 days, one field
+-- per day ('gw:<CUR>:<day>'); what was granted before currencies
+-- ('gw:<day>') counts in every currency.
 local day = tonumber(ARGV[8])
+local currency = ARGV[5]
 local fields = {}
-for d = day - 29, day do table.insert(fields, 'gw:' .. d) end
+for d = day - 29, day do
+  table.insert(fields, 'gw:' .. currency .. ':' .. d)
+  table.insert(fields, 'gw:' .. d)
+end
 local used = 0
 for _, v in ipairs(redis.call('HMGET', KEYS[2], unpack(fields))) do
   used = used + tonumber(v or '0')
@@ -92,7 +98,7 @@ redis.call('XADD', KEYS[11], '*', 'grant_id', refund_id, 'agent_id', ARGV[9],
   'caller', ARGV[10], 'member_id', member_id, 'order_id', ARGV[13],
   'amount_minor', ARGV[4], 'currency', ARGV[5], 'instrument', instrument,
   'reason', ARGV[11], 'note', ARGV[12], 'at_ms', now)
-redis.call('HINCRBY', KEYS[2], 'gw:' .. day, amount)
+redis.call('HINCRBY', KEYS[2], 'gw:' .. currency .. ':' .. day, amount)
 local remaining = tostring(budget - used - amount)
 -- The answer, kept for replays (the refund's `pb` is the refund as granted).
 redis.call('HSET', KEYS[4], 'grant_fp', ARGV[1], 'grant_agent_remaining',

@@ -11,13 +11,15 @@
 -- KEYS[11] ratings by time     KEYS[12] refund events
 -- KEYS[13] feedback stream     KEYS[14] tasks stream
 -- KEYS[15] notifications stream  KEYS[16] decision events stream
+-- KEYS[17] open orders (the order leaves it: it is rated)
 -- ARGV[1] claim token  ARGV[2] member stats version read at admit
 -- ARGV[3] now ms  ARGV[4] response bytes  ARGV[5] idempotency ttl ms
 -- ARGV[6] rating record bytes
 -- ARGV[7] refund amount minor (0: no refund)  ARGV[8] 1 if it is money
 --         (counts toward the order's ceiling), 0 for a coupon
 -- ARGV[9] refund bytes  ARGV[10] refund id  ARGV[11] instrument name
--- ARGV[12] currency  ARGV[13] member id  ARGV[14] day number (now)
+-- ARGV[12] the order's currency (the refund's)  ARGV[13] member id
+-- ARGV[14] day number (now)
 -- ARGV[15] 1 if a low rating  ARGV[16] 1 to store the instant budget
 -- ARGV[17] instant budget balance after  ARGV[18] its as-of ms
 -- ARGV[19] expired stats fields to delete, space separated
@@ -29,6 +31,9 @@
 -- ARGV[26] reason codes, comma separated
 -- ARGV[27] D, then D args: field/value pairs of the decision event
 -- then F, then F triples: follow-up kind, target id, reason codes
+-- Money kept per member is kept per currency: refunded money per day in
+-- 'rm:<CUR>:<day>', the instant budget in 'ib_balance:<CUR>' and
+-- 'ib_as_of_ms:<CUR>'; counts ('rc:<day>', 'lr:<day>') across currencies.
 -- Returns {'OK'} | {'STALE'} | {'LOST_CLAIM'} | {'DONE'}
 --       | {'CEILING', refunded_minor, total_minor}
 -- DONE: this scope's rating is already committed (the key was answered, or
@@ -42,7 +47,9 @@ end
 if idem[1] ~= 'inflight' or idem[2] ~= ARGV[1] then return {'LOST_CLAIM'} end
 local now = ARGV[3]
 local day = ARGV[14]
-local stats = redis.call('HMGET', KEYS[2], 'ver', 'rc:' .. day, 'rm:' .. day,
+local currency = ARGV[12]
+local refunded_field = 'rm:' .. currency .. ':' .. day
+local stats = redis.call('HMGET', KEYS[2], 'ver', 'rc:' .. day, refunded_field,
   'lr:' .. day)
 if (stats[1] or '0') ~= ARGV[2] then
   return {'STALE'}
@@ -85,7 +92,7 @@ if amount > 0 then
     add_order_refunded(order_fields, refunded, amount)
     table.insert(stats_fields, 'rc:' .. day)
     table.insert(stats_fields, tostring(tonumber(stats[2] or '0') + 1))
-    table.insert(stats_fields, 'rm:' .. day)
+    table.insert(stats_fields, refunded_field)
     table.insert(stats_fields, tostring(tonumber(stats[3] or '0') + amount))
   end
 end
@@ -101,6 +108,7 @@ if ARGV[23] ~= '' then
     (order[5] and order[5] ~= '') and (order[5] .. ' ' .. ARGV[23]) or ARGV[23])
 end
 redis.call('HSET', KEYS[3], unpack(order_fields))
+redis.call('ZREM', KEYS[17], currency .. ':' .. ARGV[21])
 
 if ARGV[15] == '1' then
   table.insert(stats_fields, 'lr:' .. day)
@@ -109,9 +117,9 @@ if ARGV[15] == '1' then
   table.insert(stats_fields, now)
 end
 if ARGV[16] == '1' then
-  table.insert(stats_fields, 'ib_balance')
+  table.insert(stats_fields, 'ib_balance:' .. currency)
   table.insert(stats_fields, ARGV[17])
-  table.insert(stats_fields, 'ib_as_of_ms')
+  table.insert(stats_fields, 'ib_as_of_ms:' .. currency)
   table.insert(stats_fields, ARGV[18])
 end
 redis.call('HSET', KEYS[2], unpack(stats_fields))

@@ -8,7 +8,8 @@
 //                            the ledger stream reproduces the balances hash;
 //                   orders   money refunds that stand (not FAILED/REVERSED)
 //                            never exceed the order total, and the order's
-//                            refunded_minor equals its refunds' sum;
+//                            refunded_minor equals its refunds' sum; every
+//                            refund is in its order's currency;
 //                   payouts  a SUCCEEDED refund was paid exactly once, at the
 //                            provider it records (sandbox books, wallet,
 //                            coupon; http through the provider's Lookup when
@@ -19,7 +20,8 @@
 //                 Also reported, not violations: refunds ACCEPTED/SETTLING
 //                 for longer than --stale_after, NEEDS_ATTENTION refunds, and
 //                 per partition the outbox backlog, pending entries and dead
-//                 letters.
+//                 letters; orders per currency, and with --policy=FILE the
+//                 orders in currencies that policy does not serve.
 //   reconcile     for refunds SETTLING or NEEDS_ATTENTION, asks their
 //                 provider what happened (Lookup: the same provider code the
 //                 worker uses) and prints the finding per refund; with --fix a
@@ -31,6 +33,10 @@
 //                 each.
 //   attention     lists the NEEDS_ATTENTION refunds (every partition's
 //                 attention index), oldest first, with their age.
+//   index-open-orders
+//                 puts every unrated order inside its rating window (the
+//                 --policy's) into its partition's open orders
+//                 (open_orders_index.h).
 //   redrive       sends one NEEDS_ATTENTION refund back to settlement
 //                 (redrive_refund.lua, as RefundService.RedriveRefund): the
 //                 worker looks it up at its provider and pays only if the
@@ -79,6 +85,7 @@
 #include "services/tools/admin/dead_letters.h"
 #include "services/tools/admin/migrate_tags.h"
 #include "services/tools/admin/money_check.h"
+#include "services/tools/admin/open_orders_index.h"
 #include "services/tools/admin/options.h"
 #include "services/tools/admin/providers.h"
 #include "services/tools/admin/reconcile.h"
@@ -159,6 +166,14 @@ int Main(const std::vector<std::string>& args) {
   if (options->command == "dead-letters") {
     absl::Status listed = ListDeadLetters(**redis, *keys);
     return listed.ok() ? kOk : Fail(listed);
+  }
+  if (options->command == "index-open-orders") {
+    absl::StatusOr<nlohmann::ordered_json> indexed =
+        IndexOpenOrders(**redis, *keys, *options);
+    if (!indexed.ok()) return Fail(indexed.status());
+    std::cout << indexed->dump() << "\n";
+    FlushLogs();
+    return kOk;
   }
   if (options->command == "attention") {
     absl::StatusOr<bool> any = ListAttention(**redis, *keys, *options);

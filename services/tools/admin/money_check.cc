@@ -19,6 +19,8 @@
 #include "absl/time/time.h"
 #include "services/core/clock.h"
 #include "services/core/status_macros.h"
+#include "services/policy/markets.h"
+#include "services/policy_file/policy_document.h"
 #include "services/redis/redis_reply.h"
 #include "services/store/key_schema.h"
 #include "services/tools/admin/refund_record.h"
@@ -64,6 +66,13 @@ class MoneyCheck {
         now_ms_(absl::ToUnixMillis(RealClock().Now())) {}
 
   absl::Status Run() {
+    if (!options_.policy_path.empty()) {
+      MAKEGOOD_ASSIGN_OR_RETURN(
+          policy_file::PolicySnapshot policy,
+          policy_file::LoadPolicyFile(options_.policy_path, RealClock().Now()));
+      policy_version_ = policy.version;
+      served_ = policy::ServedCurrencies(policy.engine->config());
+    }
     for (int p = 0; p < keys_.partitions(); ++p) {
       MAKEGOOD_RETURN_IF_ERROR(CheckLedger(p));
     }
@@ -92,6 +101,7 @@ class MoneyCheck {
                    {"payouts_verified", payouts_verified_},
                    {"http_unchecked", http_unchecked_count_},
                    {"orders_changing", orders_changing_},
+                   {"orders_by_currency", Json(orders_by_currency_)},
                    {"violations", violations_.size()}};
     Json by_partition = Json::array();
     int64_t backlog = 0, pending = 0, dead = 0;
@@ -117,6 +127,12 @@ class MoneyCheck {
           {"needs_attention_count", attention_count_},
           {"needs_attention", attention_},
           {"http_unchecked", http_unchecked_}}},
+        {"currencies",
+         {{"policy", options_.policy_path},
+          {"policy_version", policy_version_},
+          {"served", served_},
+          {"unserved_count", unserved_count_},
+          {"unserved", unserved_}}},
         {"outbox",
          {{"backlog", backlog},
           {"pending", pending},
@@ -316,7 +332,8 @@ class MoneyCheck {
                                      {"ZRANGE", IndexKey(batch[i]), "0", "-1"}};
           for (const std::string& id : ids[i]) {
             block.push_back({"HMGET", keys_.RefundKey(batch[i].partition, id),
-                             "state", "amount_minor", "instrument"});
+                             "state", "amount_minor", "instrument",
+                             "currency"});
           }
           blocks.push_back(std::move(block));
         }
@@ -369,6 +386,16 @@ class MoneyCheck {
     const std::string& order_id = found.id;
     const std::optional<int64_t> total = Int(At(order, 0));
     const int64_t refunded = Int(At(order, 1)).value_or(0);
+    const std::string currency = At(order, 2).value_or("");
+    ++orders_by_currency_[currency];
+    if (!options_.policy_path.empty() &&
+        std::find(served_.begin(), served_.end(), currency) == served_.end()) {
+      ++unserved_count_;
+      List(unserved_, {{"partition", p},
+                       {"order_id", order_id},
+                       {"currency", currency},
+                       {"keys", {key}}});
+    }
     Json keys = {key, IndexKey(found)};
     // Money that stands (paid or on its way), and what the order's counter
     // must hold: that plus reversed refunds, whose reversal (an abusive
@@ -387,6 +414,19 @@ class MoneyCheck {
                    {"order_id", order_id},
                    {"refund_id", ids[i]},
                    {"keys", {IndexKey(found), refund_key}}});
+        continue;
+      }
+      const std::string refund_currency = At(r, 3).value_or("");
+      if (refund_currency != currency) {
+        // Money is counted per currency: a refund in another currency than
+        // its order's is never within the order's total.
+        Violation({{"check", "order_refund_currency"},
+                   {"partition", p},
+                   {"order_id", order_id},
+                   {"refund_id", ids[i]},
+                   {"order_currency", currency},
+                   {"refund_currency", refund_currency},
+                   {"keys", {key, refund_key}}});
         continue;
       }
       if (instrument != "original_payment" && instrument != "wallet") continue;
@@ -765,6 +805,13 @@ class MoneyCheck {
   std::vector<Json> outbox_;
   std::vector<HttpCheck> http_checks_;
   std::map<std::string, int64_t> refunds_by_state_;
+  // Orders per currency; with --policy, its served currencies and the
+  // orders in others.
+  std::map<std::string, int64_t> orders_by_currency_;
+  std::string policy_version_;
+  std::vector<std::string> served_;
+  Json unserved_ = Json::array();
+  int64_t unserved_count_ = 0;
   int64_t ledger_entries_ = 0, ledger_accounts_ = 0, orders_ = 0, refunds_ = 0,
           payouts_verified_ = 0, http_unchecked_count_ = 0,
           orders_changing_ = 0, stale_count_ = 0, attention_count_ = 0;

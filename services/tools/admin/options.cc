@@ -35,6 +35,12 @@ commands:
                 partition tags {p<N>}) under the balanced tags and record
                 schema_version 2; every server stopped; re-runnable;
                 exit 0 done, 2 error
+  index-open-orders
+                put every unrated order inside its rating window (the
+                --policy's, in the order's currency) into its partition's
+                open orders, which a policy reload counts before it drops
+                a currency (orders recorded before issue 13 are missing
+                from it); re-runnable; exit 0 done, 2 error
 
 flags:
   --redis=URL                     redis://[[user]:password@]host[:port][/db]
@@ -54,6 +60,9 @@ flags:
   --http_provider_api_key_file=F  (without both, http refunds are reported
   --http_provider_ca=F             as unchecked)
   --pretty                        check: indent the JSON report
+  --policy=FILE                   check: report orders in currencies this
+                                  policy (the active one) does not serve;
+                                  index-open-orders: its rating windows
   --refund_id=ID                  redrive: the refund
   --operator=ID                   redrive: who (audited as operator:<ID>)
   --reason=CODE                   redrive: why, [a-z0-9_-]{1,64}
@@ -74,7 +83,8 @@ absl::StatusOr<Options> ParseArgs(const std::vector<std::string>& args) {
   o.command = args[0];
   if (o.command != "check" && o.command != "reconcile" &&
       o.command != "dead-letters" && o.command != "attention" &&
-      o.command != "redrive" && o.command != "migrate-tags") {
+      o.command != "redrive" && o.command != "migrate-tags" &&
+      o.command != "index-open-orders") {
     return absl::InvalidArgumentError(
         absl::StrCat("unknown command \"", o.command, "\""));
   }
@@ -114,6 +124,8 @@ absl::StatusOr<Options> ParseArgs(const std::vector<std::string>& args) {
         return absl::InvalidArgumentError("--fallback: must be wallet or none");
       }
       o.fallback = value == "none" ? "" : value;
+    } else if (name == "policy") {
+      o.policy_path = value;
     } else if (name == "refund_id") {
       o.refund_id = value;
     } else if (name == "operator") {

@@ -35,6 +35,9 @@ struct Options {
   std::string operator_id;
   std::string reason = "operator_redrive";
   int limit = 1000;
+  // check: the policy file whose served currencies orders are checked
+  // against ("" for none).
+  std::string policy_path;
 };
 
 // Parses argv (without the program name); on a usage error returns the

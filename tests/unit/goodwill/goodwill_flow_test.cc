@@ -14,6 +14,7 @@
 #include "services/errors/errors.h"
 #include "services/goodwill/goodwill_agent_script.h"
 #include "services/goodwill/grant_goodwill_script.h"
+#include "services/policy/markets.h"
 #include "services/policy/policy_config.h"
 #include "services/policy_file/policy_document.h"
 #include "services/policy_proto/policy_convert.h"
@@ -102,7 +103,13 @@ class GoodwillFlowTest : public ::testing::Test {
     return out;
   }
 
-  std::string TodayKey() {
+  // The agent's day in `currency`.
+  std::string TodayKey(const std::string& currency = "EUR") {
+    return keys_.AgentBudgetKey("agent-7", currency,
+                                rating::DayNumber(clock_.Now()));
+  }
+  // The agent's day before currencies.
+  std::string LegacyTodayKey() {
     return keys_.AgentBudgetKey("agent-7", rating::DayNumber(clock_.Now()));
   }
 
@@ -377,13 +384,86 @@ TEST_F(GoodwillFlowTest, RedisDownFailsUnavailableAndChangesNothing) {
   EXPECT_TRUE(Grant(Request("g-1", 250)).ok());
 }
 
-TEST_F(GoodwillFlowTest, ACurrencyOtherThanThePolicysIsRefusedWithoutRedis) {
-  v1::GrantGoodwillRequest usd = Request("g-1", 100);
-  usd.set_currency("USD");
-  auto refused = Grant(usd);
+TEST_F(GoodwillFlowTest, ACurrencyThePolicyDoesNotServeIsRefusedWithoutRedis) {
+  v1::GrantGoodwillRequest gbp = Request("g-1", 100);
+  gbp.set_currency("GBP");
+  auto refused = Grant(gbp);
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(ErrorReason(refused.status()), "CURRENCY_NOT_SUPPORTED");
+  EXPECT_THAT(refused.status().message(), HasSubstr("GBP"));
+  for (const std::string& served :
+       policy::ServedCurrencies(policy_.Get()->engine->config())) {
+    EXPECT_THAT(refused.status().message(), HasSubstr(served));
+  }
   EXPECT_TRUE(redis_.calls().empty());
+}
+
+TEST_F(GoodwillFlowTest, TheAgentsDayIsKeptPerCurrencyAndCountsTheDayBefore) {
+  // What the agent granted today before currencies (one key per day) still
+  // counts: an upgrade gives no one a second budget.
+  model_.days[LegacyTodayKey()].spent = 900;
+  auto refused = Grant(Request("g-1", 250));
+  EXPECT_EQ(ErrorReason(refused.status()), "AGENT_BUDGET_EXCEEDED");
+  EXPECT_THAT(refused.status().message(), HasSubstr("100 left"));
+  auto granted = Grant(Request("g-2", 100));
+  ASSERT_TRUE(granted.ok()) << granted.status();
+  EXPECT_EQ(granted->agent_budget_remaining_minor(), 0);
+  std::vector<AgentBudgetRequest> calls = AgentCalls();
+  ASSERT_FALSE(calls.empty());
+  for (const AgentBudgetRequest& call : calls) {
+    EXPECT_EQ(call.budget_key, TodayKey("EUR"));
+    EXPECT_EQ(call.legacy_budget_key, LegacyTodayKey());
+  }
+  EXPECT_EQ(model_.days[LegacyTodayKey()].spent, 900) << "only read";
+  EXPECT_EQ(Spent(), 100);
+}
+
+TEST_F(GoodwillFlowTest, BudgetsAreThePolicysForTheCurrencyElseTheFlags) {
+  ASSERT_TRUE(Grant(Request("g-1", 10)).ok());
+  const policy::GoodwillBudgets expected =
+      policy::GoodwillBudgetsFor(policy_.Get()->engine->config(), "EUR")
+          .value_or(policy::GoodwillBudgets{.agent_daily_minor = 1000,
+                                            .member_30d_minor = 600});
+  ASSERT_FALSE(AgentCalls().empty());
+  EXPECT_EQ(AgentCalls()[0].daily_budget, expected.agent_daily_minor);
+  auto grants = redis_.calls("grant_goodwill");
+  ASSERT_EQ(grants.size(), 1u);
+  auto grant = GrantRequest::Parse(grants[0].keys, grants[0].args);
+  ASSERT_TRUE(grant.ok()) << grant.status();
+  EXPECT_EQ(grant->member_budget, expected.member_30d_minor);
+  EXPECT_EQ(grant->currency, "EUR");
+}
+
+TEST_F(GoodwillFlowTest, OneCurrencysGrantsNeverSpendAnothersBudgets) {
+  const policy::PolicyConfig& config = policy_.Get()->engine->config();
+  const std::vector<std::string> served = policy::ServedCurrencies(config);
+  if (served.size() < 2) {
+    GTEST_SKIP() << "needs a policy serving two currencies";
+  }
+  auto budgets = [&](const std::string& currency) {
+    return policy::GoodwillBudgetsFor(config, currency)
+        .value_or(policy::GoodwillBudgets{.agent_daily_minor = 1000,
+                                          .member_30d_minor = 600});
+  };
+  const std::string& a = served[0];
+  const std::string& b = served[1];
+  // The whole member budget of currency a...
+  v1::GrantGoodwillRequest all_of_a =
+      Request("g-a", budgets(a).member_30d_minor);
+  all_of_a.set_currency(a);
+  auto first = Grant(all_of_a);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->member_budget_remaining_minor(), 0);
+  // ... leaves b's whole.
+  v1::GrantGoodwillRequest some_of_b = Request("g-b", 1);
+  some_of_b.set_currency(b);
+  auto second = Grant(some_of_b);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->member_budget_remaining_minor(),
+            budgets(b).member_30d_minor - 1);
+  EXPECT_EQ(second->agent_budget_remaining_minor(),
+            budgets(b).agent_daily_minor - 1);
+  EXPECT_EQ(model_.days[TodayKey(b)].spent, 1);
 }
 
 TEST_F(GoodwillFlowTest, AMalformedReserveReplyIsInternalAndGrantsNothing) {

@@ -34,6 +34,12 @@ absl::StatusOr<redis::RedisReply> GoodwillModel::Agent(
   absl::StatusOr<AgentBudgetRequest> r =
       AgentBudgetRequest::Parse(call.keys, call.args);
   if (!r.ok()) return r.status();
+  // The day before currencies, read only: it counts in every currency.
+  int64_t before = 0;
+  if (!r->legacy_budget_key.empty()) {
+    auto legacy = days.find(r->legacy_budget_key);
+    if (legacy != days.end()) before = legacy->second.spent;
+  }
   AgentDay& day = days[r->budget_key];
   auto held = day.reservations.find(r->grant_id);
   AgentBudgetReply reply;
@@ -56,7 +62,7 @@ absl::StatusOr<redis::RedisReply> GoodwillModel::Agent(
     case AgentBudgetRequest::kReserve:
       if (held != day.reservations.end()) {
         reply.outcome = AgentBudgetReply::kHeld;
-      } else if (day.spent + r->amount > r->daily_budget) {
+      } else if (before + day.spent + r->amount > r->daily_budget) {
         reply.outcome = AgentBudgetReply::kRefused;
       } else {
         day.reservations[r->grant_id] = absl::StrCat(r->amount, ":", r->token);
@@ -65,7 +71,7 @@ absl::StatusOr<redis::RedisReply> GoodwillModel::Agent(
       }
       break;
   }
-  reply.spent = day.spent;
+  reply.spent = before + day.spent;
   // Nothing reserved: the script leaves no trace of the day.
   if (day.spent == 0 && day.reservations.empty()) days.erase(r->budget_key);
   return reply.ToReply();
@@ -93,7 +99,9 @@ absl::StatusOr<redis::RedisReply> GoodwillModel::Grant(
     reply.outcome = GrantReply::kNoMember;
     return reply.ToReply();
   }
-  int64_t& used_so_far = used[r->keys.member_stats];
+  // The member's 30 days, per currency.
+  int64_t& used_so_far =
+      used[absl::StrCat(r->keys.member_stats, "|", r->currency)];
   if (used_so_far + r->amount > r->member_budget) {
     reply.outcome = GrantReply::kMemberBudget;
     reply.member_remaining = r->member_budget - used_so_far;

@@ -53,7 +53,8 @@ class GoodwillModel {
   std::map<std::string, AgentDay> days;  // AgentBudgetKey.
   std::set<std::string> members;         // MemberKey.
   std::map<std::string, Order> orders;   // OrderKey.
-  std::map<std::string, int64_t> used;   // MemberStatsKey: 30 days' goodwill.
+  // MemberStatsKey + "|" + currency: 30 days' goodwill in that currency.
+  std::map<std::string, int64_t> used;
   std::map<std::string, Stored> grants;  // RefundKey.
 };
 

@@ -46,11 +46,30 @@ TEST(AgentBudgetRequest, ArgvAsTheScriptDocumentsIt) {
               HasSubstr("ARGV[1] 'reserve' | 'release' | 'confirm'"));
 }
 
+TEST(AgentBudgetRequest, ACurrencysDaySendsTheDayBeforeCurrenciesInItsSlot) {
+  store::KeySchema schema = *store::KeySchema::Create(64);
+  AgentBudgetRequest r;
+  r.budget_key = schema.AgentBudgetKey("agent-7", "KRW", 20600);
+  r.legacy_budget_key = schema.AgentBudgetKey("agent-7", 20600);
+  EXPECT_THAT(r.Keys(),
+              ::testing::ElementsAre(r.budget_key, r.legacy_budget_key));
+  EXPECT_EQ(HashTag(r.Keys()[0]), HashTag(r.Keys()[1]));
+  EXPECT_NE(r.budget_key, schema.AgentBudgetKey("agent-7", "EUR", 20600));
+  // Ids may hold ':': another agent's day never has this key.
+  EXPECT_NE(schema.AgentBudgetKey("a:KRW", 20600),
+            schema.AgentBudgetKey("a", "KRW", 20600));
+  auto back = AgentBudgetRequest::Parse(r.Keys(), r.Args());
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->legacy_budget_key, r.legacy_budget_key);
+  EXPECT_FALSE(AgentBudgetRequest::Parse({"a", "b", "c"}, r.Args()).ok());
+}
+
 TEST(AgentBudgetRequest, ParsesItsOwnArgv) {
   for (auto op : {AgentBudgetRequest::kReserve, AgentBudgetRequest::kRelease,
                   AgentBudgetRequest::kConfirm}) {
     AgentBudgetRequest r{.operation = op,
                          .budget_key = "k",
+                         .legacy_budget_key = "",
                          .grant_id = "g",
                          .amount = 7,
                          .daily_budget = 9,

@@ -68,14 +68,15 @@ class PolicyWatcherTest : public ::testing::Test {
     fs::remove_all(dir_);
   }
 
-  // Loads the file as the server does at start-up and watches it.
-  void StartWatching() {
+  // Loads the file as the server does at start-up and watches it, with
+  // `guard` if set.
+  void StartWatching(ReloadGuard guard = nullptr) {
     absl::StatusOr<PolicySnapshot> initial =
         LoadPolicyFile(path_, clock_.Now());
     ASSERT_TRUE(initial.ok()) << initial.status();
     active_ = std::make_unique<ActivePolicy>(*std::move(initial));
-    watcher_ = std::make_unique<PolicyWatcher>(path_, *active_, clock_,
-                                               absl::Hours(1));
+    watcher_ = std::make_unique<PolicyWatcher>(
+        path_, *active_, clock_, absl::Hours(1), std::move(guard));
   }
 
   std::string ActiveVersion() const { return active_->Get()->version; }
@@ -124,6 +125,45 @@ TEST_F(PolicyWatcherTest, ValidChangeIsApplied) {
   EXPECT_EQ(watcher_->stats().reloads, 1);
   EXPECT_EQ(watcher_->CheckNow(), Result::kUnchanged);
   EXPECT_EQ(watcher_->stats().reloads, 1);
+}
+
+TEST_F(PolicyWatcherTest, AGuardsRefusalKeepsTheOldPolicyUntilItPasses) {
+  Write(path_, PolicyText());
+  // Refuses while `open` orders remain, as the currency guard does.
+  int open = 3;
+  int asked = 0;
+  std::string seen_current, seen_next;
+  StartWatching(
+      [&](const PolicySnapshot& current,
+          const PolicySnapshot& next) -> std::optional<ReloadRefusal> {
+        ++asked;
+        seen_current = current.version;
+        seen_next = next.version;
+        if (open == 0) return std::nullopt;
+        return ReloadRefusal{.message = absl::StrCat("KRW has ", open, " open"),
+                             .currency = "KRW",
+                             .open_orders = open};
+      });
+  const std::string before = ActiveVersion();
+  EXPECT_EQ(asked, 0) << "not asked about the policy it started with";
+  Write(path_, PolicyText("second"));
+
+  EXPECT_EQ(watcher_->CheckNow(), Result::kRefused);
+  EXPECT_EQ(ActiveVersion(), before);
+  EXPECT_EQ(seen_current, before);
+  EXPECT_THAT(seen_next, StartsWith("second@"));
+  EXPECT_EQ(watcher_->stats().refused_reloads, 1);
+  EXPECT_EQ(watcher_->stats().rejected_reloads, 0);
+  // The same file is asked about again at the next check: orders get rated
+  // and windows end.
+  EXPECT_EQ(watcher_->CheckNow(), Result::kRefused);
+  EXPECT_EQ(asked, 2);
+  open = 0;
+  EXPECT_EQ(watcher_->CheckNow(), Result::kReloaded);
+  EXPECT_THAT(ActiveVersion(), StartsWith("second@"));
+  EXPECT_EQ(watcher_->stats().refused_reloads, 2);
+  EXPECT_EQ(watcher_->CheckNow(), Result::kUnchanged);
+  EXPECT_EQ(asked, 3);
 }
 
 TEST_F(PolicyWatcherTest, InvalidChangeIsRefusedAndTheOldPolicyKeepsServing) {

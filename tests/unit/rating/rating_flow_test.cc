@@ -233,8 +233,9 @@ TEST_F(RatingFlowTest, AFreshRatingIsAdmittedDecidedAndCommittedOnce) {
   auto commits = redis_.calls("commit_rating");
   ASSERT_EQ(commits.size(), 1u);
   const FakeRedis::Call& c = commits[0];
-  ASSERT_EQ(c.keys.size(), 16u);
+  ASSERT_EQ(c.keys.size(), 17u);
   EXPECT_EQ(c.keys[0], IdemKey("k-1"));
+  EXPECT_EQ(c.keys[16], keys_.OpenOrdersKey(ids.partition));
   EXPECT_EQ(c.keys[4], keys_.RefundKey(ids.partition, ids.refund_id));
   EXPECT_EQ(c.keys[9], keys_.OutboxKey(ids.partition));
   for (const std::string& key : c.keys) {
@@ -255,6 +256,22 @@ TEST_F(RatingFlowTest, AFreshRatingIsAdmittedDecidedAndCommittedOnce) {
   EXPECT_EQ(record.caller(), kCaller);
   EXPECT_EQ(redis_.count("release_rating"), 0);
   EXPECT_TRUE(redis_.unexpected().empty());
+}
+
+TEST_F(RatingFlowTest, ACommitWithoutRefundStillNamesTheOrdersCurrency) {
+  // A happy rating gets no refund; its commit still keeps the member's
+  // money per currency (budget, history) and takes the order out of the
+  // open orders of its currency.
+  v1::SubmitRatingRequest happy = MeltedRating("k-1", 100);
+  happy.clear_line_ratings();
+  RatingResult result = Submit(happy);
+  ASSERT_TRUE(result.status.ok()) << result.status;
+  ASSERT_FALSE(result.response.decision().has_refund());
+  auto commits = redis_.calls("commit_rating");
+  ASSERT_EQ(commits.size(), 1u);
+  EXPECT_EQ(commits[0].args[6], "0");  // No refund.
+  EXPECT_EQ(commits[0].args[11], SampleOrder().currency());
+  EXPECT_EQ(commits[0].keys[16], keys_.OpenOrdersKey(keys_.PartitionOf("m-1")));
 }
 
 TEST_F(RatingFlowTest, AReplayIsAnsweredFromTheStoredResponseWithoutACommit) {

@@ -189,10 +189,10 @@ CommitRequest SampleCommit(const RatingIds& ids) {
                       .reason_codes = {"MELTED", "LATE"}}}};
 }
 
-TEST_F(ScriptCallsTest, CommitSendsSixteenKeysOfOneSlotInTheScriptsOrder) {
+TEST_F(ScriptCallsTest, CommitSendsSeventeenKeysOfOneSlotInTheScriptsOrder) {
   ScriptCall call = BuildCommitCall(keys_, SampleCommit(ids_));
   const int p = ids_.partition;
-  ASSERT_EQ(call.keys.size(), 16u);
+  ASSERT_EQ(call.keys.size(), 17u);
   EXPECT_EQ(call.keys[0], keys_.IdempotencyKey(p, ids_.scope_hash));
   EXPECT_EQ(call.keys[1], keys_.MemberStatsKey("m-1"));
   EXPECT_EQ(call.keys[2], keys_.OrderKey("m-1", "o-1"));
@@ -209,6 +209,8 @@ TEST_F(ScriptCallsTest, CommitSendsSixteenKeysOfOneSlotInTheScriptsOrder) {
   EXPECT_EQ(call.keys[13], keys_.PartitionPrefix(p) + "fu:tasks");
   EXPECT_EQ(call.keys[14], keys_.NotificationsKey(p));
   EXPECT_EQ(call.keys[15], keys_.DecisionsKey(p));
+  // The rated order leaves the open orders a policy reload counts.
+  EXPECT_EQ(call.keys[16], keys_.OpenOrdersKey(p));
   ExpectOneSlot(call.keys);
 }
 

@@ -189,7 +189,8 @@ TEST(UpsertMemberReply, RefusesAnUnknownAnswerOrShape) {
 
 // --- record_delivery ---
 
-TEST_F(StoreScriptCallsTest, RecordDeliverySendsTheOrderAndStatsKeysAndFields) {
+TEST_F(StoreScriptCallsTest,
+       RecordDeliverySendsTheOrderStatsAndOpenOrdersKeys) {
   ScriptCall call = BuildRecordDeliveryCall(
       keys_, RecordDeliveryRequest{.member_id = "m-1",
                                    .order_id = "o-1",
@@ -201,13 +202,16 @@ TEST_F(StoreScriptCallsTest, RecordDeliverySendsTheOrderAndStatsKeysAndFields) {
                                    .delivered_at_ms = 1780000000000,
                                    .now = kNow,
                                    .line_ids = {"l1", "l2"},
-                                   .payment_reference = "pay-1"});
-  EXPECT_THAT(call.keys, ElementsAre(keys_.OrderKey("m-1", "o-1"),
-                                     keys_.MemberStatsKey("m-1")));
+                                   .payment_reference = "pay-1",
+                                   .rating_window_end_ms = 1780604800000});
+  EXPECT_THAT(
+      call.keys,
+      ElementsAre(keys_.OrderKey("m-1", "o-1"), keys_.MemberStatsKey("m-1"),
+                  keys_.OpenOrdersKey(keys_.PartitionOf("m-1"))));
   ExpectOneSlot(call.keys);
-  EXPECT_THAT(call.args,
-              ElementsAre("m-1", "PB", "EUR|1000|100", "EUR", "1000", "100",
-                          "1780000000000", "1780272000123", "l1 l2", "pay-1"));
+  EXPECT_THAT(call.args, ElementsAre("m-1", "PB", "EUR|1000|100", "EUR", "1000",
+                                     "100", "1780000000000", "1780272000123",
+                                     "l1 l2", "pay-1", "1780604800000", "o-1"));
 }
 
 TEST(RecordDeliveryReply, ParsesEveryAnswer) {
