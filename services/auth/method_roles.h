@@ -18,6 +18,10 @@
 //                   MarkRefundAbusive                 agent, admin
 //   GoodwillService GrantGoodwill                     agent
 //   InsightsService GetSatisfactionStats              agent, admin
+//   FeedbackService AppealFeedback                    partner
+//                   DecideAppeal                      agent, admin
+//                   GetAppeal                         partner (its own),
+//                                                     agent, admin
 //   PolicyService   GetPolicy, ValidatePolicy,
 //                   SimulatePolicy                    admin
 //
