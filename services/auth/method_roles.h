@@ -10,8 +10,9 @@
 //   OrderService    RecordDelivery, GetOrder          order-system
 //   MemberService   UpsertMember                      order-system
 //                   GetMember                         order-system, agent,
-//                   admin GetTrust                          app-backend, agent,
-//                   admin
+//                                                     admin
+//                   GetTrust                          app-backend, agent,
+//                                                     admin
 //   RatingService   SubmitRating                      app-backend
 //   RefundService   GetRefund, ListRefunds,
 //                   WatchRefund                       app-backend, agent, admin

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "services/core/text.h"
+#include "services/rating/rating_ids.h"
 
 namespace makegood::feedback {
 namespace {
@@ -35,7 +36,15 @@ std::optional<AppealId> ParseAppealId(absl::string_view appeal_id,
   for (char c : parts[1]) {
     if (!absl::ascii_isxdigit(c) || absl::ascii_isupper(c)) return std::nullopt;
   }
-  return AppealId{partition, absl::StrCat("rt_", parts[0], "_", parts[1])};
+  AppealId id;
+  id.partition = partition;
+  id.rating_id = absl::StrCat("rt_", parts[0], "_", parts[1]);
+  // As rating::DeriveRatingIds derives it (pinned by appeal_ids_test).
+  id.refund_id =
+      absl::StrCat("rf_", partition, "_",
+                   rating::Sha256Hex(absl::StrCat("refund;", id.rating_id))
+                       .substr(0, kHexLength));
+  return id;
 }
 
 std::optional<Partner> PartnerOf(absl::string_view principal_id) {

@@ -26,6 +26,9 @@ namespace makegood::feedback {
 struct AppealId {
   int partition = 0;
   std::string rating_id;  // "rt_<partition>_<24 hex>".
+  // The rating's refund id, as the rating commit derives it from the rating
+  // id (services/rating/rating_ids.h); the refund may not exist.
+  std::string refund_id;
 };
 
 // The parts of `appeal_id`, if it is well-formed for `partitions`.

@@ -15,7 +15,7 @@ namespace {
 constexpr char kScript[] = "decide_appeal";
 
 // KEYS and ARGV as decide_appeal.lua documents them.
-enum Key { kAppeal, kAppealEvents, kRating, kFeedback, kKeys };
+enum Key { kAppeal, kAppealEvents, kRating, kFeedback, kRefund, kKeys };
 enum Arg {
   kIdempotencyKey,
   kFingerprint,
@@ -54,6 +54,7 @@ void DecideAppealRequest::SetKeys(const store::KeySchema& keys,
   appeal_events_key = keys.AppealEventsKey(id.partition, appeal_id);
   rating_key = keys.RatingKey(id.partition, id.rating_id);
   feedback_key = keys.FeedbackKey(id.partition);
+  refund_key = keys.RefundKey(id.partition, id.refund_id);
 }
 
 std::vector<std::string> DecideAppealRequest::Keys() const {
@@ -62,6 +63,7 @@ std::vector<std::string> DecideAppealRequest::Keys() const {
   out[kAppealEvents] = appeal_events_key;
   out[kRating] = rating_key;
   out[kFeedback] = feedback_key;
+  out[kRefund] = refund_key;
   return out;
 }
 
@@ -91,6 +93,7 @@ absl::StatusOr<DecideAppealRequest> DecideAppealRequest::Parse(
   r.appeal_events_key = keys[kAppealEvents];
   r.rating_key = keys[kRating];
   r.feedback_key = keys[kFeedback];
+  r.refund_key = keys[kRefund];
   r.idempotency_key = args[kIdempotencyKey];
   r.fingerprint = args[kFingerprint];
   r.decision = args[kDecision];

@@ -27,6 +27,7 @@ struct DecideAppealRequest {
   std::string appeal_events_key;
   std::string rating_key;
   std::string feedback_key;
+  std::string refund_key;  // The rating's refund (an old abuse mark).
   // ARGV.
   std::string idempotency_key;
   std::string fingerprint;  // Of the request's business fields.

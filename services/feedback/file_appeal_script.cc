@@ -15,7 +15,7 @@ namespace {
 constexpr char kScript[] = "file_appeal";
 
 // KEYS and ARGV as file_appeal.lua documents them.
-enum Key { kRating, kAppeal, kAppealEvents, kTasks, kKeys };
+enum Key { kRating, kAppeal, kAppealEvents, kTasks, kRefund, kKeys };
 enum Arg {
   kAppealId,
   kIdempotencyKey,
@@ -58,6 +58,7 @@ void FileAppealRequest::SetKeys(const store::KeySchema& keys,
   appeal_key = keys.AppealKey(id.partition, appeal_id);
   appeal_events_key = keys.AppealEventsKey(id.partition, appeal_id);
   tasks_key = keys.TasksKey(id.partition);
+  refund_key = keys.RefundKey(id.partition, id.refund_id);
   rating_id = id.rating_id;
 }
 
@@ -67,6 +68,7 @@ std::vector<std::string> FileAppealRequest::Keys() const {
   out[kAppeal] = appeal_key;
   out[kAppealEvents] = appeal_events_key;
   out[kTasks] = tasks_key;
+  out[kRefund] = refund_key;
   return out;
 }
 
@@ -99,6 +101,7 @@ absl::StatusOr<FileAppealRequest> FileAppealRequest::Parse(
   r.appeal_key = keys[kAppeal];
   r.appeal_events_key = keys[kAppealEvents];
   r.tasks_key = keys[kTasks];
+  r.refund_key = keys[kRefund];
   r.appeal_id = args[kAppealId];
   r.idempotency_key = args[kIdempotencyKey];
   r.fingerprint = args[kFingerprint];

@@ -27,6 +27,7 @@ struct FileAppealRequest {
   std::string appeal_key;
   std::string appeal_events_key;
   std::string tasks_key;
+  std::string refund_key;  // The rating's refund (an old abuse mark).
   // ARGV.
   std::string appeal_id;
   std::string idempotency_key;

@@ -17,10 +17,11 @@ void ReadAppealRequest::SetKeys(const store::KeySchema& keys,
   appeal_key = keys.AppealKey(id.partition, appeal_id);
   rating_key = keys.RatingKey(id.partition, id.rating_id);
   appeal_events_key = keys.AppealEventsKey(id.partition, appeal_id);
+  refund_key = keys.RefundKey(id.partition, id.refund_id);
 }
 
 std::vector<std::string> ReadAppealRequest::Keys() const {
-  return {appeal_key, rating_key, appeal_events_key};
+  return {appeal_key, rating_key, appeal_events_key, refund_key};
 }
 
 std::vector<std::string> ReadAppealRequest::Args() const {

@@ -25,6 +25,7 @@ struct ReadAppealRequest {
   std::string appeal_key;
   std::string rating_key;
   std::string appeal_events_key;
+  std::string refund_key;  // The rating's refund (an old abuse mark).
   // ARGV.
   std::string appeal_id;
   bool include_events = false;

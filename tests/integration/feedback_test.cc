@@ -356,6 +356,35 @@ TEST_F(FeedbackTest, AppealOfFeedbackAnAbuseCorrectionReversedIsAnswered) {
   EXPECT_EQ(Reversals(appeal_id).size(), 1u);
 }
 
+// A claim marked abusive before reversals were marked per item (the rating
+// keeps no rev:<appeal id>) reversed every feedback item: an appeal finds it
+// reversed, and upholding one filed earlier reverses nothing again.
+TEST_F(FeedbackTest, AnAbuseMarkFromBeforeAppealsCountsAsTheReversal) {
+  const std::string refund_id = Rate();
+  const std::string courier = AppealIdOf("courier_feedback");
+  const std::string store = AppealIdOf("store_feedback");
+  v1::AppealFeedbackResponse filed;
+  ASSERT_TRUE(Appeal(kStore, "a-1", store, &filed).ok());
+  v1::MarkRefundAbusiveResponse marked;
+  ASSERT_TRUE(MarkAbusive(refund_id, &marked).ok());
+  const std::string rating_key =
+      keys_->RatingKey(P(), filed.appeal().rating_id());
+  // As the mark of an older release left it.
+  ASSERT_TRUE(
+      h_->Redis({"HDEL", rating_key, "rev:" + courier, "rev:" + store}).ok());
+
+  grpc::Status late = Appeal(kCourier, "a-2", courier, &filed);
+  EXPECT_EQ(ErrorReason(late), "FEEDBACK_ALREADY_REVERSED");
+  v1::DecideAppealResponse decided;
+  ASSERT_TRUE(Decide("d-1", store, v1::APPEAL_DECISION_UPHOLD, &decided).ok());
+  EXPECT_FALSE(decided.feedback_reversed());
+  EXPECT_EQ(decided.appeal().reversed_by(),
+            v1::FEEDBACK_REVERSAL_CLAIM_ABUSIVE);
+  EXPECT_EQ(Reversals(store).size(), 1u);
+  EXPECT_EQ(Get(store).appeal().reversed_by(),
+            v1::FEEDBACK_REVERSAL_CLAIM_ABUSIVE);
+}
+
 // An agent upholds while an operator marks the claim abusive, many times
 // over: whichever runs first writes the reversal, the other records it, and
 // the feedback is reversed exactly once.

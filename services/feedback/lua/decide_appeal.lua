@@ -3,10 +3,11 @@
 -- appeal record keeps the deciding key and fingerprint), one decision per
 -- appeal, and for an upheld appeal the feedback's reversal
 -- (lib/feedback_reversal.lua: the same event an abuse correction writes, and
--- none if an abuse correction reversed the item first), with the step on the
--- appeal's audit trail.
+-- none if an abuse correction reversed the item first, also one made before
+-- reversals were marked per item: the rating's refund says `abusive`), with
+-- the step on the appeal's audit trail.
 -- KEYS[1] appeal hash   KEYS[2] appeal events   KEYS[3] rating hash
--- KEYS[4] feedback stream
+-- KEYS[4] feedback stream  KEYS[5] the rating's refund (may not exist)
 -- ARGV[1] idempotency key  ARGV[2] fingerprint
 -- ARGV[3] decision ('upheld' / 'rejected')  ARGV[4] actor ("agent:<id>")
 -- ARGV[5] caller (principal)  ARGV[6] reason  ARGV[7] now ms
@@ -38,13 +39,14 @@ local reversed_now = '0'
 local fields = {'state', ARGV[3], 'decision_key', ARGV[1],
   'decision_fp', ARGV[2], 'decided_by', ARGV[4], 'decider', ARGV[5],
   'decision_reason', ARGV[6], 'decided_at_ms', now}
-if ARGV[3] == 'upheld' then
+if ARGV[3] == 'upheld' and
+    not feedback_reversal(KEYS[3], a[4], KEYS[5]) then
   if reverse_feedback(KEYS[3], KEYS[4], a[5], a[6], a[4], a[7], a[8],
       'appeal_upheld', now) then
     reversed_now = '1'
   end
 end
-local by = feedback_reversal(KEYS[3], a[4])
+local by = feedback_reversal(KEYS[3], a[4], KEYS[5])
 if by then
   table.insert(fields, 'reversed_by')
   table.insert(fields, by)

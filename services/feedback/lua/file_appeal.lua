@@ -5,7 +5,7 @@
 -- the appeal (state 'open'), the first event of its audit trail and a task
 -- for the agents who decide appeals.
 -- KEYS[1] rating hash   KEYS[2] appeal hash   KEYS[3] appeal events
--- KEYS[4] tasks stream
+-- KEYS[4] tasks stream  KEYS[5] the rating's refund (may not exist)
 -- ARGV[1] appeal id  ARGV[2] idempotency key  ARGV[3] fingerprint
 -- ARGV[4] the partner's feedback kind ('store_feedback'/'courier_feedback')
 -- ARGV[5] the partner's store or courier id  ARGV[6] caller (principal)
@@ -29,7 +29,7 @@ if prior[1] then
   for _, v in ipairs(redis.call('HGETALL', KEYS[2])) do table.insert(out, v) end
   return out
 end
-local by = feedback_reversal(KEYS[1], appeal_id)
+local by = feedback_reversal(KEYS[1], appeal_id, KEYS[5])
 if by then return {'REVERSED', by} end
 
 local now = ARGV[9]

@@ -4,7 +4,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "services/rating/rating_ids.h"
 
 namespace makegood::feedback {
 namespace {
@@ -17,6 +19,18 @@ TEST(ParseAppealId, NamesTheRatingAndItsPartition) {
   ASSERT_TRUE(id.has_value());
   EXPECT_EQ(id->partition, 12);
   EXPECT_EQ(id->rating_id, std::string("rt_12_") + kHex);
+}
+
+TEST(ParseAppealId, NamesTheRefundTheRatingCommitMade) {
+  const rating::RatingIds ids =
+      rating::DeriveRatingIds("app-1", "SubmitRating", "m-1", "k-1", 7);
+  const std::string appeal_id =
+      absl::StrCat("ap_", ids.rating_id.substr(3), "_1");
+  std::optional<AppealId> id = ParseAppealId(appeal_id, 64);
+  ASSERT_TRUE(id.has_value()) << appeal_id;
+  EXPECT_EQ(id->partition, 7);
+  EXPECT_EQ(id->rating_id, ids.rating_id);
+  EXPECT_EQ(id->refund_id, ids.refund_id);
 }
 
 TEST(ParseAppealId, RefusesWhatCommitRatingNeverIssues) {

@@ -71,11 +71,11 @@ TEST(FileAppealScript, KeysAreTheRatingsPartitionAndArgsRoundTrip) {
   r.reason = "delivered_on_time";
   r.comment = "GPS says so";
   r.now_ms = 1'780'000'000'123;
-  EXPECT_THAT(
-      r.Keys(),
-      ElementsAre(keys.RatingKey(5, "rt_5_0123456789abcdef01234567"),
-                  keys.AppealKey(5, kAppealId),
-                  keys.AppealEventsKey(5, kAppealId), keys.TasksKey(5)));
+  EXPECT_THAT(r.Keys(),
+              ElementsAre(keys.RatingKey(5, "rt_5_0123456789abcdef01234567"),
+                          keys.AppealKey(5, kAppealId),
+                          keys.AppealEventsKey(5, kAppealId), keys.TasksKey(5),
+                          keys.RefundKey(5, Id().refund_id)));
   ExpectOneSlot(r.Keys());
   EXPECT_EQ(r.Args().size(), 10u);
   absl::StatusOr<FileAppealRequest> parsed =
@@ -155,11 +155,12 @@ TEST(DecideAppealScript, KeysAreTheRatingsPartitionAndArgsRoundTrip) {
   r.caller = "support-desk";
   r.reason = "gps_confirms";
   r.now_ms = 5;
-  EXPECT_THAT(r.Keys(),
-              ElementsAre(keys.AppealKey(5, kAppealId),
-                          keys.AppealEventsKey(5, kAppealId),
-                          keys.RatingKey(5, "rt_5_0123456789abcdef01234567"),
-                          keys.FeedbackKey(5)));
+  EXPECT_THAT(
+      r.Keys(),
+      ElementsAre(keys.AppealKey(5, kAppealId),
+                  keys.AppealEventsKey(5, kAppealId),
+                  keys.RatingKey(5, "rt_5_0123456789abcdef01234567"),
+                  keys.FeedbackKey(5), keys.RefundKey(5, Id().refund_id)));
   ExpectOneSlot(r.Keys());
   absl::StatusOr<DecideAppealRequest> parsed =
       DecideAppealRequest::Parse(r.Keys(), r.Args());

@@ -28,10 +28,16 @@ local function feedback_item(rating_key, appeal_id)
   return found_kind, found_target
 end
 
--- The reason code of the item's reversal, or nil if it stands.
-local function feedback_reversal(rating_key, appeal)
+-- The reason code of the item's reversal, or nil if it stands. With the
+-- rating's refund (refund_key), a claim marked abusive before reversals were
+-- marked per item (mark_abusive.lua before appeals existed reversed every
+-- item of the rating) counts as 'claim_abusive' too.
+local function feedback_reversal(rating_key, appeal, refund_key)
   local by = redis.call('HGET', rating_key, 'rev:' .. appeal)
   if by then return by end
+  if refund_key and redis.call('HGET', refund_key, 'abusive') == '1' then
+    return 'claim_abusive'
+  end
   return nil
 end
 
