@@ -10,6 +10,7 @@ constexpr Role kAppBackend = Role::kAppBackend;
 constexpr Role kOrderSystem = Role::kOrderSystem;
 constexpr Role kAgent = Role::kAgent;
 constexpr Role kAdmin = Role::kAdmin;
+constexpr Role kPartner = Role::kPartner;
 
 // Constant-initialised and trivially destructible.
 constexpr MethodRoles kTable[] = {
@@ -27,6 +28,9 @@ constexpr MethodRoles kTable[] = {
     {"/makegood.v1.RefundService/RedriveRefund", {kAdmin}},
     {"/makegood.v1.GoodwillService/GrantGoodwill", {kAgent}},
     {"/makegood.v1.InsightsService/GetSatisfactionStats", {kAgent, kAdmin}},
+    {"/makegood.v1.FeedbackService/AppealFeedback", {kPartner}},
+    {"/makegood.v1.FeedbackService/DecideAppeal", {kAgent, kAdmin}},
+    {"/makegood.v1.FeedbackService/GetAppeal", {kPartner, kAgent, kAdmin}},
     {"/makegood.v1.PolicyService/GetPolicy", {kAdmin}},
     {"/makegood.v1.PolicyService/ValidatePolicy", {kAdmin}},
     {"/makegood.v1.PolicyService/SimulatePolicy", {kAdmin}},

@@ -10,14 +10,19 @@
 //   OrderService    RecordDelivery, GetOrder          order-system
 //   MemberService   UpsertMember                      order-system
 //                   GetMember                         order-system, agent,
-//                   admin GetTrust                          app-backend, agent,
-//                   admin
+//                                                     admin
+//                   GetTrust                          app-backend, agent,
+//                                                     admin
 //   RatingService   SubmitRating                      app-backend
 //   RefundService   GetRefund, ListRefunds,
 //                   WatchRefund                       app-backend, agent, admin
 //                   MarkRefundAbusive                 agent, admin
 //   GoodwillService GrantGoodwill                     agent
 //   InsightsService GetSatisfactionStats              agent, admin
+//   FeedbackService AppealFeedback                    partner
+//                   DecideAppeal                      agent, admin
+//                   GetAppeal                         partner (its own),
+//                                                     agent, admin
 //   PolicyService   GetPolicy, ValidatePolicy,
 //                   SimulatePolicy                    admin
 //

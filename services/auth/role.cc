@@ -10,7 +10,8 @@ namespace makegood::auth {
 namespace {
 
 constexpr Role kAllRoles[kRoleCount] = {Role::kAppBackend, Role::kOrderSystem,
-                                        Role::kAgent, Role::kAdmin};
+                                        Role::kAgent, Role::kAdmin,
+                                        Role::kPartner};
 
 }  // namespace
 
@@ -24,6 +25,8 @@ absl::string_view RoleName(Role role) {
       return "agent";
     case Role::kAdmin:
       return "admin";
+    case Role::kPartner:
+      return "partner";
   }
   return "unknown";
 }
@@ -55,7 +58,8 @@ absl::StatusOr<RoleSet> ParseRoleList(absl::string_view text) {
     if (!role.has_value()) {
       return absl::InvalidArgumentError(
           absl::StrCat("unknown role \"", item,
-                       "\" (roles: app-backend, order-system, agent, admin)"));
+                       "\" (roles: app-backend, order-system, agent, admin, "
+                       "partner)"));
     }
     roles.Add(*role);
   }

@@ -9,6 +9,9 @@
 //   order-system  the order platform: records deliveries and members
 //   agent         customer-support agents: goodwill, reads
 //   admin         operators: the refund policy, reads
+//   partner       a store or a courier: appeals the feedback a rating sent
+//                 about it (FeedbackService). Its principal id says which:
+//                 "store:<store_id>" or "courier:<courier_id>"
 //
 // Example:
 //   absl::StatusOr<RoleSet> roles = ParseRoleList("agent,admin");
@@ -32,11 +35,12 @@ enum class Role : uint8_t {
   kOrderSystem = 1,
   kAgent = 2,
   kAdmin = 3,
+  kPartner = 4,
 };
 
-inline constexpr int kRoleCount = 4;
+inline constexpr int kRoleCount = 5;
 
-// "app-backend", "order-system", "agent" or "admin".
+// "app-backend", "order-system", "agent", "admin" or "partner".
 absl::string_view RoleName(Role role);
 
 // The role named exactly (lower case) `name`, or nullopt.
@@ -52,8 +56,8 @@ class RoleSet {
 
   // Every role (the insecure development mode's principal).
   static constexpr RoleSet All() {
-    return RoleSet(
-        {Role::kAppBackend, Role::kOrderSystem, Role::kAgent, Role::kAdmin});
+    return RoleSet({Role::kAppBackend, Role::kOrderSystem, Role::kAgent,
+                    Role::kAdmin, Role::kPartner});
   }
 
   constexpr void Add(Role role) { bits_ |= Bit(role); }

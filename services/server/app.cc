@@ -13,6 +13,7 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "makegood/v1/goodwill_service.grpc.pb.h"
 #include "makegood/v1/insights_service.grpc.pb.h"
+#include "services/api/feedback_service.h"
 #include "services/api/goodwill_service.h"
 #include "services/api/member_service.h"
 #include "services/api/order_service.h"
@@ -79,7 +80,8 @@ struct App::Parts {
         rating_service(*auth, rating_flow),
         refund_service(*auth, refunds, *feed, keys, clock),
         goodwill_service(*auth, *redis, keys, policy, clock, config.goodwill),
-        insights_service(*auth, *redis, keys, clock) {}
+        insights_service(*auth, *redis, keys, clock),
+        feedback_service(*auth, *redis, keys, clock) {}
 
   // First, so they outlive everything that reports to or asks them.
   std::unique_ptr<metrics::Metrics> metrics;
@@ -105,6 +107,7 @@ struct App::Parts {
   api::RefundService refund_service;
   api::GoodwillService goodwill_service;
   api::InsightsService insights_service;
+  api::FeedbackService feedback_service;
   // Settlement (with --settlement_worker): providers, then the worker.
   std::unique_ptr<settlement::PaymentProvider> wallet_provider;
   std::unique_ptr<settlement::PaymentProvider> coupon_provider;
@@ -284,6 +287,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const ServerConfig& config,
     builder.RegisterService(&parts->rating_service);
     builder.RegisterService(&parts->refund_service);
     builder.RegisterService(&parts->goodwill_service);
+    builder.RegisterService(&parts->feedback_service);
     builder.RegisterService(&parts->insights_service);
   }
   parts->server = builder.BuildAndStart();

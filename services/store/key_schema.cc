@@ -392,4 +392,17 @@ std::optional<std::string> KeySchema::RefundIdOfKey(absl::string_view key) {
   return std::string(key);
 }
 
+// Appeals
+
+std::string KeySchema::AppealKey(int partition,
+                                 absl::string_view appeal_id) const {
+  return absl::StrCat(PartitionPrefix(partition), "appeal:", appeal_id);
+}
+
+std::string KeySchema::AppealEventsKey(int partition,
+                                       absl::string_view appeal_id) const {
+  return absl::StrCat(PartitionPrefix(partition), "appeal:", appeal_id,
+                      ":events");
+}
+
 }  // namespace makegood::store

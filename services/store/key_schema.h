@@ -191,6 +191,14 @@ class KeySchema {
   // "mg:{p<N>}:", which no scanner reads as a partition.
   std::string PartitionPrefix(int partition) const;
 
+  // Appeals (services/feedback/): an appeal of a feedback event lives in the
+  // partition of the rating that caused the feedback (the appeal id names
+  // it: ap_<partition>_<hex>_<n>), beside the rating record and the feedback
+  // stream, so filing, deciding and reversing are each one script.
+  std::string AppealKey(int partition, absl::string_view appeal_id) const;
+  // The appeal's append-only audit trail (never trimmed).
+  std::string AppealEventsKey(int partition, absl::string_view appeal_id) const;
+
  private:
   struct Tags;
   KeySchema(int partitions, std::shared_ptr<const Tags> tags)

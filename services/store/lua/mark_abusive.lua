@@ -1,12 +1,15 @@
+-- require: feedback_reversal
 -- require: refund_reversal
 -- require: refund_accounts
 -- require: refund_events
 -- A correction: an operator marks a refund's claim as abusive. Reverses the
--- courier/store feedback the claim caused, counts against the member's trust
--- (the 'abuse' counter becomes the derived flag "confirmed_abuse"; the stats
--- version is bumped so ratings in flight decide again), and with
--- reverse_refund takes back a paid wallet credit or coupon (SUCCEEDED ->
--- REVERSED, the reversing posting against the accepted posting's accounts).
+-- courier/store feedback the claim caused (lib/feedback_reversal.lua: each
+-- item once, so not again if an upheld appeal reversed it first), counts
+-- against the member's trust (the 'abuse' counter becomes the derived flag
+-- "confirmed_abuse"; the stats version is bumped so ratings in flight decide
+-- again), and with reverse_refund takes back a paid wallet credit or coupon
+-- (SUCCEEDED -> REVERSED, the reversing posting against the accepted
+-- posting's accounts).
 -- A refund not paid yet (ACCEPTED, SETTLING, NEEDS_ATTENTION) is marked
 -- reverse_pending and reversed by settle_finish.lua once it succeeds as
 -- wallet credit or coupon. Marking again changes nothing.
@@ -28,18 +31,14 @@ redis.call('HSET', KEYS[1], 'abusive', '1', 'abusive_reason', ARGV[3],
   'abusive_by', ARGV[2], 'abusive_at_ms', now)
 
 local reversed_feedback = 0
-local feedback = redis.call('HGET', KEYS[4], 'feedback') or ''
-for item in string.gmatch(feedback, '%S+') do
-  local kind, target, appeal = string.match(item, '^([^|]*)|([^|]*)|(.*)$')
-  if kind then
-    redis.call('XADD', KEYS[5], 'MAXLEN', '~', '1000000', '*',
-      'kind', 'feedback_reversed', 'reversed_kind', kind,
-      'appeal_id', appeal, 'target_id', target, 'order_id', r[5] or '',
-      'rating_id', r[3] or '', 'reason_codes', 'claim_abusive',
-      'at_ms', now)
-    reversed_feedback = reversed_feedback + 1
-  end
-end
+each_feedback(redis.call('HGET', KEYS[4], 'feedback'),
+  function(kind, target, appeal)
+    -- An item an upheld appeal reversed already stays reversed once.
+    if reverse_feedback(KEYS[4], KEYS[5], kind, target, appeal, r[5] or '',
+        r[3] or '', 'claim_abusive', now) then
+      reversed_feedback = reversed_feedback + 1
+    end
+  end)
 redis.call('HINCRBY', KEYS[6], 'abuse', 1)
 redis.call('HINCRBY', KEYS[6], 'ver', 1)
 

@@ -97,6 +97,17 @@ TEST(ApiKeyTable, NeverEchoesARawKeyPastedInsteadOfItsHash) {
   EXPECT_THAT(std::string(table.status().message()), HasSubstr("not the key"));
 }
 
+TEST(ApiKeyTable, ReadsThePartnerRole) {
+  absl::StatusOr<ApiKeyTable> table = ApiKeyTable::Parse(
+      absl::StrCat(HashApiKey("key-store"), " store:store-1 partner\n"),
+      kSource);
+  ASSERT_TRUE(table.ok()) << table.status();
+  const ApiKeyEntry* store = table->Find("key-store");
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->principal_id, "store:store-1");
+  EXPECT_EQ(store->roles, RoleSet({Role::kPartner}));
+}
+
 TEST(ApiKeyTable, AnEmptyFileHasNoKeys) {
   absl::StatusOr<ApiKeyTable> table =
       ApiKeyTable::Parse("# nothing yet\n", kSource);

@@ -321,6 +321,17 @@ TEST(JwtVerifier, IgnoresUnknownRolesAndRefusesMalformedOnes) {
       "TOKEN_INVALID", "\"roles\"");
 }
 
+TEST(JwtVerifier, ReadsThePartnerRole) {
+  nlohmann::json claims = GoodClaims();
+  claims["sub"] = "courier:courier-1";
+  claims["roles"] = {"partner"};
+  absl::StatusOr<Principal> principal =
+      Rs256().Verify(SignToken("RS256", RsaKeys().private_pem, claims), Now());
+  ASSERT_TRUE(principal.ok()) << principal.status();
+  EXPECT_EQ(principal->id, "courier:courier-1");
+  EXPECT_EQ(principal->roles, RoleSet({Role::kPartner}));
+}
+
 TEST(JwtVerifier, NeverEchoesTheTokenOrTheKey) {
   nlohmann::json claims = GoodClaims();
   claims["exp"] = kNow - 3600;

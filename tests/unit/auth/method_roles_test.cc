@@ -9,6 +9,7 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/descriptor.h"
 #include "gtest/gtest.h"
+#include "makegood/v1/feedback_service.pb.h"
 #include "makegood/v1/goodwill_service.pb.h"
 #include "makegood/v1/insights_service.pb.h"
 #include "makegood/v1/member_service.pb.h"
@@ -34,6 +35,7 @@ Principal With(RoleSet roles) {
 // The generated files of every makegood.v1 service.
 std::vector<const google::protobuf::FileDescriptor*> ServiceFiles() {
   return {
+      makegood::v1::AppealFeedbackRequest::descriptor()->file(),
       makegood::v1::GrantGoodwillRequest::descriptor()->file(),
       makegood::v1::GetSatisfactionStatsRequest::descriptor()->file(),
       makegood::v1::UpsertMemberRequest::descriptor()->file(),
@@ -62,7 +64,8 @@ std::set<std::string> ProtoMethods() {
 // row (or this test fails), not silently be denied in production.
 TEST(MethodRoleTable, CoversEveryMethodOfEveryService) {
   std::set<std::string> methods = ProtoMethods();
-  ASSERT_GE(methods.size(), 14u);
+  ASSERT_GE(methods.size(), 17u);
+  EXPECT_EQ(methods.count("/makegood.v1.FeedbackService/AppealFeedback"), 1u);
   for (const std::string& method : methods) {
     EXPECT_FALSE(AllowedRoles(method).empty())
         << method << " has no row in the role table";
@@ -124,6 +127,22 @@ TEST(CheckMethodAllowed, EnforcesTheRolesOfTheIssue) {
       {Role::kAdmin, v1 + "GoodwillService/GrantGoodwill", false},
       {Role::kAdmin, v1 + "RatingService/SubmitRating", false},
       {Role::kAdmin, v1 + "OrderService/RecordDelivery", false},
+      {Role::kAdmin, v1 + "FeedbackService/DecideAppeal", true},
+      {Role::kAdmin, v1 + "FeedbackService/AppealFeedback", false},
+      {Role::kAgent, v1 + "FeedbackService/DecideAppeal", true},
+      {Role::kAgent, v1 + "FeedbackService/GetAppeal", true},
+      {Role::kAgent, v1 + "FeedbackService/AppealFeedback", false},
+      // partner: appeals feedback about itself, and nothing else.
+      {Role::kPartner, v1 + "FeedbackService/AppealFeedback", true},
+      {Role::kPartner, v1 + "FeedbackService/GetAppeal", true},
+      {Role::kPartner, v1 + "FeedbackService/DecideAppeal", false},
+      {Role::kPartner, v1 + "RatingService/SubmitRating", false},
+      {Role::kPartner, v1 + "RefundService/GetRefund", false},
+      {Role::kPartner, v1 + "RefundService/MarkRefundAbusive", false},
+      {Role::kPartner, v1 + "InsightsService/GetSatisfactionStats", false},
+      {Role::kPartner, v1 + "MemberService/GetMember", false},
+      {Role::kAppBackend, v1 + "FeedbackService/AppealFeedback", false},
+      {Role::kOrderSystem, v1 + "FeedbackService/GetAppeal", false},
   };
   for (const Case& c : cases) {
     absl::Status status = CheckMethodAllowed(With({c.role}), c.method);
@@ -167,8 +186,8 @@ TEST(CheckMethodAllowed, DeniesMethodsMissingFromTheTableEvenToEveryRole) {
 }
 
 TEST(Roles, ParseAndFormatRoundTrip) {
-  for (Role role :
-       {Role::kAppBackend, Role::kOrderSystem, Role::kAgent, Role::kAdmin}) {
+  for (Role role : {Role::kAppBackend, Role::kOrderSystem, Role::kAgent,
+                    Role::kAdmin, Role::kPartner}) {
     EXPECT_EQ(ParseRole(RoleName(role)), role);
   }
   EXPECT_EQ(RoleName(Role::kAppBackend), "app-backend");
@@ -179,7 +198,14 @@ TEST(Roles, ParseAndFormatRoundTrip) {
   absl::StatusOr<RoleSet> roles = ParseRoleList("admin,agent,admin");
   ASSERT_TRUE(roles.ok());
   EXPECT_EQ(roles->ToString(), "agent,admin");
-  EXPECT_EQ(RoleSet::All().ToString(), "app-backend,order-system,agent,admin");
+  EXPECT_EQ(RoleSet::All().ToString(),
+            "app-backend,order-system,agent,admin,partner");
+  EXPECT_EQ(RoleName(Role::kPartner), "partner");
+  roles = ParseRoleList("partner");
+  ASSERT_TRUE(roles.ok());
+  EXPECT_EQ(*roles, RoleSet({Role::kPartner}));
+  EXPECT_THAT(std::string(ParseRoleList("partners").status().message()),
+              HasSubstr("admin, partner"));
   EXPECT_EQ(RoleSet().ToString(), "");
   EXPECT_FALSE(ParseRoleList("").ok());
   EXPECT_FALSE(ParseRoleList("admin, agent").ok());
