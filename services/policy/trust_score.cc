@@ -121,10 +121,10 @@ std::vector<TrustFactor> TrustFactors(const PolicyConfig& config,
        absl::StrCat("refunds were ", RefundRatePercent(history),
                     "% of spend in 90 days (",
                     model.tolerated_refund_rate_90d_percent, "% tolerated)")});
-  factors.push_back(
-      {"refund_money_90d", points.refund_money_90d,
-       absl::StrCat(FormatMoney(history.refunded_90d_minor, config.currency),
-                    " refunded in 90 days")});
+  factors.push_back({"refund_money_90d", points.refund_money_90d,
+                     absl::StrCat(FormatMoney(history.refunded_90d_minor,
+                                              config.currency, config.locale),
+                                  " refunded in 90 days")});
   factors.push_back(
       {"low_ratings_30d", points.low_ratings_30d,
        absl::StrCat(Count(history.low_ratings_30d, "low rating"),
