@@ -569,9 +569,12 @@ absl::StatusOr<Decision> PolicyEngine::Decide(const MemberSnapshot& member,
   const int64_t available =
       AvailableInstantBudget(tier.instant_budget, budget, now);
   // What an excluded category's answer sends to a person is never paid at
-  // once.
-  const int64_t forced_review = std::min(excluded_review_minor, eligible);
-  const int64_t instant_pool = eligible - forced_review;
+  // once. The ceilings cut it first: the rest of the claim (less earlier
+  // refunds) keeps its place in the part that may be paid at once.
+  const int64_t instant_pool = std::min(
+      eligible, std::max<int64_t>(0, requested - excluded_review_minor -
+                                         order.refunded_minor));
+  const int64_t forced_review = eligible - instant_pool;
   const int64_t instant_target =
       band == Band::kInstant ? instant_pool
       : band == Band::kPartial

@@ -12,6 +12,7 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "makegood/v1/policy.pb.h"
+#include "services/policy/markets.h"
 #include "services/policy/policy_config.h"
 #include "services/policy_proto/policy_convert.h"
 
@@ -46,11 +47,17 @@ Policy NameAndTiersOnly(const std::string& name,
   return policy;
 }
 
-// The default policy with this name and these tiers (named only, with every
-// other tier setting zero, which is valid).
+// The default policy's EUR market as a one-market document.
+Policy EurDocument() {
+  return FromPolicyConfig(
+      policy::ForCurrency(policy::DefaultPolicyConfig(), "EUR").value());
+}
+
+// The default policy's EUR market with this name and these tiers (named only,
+// with every other tier setting zero, which is valid).
 Policy MakePolicy(const std::string& name,
                   const std::vector<std::string>& tiers) {
-  Policy policy = FromPolicyConfig(policy::DefaultPolicyConfig());
+  Policy policy = EurDocument();
   policy.clear_tiers();
   policy.MergeFrom(NameAndTiersOnly(name, tiers));
   policy.set_name(name);
@@ -301,7 +308,7 @@ TEST(SamplePolicy, IsExactlyTheDefaultConfig) {
 }
 
 TEST(BuildPolicySnapshot, BuildsTheEngineFromTheDocument) {
-  v1::Policy document = DefaultDocument();
+  v1::Policy document = EurDocument();
   document.mutable_tiers(2)->set_max_refund_per_order_minor(1'00);
   document.set_prefer_wallet(true);
   absl::StatusOr<PolicySnapshot> snapshot = BuildPolicySnapshot(document, kNow);
