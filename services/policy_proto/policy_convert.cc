@@ -198,9 +198,13 @@ DocumentCheck CheckDocument(const v1::Policy& document) {
   for (int m = 0; m < document.markets_size(); ++m) {
     const v1::Market& market = document.markets(m);
     for (int c = 0; c < market.coupons_size(); ++c) {
-      CheckEnum(
-          check, Indexed(Indexed("markets", m) + ".coupons", c) + ".reason",
-          market.coupons(c).reason(), v1::Reason_IsValid, "REASON_UNSPECIFIED");
+      if (!CheckEnum(check,
+                     Indexed(Indexed("markets", m) + ".coupons", c) + ".reason",
+                     market.coupons(c).reason(), v1::Reason_IsValid,
+                     "REASON_UNSPECIFIED")) {
+        // Which rule lacks a value is unknown while a reason is unset.
+        check.suppressed.push_back(Indexed("markets", m) + ".coupons");
+      }
     }
   }
   for (int i = 0; i < document.excluded_answers_size(); ++i) {

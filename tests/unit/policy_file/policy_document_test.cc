@@ -318,6 +318,46 @@ TEST(BuildPolicySnapshot, BuildsTheEngineFromTheDocument) {
   EXPECT_TRUE(snapshot->engine->config().prefer_wallet);
 }
 
+TEST(SamplePolicy, TheSingleMarketSampleValidatesAndServesWon) {
+  absl::StatusOr<PolicySnapshot> snapshot =
+      LoadPolicyFile(std::string(MAKEGOOD_SOURCE_DIR) +
+                         "/config/policy/single_market_krw.textproto",
+                     kNow);
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status();
+  const PolicyConfig& config = snapshot->engine->config();
+  EXPECT_EQ(config.currency, "KRW");
+  EXPECT_EQ(config.locale, "ko-KR");
+  EXPECT_TRUE(config.markets.empty());
+  EXPECT_EQ(policy::ServedCurrencies(config), std::vector<std::string>{"KRW"});
+  // Its money is the default policy's KRW market, its rules the default's.
+  PolicyConfig krw = policy::ForCurrency(DefaultPolicyConfig(), "KRW").value();
+  krw.name = "korea";
+  EXPECT_TRUE(config == krw);
+}
+
+TEST(SamplePolicy, NamesAMarketFieldOfTheDocumentByPath) {
+  v1::Policy document = DefaultDocument();
+  document.mutable_markets(1)
+      ->mutable_tiers(0)
+      ->mutable_instant_budget()
+      ->set_capacity_minor(-1);
+  document.mutable_markets(2)->mutable_coupons(0)->set_reason(
+      v1::REASON_UNSPECIFIED);
+  document.mutable_excluded_answers(1)->set_answer(
+      v1::EXCLUDED_ANSWER_KIND_UNSPECIFIED);
+  document.set_currency("EUR");  // both forms at once
+  std::vector<std::string> fields;
+  for (const PolicyViolation& v : ValidatePolicy(document)) {
+    fields.push_back(v.field);
+  }
+  EXPECT_THAT(fields,
+              ElementsAre("currency",
+                          "markets[1].tiers[0].instant_budget.capacity_minor",
+                          "markets[1].tiers[0].instant_budget.initial_minor",
+                          "markets[2].coupons[0].reason",
+                          "excluded_answers[1].answer"));
+}
+
 // ---- Document and engine violations together -----------------------------
 
 TEST(ValidatePolicy, ReportsDocumentAndEngineViolations) {
