@@ -5,10 +5,12 @@
 
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "services/core/log.h"
 #include "services/errors/errors.h"
 #include "services/goodwill/grant_goodwill_script.h"
 #include "services/goodwill/lua/scripts.h"
+#include "services/policy/markets.h"
 #include "services/rating/rating_ids.h"
 #include "services/rating/snapshot.h"
 #include "services/store/refund_store.h"
@@ -82,12 +84,13 @@ struct GoodwillFlow::Call {
 void GoodwillFlow::Grant(absl::string_view caller,
                          const makegood::v1::GrantGoodwillRequest& request,
                          Done done) {
-  const std::string currency = policy_.Get()->policy.currency();
-  if (request.currency() != currency) {
-    done(ErrorWithReason(absl::StatusCode::kFailedPrecondition,
-                         "CURRENCY_NOT_SUPPORTED",
-                         absl::StrCat("goodwill is granted in ", currency,
-                                      ", the policy's currency")));
+  const policy::PolicyConfig& config = policy_.Get()->engine->config();
+  if (!policy::Serves(config, request.currency())) {
+    done(ErrorWithReason(
+        absl::StatusCode::kFailedPrecondition, "CURRENCY_NOT_SUPPORTED",
+        absl::StrCat("goodwill is granted in ",
+                     absl::StrJoin(policy::ServedCurrencies(config), ", "),
+                     ", the policy's currencies")));
     return;
   }
 

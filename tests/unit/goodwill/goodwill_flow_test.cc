@@ -379,7 +379,7 @@ TEST_F(GoodwillFlowTest, RedisDownFailsUnavailableAndChangesNothing) {
 
 TEST_F(GoodwillFlowTest, ACurrencyOtherThanThePolicysIsRefusedWithoutRedis) {
   v1::GrantGoodwillRequest usd = Request("g-1", 100);
-  usd.set_currency("USD");
+  usd.set_currency("GBP");  // not served by the default policy
   auto refused = Grant(usd);
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(ErrorReason(refused.status()), "CURRENCY_NOT_SUPPORTED");
