@@ -481,30 +481,27 @@ absl::StatusOr<Decision> PolicyEngine::Decide(const MemberSnapshot& member,
   // 1. What the rating claims.
   Claim claim =
       AssessClaim(policy, tier, order, rating, *line_ratings, grant_in_kind);
-  // Grants in kind already made on this order are not made again, just as
-  // earlier refunds are deducted below: a later rating can only add to them.
-  if (order.coupon_granted_minor > 0 && claim.coupon_minor > 0) {
-    claim.coupon_minor =
-        std::max<int64_t>(0, claim.coupon_minor - order.coupon_granted_minor);
-    why.Add("earlier_coupon_deducted",
-            "A coupon was already given for this order.");
-  }
-  if (!order.replaced_line_ids.empty()) {
-    const size_t before = claim.replacement_line_ids.size();
-    std::erase_if(claim.replacement_line_ids, [&order](const std::string& id) {
-      return std::find(order.replaced_line_ids.begin(),
-                       order.replaced_line_ids.end(),
-                       id) != order.replaced_line_ids.end();
-    });
-    if (claim.replacement_line_ids.size() < before) {
-      why.Add("earlier_replacement_deducted",
-              "Items already sent again for this order are not sent twice.");
-    }
-  }
-  ExplainClaim(claim, why);
   // Excluded categories the policy answers: a partial refund is already in
   // goods_minor; review and evidence answers (and coupon answers for members
   // not trusted to settle at once) send the claimed value to a person.
+  // A silent member asked for nothing and gets no review or evidence
+  // request: answers that need one are only told the items cannot be
+  // refunded (the silent-recovery follow-up still has a person act).
+  if (silent) {
+    std::erase_if(claim.answered, [&](const Claim::ExcludedClaim& answered) {
+      const ExcludedAnswerKind kind = answered.answer.answer;
+      const bool to_a_person =
+          kind == ExcludedAnswerKind::kEvidence ||
+          kind == ExcludedAnswerKind::kReview ||
+          (kind == ExcludedAnswerKind::kCoupon && !grant_in_kind);
+      if (to_a_person) claim.excluded_categories.push_back(answered.category);
+      return to_a_person;
+    });
+    std::vector<std::string>& excluded = claim.excluded_categories;
+    std::sort(excluded.begin(), excluded.end());
+    excluded.erase(std::unique(excluded.begin(), excluded.end()),
+                   excluded.end());
+  }
   int64_t excluded_review_minor = 0;
   bool excluded_evidence = false;
   bool excluded_coupon = false;
@@ -532,7 +529,27 @@ absl::StatusOr<Decision> PolicyEngine::Decide(const MemberSnapshot& member,
     claim.coupon_minor =
         std::max(claim.coupon_minor, config.excluded_coupon_minor);
   }
-  if (silent) excluded_review_minor = 0;  // never a review for the silent
+  // Grants in kind already made on this order are not made again, just as
+  // earlier refunds are deducted below: a later rating can only add to them.
+  if (order.coupon_granted_minor > 0 && claim.coupon_minor > 0) {
+    claim.coupon_minor =
+        std::max<int64_t>(0, claim.coupon_minor - order.coupon_granted_minor);
+    why.Add("earlier_coupon_deducted",
+            "A coupon was already given for this order.");
+  }
+  if (!order.replaced_line_ids.empty()) {
+    const size_t before = claim.replacement_line_ids.size();
+    std::erase_if(claim.replacement_line_ids, [&order](const std::string& id) {
+      return std::find(order.replaced_line_ids.begin(),
+                       order.replaced_line_ids.end(),
+                       id) != order.replaced_line_ids.end();
+    });
+    if (claim.replacement_line_ids.size() < before) {
+      why.Add("earlier_replacement_deducted",
+              "Items already sent again for this order are not sent twice.");
+    }
+  }
+  ExplainClaim(claim, why);
   // Each answer's code once, each explanation once, in line order.
   {
     std::vector<std::string> said;

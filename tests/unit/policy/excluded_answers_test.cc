@@ -238,6 +238,31 @@ TEST(ExcludedAnswers, OtherLinesAreStillPaidAtOnce) {
                 "now; our team will review the remaining \u20AC12.00."));
 }
 
+TEST(ExcludedAnswers, ASilentMemberIsNotSentToReview) {
+  // 30 % with no reason: a silent complaint. The bread and ice cream are made
+  // good at once; the wine is not reviewed (silent members never are), only
+  // explained, and the silent-recovery follow-up has a person act.
+  const Decision d = MustDecide(DefaultEngine(), TrustedPremium(),
+                                WithLine("alcohol", 12'00), OrderRating(30));
+  EXPECT_EQ(d.outcome, Outcome::kRefund);
+  EXPECT_EQ(d.review_amount_minor, 0);
+  EXPECT_THAT(d.reason_codes, Contains("excluded_category"));
+  EXPECT_THAT(d.reason_codes, Not(Contains("excluded_category_review")));
+  EXPECT_THAT(d.explanation, HasSubstr("Alcohol items cannot be refunded."));
+  EXPECT_FALSE(HasExcludedTask(d));
+  EXPECT_EQ(d.follow_ups.back().kind, FollowUpKind::kSilentRecovery);
+}
+
+TEST(ExcludedAnswers, ACouponIsNotGivenTwiceForOneOrder) {
+  OrderSnapshot order = WithLine("tobacco", 8'00);
+  order.coupon_granted_minor = 3'00;  // an earlier rating's coupon
+  const Decision d = MustDecide(DefaultEngine(), TrustedPremium(), order,
+                                LineRatingOf("l3", 0, {Reason::kWrongItem}));
+  EXPECT_NE(d.outcome, Outcome::kCoupon);
+  EXPECT_EQ(d.refund, std::nullopt);
+  EXPECT_THAT(d.reason_codes, Contains("earlier_coupon_deducted"));
+}
+
 TEST(ExcludedAnswers, ARatingWithNothingToActOnIsStillNoAction) {
   const Decision d = MustDecide(DefaultEngine(), TrustedPremium(),
                                 WithLine("alcohol", 12'00), OrderRating(90));
