@@ -14,7 +14,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libhiredis-dev libevent-dev libssl-dev nlohmann-json3-dev
-  libjemalloc-dev libcurl4-openssl-dev libcpp-jwt-dev prometheus-cpp-dev
+  libjemalloc-dev libcurl4-openssl-dev libcpp-jwt-dev prometheus-cpp-dev libicu-dev
   python3 openssl python3-grpcio python3-protobuf python3-redis
   libgtest-dev libgmock-dev libbenchmark-dev
   redis-server redis-tools clang-format

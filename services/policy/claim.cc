@@ -7,6 +7,7 @@
 
 #include "absl/types/span.h"
 #include "services/policy/curve.h"
+#include "services/policy/money.h"
 
 namespace makegood::policy {
 
@@ -79,7 +80,22 @@ Claim AssessClaim(const CompiledPolicy& policy, const TierConfig& tier,
     }
     if (rule == nullptr && curve_minor == 0) continue;  // nothing claimed
     if (policy.IsExcluded(line.category)) {
-      claim.excluded_categories.push_back(line.category);
+      const ExcludedAnswer* answer = policy.ExcludedAnswerFor(line.category);
+      if (answer == nullptr) {
+        claim.excluded_categories.push_back(line.category);
+        continue;
+      }
+      // What the line would earn were it not excluded.
+      const int64_t claimed = rule != nullptr ? line.amount_minor : curve_minor;
+      claim.answered.push_back({.category = line.category,
+                                .answer = *answer,
+                                .claimed_minor = claimed});
+      if (answer->answer == ExcludedAnswerKind::kPartialRefund) {
+        const int64_t partial =
+            ScaleMinor(claimed, answer->partial_refund_percent, 100);
+        claim.goods_minor += partial;
+        claim.excluded_partial_minor += partial;
+      }
     } else if (rule != nullptr && rule->effect == RuleEffect::kReplaceLine &&
                grant_in_kind) {
       claim.replacement_line_ids.push_back(line.line_id);

@@ -41,8 +41,20 @@ struct Claim {
   ReasonSet to_courier = 0;
   ReasonSet to_store = 0;
   std::vector<std::string> replacement_line_ids;
-  // Categories of claimed lines that the policy excludes; sorted, unique.
+  // Categories of claimed lines that the policy excludes and answers with
+  // nothing but "cannot be refunded"; sorted, unique.
   std::vector<std::string> excluded_categories;
+  // Claims on excluded lines that the policy answers (excluded_answers), in
+  // line order: the category, its answer and the line's claimed value (what
+  // it would earn if it were not excluded).
+  struct ExcludedClaim {
+    std::string category;
+    ExcludedAnswer answer;
+    int64_t claimed_minor = 0;
+  };
+  std::vector<ExcludedClaim> answered;
+  // Of goods_minor, what partial-refund answers add.
+  int64_t excluded_partial_minor = 0;
 };
 
 // Assesses `rating` of `order` by a member of `tier`. `line_ratings[i]` is

@@ -15,6 +15,9 @@ CompiledPolicy::CompiledPolicy(PolicyConfig config)
   }
   excluded_categories_.insert(config_.excluded_categories.begin(),
                               config_.excluded_categories.end());
+  for (size_t i = 0; i < config_.excluded_answers.size(); ++i) {
+    excluded_answers_.emplace(config_.excluded_answers[i].category, i);
+  }
   for (const ReasonRule& rule : config_.reason_rules) {
     rules_[static_cast<int>(rule.reason)] = rule;
   }
@@ -23,6 +26,14 @@ CompiledPolicy::CompiledPolicy(PolicyConfig config)
 const TierConfig* CompiledPolicy::FindTier(absl::string_view name) const {
   const auto it = tier_index_.find(name);
   return it == tier_index_.end() ? nullptr : &config_.tiers[it->second];
+}
+
+const ExcludedAnswer* CompiledPolicy::ExcludedAnswerFor(
+    absl::string_view category) const {
+  auto it = excluded_answers_.find(category);
+  if (it == excluded_answers_.end()) it = excluded_answers_.find("");
+  return it == excluded_answers_.end() ? nullptr
+                                       : &config_.excluded_answers[it->second];
 }
 
 const ReasonRule* CompiledPolicy::LineRule(Reason reason,

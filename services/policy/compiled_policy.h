@@ -47,10 +47,17 @@ class CompiledPolicy {
     return !category.empty() && excluded_categories_.contains(category);
   }
 
+  // The policy's answer to a claim on excluded `category`: its own, else the
+  // default one, else nullptr (the claim is only told it cannot be refunded).
+  [[nodiscard]] const ExcludedAnswer* ExcludedAnswerFor(
+      absl::string_view category) const;
+
  private:
   PolicyConfig config_;
   absl::flat_hash_map<std::string, size_t> tier_index_;
   absl::flat_hash_set<std::string> excluded_categories_;
+  // Index into config_.excluded_answers by category ("" for the default).
+  absl::flat_hash_map<std::string, size_t> excluded_answers_;
   // Indexed by Reason.
   std::array<std::optional<ReasonRule>, kReasonCount> rules_;
 };

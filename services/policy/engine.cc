@@ -19,6 +19,7 @@
 #include "absl/types/span.h"
 #include "services/policy/claim.h"
 #include "services/policy/instant_budget.h"
+#include "services/policy/markets.h"
 #include "services/policy/money.h"
 #include "services/policy/trust_score.h"
 
@@ -41,13 +42,8 @@ absl::Status CheckHistory(const MemberSnapshot& member) {
   return absl::OkStatus();
 }
 
-absl::Status CheckOrder(const OrderSnapshot& order,
-                        const std::string& currency) {
-  if (order.currency != currency) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("order ", order.order_id, " is in ", order.currency,
-                     " but the policy decides in ", currency));
-  }
+// The order's currency picks the market (PolicyEngine::MarketFor).
+absl::Status CheckOrder(const OrderSnapshot& order) {
   if (order.total_minor < 0 || order.delivery_fee_minor < 0 ||
       order.delivery_fee_minor > order.total_minor ||
       order.refunded_minor < 0 || order.refunded_minor > order.total_minor) {
@@ -240,17 +236,35 @@ void ExplainClaim(const Claim& claim, Rationale& why) {
   }
 }
 
+// Stable code of an excluded-category answer, e.g. "excluded_category_review".
+std::string ExcludedAnswerCode(ExcludedAnswerKind kind) {
+  switch (kind) {
+    case ExcludedAnswerKind::kEvidence:
+      return "excluded_category_evidence";
+    case ExcludedAnswerKind::kReview:
+      return "excluded_category_review";
+    case ExcludedAnswerKind::kCoupon:
+      return "excluded_category_coupon";
+    case ExcludedAnswerKind::kPartialRefund:
+      return "excluded_category_partial_refund";
+  }
+  return "excluded_category_review";
+}
+
 // What this rating is owed: the part of `requested` beyond what earlier
 // ratings of the order already refunded (a second rating may raise the
 // refund, never duplicate it), cut to the order's refundable remainder and the
 // tier's caps. The per-order cap counts the earlier refunds too.
 int64_t ApplyCeilings(int64_t requested, const TierConfig& tier,
                       const MemberSnapshot& member, const OrderSnapshot& order,
-                      absl::string_view currency, Rationale& why) {
+                      const PolicyConfig& config, Rationale& why) {
+  const auto money = [&config](int64_t amount) {
+    return FormatMoney(amount, config.currency, config.locale);
+  };
   int64_t due = requested;
   if (order.refunded_minor > 0 && requested > 0) {
     due = std::max<int64_t>(0, requested - order.refunded_minor);
-    const std::string earlier = FormatMoney(order.refunded_minor, currency);
+    const std::string earlier = money(order.refunded_minor);
     why.Add("earlier_refunds_deducted",
             due == 0 ? absl::StrCat("Earlier refunds of ", earlier,
                                     " on this order already cover it.")
@@ -272,15 +286,14 @@ int64_t ApplyCeilings(int64_t requested, const TierConfig& tier,
   if (order_cap_left == eligible) {
     why.Add("order_cap_reached",
             absl::StrCat("The refund is limited to ",
-                         FormatMoney(tier.max_refund_per_order_minor, currency),
+                         money(tier.max_refund_per_order_minor),
                          " per order for ", tier.name, " members."));
   }
   if (period_left == eligible) {
-    why.Add(
-        "period_cap_reached",
-        absl::StrCat("The refund is limited to ",
-                     FormatMoney(tier.max_refund_per_period_minor, currency),
-                     " per 30 days for ", tier.name, " members."));
+    why.Add("period_cap_reached",
+            absl::StrCat("The refund is limited to ",
+                         money(tier.max_refund_per_period_minor),
+                         " per 30 days for ", tier.name, " members."));
   }
   return eligible;
 }
@@ -313,12 +326,13 @@ Instrument ChooseInstrument(PaymentMethod method, bool prefer_wallet,
 }
 
 // The first sentence of the explanation, from what the decision does.
-std::string Headline(const Decision& decision, absl::string_view currency) {
-  const std::string now =
-      decision.refund.has_value()
-          ? FormatMoney(decision.refund->amount_minor, currency)
-          : std::string();
-  const std::string later = FormatMoney(decision.review_amount_minor, currency);
+std::string Headline(const Decision& decision, const PolicyConfig& config) {
+  const std::string now = decision.refund.has_value()
+                              ? FormatMoney(decision.refund->amount_minor,
+                                            config.currency, config.locale)
+                              : std::string();
+  const std::string later =
+      FormatMoney(decision.review_amount_minor, config.currency, config.locale);
   const bool to_wallet = decision.refund.has_value() &&
                          decision.refund->instrument == Instrument::kWallet;
   switch (decision.outcome) {
@@ -356,19 +370,39 @@ std::string Headline(const Decision& decision, absl::string_view currency) {
 }  // namespace
 
 PolicyEngine::PolicyEngine(PolicyConfig config, std::string version)
-    : policy_(std::move(config)), version_(std::move(version)) {}
+    : config_(std::move(config)), version_(std::move(version)) {}
 
 absl::StatusOr<PolicyEngine> PolicyEngine::Create(PolicyConfig config,
                                                   std::string version) {
   if (absl::Status s = ViolationsToStatus(Validate(config)); !s.ok()) {
     return s;
   }
-  return PolicyEngine(std::move(config), std::move(version));
+  PolicyEngine engine(std::move(config), std::move(version));
+  // One compiled view per currency, once: a decision only looks it up.
+  for (const std::string& currency : ServedCurrencies(engine.config_)) {
+    absl::StatusOr<PolicyConfig> view = ForCurrency(engine.config_, currency);
+    if (!view.ok()) return view.status();
+    engine.markets_.emplace(currency, CompiledPolicy(*std::move(view)));
+  }
+  engine.primary_currency_ = PrimaryCurrency(engine.config_);
+  return engine;
+}
+
+absl::StatusOr<const CompiledPolicy*> PolicyEngine::MarketFor(
+    absl::string_view currency) const {
+  const auto it = markets_.find(currency);
+  if (it == markets_.end()) {
+    // ForCurrency's FAILED_PRECONDITION names the currency and those served.
+    absl::StatusOr<PolicyConfig> view = ForCurrency(config_, currency);
+    return view.ok() ? absl::InternalError("market not compiled")
+                     : view.status();
+  }
+  return &it->second;
 }
 
 absl::StatusOr<const TierConfig*> PolicyEngine::FindTier(
-    const MemberSnapshot& member) const {
-  const TierConfig* tier = policy_.FindTier(member.tier);
+    const CompiledPolicy& policy, const MemberSnapshot& member) const {
+  const TierConfig* tier = policy.FindTier(member.tier);
   if (tier == nullptr) {
     return absl::FailedPreconditionError(
         absl::StrCat("member ", member.member_id, " has tier \"", member.tier,
@@ -379,21 +413,30 @@ absl::StatusOr<const TierConfig*> PolicyEngine::FindTier(
 
 absl::StatusOr<TrustReport> PolicyEngine::Trust(const MemberSnapshot& member,
                                                 absl::Time now) const {
-  absl::StatusOr<const TierConfig*> tier = FindTier(member);
+  return Trust(member, primary_currency_, now);
+}
+
+absl::StatusOr<TrustReport> PolicyEngine::Trust(const MemberSnapshot& member,
+                                                absl::string_view currency,
+                                                absl::Time now) const {
+  absl::StatusOr<const CompiledPolicy*> market = MarketFor(currency);
+  if (!market.ok()) return market.status();
+  const PolicyConfig& config = (*market)->config();
+  absl::StatusOr<const TierConfig*> tier = FindTier(**market, member);
   if (!tier.ok()) return tier.status();
   if (absl::Status s = CheckHistory(member); !s.ok()) return s;
   const InstantBudgetConfig& budget = (*tier)->instant_budget;
   TrustReport report;
   report.member_id = member.member_id;
   report.tier = member.tier;
-  report.factors = TrustFactors(config(), **tier, member, now);
+  report.factors = TrustFactors(config, **tier, member, now);
   report.score = TrustScore(report.factors);
   report.instant_budget_remaining_minor = AvailableInstantBudget(
       budget,
       CurrentInstantBudgetState(budget, member.instant_budget,
                                 member.member_since),
       now);
-  report.currency = config().currency;
+  report.currency = config.currency;
   report.policy_version = version_;
   return report;
 }
@@ -402,12 +445,15 @@ absl::StatusOr<Decision> PolicyEngine::Decide(const MemberSnapshot& member,
                                               const OrderSnapshot& order,
                                               const RatingInput& rating,
                                               absl::Time now) const {
-  const PolicyConfig& config = policy_.config();
-  absl::StatusOr<const TierConfig*> found_tier = FindTier(member);
+  absl::StatusOr<const CompiledPolicy*> market = MarketFor(order.currency);
+  if (!market.ok()) return market.status();
+  const CompiledPolicy& policy = **market;
+  const PolicyConfig& config = policy.config();
+  absl::StatusOr<const TierConfig*> found_tier = FindTier(policy, member);
   if (!found_tier.ok()) return found_tier.status();
   const TierConfig& tier = **found_tier;
   if (absl::Status s = CheckHistory(member); !s.ok()) return s;
-  if (absl::Status s = CheckOrder(order, config.currency); !s.ok()) return s;
+  if (absl::Status s = CheckOrder(order); !s.ok()) return s;
   absl::StatusOr<std::vector<const LineRating*>> line_ratings =
       MapLineRatings(order, rating);
   if (!line_ratings.ok()) return line_ratings.status();
@@ -434,7 +480,55 @@ absl::StatusOr<Decision> PolicyEngine::Decide(const MemberSnapshot& member,
 
   // 1. What the rating claims.
   Claim claim =
-      AssessClaim(policy_, tier, order, rating, *line_ratings, grant_in_kind);
+      AssessClaim(policy, tier, order, rating, *line_ratings, grant_in_kind);
+  // Excluded categories the policy answers: a partial refund is already in
+  // goods_minor; review and evidence answers (and coupon answers for members
+  // not trusted to settle at once) send the claimed value to a person.
+  // A silent member asked for nothing and gets no review or evidence
+  // request: answers that need one are only told the items cannot be
+  // refunded (the silent-recovery follow-up still has a person act).
+  if (silent) {
+    std::erase_if(claim.answered, [&](const Claim::ExcludedClaim& answered) {
+      const ExcludedAnswerKind kind = answered.answer.answer;
+      const bool to_a_person =
+          kind == ExcludedAnswerKind::kEvidence ||
+          kind == ExcludedAnswerKind::kReview ||
+          (kind == ExcludedAnswerKind::kCoupon && !grant_in_kind);
+      if (to_a_person) claim.excluded_categories.push_back(answered.category);
+      return to_a_person;
+    });
+    std::vector<std::string>& excluded = claim.excluded_categories;
+    std::sort(excluded.begin(), excluded.end());
+    excluded.erase(std::unique(excluded.begin(), excluded.end()),
+                   excluded.end());
+  }
+  int64_t excluded_review_minor = 0;
+  bool excluded_evidence = false;
+  bool excluded_coupon = false;
+  for (const Claim::ExcludedClaim& answered : claim.answered) {
+    switch (answered.answer.answer) {
+      case ExcludedAnswerKind::kEvidence:
+        excluded_evidence = true;
+        excluded_review_minor += answered.claimed_minor;
+        break;
+      case ExcludedAnswerKind::kReview:
+        excluded_review_minor += answered.claimed_minor;
+        break;
+      case ExcludedAnswerKind::kCoupon:
+        if (grant_in_kind) {
+          excluded_coupon = config.excluded_coupon_minor > 0;
+        } else {
+          excluded_review_minor += answered.claimed_minor;
+        }
+        break;
+      case ExcludedAnswerKind::kPartialRefund:
+        break;
+    }
+  }
+  if (excluded_coupon) {
+    claim.coupon_minor =
+        std::max(claim.coupon_minor, config.excluded_coupon_minor);
+  }
   // Grants in kind already made on this order are not made again, just as
   // earlier refunds are deducted below: a later rating can only add to them.
   if (order.coupon_granted_minor > 0 && claim.coupon_minor > 0) {
@@ -456,12 +550,29 @@ absl::StatusOr<Decision> PolicyEngine::Decide(const MemberSnapshot& member,
     }
   }
   ExplainClaim(claim, why);
-  const int64_t requested = claim.goods_minor + claim.delivery_fee_minor;
+  // Each answer's code once, each explanation once, in line order.
+  {
+    std::vector<std::string> said;
+    for (const Claim::ExcludedClaim& answered : claim.answered) {
+      const std::string code = ExcludedAnswerCode(answered.answer.answer);
+      if (std::find(said.begin(), said.end(), code) == said.end()) {
+        said.push_back(code);
+        why.Add(code);
+      }
+      if (std::find(said.begin(), said.end(), answered.answer.explanation) ==
+          said.end()) {
+        said.push_back(answered.answer.explanation);
+        why.Say(answered.answer.explanation);
+      }
+    }
+  }
+  const int64_t requested =
+      claim.goods_minor + claim.delivery_fee_minor + excluded_review_minor;
 
   // 2. Earlier refunds of the order and hard ceilings: nothing above them is
   // ever paid or reviewed.
   const int64_t eligible =
-      ApplyCeilings(requested, tier, member, order, config.currency, why);
+      ApplyCeilings(requested, tier, member, order, config, why);
   // Money already refunded on the order is not claimed again, so a rating
   // it fully covers is no claim (no action rather than a denial).
   const bool claimed = requested > order.refunded_minor ||
@@ -474,10 +585,18 @@ absl::StatusOr<Decision> PolicyEngine::Decide(const MemberSnapshot& member,
       tier.instant_budget, member.instant_budget, member.member_since);
   const int64_t available =
       AvailableInstantBudget(tier.instant_budget, budget, now);
+  // What an excluded category's answer sends to a person is never paid at
+  // once. The ceilings cut it first: the rest of the claim (less earlier
+  // refunds) keeps its place in the part that may be paid at once.
+  const int64_t instant_pool = std::min(
+      eligible, std::max<int64_t>(0, requested - excluded_review_minor -
+                                         order.refunded_minor));
+  const int64_t forced_review = eligible - instant_pool;
   const int64_t instant_target =
-      band == Band::kInstant ? eligible
+      band == Band::kInstant ? instant_pool
       : band == Band::kPartial
-          ? ScaleMinor(eligible, config.thresholds.partial_instant_percent, 100)
+          ? ScaleMinor(instant_pool, config.thresholds.partial_instant_percent,
+                       100)
           : 0;
   int64_t instant = std::min(instant_target, available);
   int64_t review = silent ? 0 : eligible - instant;
@@ -488,8 +607,13 @@ absl::StatusOr<Decision> PolicyEngine::Decide(const MemberSnapshot& member,
     instant = review = 0;
     why.Add("trust_denied");
   } else if (review > 0) {
-    decision.outcome = band == Band::kEvidence ? Outcome::kRequestEvidence
-                                               : Outcome::kManualReview;
+    // An evidence answer asks for evidence unless money is paid at once (a
+    // person then reviews the rest).
+    const bool evidence =
+        band == Band::kEvidence ||
+        (forced_review > 0 && excluded_evidence && instant == 0);
+    decision.outcome =
+        evidence ? Outcome::kRequestEvidence : Outcome::kManualReview;
     // In the instant band, review > 0 only when the budget ran short, which
     // instant_budget_exhausted reports below.
     if (band == Band::kEvidence) why.Add("evidence_required");
@@ -510,6 +634,7 @@ absl::StatusOr<Decision> PolicyEngine::Decide(const MemberSnapshot& member,
                              Adjective(reason), "."));
       }
     }
+    if (excluded_coupon) why.Add("excluded_category_coupon_granted");
     decision.refund = Refund{.amount_minor = claim.coupon_minor,
                              .currency = config.currency,
                              .instrument = Instrument::kCoupon};
@@ -518,7 +643,8 @@ absl::StatusOr<Decision> PolicyEngine::Decide(const MemberSnapshot& member,
     if (instant < instant_target) {
       why.Add("instant_budget_exhausted",
               instant > 0 ? absl::StrCat("Your instant-refund budget covers ",
-                                         FormatMoney(instant, config.currency),
+                                         FormatMoney(instant, config.currency,
+                                                     config.locale),
                                          " at once.")
                           : "Your instant-refund budget is used up for now.");
     }
@@ -573,6 +699,11 @@ absl::StatusOr<Decision> PolicyEngine::Decide(const MemberSnapshot& member,
       now - *last_low <= config.follow_ups.repeat_window) {
     manager_codes.push_back("repeat_low_rating");
   }
+  // A claim on an excluded category that the policy answers asks a person to
+  // act (follow the review, the evidence, or the member's item) unless denied.
+  if (!claim.answered.empty() && decision.outcome != Outcome::kDeny) {
+    manager_codes.push_back("excluded_category_claim");
+  }
   if (!manager_codes.empty()) {
     decision.follow_ups.push_back({FollowUpKind::kManagerFollowUp,
                                    member.member_id, std::move(manager_codes)});
@@ -587,7 +718,7 @@ absl::StatusOr<Decision> PolicyEngine::Decide(const MemberSnapshot& member,
 
   // 7. The explanation. A denial names no rule: its real reason (trust) is
   // not for the member.
-  const std::string headline = Headline(decision, config.currency);
+  const std::string headline = Headline(decision, config);
   decision.explanation =
       decision.outcome == Outcome::kDeny ? headline : why.Explain(headline);
   decision.reason_codes = why.TakeCodes();

@@ -42,7 +42,9 @@
 
 #include <string>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "services/policy/compiled_policy.h"
 #include "services/policy/decision.h"
@@ -64,21 +66,31 @@ class PolicyEngine {
   PolicyEngine(PolicyEngine&&) = default;
   PolicyEngine& operator=(PolicyEngine&&) = default;
 
-  [[nodiscard]] const PolicyConfig& config() const { return policy_.config(); }
+  // The whole policy as validated: with markets, its top-level money is zero
+  // (markets.h's ForCurrency gives one currency's view).
+  [[nodiscard]] const PolicyConfig& config() const { return config_; }
   [[nodiscard]] const std::string& version() const { return version_; }
 
   // The member's trust score, its factors and remaining instant budget at
   // `now`. Errors: FAILED_PRECONDITION if the member's tier is not in the
   // policy; INVALID_ARGUMENT if a history counter is negative.
+  // In the primary currency (markets.h's PrimaryCurrency).
   [[nodiscard]] absl::StatusOr<TrustReport> Trust(const MemberSnapshot& member,
+                                                  absl::Time now) const;
+  // In `currency` (its instant budget and money factors); additionally
+  // FAILED_PRECONDITION naming it and the served ones if it is not served.
+  [[nodiscard]] absl::StatusOr<TrustReport> Trust(const MemberSnapshot& member,
+                                                  absl::string_view currency,
                                                   absl::Time now) const;
 
   // The decision on `rating` of `order` by `member` at `now`. A denial or a
   // review is a successful Decision, not an error. Errors: INVALID_ARGUMENT
   // for inconsistent input (negative amounts, lines adding up to more than
-  // the total, another currency, unknown or repeated rated lines, unknown
-  // reasons); FAILED_PRECONDITION if the member's tier is not in the policy or
-  // the rating window of the order has closed.
+  // the total, unknown or repeated rated lines, unknown reasons);
+  // FAILED_PRECONDITION if the policy does not serve the order's currency
+  // (naming it and the served ones), the member's tier is not in the policy
+  // or the rating window of the order has closed. The order is decided in its
+  // own currency's view of the policy (markets.h's ForCurrency).
   [[nodiscard]] absl::StatusOr<Decision> Decide(const MemberSnapshot& member,
                                                 const OrderSnapshot& order,
                                                 const RatingInput& rating,
@@ -87,11 +99,18 @@ class PolicyEngine {
  private:
   PolicyEngine(PolicyConfig config, std::string version);
 
-  // The member's tier, or FAILED_PRECONDITION.
-  [[nodiscard]] absl::StatusOr<const TierConfig*> FindTier(
-      const MemberSnapshot& member) const;
+  // The compiled view of `currency`, or ForCurrency's FAILED_PRECONDITION.
+  [[nodiscard]] absl::StatusOr<const CompiledPolicy*> MarketFor(
+      absl::string_view currency) const;
 
-  CompiledPolicy policy_;
+  // The member's tier in `policy`, or FAILED_PRECONDITION.
+  [[nodiscard]] absl::StatusOr<const TierConfig*> FindTier(
+      const CompiledPolicy& policy, const MemberSnapshot& member) const;
+
+  PolicyConfig config_;
+  // One compiled single-currency view per served currency.
+  absl::flat_hash_map<std::string, CompiledPolicy> markets_;
+  std::string primary_currency_;
   std::string version_;
 };
 

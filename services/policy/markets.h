@@ -57,6 +57,11 @@ struct GoodwillBudgets {
 [[nodiscard]] std::optional<GoodwillBudgets> GoodwillBudgetsFor(
     const PolicyConfig& config, absl::string_view currency);
 
+// The currency of callers that state none (e.g. the one-argument
+// PolicyEngine::Trust): the one-market policy's currency, else the first
+// market's.
+[[nodiscard]] std::string PrimaryCurrency(const PolicyConfig& config);
+
 }  // namespace makegood::policy
 
 #endif  // MAKEGOOD_SERVICES_POLICY_MARKETS_H_

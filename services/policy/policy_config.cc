@@ -15,6 +15,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "services/policy/inputs.h"
+#include "services/policy/money.h"
 
 namespace makegood::policy {
 namespace {
@@ -64,11 +65,27 @@ class Checker {
   std::vector<Violation> violations_;
 };
 
+constexpr char kMixedForms[] =
+    "money is given per market when markets are set: leave it out here and "
+    "give it in every markets[] entry (a document is either one market or "
+    "several, never both)";
+
 std::string Indexed(absl::string_view list, size_t i) {
   return absl::StrCat(list, "[", i, "]");
 }
 
-void CheckTiers(const std::vector<TierConfig>& tiers, Checker& check) {
+void CheckBudget(const std::string& at, const InstantBudgetConfig& budget,
+                 Checker& check) {
+  check.NonNegative(at + ".capacity_minor", budget.capacity_minor);
+  check.InRange(at + ".initial_minor", budget.initial_minor, 0,
+                budget.capacity_minor < 0 ? 0 : budget.capacity_minor);
+  check.NonNegative(at + ".refill_per_day_minor", budget.refill_per_day_minor);
+}
+
+// With markets (`per_market`), a tier's money lives in each market and must
+// be left zero here.
+void CheckTiers(const std::vector<TierConfig>& tiers, bool per_market,
+                Checker& check) {
   if (tiers.empty()) check.Add("tiers", "must define at least one tier");
   absl::flat_hash_set<absl::string_view> names;
   for (size_t i = 0; i < tiers.size(); ++i) {
@@ -82,17 +99,19 @@ void CheckTiers(const std::vector<TierConfig>& tiers, Checker& check) {
     }
     check.InRange(at + ".base_trust", tier.base_trust, 0, kMaxTrustScore);
     check.PercentValue(at + ".curve_scale_percent", tier.curve_scale_percent);
+    if (per_market) {
+      if (tier.max_refund_per_order_minor != 0 ||
+          tier.max_refund_per_period_minor != 0 ||
+          tier.instant_budget != InstantBudgetConfig{}) {
+        check.Add(at, kMixedForms);
+      }
+      continue;
+    }
     check.NonNegative(at + ".max_refund_per_order_minor",
                       tier.max_refund_per_order_minor);
     check.NonNegative(at + ".max_refund_per_period_minor",
                       tier.max_refund_per_period_minor);
-    const InstantBudgetConfig& budget = tier.instant_budget;
-    check.NonNegative(at + ".instant_budget.capacity_minor",
-                      budget.capacity_minor);
-    check.InRange(at + ".instant_budget.initial_minor", budget.initial_minor, 0,
-                  budget.capacity_minor < 0 ? 0 : budget.capacity_minor);
-    check.NonNegative(at + ".instant_budget.refill_per_day_minor",
-                      budget.refill_per_day_minor);
+    CheckBudget(at + ".instant_budget", tier.instant_budget, check);
   }
 }
 
@@ -127,7 +146,8 @@ void CheckCurve(const std::vector<CurvePoint>& curve, Checker& check) {
   }
 }
 
-void CheckReasonRules(const std::vector<ReasonRule>& rules, Checker& check) {
+void CheckReasonRules(const std::vector<ReasonRule>& rules, bool per_market,
+                      Checker& check) {
   absl::flat_hash_set<Reason> seen;
   for (size_t i = 0; i < rules.size(); ++i) {
     const ReasonRule& rule = rules[i];
@@ -147,7 +167,9 @@ void CheckReasonRules(const std::vector<ReasonRule>& rules, Checker& check) {
     for (size_t c = 0; c < rule.categories.size(); ++c) {
       check.Category(Indexed(at + ".categories", c), rule.categories[c]);
     }
-    if (rule.effect == RuleEffect::kCoupon) {
+    if (rule.effect == RuleEffect::kCoupon && per_market) {
+      if (rule.coupon_minor != 0) check.Add(at + ".coupon_minor", kMixedForms);
+    } else if (rule.effect == RuleEffect::kCoupon) {
       if (rule.coupon_minor <= 0)
         check.Add(at + ".coupon_minor", "must be > 0");
     } else if (rule.coupon_minor != 0) {
@@ -169,7 +191,7 @@ void CheckThresholds(const TrustThresholds& t, Checker& check) {
                      t.partial_instant_percent);
 }
 
-void CheckTrustModel(const TrustModel& m, Checker& check) {
+void CheckTrustModel(const TrustModel& m, bool per_market, Checker& check) {
   const struct {
     const char* field;
     int64_t value;
@@ -195,7 +217,9 @@ void CheckTrustModel(const TrustModel& m, Checker& check) {
   }
   check.PercentValue("trust.tolerated_refund_rate_90d_percent",
                      m.tolerated_refund_rate_90d_percent);
-  if (m.refund_money_step_minor <= 0) {
+  if (per_market && m.refund_money_step_minor != 0) {
+    check.Add("trust.refund_money_step_minor", kMixedForms);
+  } else if (!per_market && m.refund_money_step_minor <= 0) {
     check.Add("trust.refund_money_step_minor", "must be > 0");
   }
   absl::flat_hash_set<absl::string_view> flags;
@@ -213,6 +237,142 @@ void CheckTrustModel(const TrustModel& m, Checker& check) {
   }
 }
 
+bool HasCouponAnswer(const PolicyConfig& config) {
+  return std::any_of(config.excluded_answers.begin(),
+                     config.excluded_answers.end(),
+                     [](const ExcludedAnswer& a) {
+                       return a.answer == ExcludedAnswerKind::kCoupon;
+                     });
+}
+
+void CheckExcludedCoupon(const std::string& field, int64_t value, bool needed,
+                         Checker& check) {
+  if (needed && value <= 0) {
+    check.Add(field, "must be > 0 (a coupon answer gives this coupon)");
+  } else if (!needed && value != 0) {
+    check.Add(field, "only coupon answers (excluded_answers) take a coupon");
+  }
+}
+
+void CheckMarkets(const PolicyConfig& config, Checker& check) {
+  const bool coupon_answer = HasCouponAnswer(config);
+  absl::flat_hash_set<absl::string_view> currencies;
+  for (size_t i = 0; i < config.markets.size(); ++i) {
+    const MarketConfig& market = config.markets[i];
+    const std::string at = Indexed("markets", i);
+    if (!IsIsoCurrency(market.currency)) {
+      check.Add(at + ".currency", "must be an ISO 4217 code such as \"KRW\"");
+    } else if (!currencies.insert(market.currency).second) {
+      check.Add(at + ".currency",
+                absl::StrCat("duplicate market for ", market.currency));
+    }
+    if (!IsLocaleTag(market.locale)) {
+      check.Add(at + ".locale", "must be a BCP 47 tag such as \"ko-KR\"");
+    }
+    absl::flat_hash_set<absl::string_view> tiers;
+    for (size_t t = 0; t < market.tiers.size(); ++t) {
+      const TierMoneyConfig& money = market.tiers[t];
+      const std::string tier_at = Indexed(at + ".tiers", t);
+      const bool known = std::any_of(
+          config.tiers.begin(), config.tiers.end(),
+          [&](const TierConfig& tier) { return tier.name == money.tier; });
+      if (!known) {
+        check.Add(
+            tier_at + ".tier",
+            absl::StrCat("names no tier of the policy (\"", money.tier, "\")"));
+      } else if (!tiers.insert(money.tier).second) {
+        check.Add(tier_at + ".tier", absl::StrCat("duplicate money for tier \"",
+                                                  money.tier, "\""));
+      }
+      check.NonNegative(tier_at + ".max_refund_per_order_minor",
+                        money.max_refund_per_order_minor);
+      check.NonNegative(tier_at + ".max_refund_per_period_minor",
+                        money.max_refund_per_period_minor);
+      CheckBudget(tier_at + ".instant_budget", money.instant_budget, check);
+    }
+    for (const TierConfig& tier : config.tiers) {
+      if (!tier.name.empty() && !tiers.contains(tier.name)) {
+        check.Add(at + ".tiers",
+                  absl::StrCat("no money for tier \"", tier.name, "\""));
+      }
+    }
+    absl::flat_hash_set<Reason> coupons;
+    for (size_t c = 0; c < market.coupons.size(); ++c) {
+      const CouponValueConfig& coupon = market.coupons[c];
+      const std::string coupon_at = Indexed(at + ".coupons", c);
+      const bool rule = std::any_of(
+          config.reason_rules.begin(), config.reason_rules.end(),
+          [&](const ReasonRule& r) {
+            return r.reason == coupon.reason && r.effect == RuleEffect::kCoupon;
+          });
+      if (!rule) {
+        check.Add(coupon_at + ".reason", "names no coupon rule of the policy");
+      } else if (!coupons.insert(coupon.reason).second) {
+        check.Add(coupon_at + ".reason",
+                  absl::StrCat("duplicate coupon for reason ",
+                               ReasonName(coupon.reason)));
+      }
+      if (coupon.coupon_minor <= 0) {
+        check.Add(coupon_at + ".coupon_minor", "must be > 0");
+      }
+    }
+    for (const ReasonRule& rule : config.reason_rules) {
+      const int reason = static_cast<int>(rule.reason);
+      if (rule.effect == RuleEffect::kCoupon && reason >= 0 &&
+          reason < kReasonCount && !coupons.contains(rule.reason)) {
+        check.Add(at + ".coupons",
+                  absl::StrCat("no value for the coupon rule of reason ",
+                               ReasonName(rule.reason)));
+      }
+    }
+    if (market.refund_money_step_minor <= 0) {
+      check.Add(at + ".refund_money_step_minor", "must be > 0");
+    }
+    if (market.goodwill.has_value()) {
+      check.NonNegative(at + ".goodwill.agent_daily_minor",
+                        market.goodwill->agent_daily_minor);
+      check.NonNegative(at + ".goodwill.member_30d_minor",
+                        market.goodwill->member_30d_minor);
+    }
+    CheckExcludedCoupon(at + ".excluded_coupon_minor",
+                        market.excluded_coupon_minor, coupon_answer, check);
+  }
+}
+
+void CheckExcludedAnswers(const PolicyConfig& config, Checker& check) {
+  absl::flat_hash_set<absl::string_view> seen;
+  for (size_t i = 0; i < config.excluded_answers.size(); ++i) {
+    const ExcludedAnswer& answer = config.excluded_answers[i];
+    const std::string at = Indexed("excluded_answers", i);
+    const bool excluded =
+        answer.category.empty() ||
+        std::find(config.excluded_categories.begin(),
+                  config.excluded_categories.end(),
+                  answer.category) != config.excluded_categories.end();
+    if (!excluded) {
+      check.Add(at + ".category",
+                absl::StrCat("\"", answer.category,
+                             "\" is not an excluded category"));
+    } else if (!seen.insert(answer.category).second) {
+      check.Add(
+          at + ".category",
+          answer.category.empty()
+              ? std::string("more than one default answer")
+              : absl::StrCat("duplicate answer for \"", answer.category, "\""));
+    }
+    if (answer.answer == ExcludedAnswerKind::kPartialRefund) {
+      check.InRange(at + ".partial_refund_percent",
+                    answer.partial_refund_percent, 1, 100);
+    } else if (answer.partial_refund_percent != 0) {
+      check.Add(at + ".partial_refund_percent",
+                "only partial refund answers take a percent");
+    }
+    if (answer.explanation.empty() || answer.explanation.size() > 300) {
+      check.Add(at + ".explanation", "must be 1-300 characters");
+    }
+  }
+}
+
 }  // namespace
 
 std::vector<Violation> Validate(const PolicyConfig& config) {
@@ -220,14 +380,15 @@ std::vector<Violation> Validate(const PolicyConfig& config) {
   if (!IsToken(config.name, 64, "_-")) {
     check.Add("name", "must be 1-64 characters of [a-z0-9_-]");
   }
-  if (config.currency.size() != 3 ||
-      !std::all_of(config.currency.begin(), config.currency.end(),
-                   [](char c) { return absl::ascii_isupper(c); })) {
+  const bool per_market = !config.markets.empty();
+  if (per_market) {
+    if (!config.currency.empty()) check.Add("currency", kMixedForms);
+  } else if (!IsIsoCurrency(config.currency)) {
     check.Add("currency", "must be an ISO 4217 code such as \"EUR\"");
   }
-  CheckTiers(config.tiers, check);
+  CheckTiers(config.tiers, per_market, check);
   CheckCurve(config.curve, check);
-  CheckReasonRules(config.reason_rules, check);
+  CheckReasonRules(config.reason_rules, per_market, check);
   absl::flat_hash_set<absl::string_view> excluded;
   for (size_t i = 0; i < config.excluded_categories.size(); ++i) {
     const std::string at = Indexed("excluded_categories", i);
@@ -236,7 +397,7 @@ std::vector<Violation> Validate(const PolicyConfig& config) {
       check.Add(at, "duplicate category");
     }
   }
-  CheckTrustModel(config.trust, check);
+  CheckTrustModel(config.trust, per_market, check);
   CheckThresholds(config.thresholds, check);
   check.PercentValue("follow_ups.severe_max_percent",
                      config.follow_ups.severe_max_percent);
@@ -247,6 +408,20 @@ std::vector<Violation> Validate(const PolicyConfig& config) {
                      config.follow_ups.silent_recovery_max_percent);
   check.PercentValue("low_rating_max_percent", config.low_rating_max_percent);
   check.Positive("rating_window", config.rating_window);
+  CheckMarkets(config, check);
+  CheckExcludedAnswers(config, check);
+  if (per_market) {
+    if (!config.locale.empty()) check.Add("locale", kMixedForms);
+    if (config.excluded_coupon_minor != 0) {
+      check.Add("excluded_coupon_minor", kMixedForms);
+    }
+  } else {
+    if (!IsLocaleTag(config.locale)) {
+      check.Add("locale", "must be a BCP 47 tag such as \"ko-KR\"");
+    }
+    CheckExcludedCoupon("excluded_coupon_minor", config.excluded_coupon_minor,
+                        HasCouponAnswer(config), check);
+  }
   return check.Take();
 }
 

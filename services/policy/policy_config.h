@@ -16,6 +16,7 @@
 #define MAKEGOOD_SERVICES_POLICY_POLICY_CONFIG_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -147,8 +148,9 @@ struct TrustModel {
   int tolerated_refund_rate_90d_percent = 0;
   int penalty_per_refund_rate_point = 0;
   int refund_rate_max_penalty = 0;
-  // Every full step of money refunded in 90 days costs points.
-  int64_t refund_money_step_minor = 1;
+  // Every full step of money refunded in 90 days costs points. One-market
+  // form only (> 0); with markets, each market sets its own and this is 0.
+  int64_t refund_money_step_minor = 0;
   int penalty_per_refund_money_step = 0;
   int refund_money_max_penalty = 0;
   // Low ratings in 30 days beyond the free allowance cost points each.
@@ -177,10 +179,92 @@ struct FollowUpConfig {
                          const FollowUpConfig&) = default;
 };
 
+// A tier's money in one market (the same meaning as in TierConfig).
+struct TierMoneyConfig {
+  // The TierConfig::name this money is for.
+  std::string tier;
+  int64_t max_refund_per_order_minor = 0;
+  int64_t max_refund_per_period_minor = 0;
+  InstantBudgetConfig instant_budget;
+
+  friend bool operator==(const TierMoneyConfig&,
+                         const TierMoneyConfig&) = default;
+};
+
+// A coupon rule's value in one market.
+struct CouponValueConfig {
+  Reason reason = Reason::kOther;
+  int64_t coupon_minor = 0;
+
+  friend bool operator==(const CouponValueConfig&,
+                         const CouponValueConfig&) = default;
+};
+
+// Goodwill budgets of one market.
+struct GoodwillBudgetConfig {
+  int64_t agent_daily_minor = 0;
+  int64_t member_30d_minor = 0;
+
+  friend bool operator==(const GoodwillBudgetConfig&,
+                         const GoodwillBudgetConfig&) = default;
+};
+
+// The money settings of one currency: every money amount of the policy in
+// that currency's minor units.
+struct MarketConfig {
+  // ISO 4217, e.g. "KRW".
+  std::string currency;
+  // BCP 47 locale that formats amounts, e.g. "ko-KR"; empty means "en".
+  std::string locale;
+  // One entry per policy tier.
+  std::vector<TierMoneyConfig> tiers;
+  // One entry per coupon rule.
+  std::vector<CouponValueConfig> coupons;
+  int64_t refund_money_step_minor = 0;
+  // Absent: the server's goodwill flags apply.
+  std::optional<GoodwillBudgetConfig> goodwill;
+  // The coupon of ExcludedAnswerKind::kCoupon answers.
+  int64_t excluded_coupon_minor = 0;
+
+  friend bool operator==(const MarketConfig&, const MarketConfig&) = default;
+};
+
+// What a claim on an excluded category earns instead of an instant refund.
+enum class ExcludedAnswerKind {
+  // Ask for evidence; a person settles the claimed value.
+  kEvidence,
+  // A person reviews the claimed value.
+  kReview,
+  // A coupon of excluded_coupon_minor (at once for members trusted to settle
+  // at once; the others' claims go to review).
+  kCoupon,
+  // partial_refund_percent of the claimed value, as any refund (caps, budget
+  // and trust bands apply).
+  kPartialRefund,
+};
+
+struct ExcludedAnswer {
+  // An excluded category, or empty for the default answer.
+  std::string category;
+  ExcludedAnswerKind answer = ExcludedAnswerKind::kReview;
+  // kPartialRefund only: 1-100.
+  int partial_refund_percent = 0;
+  // Shown to the member; 1-300 characters.
+  std::string explanation;
+
+  friend bool operator==(const ExcludedAnswer&,
+                         const ExcludedAnswer&) = default;
+};
+
+// Money comes in one of two forms, never both: one market (`currency`,
+// `locale` and the amounts in tiers, coupon rules, the trust model and
+// `excluded_coupon_minor`), or `markets` with every amount per currency and
+// the top-level money left zero. markets.h gives the single-currency view.
 struct PolicyConfig {
   // 1-64 characters of [a-z0-9_-], e.g. "default".
   std::string name;
-  // ISO 4217 code of every amount in the policy and of the orders it rates.
+  // One-market form: ISO 4217 code of every amount in the policy and of the
+  // orders it rates. Empty when `markets` is given.
   std::string currency;
   std::vector<TierConfig> tiers;
   // At least two points, from 0 to 100 % satisfaction, satisfaction strictly
@@ -200,6 +284,15 @@ struct PolicyConfig {
   bool prefer_wallet = false;
   // How long after delivery an order can be rated.
   absl::Duration rating_window = absl::ZeroDuration();
+  // Several-markets form: one per currency served; the first is primary.
+  std::vector<MarketConfig> markets;
+  // At most one per excluded category, and at most one default (empty
+  // category).
+  std::vector<ExcludedAnswer> excluded_answers;
+  // One-market form: the locale formatting amounts ("" means "en") and the
+  // coupon of kCoupon excluded answers.
+  std::string locale;
+  int64_t excluded_coupon_minor = 0;
 
   friend bool operator==(const PolicyConfig&, const PolicyConfig&) = default;
 };

@@ -75,8 +75,12 @@ Points ComputePoints(const TrustModel& model, const TierConfig& tier,
   points.refund_rate_90d = -Bounded(
       RefundRatePercent(history) - model.tolerated_refund_rate_90d_percent,
       model.penalty_per_refund_rate_point, model.refund_rate_max_penalty);
+  // A config with markets has no step of its own (0): its single-currency
+  // view (markets.h) has; without one, money refunded costs nothing.
   points.refund_money_90d = -Bounded(
-      history.refunded_90d_minor / model.refund_money_step_minor,
+      model.refund_money_step_minor > 0
+          ? history.refunded_90d_minor / model.refund_money_step_minor
+          : 0,
       model.penalty_per_refund_money_step, model.refund_money_max_penalty);
   points.low_ratings_30d = -Bounded(
       history.low_ratings_30d - model.free_low_ratings_30d,
@@ -121,10 +125,10 @@ std::vector<TrustFactor> TrustFactors(const PolicyConfig& config,
        absl::StrCat("refunds were ", RefundRatePercent(history),
                     "% of spend in 90 days (",
                     model.tolerated_refund_rate_90d_percent, "% tolerated)")});
-  factors.push_back(
-      {"refund_money_90d", points.refund_money_90d,
-       absl::StrCat(FormatMoney(history.refunded_90d_minor, config.currency),
-                    " refunded in 90 days")});
+  factors.push_back({"refund_money_90d", points.refund_money_90d,
+                     absl::StrCat(FormatMoney(history.refunded_90d_minor,
+                                              config.currency, config.locale),
+                                  " refunded in 90 days")});
   factors.push_back(
       {"low_ratings_30d", points.low_ratings_30d,
        absl::StrCat(Count(history.low_ratings_30d, "low rating"),

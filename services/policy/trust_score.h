@@ -17,7 +17,8 @@ namespace makegood::policy {
 // "tenure", "delivered_orders", "refunds_30d", "refund_rate_90d",
 // "refund_money_90d", "low_ratings_30d", then "flag_<flag>" for each weighted
 // flag the member has, in policy order. `tier` must be the member's tier in
-// `config`, and the history counters non-negative.
+// `config`, and the history counters non-negative. `config` is one
+// currency's view (markets.h's ForCurrency) when the policy has markets.
 [[nodiscard]] std::vector<TrustFactor> TrustFactors(
     const PolicyConfig& config, const TierConfig& tier,
     const MemberSnapshot& member, absl::Time now);

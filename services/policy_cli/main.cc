@@ -188,9 +188,14 @@ int Simulate(const std::string& policy_path, const std::string& cases_path,
             << " decided, " << result.errors.size() << " failed\n";
   PrintSummary(r, baseline.has_value());
   if (baseline.has_value()) {
-    const std::string& currency = candidate->engine->config().currency;
+    // Each case is decided in its order's currency.
+    std::map<std::string, std::string> currency_of;
+    for (const v1::SimulationCase& c : *cases) {
+      currency_of.emplace(c.case_id(), c.order().currency());
+    }
     std::cout << "differences: " << r.differences_size() << "\n";
     for (const v1::CaseDifference& d : r.differences()) {
+      const std::string& currency = currency_of[d.case_id()];
       std::cout << "  case " << d.case_id() << "\n"
                 << "    against: " << Describe(d.active(), currency) << "\n"
                 << "    policy:  " << Describe(d.candidate(), currency) << "\n";

@@ -109,6 +109,33 @@ v1::FeedbackTarget FeedbackToProto(policy::FeedbackTarget target) {
   return v1::FEEDBACK_TARGET_UNSPECIFIED;
 }
 
+policy::ExcludedAnswerKind AnswerFromProto(v1::ExcludedAnswerKind kind) {
+  switch (kind) {
+    case v1::EXCLUDED_ANSWER_KIND_EVIDENCE:
+      return policy::ExcludedAnswerKind::kEvidence;
+    case v1::EXCLUDED_ANSWER_KIND_COUPON:
+      return policy::ExcludedAnswerKind::kCoupon;
+    case v1::EXCLUDED_ANSWER_KIND_PARTIAL_REFUND:
+      return policy::ExcludedAnswerKind::kPartialRefund;
+    default:  // refused by CheckDocument
+      return policy::ExcludedAnswerKind::kReview;
+  }
+}
+
+v1::ExcludedAnswerKind AnswerToProto(policy::ExcludedAnswerKind kind) {
+  switch (kind) {
+    case policy::ExcludedAnswerKind::kEvidence:
+      return v1::EXCLUDED_ANSWER_KIND_EVIDENCE;
+    case policy::ExcludedAnswerKind::kReview:
+      return v1::EXCLUDED_ANSWER_KIND_REVIEW;
+    case policy::ExcludedAnswerKind::kCoupon:
+      return v1::EXCLUDED_ANSWER_KIND_COUPON;
+    case policy::ExcludedAnswerKind::kPartialRefund:
+      return v1::EXCLUDED_ANSWER_KIND_PARTIAL_REFUND;
+  }
+  return v1::EXCLUDED_ANSWER_KIND_UNSPECIFIED;
+}
+
 std::string Indexed(absl::string_view list, int i) {
   return absl::StrCat(list, "[", i, "]");
 }
@@ -167,6 +194,26 @@ DocumentCheck CheckDocument(const v1::Policy& document) {
     CheckEnum(check, at + ".feedback", rule.feedback(),
               v1::FeedbackTarget_IsValid, "FEEDBACK_TARGET_UNSPECIFIED",
               "; FEEDBACK_TARGET_NONE for nobody");
+  }
+  for (int m = 0; m < document.markets_size(); ++m) {
+    const v1::Market& market = document.markets(m);
+    for (int c = 0; c < market.coupons_size(); ++c) {
+      if (!CheckEnum(check,
+                     Indexed(Indexed("markets", m) + ".coupons", c) + ".reason",
+                     market.coupons(c).reason(), v1::Reason_IsValid,
+                     "REASON_UNSPECIFIED")) {
+        // Which rule lacks a value is unknown while a reason is unset.
+        check.suppressed.push_back(Indexed("markets", m) + ".coupons");
+      }
+    }
+  }
+  for (int i = 0; i < document.excluded_answers_size(); ++i) {
+    const std::string at = Indexed("excluded_answers", i);
+    if (!CheckEnum(check, at + ".answer", document.excluded_answers(i).answer(),
+                   v1::ExcludedAnswerKind_IsValid,
+                   "EXCLUDED_ANSWER_KIND_UNSPECIFIED")) {
+      check.suppressed.push_back(at + ".partial_refund_percent");
+    }
   }
   if (!document.has_trust()) check.Add("trust", "is required");
   if (!document.has_thresholds()) check.Add("thresholds", "is required");
@@ -266,6 +313,44 @@ policy::PolicyConfig ConvertUnchecked(const v1::Policy& document) {
   config.rating_window = IsValidDuration(document.rating_window())
                              ? FromProtoDuration(document.rating_window())
                              : absl::ZeroDuration();
+  for (const v1::Market& mk : document.markets()) {
+    policy::MarketConfig& market = config.markets.emplace_back();
+    market.currency = mk.currency();
+    market.locale = mk.locale();
+    for (const v1::TierMoney& money : mk.tiers()) {
+      market.tiers.push_back(
+          {.tier = money.tier(),
+           .max_refund_per_order_minor = money.max_refund_per_order_minor(),
+           .max_refund_per_period_minor = money.max_refund_per_period_minor(),
+           .instant_budget = {
+               .capacity_minor = money.instant_budget().capacity_minor(),
+               .initial_minor = money.instant_budget().initial_minor(),
+               .refill_per_day_minor =
+                   money.instant_budget().refill_per_day_minor()}});
+    }
+    for (const v1::CouponValue& c : mk.coupons()) {
+      market.coupons.push_back(
+          {.reason = ReasonFromProto(c.reason())
+                         .value_or(static_cast<policy::Reason>(-1)),
+           .coupon_minor = c.coupon_minor()});
+    }
+    market.refund_money_step_minor = mk.refund_money_step_minor();
+    if (mk.has_goodwill()) {
+      market.goodwill = policy::GoodwillBudgetConfig{
+          .agent_daily_minor = mk.goodwill().agent_daily_minor(),
+          .member_30d_minor = mk.goodwill().member_30d_minor()};
+    }
+    market.excluded_coupon_minor = mk.excluded_coupon_minor();
+  }
+  for (const v1::ExcludedAnswer& a : document.excluded_answers()) {
+    config.excluded_answers.push_back(
+        {.category = a.category(),
+         .answer = AnswerFromProto(a.answer()),
+         .partial_refund_percent = a.partial_refund_percent(),
+         .explanation = a.explanation()});
+  }
+  config.locale = document.locale();
+  config.excluded_coupon_minor = document.excluded_coupon_minor();
   return config;
 }
 
@@ -351,10 +436,13 @@ v1::Policy FromPolicyConfig(const policy::PolicyConfig& config) {
     t->set_curve_scale_percent(tier.curve_scale_percent);
     t->set_max_refund_per_order_minor(tier.max_refund_per_order_minor);
     t->set_max_refund_per_period_minor(tier.max_refund_per_period_minor);
-    v1::InstantBudget* budget = t->mutable_instant_budget();
-    budget->set_capacity_minor(tier.instant_budget.capacity_minor);
-    budget->set_initial_minor(tier.instant_budget.initial_minor);
-    budget->set_refill_per_day_minor(tier.instant_budget.refill_per_day_minor);
+    if (config.markets.empty()) {  // else the money is per market
+      v1::InstantBudget* budget = t->mutable_instant_budget();
+      budget->set_capacity_minor(tier.instant_budget.capacity_minor);
+      budget->set_initial_minor(tier.instant_budget.initial_minor);
+      budget->set_refill_per_day_minor(
+          tier.instant_budget.refill_per_day_minor);
+    }
     t->set_manager_follow_up_on_severe(tier.manager_follow_up_on_severe);
   }
   for (const policy::CurvePoint& point : config.curve) {
@@ -417,6 +505,44 @@ v1::Policy FromPolicyConfig(const policy::PolicyConfig& config) {
   document.set_low_rating_max_percent(config.low_rating_max_percent);
   document.set_prefer_wallet(config.prefer_wallet);
   ToProtoDuration(config.rating_window, document.mutable_rating_window());
+  for (const policy::MarketConfig& market : config.markets) {
+    v1::Market* mk = document.add_markets();
+    mk->set_currency(market.currency);
+    mk->set_locale(market.locale);
+    for (const policy::TierMoneyConfig& money : market.tiers) {
+      v1::TierMoney* tm = mk->add_tiers();
+      tm->set_tier(money.tier);
+      tm->set_max_refund_per_order_minor(money.max_refund_per_order_minor);
+      tm->set_max_refund_per_period_minor(money.max_refund_per_period_minor);
+      v1::InstantBudget* budget = tm->mutable_instant_budget();
+      budget->set_capacity_minor(money.instant_budget.capacity_minor);
+      budget->set_initial_minor(money.instant_budget.initial_minor);
+      budget->set_refill_per_day_minor(
+          money.instant_budget.refill_per_day_minor);
+    }
+    for (const policy::CouponValueConfig& coupon : market.coupons) {
+      v1::CouponValue* c = mk->add_coupons();
+      c->set_reason(ReasonToProto(coupon.reason));
+      c->set_coupon_minor(coupon.coupon_minor);
+    }
+    mk->set_refund_money_step_minor(market.refund_money_step_minor);
+    if (market.goodwill.has_value()) {
+      mk->mutable_goodwill()->set_agent_daily_minor(
+          market.goodwill->agent_daily_minor);
+      mk->mutable_goodwill()->set_member_30d_minor(
+          market.goodwill->member_30d_minor);
+    }
+    mk->set_excluded_coupon_minor(market.excluded_coupon_minor);
+  }
+  for (const policy::ExcludedAnswer& answer : config.excluded_answers) {
+    v1::ExcludedAnswer* a = document.add_excluded_answers();
+    a->set_category(answer.category);
+    a->set_answer(AnswerToProto(answer.answer));
+    a->set_partial_refund_percent(answer.partial_refund_percent);
+    a->set_explanation(answer.explanation);
+  }
+  document.set_locale(config.locale);
+  document.set_excluded_coupon_minor(config.excluded_coupon_minor);
   return document;
 }
 

@@ -228,7 +228,7 @@ TEST_F(GoodwillTest, BadRequestsAreRefusedFieldByFieldAndChangeNothing) {
     EXPECT_THAT(status.error_message(), HasSubstr(field));
   }
   v1::GrantGoodwillRequest usd = Grant("g-1", 100);
-  usd.set_currency("USD");
+  usd.set_currency("GBP");  // not served by the default policy
   status = Call(usd, &response);
   EXPECT_EQ(ErrorReason(status), "CURRENCY_NOT_SUPPORTED");
   v1::GrantGoodwillRequest unknown = Grant("g-1", 100, "agent-7", "nobody");

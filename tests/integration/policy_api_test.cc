@@ -50,6 +50,8 @@ int64_t Count(const v1::SimulationSummary& s, v1::Outcome outcome) {
 // curve) and every tier gets half the curve's refund.
 v1::Policy Stingy(v1::Policy policy) {
   policy.clear_reason_rules();
+  // Without the coupon rule, no market gives its coupon.
+  for (v1::Market& market : *policy.mutable_markets()) market.clear_coupons();
   for (v1::Tier& tier : *policy.mutable_tiers()) {
     tier.set_curve_scale_percent(50);
   }
@@ -383,7 +385,7 @@ TEST_F(PolicyApiTest, RecordedSimulationReadsEachPartitionOnce) {
 TEST_F(PolicyApiTest, InvalidCandidateIsRefusedWithItsViolations) {
   v1::Policy bad = ActivePolicy().policy();
   bad.mutable_tiers(1)->set_name(bad.tiers(0).name());  // Duplicate tier.
-  bad.clear_currency();
+  bad.set_currency("EUR");  // both forms: the markets already give money
   v1::SimulatePolicyRequest request;
   *request.mutable_policy() = bad;
   *request.mutable_recorded() = WindowAroundNow();

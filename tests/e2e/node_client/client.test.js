@@ -113,7 +113,7 @@ test('the headline story: decision, refund to SUCCEEDED, trust, replay', async (
     assert.equal(story.replay.ratingId, story.answer.ratingId);
     assert.deepEqual(story.replay.decision, decision);
     const transcript = lines.join('\n');
-    assert.match(transcript, /explanation: {2}"We have refunded 11\.98 EUR/);
+    assert.match(transcript, /explanation: {2}"We have refunded €11\.98 /);
     assert.match(transcript, /rating -> SUCCEEDED in \d+ ms/);
     assert.match(transcript, /instant budget left \d+\.\d\d EUR/);
     assert.match(transcript, /replayed: true, same rating id/);

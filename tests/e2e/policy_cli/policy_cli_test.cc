@@ -153,13 +153,13 @@ TEST_F(PolicyCliTest, SimulateComparesAPolicyChangeCaseByCase) {
   EXPECT_THAT(r.output, HasSubstr("cases: 2 read, 2 decided, 0 failed"));
   EXPECT_THAT(r.output, HasSubstr("OUTCOME_REFUND"));
   // Money: 5.00 + 2.99 under the candidate, 6.00 + 2.99 before.
-  EXPECT_THAT(r.output, HasSubstr("7.99 EUR"));
-  EXPECT_THAT(r.output, HasSubstr("8.99 EUR"));
+  EXPECT_THAT(r.output, HasSubstr("\u20AC7.99"));
+  EXPECT_THAT(r.output, HasSubstr("\u20AC8.99"));
   EXPECT_THAT(r.output, HasSubstr("differences: 1\n  case melted\n"));
-  EXPECT_THAT(r.output, HasSubstr("against: OUTCOME_REFUND: 6.00 EUR now "
+  EXPECT_THAT(r.output, HasSubstr("against: OUTCOME_REFUND: \u20AC6.00 now "
                                   "(INSTRUMENT_ORIGINAL_PAYMENT) "
                                   "[melted_or_warm_full_line]"));
-  EXPECT_THAT(r.output, HasSubstr("policy:  OUTCOME_REFUND: 5.00 EUR now "
+  EXPECT_THAT(r.output, HasSubstr("policy:  OUTCOME_REFUND: \u20AC5.00 now "
                                   "(INSTRUMENT_ORIGINAL_PAYMENT) "
                                   "[melted_or_warm_full_line, "
                                   "order_cap_reached]"));

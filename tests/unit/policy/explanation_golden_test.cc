@@ -54,7 +54,7 @@ TEST(Explanation, HappyMember) {
 
 TEST(Explanation, MeltedIceCream) {
   EXPECT_EQ(Explain(LineRatingOf("l1", 50, {Reason::kMeltedOrWarm})),
-            "We have refunded 6.00 EUR to your original payment. Items "
+            "We have refunded €6.00 to your original payment. Items "
             "reported as melted or warm are refunded in full.");
 }
 
@@ -71,21 +71,39 @@ TEST(Explanation, CurveWithExcludedItemsPaidInCash) {
                   .category = "gift_card",
                   .quantity = 1,
                   .amount_minor = 10'00});
+  // The default policy answers both: alcohol is reviewed, a gift card asks
+  // for evidence; the rest of the claim is paid at once.
   EXPECT_EQ(Explain(DefaultEngine(), TrustedPremium(), order, OrderRating(50)),
-            "We have credited 4.50 EUR to your wallet. Items are refunded in "
-            "proportion to your rating. Alcohol and gift card items cannot be "
-            "refunded. Cash payments are refunded as wallet credit.");
+            "We have credited €4.50 to your wallet now; our team will review "
+            "the remaining €11.00. Items are refunded in proportion to your "
+            "rating. Alcohol cannot be refunded automatically because of "
+            "licensing rules; our team will review your claim. Gift cards "
+            "cannot be refunded automatically; please send a photo of the "
+            "card so that our team can check it. Cash payments are refunded "
+            "as wallet credit. A manager will contact you about this "
+            "delivery.");
+  // A policy that does not answer them only says so.
+  PolicyConfig unanswered = DefaultPolicyConfig();
+  unanswered.excluded_answers.clear();
+  for (MarketConfig& market : unanswered.markets) {
+    market.excluded_coupon_minor = 0;
+  }
+  EXPECT_EQ(
+      Explain(EngineFor(unanswered), TrustedPremium(), order, OrderRating(50)),
+      "We have credited €4.50 to your wallet. Items are refunded in "
+      "proportion to your rating. Alcohol and gift card items cannot be "
+      "refunded. Cash payments are refunded as wallet credit.");
 }
 
 TEST(Explanation, LateDelivery) {
   EXPECT_EQ(Explain(OrderRating(40, {Reason::kLate})),
-            "We have refunded 2.99 EUR to your original payment. The delivery "
+            "We have refunded €2.99 to your original payment. The delivery "
             "fee is refunded because the delivery was reported as late.");
 }
 
 TEST(Explanation, CourierBehaviourCoupon) {
   EXPECT_EQ(Explain(OrderRating(30, {Reason::kCourierBehaviour})),
-            "We have sent you a coupon worth 5.00 EUR. You get a coupon "
+            "We have sent you a coupon worth €5.00. You get a coupon "
             "because the delivery was reported as affected by the courier's "
             "behaviour.");
 }
@@ -94,9 +112,9 @@ TEST(Explanation, PeriodCap) {
   MemberSnapshot member = TrustedPremium();
   member.history.refunded_30d_minor = 295'00;
   EXPECT_EQ(Explain(DefaultEngine(), member, GroceryOrder(), MissingIceCream()),
-            "We have refunded 5.00 EUR to your original payment. Items "
+            "We have refunded €5.00 to your original payment. Items "
             "reported as missing are refunded in full. The refund is limited "
-            "to 300.00 EUR per 30 days for premium members.");
+            "to €300.00 per 30 days for premium members.");
 }
 
 TEST(Explanation, InstantBudgetShortfallGoesToReview) {
@@ -104,17 +122,17 @@ TEST(Explanation, InstantBudgetShortfallGoesToReview) {
   member.instant_budget =
       InstantBudgetState{.balance_minor = 2'00, .as_of = kNow};
   EXPECT_EQ(Explain(DefaultEngine(), member, GroceryOrder(), MissingIceCream()),
-            "We have refunded 2.00 EUR to your original payment now; our team "
-            "will review the remaining 4.00 EUR. Items reported as missing are "
-            "refunded in full. Your instant-refund budget covers 2.00 EUR at "
+            "We have refunded €2.00 to your original payment now; our team "
+            "will review the remaining €4.00. Items reported as missing are "
+            "refunded in full. Your instant-refund budget covers €2.00 at "
             "once.");
 }
 
 TEST(Explanation, PartialBand) {
   EXPECT_EQ(Explain(EngineWithBands(1000, 900, 300, 150), TrustedPremium(),
                     GroceryOrder(), MissingIceCream()),
-            "We have refunded 3.00 EUR to your original payment now; our team "
-            "will review the remaining 3.00 EUR. Items reported as missing are "
+            "We have refunded €3.00 to your original payment now; our team "
+            "will review the remaining €3.00. Items reported as missing are "
             "refunded in full.");
 }
 
@@ -122,13 +140,13 @@ TEST(Explanation, EvidenceBand) {
   EXPECT_EQ(Explain(EngineWithBands(1000, 1000, 900, 150), TrustedPremium(),
                     GroceryOrder(), MissingIceCream()),
             "Please send us a photo of the problem so that we can settle up to "
-            "6.00 EUR. Items reported as missing are refunded in full.");
+            "€6.00. Items reported as missing are refunded in full.");
 }
 
 TEST(Explanation, ReviewBand) {
   EXPECT_EQ(Explain(EngineWithBands(1000, 1000, 1000, 900), TrustedPremium(),
                     GroceryOrder(), MissingIceCream()),
-            "Our team will review your request for 6.00 EUR and get back to "
+            "Our team will review your request for €6.00 and get back to "
             "you. Items reported as missing are refunded in full.");
 }
 
@@ -141,7 +159,7 @@ TEST(Explanation, DenialNamesNoRuleAndNoTrustDetail) {
 
 TEST(Explanation, SevereRatingFromPremium) {
   EXPECT_EQ(Explain(OrderRating(10, {Reason::kDamaged})),
-            "We have refunded 9.00 EUR to your original payment. Items are "
+            "We have refunded €9.00 to your original payment. Items are "
             "refunded in proportion to your rating. A manager will contact you "
             "about this delivery.");
 }
@@ -151,9 +169,9 @@ TEST(Explanation, SilentLowRating) {
   member.instant_budget =
       InstantBudgetState{.balance_minor = 2'00, .as_of = kNow};
   EXPECT_EQ(Explain(DefaultEngine(), member, GroceryOrder(), OrderRating(30)),
-            "We have refunded 2.00 EUR to your original payment. Items are "
+            "We have refunded €2.00 to your original payment. Items are "
             "refunded in proportion to your rating. Your instant-refund budget "
-            "covers 2.00 EUR at once. We noticed your low rating and made good "
+            "covers €2.00 at once. We noticed your low rating and made good "
             "at once, without you having to ask.");
 }
 

@@ -6,12 +6,16 @@
 #include "absl/status/status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "services/policy/markets.h"
 
 namespace makegood::policy {
 namespace {
 
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
+
+// The default policy's EUR market as a one-market policy.
+PolicyConfig Eur() { return ForCurrency(DefaultPolicyConfig(), "EUR").value(); }
 
 // The fields named by Validate(config).
 std::vector<std::string> ViolatedFields(const PolicyConfig& config) {
@@ -27,7 +31,7 @@ TEST(Validate, AcceptsTheDefaultPolicy) {
 }
 
 TEST(Validate, NamesTheBudgetFieldOfTheTier) {
-  PolicyConfig config = DefaultPolicyConfig();
+  PolicyConfig config = Eur();
   config.tiers[1].instant_budget.capacity_minor = -1;
   EXPECT_THAT(Validate(config),
               ElementsAre(Violation{"tiers[1].instant_budget.capacity_minor",
@@ -37,14 +41,14 @@ TEST(Validate, NamesTheBudgetFieldOfTheTier) {
 }
 
 TEST(Validate, RejectsAnInitialBudgetAboveCapacity) {
-  PolicyConfig config = DefaultPolicyConfig();
+  PolicyConfig config = Eur();
   config.tiers[0].instant_budget.initial_minor = 16'00;
   EXPECT_THAT(ViolatedFields(config),
               ElementsAre("tiers[0].instant_budget.initial_minor"));
 }
 
 TEST(Validate, RequiresTiersWithUniqueWellFormedNames) {
-  PolicyConfig config = DefaultPolicyConfig();
+  PolicyConfig config = Eur();
   config.tiers[1].name = "basic";
   config.tiers[2].name = "Premium";
   EXPECT_THAT(ViolatedFields(config),
@@ -54,7 +58,7 @@ TEST(Validate, RequiresTiersWithUniqueWellFormedNames) {
 }
 
 TEST(Validate, ChecksTierRanges) {
-  PolicyConfig config = DefaultPolicyConfig();
+  PolicyConfig config = Eur();
   config.tiers[0].base_trust = 1001;
   config.tiers[0].curve_scale_percent = 101;
   config.tiers[0].max_refund_per_order_minor = -1;
@@ -68,7 +72,7 @@ TEST(Validate, ChecksTierRanges) {
 }
 
 TEST(Validate, RequiresACurveThatNeverRefundsLessForLessSatisfaction) {
-  PolicyConfig config = DefaultPolicyConfig();
+  PolicyConfig config = Eur();
   config.curve[2].refund_percent = 100;  // (20, 100) -> (50, 100) is fine
   config.curve[3].refund_percent = 60;   // (50, 100) -> (80, 60) is fine
   config.curve[4].refund_percent = 70;   // rises again: refused
@@ -80,7 +84,7 @@ TEST(Validate, RequiresACurveThatNeverRefundsLessForLessSatisfaction) {
 }
 
 TEST(Validate, RequiresACurveFrom0To100InIncreasingOrder) {
-  PolicyConfig config = DefaultPolicyConfig();
+  PolicyConfig config = Eur();
   config.curve = {{10, 100}, {10, 50}, {90, 0}};
   EXPECT_THAT(ViolatedFields(config),
               ElementsAre("curve[1].satisfaction_percent",
@@ -94,7 +98,7 @@ TEST(Validate, RequiresACurveFrom0To100InIncreasingOrder) {
 }
 
 TEST(Validate, ChecksReasonRules) {
-  PolicyConfig config = DefaultPolicyConfig();
+  PolicyConfig config = Eur();
   config.reason_rules[1].reason = config.reason_rules[0].reason;
   config.reason_rules[2].categories = {"Not A Category"};
   config.reason_rules[5].categories = {"frozen"};  // the late rule pays a fee
@@ -108,13 +112,13 @@ TEST(Validate, ChecksReasonRules) {
 }
 
 TEST(Validate, RejectsAnUnknownReason) {
-  PolicyConfig config = DefaultPolicyConfig();
+  PolicyConfig config = Eur();
   config.reason_rules[0].reason = static_cast<Reason>(42);
   EXPECT_THAT(ViolatedFields(config), ElementsAre("reason_rules[0].reason"));
 }
 
 TEST(Validate, RequiresThresholdsInDescendingOrder) {
-  PolicyConfig config = DefaultPolicyConfig();
+  PolicyConfig config = Eur();
   config.thresholds.partial_min_score = 600;  // above instant (500)
   config.thresholds.partial_instant_percent = 150;
   EXPECT_THAT(ViolatedFields(config),
@@ -123,7 +127,7 @@ TEST(Validate, RequiresThresholdsInDescendingOrder) {
 }
 
 TEST(Validate, ChecksTheTrustModel) {
-  PolicyConfig config = DefaultPolicyConfig();
+  PolicyConfig config = Eur();
   config.trust.penalty_per_extra_refund_30d = -5;
   config.trust.refund_money_step_minor = 0;
   config.trust.flag_weights[0].flag = "Charge-back";
@@ -138,10 +142,10 @@ TEST(Validate, ChecksTheTrustModel) {
 }
 
 TEST(Validate, ChecksTopLevelFields) {
-  PolicyConfig config = DefaultPolicyConfig();
+  PolicyConfig config = Eur();
   config.name = "";
   config.currency = "eur";
-  config.excluded_categories = {"alcohol", "alcohol"};
+  config.excluded_categories = {"alcohol", "alcohol", "gift_card", "tobacco"};
   config.follow_ups.severe_max_percent = -1;
   config.follow_ups.repeat_window = absl::Seconds(-1);
   config.follow_ups.silent_recovery_max_percent = 101;

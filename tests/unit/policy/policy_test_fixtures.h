@@ -10,6 +10,7 @@
 #include "absl/time/time.h"
 #include "services/policy/engine.h"
 #include "services/policy/inputs.h"
+#include "services/policy/markets.h"
 #include "services/policy/percent.h"
 #include "services/policy/policy_config.h"
 
@@ -102,6 +103,12 @@ inline PolicyEngine EngineFor(PolicyConfig config) {
 }
 
 inline PolicyEngine DefaultEngine() { return EngineFor(DefaultPolicyConfig()); }
+
+// The default policy's EUR market as a one-market policy: what tests that
+// change tier money or the trust model's money start from.
+inline PolicyConfig EurPolicyConfig() {
+  return ForCurrency(DefaultPolicyConfig(), "EUR").value();
+}
 
 }  // namespace makegood::policy::testing
 

@@ -15,6 +15,7 @@ namespace makegood::policy {
 namespace {
 
 using ::makegood::policy::testing::DefaultEngine;
+using ::makegood::policy::testing::EurPolicyConfig;
 using ::makegood::policy::testing::kDay;
 using ::makegood::policy::testing::kNow;
 using ::makegood::policy::testing::NewBasic;
@@ -24,7 +25,7 @@ using ::testing::Field;
 
 // The factor named `name` in the default policy's view of `member`.
 TrustFactor Factor(const MemberSnapshot& member, absl::string_view name) {
-  const PolicyConfig config = DefaultPolicyConfig();
+  const PolicyConfig config = EurPolicyConfig();
   const TierConfig* tier = &config.tiers[0];
   for (const TierConfig& t : config.tiers) {
     if (t.name == member.tier) tier = &t;
@@ -54,7 +55,7 @@ TEST(TrustReport, ExplainsEveryFactorOfATrustedPremiumMember) {
           TrustFactor{"refunds_30d", 0, "0 refunds in 30 days (2 free)"},
           TrustFactor{"refund_rate_90d", 0,
                       "refunds were 0% of spend in 90 days (10% tolerated)"},
-          TrustFactor{"refund_money_90d", 0, "0.00 EUR refunded in 90 days"},
+          TrustFactor{"refund_money_90d", 0, "€0.00 refunded in 90 days"},
           TrustFactor{"low_ratings_30d", 0,
                       "0 low ratings in 30 days (2 free)"},
           TrustFactor{"flag_verified", 50, "flagged verified"}));
@@ -126,7 +127,7 @@ TEST(TrustFactors, RefundedMoneyCostsPointsPerFullStep) {
   member.history.refunded_90d_minor = 149'99;  // two full steps of 50.00
   EXPECT_EQ(
       Factor(member, "refund_money_90d"),
-      (TrustFactor{"refund_money_90d", -20, "149.99 EUR refunded in 90 days"}));
+      (TrustFactor{"refund_money_90d", -20, "€149.99 refunded in 90 days"}));
 }
 
 TEST(TrustFactors, LowRatingsBeyondTheFreeAllowanceCostPoints) {
@@ -138,7 +139,7 @@ TEST(TrustFactors, LowRatingsBeyondTheFreeAllowanceCostPoints) {
 TEST(TrustFactors, OnlyWeightedFlagsCountInPolicyOrder) {
   MemberSnapshot member = NewBasic();
   member.flags = {"verified", "vip_lounge", "chargeback"};
-  const PolicyConfig config = DefaultPolicyConfig();
+  const PolicyConfig config = EurPolicyConfig();
   const std::vector<TrustFactor> factors =
       TrustFactors(config, config.tiers[0], member, kNow);
   ASSERT_EQ(factors.size(), 9);

@@ -12,6 +12,7 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "makegood/v1/policy.pb.h"
+#include "services/policy/markets.h"
 #include "services/policy/policy_config.h"
 #include "services/policy_proto/policy_convert.h"
 
@@ -46,11 +47,17 @@ Policy NameAndTiersOnly(const std::string& name,
   return policy;
 }
 
-// The default policy with this name and these tiers (named only, with every
-// other tier setting zero, which is valid).
+// The default policy's EUR market as a one-market document.
+Policy EurDocument() {
+  return FromPolicyConfig(
+      policy::ForCurrency(policy::DefaultPolicyConfig(), "EUR").value());
+}
+
+// The default policy's EUR market with this name and these tiers (named only,
+// with every other tier setting zero, which is valid).
 Policy MakePolicy(const std::string& name,
                   const std::vector<std::string>& tiers) {
-  Policy policy = FromPolicyConfig(policy::DefaultPolicyConfig());
+  Policy policy = EurDocument();
   policy.clear_tiers();
   policy.MergeFrom(NameAndTiersOnly(name, tiers));
   policy.set_name(name);
@@ -301,7 +308,7 @@ TEST(SamplePolicy, IsExactlyTheDefaultConfig) {
 }
 
 TEST(BuildPolicySnapshot, BuildsTheEngineFromTheDocument) {
-  v1::Policy document = DefaultDocument();
+  v1::Policy document = EurDocument();
   document.mutable_tiers(2)->set_max_refund_per_order_minor(1'00);
   document.set_prefer_wallet(true);
   absl::StatusOr<PolicySnapshot> snapshot = BuildPolicySnapshot(document, kNow);
@@ -309,6 +316,46 @@ TEST(BuildPolicySnapshot, BuildsTheEngineFromTheDocument) {
   EXPECT_EQ(snapshot->engine->config().tiers[2].max_refund_per_order_minor,
             1'00);
   EXPECT_TRUE(snapshot->engine->config().prefer_wallet);
+}
+
+TEST(SamplePolicy, TheSingleMarketSampleValidatesAndServesWon) {
+  absl::StatusOr<PolicySnapshot> snapshot =
+      LoadPolicyFile(std::string(MAKEGOOD_SOURCE_DIR) +
+                         "/config/policy/single_market_krw.textproto",
+                     kNow);
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status();
+  const PolicyConfig& config = snapshot->engine->config();
+  EXPECT_EQ(config.currency, "KRW");
+  EXPECT_EQ(config.locale, "ko-KR");
+  EXPECT_TRUE(config.markets.empty());
+  EXPECT_EQ(policy::ServedCurrencies(config), std::vector<std::string>{"KRW"});
+  // Its money is the default policy's KRW market, its rules the default's.
+  PolicyConfig krw = policy::ForCurrency(DefaultPolicyConfig(), "KRW").value();
+  krw.name = "korea";
+  EXPECT_TRUE(config == krw);
+}
+
+TEST(SamplePolicy, NamesAMarketFieldOfTheDocumentByPath) {
+  v1::Policy document = DefaultDocument();
+  document.mutable_markets(1)
+      ->mutable_tiers(0)
+      ->mutable_instant_budget()
+      ->set_capacity_minor(-1);
+  document.mutable_markets(2)->mutable_coupons(0)->set_reason(
+      v1::REASON_UNSPECIFIED);
+  document.mutable_excluded_answers(1)->set_answer(
+      v1::EXCLUDED_ANSWER_KIND_UNSPECIFIED);
+  document.set_currency("EUR");  // both forms at once
+  std::vector<std::string> fields;
+  for (const PolicyViolation& v : ValidatePolicy(document)) {
+    fields.push_back(v.field);
+  }
+  EXPECT_THAT(fields,
+              ElementsAre("currency",
+                          "markets[1].tiers[0].instant_budget.capacity_minor",
+                          "markets[1].tiers[0].instant_budget.initial_minor",
+                          "markets[2].coupons[0].reason",
+                          "excluded_answers[1].answer"));
 }
 
 // ---- Document and engine violations together -----------------------------

@@ -11,6 +11,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "makegood/v1/policy.pb.h"
+#include "services/policy/markets.h"
 #include "services/policy/policy_config.h"
 
 namespace makegood::policy_proto {
@@ -32,15 +33,26 @@ using ::testing::IsEmpty;
                Field(&Violation::message, HasSubstr(text)));
 }
 
-v1::Policy DefaultDocument() { return FromPolicyConfig(DefaultPolicyConfig()); }
+// The default policy's EUR market as a one-market document: what tests that
+// change money start from.
+v1::Policy DefaultDocument() {
+  return FromPolicyConfig(
+      policy::ForCurrency(DefaultPolicyConfig(), "EUR").value());
+}
 
 // ---- Round trips
 // -------------------------------------------------------------
 
 TEST(PolicyConvert, DefaultConfigRoundTrips) {
-  absl::StatusOr<PolicyConfig> config = ToPolicyConfig(DefaultDocument());
+  absl::StatusOr<PolicyConfig> config =
+      ToPolicyConfig(FromPolicyConfig(DefaultPolicyConfig()));
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_TRUE(*config == DefaultPolicyConfig());
+  // And its one-market view.
+  absl::StatusOr<PolicyConfig> eur = ToPolicyConfig(DefaultDocument());
+  ASSERT_TRUE(eur.ok()) << eur.status();
+  EXPECT_TRUE(*eur ==
+              policy::ForCurrency(DefaultPolicyConfig(), "EUR").value());
 }
 
 TEST(PolicyConvert, EveryEnumValueAndSubSecondDurationsRoundTrip) {

@@ -126,7 +126,8 @@ TEST(CaseToInputs, NamesTheFieldOfABadRating) {
 
 TEST(Simulate, CountsOutcomesAndMoneyAndListsDifferences) {
   policy::PolicyConfig capped = DefaultPolicyConfig();
-  capped.tiers[2].max_refund_per_order_minor = 5'00;
+  ASSERT_EQ(capped.markets[0].currency, "EUR");
+  capped.markets[0].tiers[2].max_refund_per_order_minor = 5'00;
   const PolicyEngine candidate = Engine(capped, "capped@1");
   const PolicyEngine baseline = Engine(DefaultPolicyConfig(), "default@1");
   v1::SimulationCase happy = MeltedIceCream();
@@ -135,23 +136,28 @@ TEST(Simulate, CountsOutcomesAndMoneyAndListsDifferences) {
   happy.mutable_rating()->clear_line_ratings();
   v1::SimulationCase broken = MeltedIceCream();
   broken.set_case_id("broken");
-  broken.mutable_order()->set_currency("USD");
+  broken.mutable_order()->set_currency("GBP");  // not served
+  // The same order in won is decided in the KRW market (its caps are not
+  // the capped EUR ones).
+  v1::SimulationCase won = MeltedIceCream();
+  won.set_case_id("won");
+  won.mutable_order()->set_currency("KRW");
 
   const std::vector<v1::SimulationCase> cases = {MeltedIceCream(), happy,
-                                                 broken};
+                                                 broken, won};
   SimulationResult result = Simulate(candidate, &baseline, cases);
 
   const v1::SimulatePolicyResponse& r = result.response;
-  EXPECT_EQ(r.cases_evaluated(), 2);
+  EXPECT_EQ(r.cases_evaluated(), 3);
   EXPECT_EQ(r.candidate().policy_version(), "capped@1");
   EXPECT_EQ(r.active().policy_version(), "default@1");
   EXPECT_THAT(r.candidate().outcomes(),
-              UnorderedElementsAre(Pair("OUTCOME_REFUND", 1),
+              UnorderedElementsAre(Pair("OUTCOME_REFUND", 2),
                                    Pair("OUTCOME_NO_ACTION", 1)));
   EXPECT_THAT(r.candidate().refunded_minor(),
-              UnorderedElementsAre(Pair("EUR", 5'00)));
+              UnorderedElementsAre(Pair("EUR", 5'00), Pair("KRW", 600)));
   EXPECT_THAT(r.active().refunded_minor(),
-              UnorderedElementsAre(Pair("EUR", 6'00)));
+              UnorderedElementsAre(Pair("EUR", 6'00), Pair("KRW", 600)));
   ASSERT_EQ(r.differences_size(), 1);
   EXPECT_EQ(r.differences(0).case_id(), "melted");
   EXPECT_EQ(r.differences(0).active().refund().amount_minor(), 6'00);
@@ -159,7 +165,10 @@ TEST(Simulate, CountsOutcomesAndMoneyAndListsDifferences) {
   ASSERT_EQ(result.errors.size(), 1u);
   EXPECT_EQ(result.errors[0].index, 2);
   EXPECT_EQ(result.errors[0].case_id, "broken");
-  EXPECT_EQ(result.errors[0].status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(result.errors[0].status.code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(result.errors[0].status.message()),
+              HasSubstr("does not serve GBP (it serves CNY, EUR, KRW, USD)"));
 }
 
 TEST(Simulate, WithoutABaselineReportsTheCandidateOnly) {
