@@ -5,6 +5,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "services/api/validation.h"
+#include "services/core/text.h"
+#include "services/errors/errors.h"
 #include "services/policy/markets.h"
 #include "services/rating/conversions.h"
 #include "services/rating/snapshot.h"
@@ -14,21 +16,17 @@ namespace makegood::api {
 namespace {
 
 // Fills `response` with the trust report of the stored member `state`.
+// `currency` is served (checked before the read).
 absl::Status TrustOf(const absl::StatusOr<store::MemberState>& state,
-                     const policy_file::PolicySnapshot& policy, absl::Time now,
+                     const policy_file::PolicySnapshot& policy,
+                     const std::string& currency, absl::Time now,
                      makegood::v1::GetTrustResponse& response) {
   if (!state.ok()) return state.status();
-  // The trust report's instant budget is in the policy's currency (its
-  // first served one when that is not set): money is kept per currency.
-  const policy::PolicyConfig& config = policy.engine->config();
-  const std::string currency = policy::Serves(config, config.currency)
-                                   ? config.currency
-                                   : policy::ServedCurrencies(config).front();
   absl::StatusOr<rating::StoredMember> member =
       rating::MemberFromStored(state->member_pb, state->stats, now, currency);
   if (!member.ok()) return member.status();
   absl::StatusOr<policy::TrustReport> report =
-      policy.engine->Trust(member->snapshot, now);
+      policy.engine->Trust(member->snapshot, currency, now);
   if (!report.ok()) {
     // FAILED_PRECONDITION (a tier the policy lacks) is the caller's to fix;
     // anything else means the stored history is inconsistent.
@@ -100,6 +98,12 @@ grpc::ServerUnaryReactor* MemberService::GetTrust(
       auth_, context, "/makegood.v1.MemberService/GetTrust",
       [request](Violations& violations) {
         ValidateId("member_id", request->member_id(), violations);
+        if (!request->currency().empty()) {
+          if (!IsCurrencyCode(request->currency())) {
+            violations.Add("currency",
+                           "must be an ISO 4217 code such as \"KRW\", or empty");
+          }
+        }
       },
       [this, request, response](const auth::Principal&, rpc::Finish finish) {
         // The policy and time of the call, whatever happens while Redis
@@ -107,11 +111,23 @@ grpc::ServerUnaryReactor* MemberService::GetTrust(
         std::shared_ptr<const policy_file::PolicySnapshot> policy =
             policy_.Get();
         const absl::Time now = clock_.Now();
-        member_states_.Read(request->member_id(),
-                            [response, finish, policy = std::move(policy),
-                             now](absl::StatusOr<store::MemberState> state) {
-                              finish(TrustOf(state, *policy, now, *response));
-                            });
+        const policy::PolicyConfig& config = policy->engine->config();
+        std::string currency = request->currency().empty()
+                                   ? policy::PrimaryCurrency(config)
+                                   : request->currency();
+        if (!policy::Serves(config, currency)) {
+          finish(ErrorWithReason(
+              absl::StatusCode::kFailedPrecondition, "POLICY_PRECONDITION",
+              policy::ForCurrency(config, currency).status().message()));
+          return;
+        }
+        member_states_.Read(
+            request->member_id(),
+            [response, finish, policy = std::move(policy),
+             currency = std::move(currency),
+             now](absl::StatusOr<store::MemberState> state) {
+              finish(TrustOf(state, *policy, currency, now, *response));
+            });
       });
 }
 

@@ -142,9 +142,11 @@ class CurrencyStateTest : public ::testing::Test {
         &context, testing::MeltedRating(key, member, order_id, satisfaction),
         out);
   }
-  grpc::Status Trust(const std::string& member, v1::GetTrustResponse* out) {
+  grpc::Status Trust(const std::string& member, v1::GetTrustResponse* out,
+                     const std::string& currency = "") {
     v1::GetTrustRequest request;
     request.set_member_id(member);
+    request.set_currency(currency);
     grpc::ClientContext context;
     return h_->stubs().members->GetTrust(&context, request, out);
   }
@@ -410,6 +412,20 @@ TEST_F(CurrencyStateTest, AnInstantBudgetStoredBeforeCurrenciesIsStillRead) {
   EXPECT_EQ(trust.trust().instant_budget_remaining_minor(), 456);
 }
 
+TEST_F(CurrencyStateTest, GetTrustInACurrencyThePolicyDoesNotServeIsRefused) {
+  StartDefault();
+  ASSERT_TRUE(h_->UpsertMember("m-1").ok());
+  v1::GetTrustResponse trust;
+  grpc::Status s = Trust("m-1", &trust, "CHF");
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(s.error_message(), HasSubstr("CHF"));
+  EXPECT_THAT(s.error_message(),
+              HasSubstr(policy::ServedCurrencies(policy::DefaultPolicyConfig())
+                            .front()));
+  s = Trust("m-1", &trust, "eur");
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
 TEST_F(CurrencyStateTest, TwoCurrenciesHaveTwoIndependentInstantBudgets) {
   const policy::PolicyConfig base = policy::DefaultPolicyConfig();
   const std::vector<std::string> served = policy::ServedCurrencies(base);
@@ -455,6 +471,18 @@ TEST_F(CurrencyStateTest, TwoCurrenciesHaveTwoIndependentInstantBudgets) {
     return found == stats.end() ? std::string("(none)") : found->second;
   };
   EXPECT_EQ(field("m-1", "ib_balance:" + b), field("m-2", "ib_balance:" + b));
+  // GetTrust reports each market's budget on its own: m-1's in a is what a's
+  // refund left, in b the same as m-2's.
+  v1::GetTrustResponse m1_a, m1_b, m2_b;
+  ASSERT_TRUE(Trust("m-1", &m1_a, a).ok());
+  ASSERT_TRUE(Trust("m-1", &m1_b, b).ok());
+  ASSERT_TRUE(Trust("m-2", &m2_b, b).ok());
+  EXPECT_EQ(m1_a.trust().currency(), a);
+  EXPECT_EQ(m1_b.trust().currency(), b);
+  EXPECT_EQ(absl::StrCat(m1_a.trust().instant_budget_remaining_minor()),
+            field("m-1", "ib_balance:" + a));
+  EXPECT_EQ(m1_b.trust().instant_budget_remaining_minor(),
+            m2_b.trust().instant_budget_remaining_minor());
   EXPECT_EQ(field("m-1", "rm:" + b + ":" + Day()),
             field("m-2", "rm:" + b + ":" + Day()));
   if (in_a.decision().refund().instrument() != v1::INSTRUMENT_COUPON) {
