@@ -100,8 +100,9 @@ grpc::ServerUnaryReactor* MemberService::GetTrust(
         ValidateId("member_id", request->member_id(), violations);
         if (!request->currency().empty()) {
           if (!IsCurrencyCode(request->currency())) {
-            violations.Add("currency",
-                           "must be an ISO 4217 code such as \"KRW\", or empty");
+            violations.Add(
+                "currency",
+                "must be an ISO 4217 code such as \"KRW\", or empty");
           }
         }
       },

@@ -79,6 +79,13 @@ Claim AssessClaim(const CompiledPolicy& policy, const TierConfig& tier,
                       tier.curve_scale_percent, line.amount_minor);
     }
     if (rule == nullptr && curve_minor == 0) continue;  // nothing claimed
+    const Percent& satisfaction = line_rating != nullptr
+                                      ? line_rating->satisfaction
+                                      : rating.satisfaction;
+    if (rule != nullptr ||
+        satisfaction.value() <= policy.config().follow_ups.severe_max_percent) {
+      ++claim.whole_lines;
+    }
     if (policy.IsExcluded(line.category)) {
       const ExcludedAnswer* answer = policy.ExcludedAnswerFor(line.category);
       if (answer == nullptr) {

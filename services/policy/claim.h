@@ -55,6 +55,10 @@ struct Claim {
   std::vector<ExcludedClaim> answered;
   // Of goods_minor, what partial-refund answers add.
   int64_t excluded_partial_minor = 0;
+  // Lines claimed whole (excluded ones included): a line rule refunds or
+  // replaces the line, or the line (or, without line ratings, the order) is
+  // rated at or below follow_ups.severe_max_percent.
+  int whole_lines = 0;
 };
 
 // Assesses `rating` of `order` by a member of `tier`. `line_ratings[i]` is

@@ -85,9 +85,11 @@ PolicyConfig DefaultPolicyConfig() {
   config.excluded_categories = {"alcohol", "gift_card", "tobacco"};
   config.excluded_answers = {
       {.category = "alcohol",
-       .answer = ExcludedAnswerKind::kReview,
-       .explanation = "Alcohol cannot be refunded automatically because of "
-                      "licensing rules; our team will review your claim."},
+       .answer = ExcludedAnswerKind::kPartialRefund,
+       .partial_refund_percent = 50,
+       .explanation = "Alcohol is not refunded in full automatically; we "
+                      "refund half at once, and our team will follow up on "
+                      "the rest."},
       {.category = "gift_card",
        .answer = ExcludedAnswerKind::kEvidence,
        .explanation = "Gift cards cannot be refunded automatically; please "
@@ -128,7 +130,9 @@ PolicyConfig DefaultPolicyConfig() {
                        .partial_min_score = 400,
                        .evidence_min_score = 300,
                        .review_min_score = 150,
-                       .partial_instant_percent = 50};
+                       .partial_instant_percent = 50,
+                       .large_claim_review_percent = 0,
+                       .large_claim_review_lines = 2};
   config.follow_ups = {.severe_max_percent = 20,
                        .repeat_window = absl::Hours(24 * 30),
                        .silent_recovery_max_percent = 40};
@@ -167,30 +171,30 @@ PolicyConfig DefaultPolicyConfig() {
   config.markets = {
       // EUR, the primary market. Goodwill budgets: the server's flags.
       market("EUR", "en-IE",
-             {{{30'00, 60'00, 15'00, 5'00, 50},
-               {60'00, 120'00, 40'00, 15'00, 1'50},
+             {{{30'00, 60'00, 30'00, 5'00, 50},
+               {60'00, 120'00, 50'00, 15'00, 1'50},
                {150'00, 300'00, 100'00, 50'00, 4'00}}},
              5'00, 50'00, 3'00, std::nullopt),
       // KRW has no minor unit: 40000 is ₩40,000 (about 28 EUR).
       market("KRW", "ko-KR",
-             {{{40'000, 80'000, 20'000, 7'000, 700},
-               {80'000, 160'000, 55'000, 20'000, 2'000},
+             {{{40'000, 80'000, 40'000, 7'000, 700},
+               {80'000, 160'000, 70'000, 20'000, 2'000},
                {200'000, 400'000, 140'000, 70'000, 5'500}}},
              7'000, 70'000, 4'000,
              GoodwillBudgetConfig{.agent_daily_minor = 150'000,
                                   .member_30d_minor = 70'000}),
       // CNY in fen: 20000 is ¥200.00.
       market("CNY", "zh-CN",
-             {{{200'00, 400'00, 100'00, 35'00, 3'50},
-               {400'00, 800'00, 280'00, 100'00, 10'00},
+             {{{200'00, 400'00, 200'00, 35'00, 3'50},
+               {400'00, 800'00, 350'00, 100'00, 10'00},
                {1'000'00, 2'000'00, 700'00, 350'00, 28'00}}},
              35'00, 350'00, 20'00,
              GoodwillBudgetConfig{.agent_daily_minor = 700'00,
                                   .member_30d_minor = 350'00}),
       // USD in cents.
       market("USD", "en-US",
-             {{{35'00, 70'00, 15'00, 5'00, 50},
-               {70'00, 140'00, 45'00, 15'00, 1'50},
+             {{{35'00, 70'00, 30'00, 5'00, 50},
+               {70'00, 140'00, 55'00, 15'00, 1'50},
                {165'00, 330'00, 110'00, 55'00, 4'50}}},
              5'00, 55'00, 3'00,
              GoodwillBudgetConfig{.agent_daily_minor = 110'00,

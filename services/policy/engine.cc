@@ -592,8 +592,22 @@ absl::StatusOr<Decision> PolicyEngine::Decide(const MemberSnapshot& member,
       eligible, std::max<int64_t>(0, requested - excluded_review_minor -
                                          order.refunded_minor));
   const int64_t forced_review = eligible - instant_pool;
+  // A claim for a large share of the order's goods (the shape of serial
+  // refunding: the whole basket "missing") is checked by a person before
+  // anything is paid, in every band. A silent rating asked for nothing and
+  // keeps what can be settled at once.
+  const int64_t goods_value =
+      std::max<int64_t>(0, order.total_minor - order.delivery_fee_minor);
+  const int large_percent = config.thresholds.large_claim_review_percent;
+  const int large_lines = config.thresholds.large_claim_review_lines;
+  const bool large_claim =
+      !silent && ((large_percent > 0 && goods_value > 0 &&
+                   (requested - claim.delivery_fee_minor) * 100 >
+                       goods_value * large_percent) ||
+                  (large_lines > 0 && claim.whole_lines > large_lines));
   const int64_t instant_target =
-      band == Band::kInstant ? instant_pool
+      large_claim              ? 0
+      : band == Band::kInstant ? instant_pool
       : band == Band::kPartial
           ? ScaleMinor(instant_pool, config.thresholds.partial_instant_percent,
                        100)
@@ -619,6 +633,11 @@ absl::StatusOr<Decision> PolicyEngine::Decide(const MemberSnapshot& member,
     if (band == Band::kEvidence) why.Add("evidence_required");
     if (band == Band::kReview) why.Add("manual_review_required");
     if (band == Band::kPartial) why.Add("partial_instant_settlement");
+    if (large_claim && band != Band::kDeny) {
+      why.Add("large_claim_review",
+              "A claim for most of the order is checked by our team before "
+              "it is paid.");
+    }
   } else if (instant > 0) {
     decision.outcome = Outcome::kRefund;  // or kWalletCredit, see step 5
   } else if (!claim.replacement_line_ids.empty()) {

@@ -189,6 +189,12 @@ void CheckThresholds(const TrustThresholds& t, Checker& check) {
                 t.evidence_min_score);
   check.PercentValue("thresholds.partial_instant_percent",
                      t.partial_instant_percent);
+  check.PercentValue("thresholds.large_claim_review_percent",
+                     t.large_claim_review_percent);
+  if (t.large_claim_review_lines < 0) {
+    check.Add("thresholds.large_claim_review_lines",
+              "must be 0 (off) or a number of lines");
+  }
 }
 
 void CheckTrustModel(const TrustModel& m, bool per_market, Checker& check) {

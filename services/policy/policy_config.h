@@ -118,6 +118,13 @@ struct TrustThresholds {
   int evidence_min_score = 0;
   int review_min_score = 0;
   int partial_instant_percent = 0;
+  // A rating claiming more than this share (1-100) of the order's goods is
+  // never paid at once, whatever the band: a person reviews it. 0: off.
+  int large_claim_review_percent = 0;
+  // A rating claiming more whole lines than this (Claim::whole_lines: a line
+  // rule refunds or replaces the line, or it is rated severe) is never paid
+  // at once either. 0: off.
+  int large_claim_review_lines = 0;
 
   friend bool operator==(const TrustThresholds&,
                          const TrustThresholds&) = default;

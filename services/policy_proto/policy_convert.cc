@@ -296,11 +296,14 @@ policy::PolicyConfig ConvertUnchecked(const v1::Policy& document) {
         {.flag = w.flag(), .points = w.points()});
   }
   const v1::TrustThresholds& t = document.thresholds();
-  config.thresholds = {.instant_min_score = t.instant_min_score(),
-                       .partial_min_score = t.partial_min_score(),
-                       .evidence_min_score = t.evidence_min_score(),
-                       .review_min_score = t.review_min_score(),
-                       .partial_instant_percent = t.partial_instant_percent()};
+  config.thresholds = {
+      .instant_min_score = t.instant_min_score(),
+      .partial_min_score = t.partial_min_score(),
+      .evidence_min_score = t.evidence_min_score(),
+      .review_min_score = t.review_min_score(),
+      .partial_instant_percent = t.partial_instant_percent(),
+      .large_claim_review_percent = t.large_claim_review_percent(),
+      .large_claim_review_lines = t.large_claim_review_lines()};
   const v1::FollowUpRules& f = document.follow_ups();
   config.follow_ups = {
       .severe_max_percent = f.severe_max_percent(),
@@ -496,6 +499,8 @@ v1::Policy FromPolicyConfig(const policy::PolicyConfig& config) {
   thresholds->set_evidence_min_score(t.evidence_min_score);
   thresholds->set_review_min_score(t.review_min_score);
   thresholds->set_partial_instant_percent(t.partial_instant_percent);
+  thresholds->set_large_claim_review_percent(t.large_claim_review_percent);
+  thresholds->set_large_claim_review_lines(t.large_claim_review_lines);
   v1::FollowUpRules* follow_ups = document.mutable_follow_ups();
   follow_ups->set_severe_max_percent(config.follow_ups.severe_max_percent);
   ToProtoDuration(config.follow_ups.repeat_window,

@@ -419,9 +419,10 @@ TEST_F(CurrencyStateTest, GetTrustInACurrencyThePolicyDoesNotServeIsRefused) {
   grpc::Status s = Trust("m-1", &trust, "CHF");
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_THAT(s.error_message(), HasSubstr("CHF"));
-  EXPECT_THAT(s.error_message(),
-              HasSubstr(policy::ServedCurrencies(policy::DefaultPolicyConfig())
-                            .front()));
+  EXPECT_THAT(
+      s.error_message(),
+      HasSubstr(
+          policy::ServedCurrencies(policy::DefaultPolicyConfig()).front()));
   s = Trust("m-1", &trust, "eur");
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 }

@@ -144,12 +144,15 @@ TEST_F(MarketsTest, AClaimOnAnExcludedCategoryGetsAnAnswer) {
   ASSERT_TRUE(status.ok()) << status.error_message();
   const v1::Decision& decision = response.decision();
   EXPECT_NE(decision.outcome(), v1::OUTCOME_NO_ACTION);
-  EXPECT_EQ(decision.outcome(), v1::OUTCOME_MANUAL_REVIEW);
-  EXPECT_EQ(decision.review_amount_minor(), 6'000);
+  // The default policy refunds half of an alcohol line at once.
+  EXPECT_EQ(decision.outcome(), v1::OUTCOME_REFUND);
+  EXPECT_EQ(decision.refund().amount_minor(), 3'000);
+  EXPECT_EQ(decision.refund().currency(), "KRW");
+  EXPECT_EQ(decision.review_amount_minor(), 0);
   EXPECT_THAT(decision.explanation(),
-              HasSubstr("review your request for \u20A96,000"));
+              HasSubstr("We have refunded \u20A93,000"));
   EXPECT_THAT(decision.explanation(),
-              HasSubstr("Alcohol cannot be refunded automatically"));
+              HasSubstr("Alcohol is not refunded in full automatically"));
   bool task = false;
   for (const v1::FollowUp& follow_up : decision.follow_ups()) {
     for (const std::string& code : follow_up.reason_codes()) {

@@ -65,10 +65,40 @@ bool HasExcludedTask(const Decision& decision) {
   return false;
 }
 
-TEST(ExcludedAnswers, AlcoholIsReviewedByAPerson) {
+// The default policy with alcohol answered by a review, as its first version
+// did (the default now refunds half at once: see below).
+PolicyConfig AlcoholReviewed() {
+  PolicyConfig config = DefaultPolicyConfig();
+  config.excluded_answers[0] = {
+      .category = "alcohol",
+      .answer = ExcludedAnswerKind::kReview,
+      .explanation =
+          "Alcohol cannot be refunded automatically because of "
+          "licensing rules; our team will review your claim."};
+  return config;
+}
+
+TEST(ExcludedAnswers, TheDefaultPolicyRefundsHalfAnAlcoholLineAtOnce) {
   const Decision d =
       MustDecide(DefaultEngine(), TrustedPremium(), WithLine("alcohol", 12'00),
                  LineRatingOf("l3", 0, {Reason::kMissingItem}));
+  EXPECT_EQ(d.outcome, Outcome::kRefund);
+  ASSERT_TRUE(d.refund.has_value());
+  EXPECT_EQ(d.refund->amount_minor, 6'00);
+  EXPECT_EQ(d.review_amount_minor, 0);
+  EXPECT_THAT(d.reason_codes, ElementsAre("excluded_category_partial_refund"));
+  EXPECT_EQ(d.explanation,
+            "We have refunded \u20AC6.00 to your original payment. Alcohol is "
+            "not refunded in full automatically; we refund half at once, and "
+            "our team will follow up on the rest. A manager will contact you "
+            "about this delivery.");
+  EXPECT_TRUE(HasExcludedTask(d));
+}
+
+TEST(ExcludedAnswers, AlcoholIsReviewedByAPerson) {
+  const Decision d = MustDecide(EngineFor(AlcoholReviewed()), TrustedPremium(),
+                                WithLine("alcohol", 12'00),
+                                LineRatingOf("l3", 0, {Reason::kMissingItem}));
   EXPECT_EQ(d.outcome, Outcome::kManualReview);
   EXPECT_EQ(d.refund, std::nullopt);  // never paid at once
   EXPECT_EQ(d.review_amount_minor, 12'00);
@@ -205,7 +235,7 @@ TEST(ExcludedAnswers, ACouponAnswerForAMemberNotTrustedAtOnceIsReviewed) {
 TEST(ExcludedAnswers, CapsStillApply) {
   // The premium per-order cap, cut to €5.00 in the EUR market, bounds what
   // goes to review too.
-  PolicyConfig config = DefaultPolicyConfig();
+  PolicyConfig config = AlcoholReviewed();
   config.markets[0].tiers[2].max_refund_per_order_minor = 5'00;
   const Decision d = MustDecide(EngineFor(config), TrustedPremium(),
                                 WithLine("alcohol", 12'00),
@@ -227,7 +257,7 @@ TEST(ExcludedAnswers, OtherLinesAreStillPaidAtOnce) {
        .satisfaction = testing::Pct(0),
        .reasons = {Reason::kMissingItem}},
   };
-  const Decision d = MustDecide(DefaultEngine(), TrustedPremium(),
+  const Decision d = MustDecide(EngineFor(AlcoholReviewed()), TrustedPremium(),
                                 WithLine("alcohol", 12'00), rating);
   EXPECT_EQ(d.outcome, Outcome::kManualReview);
   EXPECT_EQ(d.refund->amount_minor, 6'00);
@@ -242,7 +272,7 @@ TEST(ExcludedAnswers, ASilentMemberIsNotSentToReview) {
   // 30 % with no reason: a silent complaint. The bread and ice cream are made
   // good at once; the wine is not reviewed (silent members never are), only
   // explained, and the silent-recovery follow-up has a person act.
-  const Decision d = MustDecide(DefaultEngine(), TrustedPremium(),
+  const Decision d = MustDecide(EngineFor(AlcoholReviewed()), TrustedPremium(),
                                 WithLine("alcohol", 12'00), OrderRating(30));
   EXPECT_EQ(d.outcome, Outcome::kRefund);
   EXPECT_EQ(d.review_amount_minor, 0);

@@ -71,13 +71,15 @@ TEST(Explanation, CurveWithExcludedItemsPaidInCash) {
                   .category = "gift_card",
                   .quantity = 1,
                   .amount_minor = 10'00});
-  // The default policy answers both: alcohol is reviewed, a gift card asks
-  // for evidence; the rest of the claim is paid at once.
+  // The default policy answers both: half of the alcohol is refunded at
+  // once, a gift card asks for evidence; the rest of the claim is paid at
+  // once.
   EXPECT_EQ(Explain(DefaultEngine(), TrustedPremium(), order, OrderRating(50)),
-            "We have credited €4.50 to your wallet now; our team will review "
-            "the remaining €11.00. Items are refunded in proportion to your "
-            "rating. Alcohol cannot be refunded automatically because of "
-            "licensing rules; our team will review your claim. Gift cards "
+            "We have credited €7.50 to your wallet now; our team will review "
+            "the remaining €5.00. Items are refunded in proportion to your "
+            "rating. Alcohol is not refunded in full automatically; we "
+            "refund half at once, and our team will follow up on the rest. "
+            "Gift cards "
             "cannot be refunded automatically; please send a photo of the "
             "card so that our team can check it. Cash payments are refunded "
             "as wallet credit. A manager will contact you about this "

@@ -82,7 +82,7 @@ TEST(ForCurrency, SubstitutesTheMarketsMoney) {
   EXPECT_EQ(krw->tiers[0].max_refund_per_order_minor, 40'000);
   EXPECT_EQ(krw->tiers[0].max_refund_per_period_minor, 80'000);
   EXPECT_EQ(krw->tiers[0].instant_budget,
-            (InstantBudgetConfig{.capacity_minor = 20'000,
+            (InstantBudgetConfig{.capacity_minor = 40'000,
                                  .initial_minor = 7'000,
                                  .refill_per_day_minor = 700}));
   EXPECT_EQ(krw->tiers[2].max_refund_per_order_minor, 200'000);

@@ -42,7 +42,8 @@ TEST(Validate, NamesTheBudgetFieldOfTheTier) {
 
 TEST(Validate, RejectsAnInitialBudgetAboveCapacity) {
   PolicyConfig config = Eur();
-  config.tiers[0].instant_budget.initial_minor = 16'00;
+  config.tiers[0].instant_budget.initial_minor =
+      config.tiers[0].instant_budget.capacity_minor + 1;
   EXPECT_THAT(ViolatedFields(config),
               ElementsAre("tiers[0].instant_budget.initial_minor"));
 }
