@@ -119,10 +119,12 @@ ABSL_FLAG(std::string, admin_listen, "",
           "the gRPC port. Empty: no metrics endpoint.");
 ABSL_FLAG(int64_t, goodwill_agent_daily_budget, 10000,
           "GrantGoodwill: what one support agent may grant per UTC day, in "
-          "minor units of the policy's currency.");
+          "minor units, in every market whose policy gives no goodwill "
+          "budget of its own.");
 ABSL_FLAG(int64_t, goodwill_member_budget, 5000,
           "GrantGoodwill: what one member may receive over 30 days, in minor "
-          "units of the policy's currency.");
+          "units, in every market whose policy gives no goodwill budget of "
+          "its own.");
 ABSL_FLAG(bool, insights_aggregator, false,
           "Fold decision events into the per store / courier / SKU aggregates "
           "GetSatisfactionStats reads (run it in the worker processes; one "

@@ -249,8 +249,9 @@ class RedisState:
         )
         return [{k: as_int(v) for k, v in h.items()} for h in stored]
 
-    def agent_days(self):
-        """(agent id, day) -> spent, for every agent goodwill day."""
+    def agent_days(self, primary):
+        """(agent id, day, currency) -> spent, for every agent goodwill day
+        (the one-currency keys of before issue 13 count as `primary`)."""
         keys = [
             text(k) for k in self.redis.scan_iter(match="mg:{g*}:agent:*", count=1000)
         ]
@@ -258,19 +259,17 @@ class RedisState:
         for key, fields in zip(keys, self.hashes(keys)):
             _, _, rest = key.partition(":agent:")
             agent, _, day = rest.rpartition(":")
-            out[(agent, int(day))] = as_int(fields.get("spent"))
-        # Kept per currency since issue 13: agent_budget:<CUR>:<day>:<agent>,
-        # summed over currencies (a soak grants in one).
+            out[(agent, int(day), primary)] = as_int(fields.get("spent"))
+        # Kept per currency since issue 13: agent_budget:<CUR>:<day>:<agent>.
         keys = [
             text(k)
             for k in self.redis.scan_iter(match="mg:{g*}:agent_budget:*", count=1000)
         ]
         for key, fields in zip(keys, self.hashes(keys)):
             _, _, rest = key.partition(":agent_budget:")
-            _, day, agent = rest.split(":", 2)
-            out[(agent, int(day))] = out.get((agent, int(day)), 0) + as_int(
-                fields.get("spent")
-            )
+            currency, day, agent = rest.split(":", 2)
+            at = (agent, int(day), currency)
+            out[at] = out.get(at, 0) + as_int(fields.get("spent"))
         return out
 
 
@@ -507,17 +506,25 @@ class Checker:
             self.redis.prefix(m) + f"wallet:{m}" for m in members
         )
         for member, wallet in zip(members, wallets):
-            wallet = {k: as_int(v) for k, v in wallet.items()}
-            balance = 0
+            wallet = {text(k): as_int(v) for k, v in wallet.items()}
+            # One balance per currency (bal:<CUR>).
+            balance = collections.Counter()
             for refund_id, fields in by_member[member]:
-                balance += self.check_payout(refund_id, fields, wallet, books)
-            if wallet.get("bal:EUR", 0) != balance:
-                self.v.add(
-                    "wallet-balance",
-                    f"member {member}: wallet bal:EUR "
-                    f"{wallet.get('bal:EUR', 0)}, its SUCCEEDED wallet "
-                    f"refunds sum to {balance}",
+                balance[text(fields.get("currency"))] += self.check_payout(
+                    refund_id, fields, wallet, books
                 )
+            currencies = set(balance) | {
+                k.split(":", 1)[1] for k in wallet if k.startswith("bal:")
+            }
+            for currency in sorted(currencies):
+                if wallet.get(f"bal:{currency}", 0) != balance[currency]:
+                    self.v.add(
+                        "wallet-balance",
+                        f"member {member}: wallet bal:{currency} "
+                        f"{wallet.get(f'bal:{currency}', 0)}, its SUCCEEDED "
+                        f"wallet refunds in {currency} sum to "
+                        f"{balance[currency]}",
+                    )
 
     def check_payout(self, refund_id, fields, wallet, books):
         """Money moved once for a paid refund, never otherwise. Returns what
@@ -646,10 +653,26 @@ class Checker:
                     f"moved on it (first at its {first.phase} answer)",
                 )
 
-    def tier_caps(self, member):
-        """The largest per-order and 30-day caps of the tiers the member had."""
+    def goodwill_budgets(self, currency):
+        """(agent daily, member 30-day) goodwill budgets in `currency`: the
+        market's own when the policy gives them, else the server's flags."""
+        for market in self.policy.markets:
+            if market.currency == currency and market.HasField("goodwill"):
+                return (
+                    market.goodwill.agent_daily_minor,
+                    market.goodwill.member_30d_minor,
+                )
+        return (self.config.agent_budget, self.config.member_budget)
+
+    def tier_caps(self, member, currency):
+        """The largest per-order and 30-day caps, in `currency`, of the tiers
+        the member had: the market's money when the policy has markets, else
+        the tiers' own."""
         tiers = {m.tier for m in self.model.members.get(member, [])}
         caps = [t for t in self.policy.tiers if t.name in tiers]
+        for market in self.policy.markets:
+            if market.currency == currency:
+                caps = [t for t in market.tiers if t.tier in tiers]
         return (
             max(t.max_refund_per_order_minor for t in caps),
             max(t.max_refund_per_period_minor for t in caps),
@@ -659,7 +682,6 @@ class Checker:
         """A rating's money refund never takes the order's money refunds
         committed before it (ratings and goodwill, in ledger order) above
         the tier's per-order cap."""
-        cap = self.tier_caps(record.member)[0]
         money = []
         for refund_id in refund_ids:
             fields = refunds[refund_id][0]
@@ -676,6 +698,7 @@ class Checker:
                 money.append((min(accepted), refund_id, fields))
         before = 0
         for _, refund_id, fields in sorted(money):
+            cap = self.tier_caps(record.member, text(fields.get("currency")))[0]
             amount = as_int(fields.get("amount_minor"))
             if text(fields.get("rating_id")) and before + amount > cap:
                 self.v.add(
@@ -696,16 +719,16 @@ class Checker:
                 and text(fields.get("instrument")) != "coupon"
                 and text(fields.get("state")) != "FAILED"
             ):
-                rated[text(fields.get("member_id"))] += as_int(
-                    fields.get("amount_minor")
-                )
-        for member, amount in rated.items():
-            cap = self.tier_caps(member)[1]
+                rated[
+                    (text(fields.get("member_id")), text(fields.get("currency")))
+                ] += as_int(fields.get("amount_minor"))
+        for (member, currency), amount in rated.items():
+            cap = self.tier_caps(member, currency)[1]
             if amount > cap:
                 self.v.add(
                     "tier-cap",
-                    f"member {member}: ratings refunded "
-                    f"{amount} in the run, above the 30-day cap {cap}",
+                    f"member {member}: ratings refunded {amount} {currency} "
+                    f"in the run, above the 30-day cap {cap}",
                 )
 
     # ---- the ledger ------------------------------------------------------
@@ -788,13 +811,20 @@ class Checker:
         )
         for member, wallet in zip(members, wallets):
             p = fnv1a64(member) % self.redis.partitions
-            account = -stored[p].get(f"wallet:member:{member}:EUR", 0)
-            if account != as_int(wallet.get("bal:EUR")):
-                self.v.add(
-                    "ledger-wallet",
-                    f"member {member}: ledger wallet account {account}, "
-                    f"wallet bal:EUR {as_int(wallet.get('bal:EUR'))}",
-                )
+            wallet = {text(k): v for k, v in wallet.items()}
+            prefix = f"wallet:member:{member}:"
+            currencies = {
+                k[len(prefix) :] for k in stored[p] if k.startswith(prefix)
+            } | {k.split(":", 1)[1] for k in wallet if k.startswith("bal:")}
+            for currency in sorted(currencies):
+                account = -stored[p].get(prefix + currency, 0)
+                if account != as_int(wallet.get(f"bal:{currency}")):
+                    self.v.add(
+                        "ledger-wallet",
+                        f"member {member}: ledger wallet account {account} "
+                        f"{currency}, wallet bal:{currency} "
+                        f"{as_int(wallet.get(f'bal:{currency}'))}",
+                    )
 
     # ---- budgets ---------------------------------------------------------
 
@@ -807,37 +837,49 @@ class Checker:
             agent = text(fields.get("goodwill_agent"))
             if agent:
                 day = as_int(fields.get("created_at_ms")) // 86400000
-                by_agent_day[(agent, day)] += as_int(fields.get("amount_minor"))
-                by_member[text(fields.get("member_id"))] += as_int(
+                currency = text(fields.get("currency"))
+                by_agent_day[(agent, day, currency)] += as_int(
                     fields.get("amount_minor")
                 )
-        spent = self.redis.agent_days()
-        for (agent, day), granted in by_agent_day.items():
-            if granted > self.config.agent_budget:
+                by_member[(text(fields.get("member_id")), currency)] += as_int(
+                    fields.get("amount_minor")
+                )
+        primary = (
+            self.policy.markets[0].currency
+            if self.policy.markets
+            else self.policy.currency
+        )
+        spent = self.redis.agent_days(primary)
+        for (agent, day, currency), granted in by_agent_day.items():
+            budget = self.goodwill_budgets(currency)[0]
+            if granted > budget:
                 self.v.add(
                     "budget-agent",
                     f"agent {agent} day {day}: granted "
-                    f"{granted}, daily budget {self.config.agent_budget}",
+                    f"{granted} {currency}, daily budget {budget}",
                 )
-            if spent.get((agent, day), 0) < granted:
+            if spent.get((agent, day, currency), 0) < granted:
                 self.v.add(
                     "budget-agent-leak",
                     f"agent {agent} day {day}: budget spent "
-                    f"{spent.get((agent, day), 0)} < granted {granted}",
+                    f"{spent.get((agent, day, currency), 0)} {currency} "
+                    f"< granted {granted}",
                 )
-        for (agent, day), value in spent.items():
-            if not 0 <= value <= self.config.agent_budget:
+        for (agent, day, currency), value in spent.items():
+            budget = self.goodwill_budgets(currency)[0]
+            if not 0 <= value <= budget:
                 self.v.add(
                     "budget-agent",
                     f"agent {agent} day {day}: spent "
-                    f"{value} outside 0..{self.config.agent_budget}",
+                    f"{value} {currency} outside 0..{budget}",
                 )
-        for member, granted in by_member.items():
-            if granted > self.config.member_budget:
+        for (member, currency), granted in by_member.items():
+            budget = self.goodwill_budgets(currency)[1]
+            if granted > budget:
                 self.v.add(
                     "budget-member",
-                    f"member {member}: granted {granted}, 30-day "
-                    f"budget {self.config.member_budget}",
+                    f"member {member}: granted {granted} {currency}, 30-day "
+                    f"budget {budget}",
                 )
         members = sorted(self.model.members)
         stats = self.redis.hashes(self.redis.prefix(m) + f"mstats:{m}" for m in members)

@@ -13,7 +13,13 @@ from dataclasses import dataclass, field
 
 from model import Keyed, OrderRecord, fnv1a64
 
-CURRENCY = "EUR"
+# The markets orders are drawn from (the default policy serves both): code,
+# the factor on the catalogue's euro-cent prices (KRW has no minor unit: a
+# 5.99 EUR ice cream is 5,990 won), and the weight. A member orders in both,
+# so instant budgets, spend and caps per member per currency are exercised
+# under faults.
+CURRENCIES = [("EUR", 1, 3), ("KRW", 10, 1)]
+FACTOR = {code: factor for code, factor, _ in CURRENCIES}
 PARTITIONS = 64  # makegood's default --partitions, which the soak keeps
 DAY = 86400
 
@@ -140,13 +146,17 @@ class Scheduler:
     def _order(self, storm, member_id):
         """A new order of the member: lines, fee, payment, delivery time."""
         rng = self.rng
+        currency = rng.choices(
+            [c for c, _, _ in CURRENCIES], [w for _, _, w in CURRENCIES]
+        )[0]
+        factor = FACTOR[currency]
         order = self.pb.order.Order(
             order_id=self._id(f"s{storm}o"),
             member_id=member_id,
             store_id=f"store-{rng.randrange(5)}",
             courier_id=f"courier-{rng.randrange(8)}",
-            currency=CURRENCY,
-            delivery_fee_minor=rng.choice([0, 199, 299, 499]),
+            currency=currency,
+            delivery_fee_minor=rng.choice([0, 199, 299, 499]) * factor,
             payment_method=rng.choices([1, 2, 3, 4], [7, 1.5, 1, 0.5])[0],
         )
         big = rng.random() < 0.3
@@ -158,12 +168,12 @@ class Scheduler:
                 sku=sku,
                 category=category,
                 quantity=quantity,
-                amount_minor=quantity * price,
+                amount_minor=quantity * price * factor,
             )
         order.total_minor = (
             sum(l.amount_minor for l in order.lines)
             + order.delivery_fee_minor
-            + rng.choice([0, 0, 150])
+            + rng.choice([0, 0, 150]) * factor
         )
         # Within the 7-day rating window, rarely past it.
         age = rng.uniform(0.05, 5) if rng.random() < 0.95 else rng.uniform(8, 9)
@@ -247,13 +257,21 @@ class Scheduler:
         instrument = rng.choices([2, 1, 3], [5, 3, 0 if money else 2])[0]
         if record is None and instrument == 1:
             instrument = 2  # a card refund needs the order it refunds
+        # A grant on an order is in the order's currency; one without an
+        # order in either market.
+        currency = (
+            record.versions[0].currency
+            if record
+            else rng.choice([c for c, _, _ in CURRENCIES])
+        )
         request = self.pb.goodwill_service.GrantGoodwillRequest(
             idempotency_key=f"{kid}-{client}",
             agent_id=f"agent-{storm}-{rng.randrange(2)}",
             member_id=member,
             order_id=record.order_id if record else "",
-            amount_minor=amount or rng.choice([100, 250, 500, 1000, 2500, 6000]),
-            currency=CURRENCY,
+            amount_minor=amount
+            or rng.choice([100, 250, 500, 1000, 2500, 6000]) * FACTOR[currency],
+            currency=currency,
             instrument=instrument,
             reason=rng.choice(["late_delivery", "damaged", "courtesy"]),
             note=rng.choice(["", "called support", "second complaint"]),

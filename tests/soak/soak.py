@@ -297,6 +297,9 @@ class Soak:
         refunds = self.redis.refunds(self.redis.refund_ids())
         states = collections.Counter(text(f.get("state")) for f, _ in refunds.values())
         fallbacks = sum(1 for f, _ in refunds.values() if f.get("declined_by"))
+        currencies = collections.Counter(
+            text(f.get("currency")) for f, _ in refunds.values()
+        )
         pipe = self.redis.redis.pipeline(transaction=False)
         for p in range(self.redis.partitions):
             pipe.xlen(self.redis.partition_prefix(p) + "outbox:dead")
@@ -320,6 +323,8 @@ class Soak:
             f"{len(self.model.marks)} marks, {len(self.model.watches)} "
             f"watches; {len(refunds)} refunds ("
             + ", ".join(f"{n} {state}" for state, n in sorted(states.items()))
+            + "; "
+            + ", ".join(f"{n} in {c}" for c, n in sorted(currencies.items()))
             + f"), {fallbacks} declined cards paid as wallet credit, "
             f"{dead} dead letters"
         )
