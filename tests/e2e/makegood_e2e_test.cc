@@ -10,6 +10,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -225,6 +227,78 @@ TEST_F(MakegoodE2eTest, TakesItsConfigurationFromTheEnvironment) {
   CommandResult member =
       Curl("makegood.v1.MemberService/UpsertMember", kMember);
   EXPECT_EQ(member.exit_code, 0) << member.output;
+}
+
+// The Korean grocery app's first hour on the sample policy: a won order
+// rated 50 % for melted ice cream is refunded in won, explained in won, and
+// paid (the settlement worker in the same process); an order in a currency
+// the policy does not serve is refused before anything is stored.
+TEST_F(MakegoodE2eTest, AWonOrderIsRefundedInWonAndAnUnservedCurrencyRefused) {
+  StartServer({"--listen=127.0.0.1:0", "--redis=" + redis_->url(),
+               "--policy=" + kPolicy, "--health_interval=50ms",
+               "--insecure_dev", "--settlement_worker",
+               "--sandbox=latency=1ms"});
+  ASSERT_EQ(Curl("makegood.v1.MemberService/UpsertMember", kMember).exit_code,
+            0);
+  const std::string delivered = absl::FormatTime(
+      "%Y-%m-%dT%H:%M:%SZ", absl::Now() - absl::Hours(2), absl::UTCTimeZone());
+  const auto order = [&](const std::string& id, const std::string& currency) {
+    return absl::StrCat(
+        R"({"order":{"orderId":")", id,
+        R"(","memberId":"m-1","storeId":"s-1","courierId":"c-1",)",
+        R"("currency":")", currency,
+        R"(","totalMinor":"23000","deliveryFeeMinor":"3000",)",
+        R"("lines":[{"lineId":"l1","sku":"ICE-1","category":"frozen",)",
+        R"("quantity":1,"amountMinor":"8000"},{"lineId":"l2","sku":"RICE",)",
+        R"("category":"pantry","quantity":1,"amountMinor":"12000"}],)",
+        R"("deliveredAt":")", delivered,
+        R"(","paymentMethod":"PAYMENT_METHOD_CARD"}})");
+  };
+  CommandResult recorded =
+      Curl("makegood.v1.OrderService/RecordDelivery", order("o-krw", "KRW"));
+  ASSERT_EQ(recorded.exit_code, 0) << recorded.output;
+
+  CommandResult rated = Curl(
+      "makegood.v1.RatingService/SubmitRating",
+      R"({"idempotencyKey":"k-krw","memberId":"m-1","orderId":"o-krw",)"
+      R"("satisfactionPercent":50,"lineRatings":[{"lineId":"l1",)"
+      R"("satisfactionPercent":50,"reasons":["REASON_MELTED_OR_WARM"]}]})");
+  ASSERT_EQ(rated.exit_code, 0) << rated.output;
+  const auto decision = nlohmann::json::parse(rated.output)["decision"];
+  EXPECT_EQ(decision["outcome"], "OUTCOME_REFUND");
+  EXPECT_EQ(decision["refund"]["currency"], "KRW");
+  EXPECT_EQ(decision["refund"]["amountMinor"], "8000");
+  EXPECT_THAT(decision["explanation"].get<std::string>(),
+              HasSubstr("\u20A98,000"));
+  const std::string refund_id = decision["refund"]["refundId"];
+
+  std::string state;
+  for (int i = 0; i < 100 && state != "REFUND_STATE_SUCCEEDED"; ++i) {
+    CommandResult got =
+        Curl("makegood.v1.RefundService/GetRefund",
+             absl::StrCat(R"({"refundId":")", refund_id, R"("})"));
+    ASSERT_EQ(got.exit_code, 0) << got.output;
+    state = nlohmann::json::parse(got.output)["refund"]["state"];
+    if (state != "REFUND_STATE_SUCCEEDED")
+      absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_EQ(state, "REFUND_STATE_SUCCEEDED");
+
+  CommandResult trust = Curl("makegood.v1.MemberService/GetTrust",
+                             R"({"memberId":"m-1","currency":"KRW"})");
+  ASSERT_EQ(trust.exit_code, 0) << trust.output;
+  EXPECT_EQ(nlohmann::json::parse(trust.output)["trust"]["currency"], "KRW");
+
+  CommandResult refused =
+      Curl("makegood.v1.OrderService/RecordDelivery", order("o-gbp", "GBP"));
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_THAT(refused.output, HasSubstr("failed_precondition"));
+  EXPECT_THAT(refused.output, HasSubstr("GBP"));
+  EXPECT_THAT(refused.output, HasSubstr("KRW"));
+  CommandResult missing =
+      Curl("makegood.v1.OrderService/GetOrder", R"({"orderId":"o-gbp"})");
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_THAT(missing.output, HasSubstr("not_found"));
 }
 
 TEST_F(MakegoodE2eTest, LogsOneLinePerCallAndNoPersonalData) {
