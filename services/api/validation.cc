@@ -9,6 +9,7 @@
 #include "google/protobuf/timestamp.pb.h"
 #include "makegood/v1/rating.pb.h"
 #include "services/core/text.h"
+#include "services/policy/money.h"
 
 namespace makegood::api {
 namespace {
@@ -132,6 +133,12 @@ void ValidateSubmitRating(const makegood::v1::SubmitRatingRequest& request,
   if (Utf8Length(request.comment()) > kMaxCommentCharacters) {
     violations.Add("comment", absl::StrCat("at most ", kMaxCommentCharacters,
                                            " characters"));
+  }
+  if (!request.locale().empty() && (request.locale().size() > 64 ||
+                                    !policy::IsLocaleTag(request.locale()))) {
+    violations.Add("locale",
+                   "must be a BCP 47 language tag such as \"ko-KR\", at most "
+                   "64 characters");
   }
 }
 

@@ -257,9 +257,10 @@ std::string ExcludedAnswerCode(ExcludedAnswerKind kind) {
 // tier's caps. The per-order cap counts the earlier refunds too.
 int64_t ApplyCeilings(int64_t requested, const TierConfig& tier,
                       const MemberSnapshot& member, const OrderSnapshot& order,
-                      const PolicyConfig& config, Rationale& why) {
-  const auto money = [&config](int64_t amount) {
-    return FormatMoney(amount, config.currency, config.locale);
+                      const PolicyConfig& config, const std::string& locale,
+                      Rationale& why) {
+  const auto money = [&config, &locale](int64_t amount) {
+    return FormatMoney(amount, config.currency, locale);
   };
   int64_t due = requested;
   if (order.refunded_minor > 0 && requested > 0) {
@@ -326,13 +327,14 @@ Instrument ChooseInstrument(PaymentMethod method, bool prefer_wallet,
 }
 
 // The first sentence of the explanation, from what the decision does.
-std::string Headline(const Decision& decision, const PolicyConfig& config) {
-  const std::string now = decision.refund.has_value()
-                              ? FormatMoney(decision.refund->amount_minor,
-                                            config.currency, config.locale)
-                              : std::string();
+std::string Headline(const Decision& decision, const PolicyConfig& config,
+                     const std::string& locale) {
+  const std::string now =
+      decision.refund.has_value()
+          ? FormatMoney(decision.refund->amount_minor, config.currency, locale)
+          : std::string();
   const std::string later =
-      FormatMoney(decision.review_amount_minor, config.currency, config.locale);
+      FormatMoney(decision.review_amount_minor, config.currency, locale);
   const bool to_wallet = decision.refund.has_value() &&
                          decision.refund->instrument == Instrument::kWallet;
   switch (decision.outcome) {
@@ -467,6 +469,10 @@ absl::StatusOr<Decision> PolicyEngine::Decide(const MemberSnapshot& member,
   decision.policy_version = version_;
   decision.trust_score = MemberTrustScore(config, tier, member, now);
   const int satisfaction = rating.satisfaction.value();
+  // Amounts in the explanation: the member's locale when the request gives
+  // one, else the market's.
+  const std::string& locale =
+      rating.locale.empty() ? config.locale : rating.locale;
   decision.low_rating = satisfaction <= config.low_rating_max_percent;
   // A silent member asked for nothing: they get what can be settled at once,
   // never a review or an evidence request.
@@ -572,7 +578,7 @@ absl::StatusOr<Decision> PolicyEngine::Decide(const MemberSnapshot& member,
   // 2. Earlier refunds of the order and hard ceilings: nothing above them is
   // ever paid or reviewed.
   const int64_t eligible =
-      ApplyCeilings(requested, tier, member, order, config, why);
+      ApplyCeilings(requested, tier, member, order, config, locale, why);
   // Money already refunded on the order is not claimed again, so a rating
   // it fully covers is no claim (no action rather than a denial).
   const bool claimed = requested > order.refunded_minor ||
@@ -661,11 +667,11 @@ absl::StatusOr<Decision> PolicyEngine::Decide(const MemberSnapshot& member,
   if (decision.outcome != Outcome::kDeny) {
     if (instant < instant_target) {
       why.Add("instant_budget_exhausted",
-              instant > 0 ? absl::StrCat("Your instant-refund budget covers ",
-                                         FormatMoney(instant, config.currency,
-                                                     config.locale),
-                                         " at once.")
-                          : "Your instant-refund budget is used up for now.");
+              instant > 0
+                  ? absl::StrCat("Your instant-refund budget covers ",
+                                 FormatMoney(instant, config.currency, locale),
+                                 " at once.")
+                  : "Your instant-refund budget is used up for now.");
     }
     decision.replacement_line_ids = std::move(claim.replacement_line_ids);
   }
@@ -737,7 +743,7 @@ absl::StatusOr<Decision> PolicyEngine::Decide(const MemberSnapshot& member,
 
   // 7. The explanation. A denial names no rule: its real reason (trust) is
   // not for the member.
-  const std::string headline = Headline(decision, config);
+  const std::string headline = Headline(decision, config, locale);
   decision.explanation =
       decision.outcome == Outcome::kDeny ? headline : why.Explain(headline);
   decision.reason_codes = why.TakeCodes();

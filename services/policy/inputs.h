@@ -124,6 +124,9 @@ struct RatingInput {
   std::vector<Reason> reasons;
   // Optional finer ratings; when present, goods are refunded line by line.
   std::vector<LineRating> line_ratings;
+  // BCP 47 locale the explanation formats amounts for; empty: the market's
+  // (PolicyConfig::locale). Checked by the caller (IsLocaleTag).
+  std::string locale;
 };
 
 }  // namespace makegood::policy

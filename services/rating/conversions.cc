@@ -31,6 +31,7 @@ policy::RatingInput RatingFromProto(
     l.reasons = ReasonsFromProto(line.reasons());
     out.line_ratings.push_back(std::move(l));
   }
+  out.locale = request.locale();
   return out;
 }
 

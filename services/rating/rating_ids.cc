@@ -102,6 +102,10 @@ std::string RequestFingerprint(
     Reasons(&canonical, line->reasons());
   }
   Field(&canonical, request.comment());
+  // Only when set, so that fingerprints of requests without a locale (every
+  // one stored before it existed) stay as they were.
+  if (!request.locale().empty())
+    Field(&canonical, "locale=" + request.locale());
   return Sha256Hex(canonical);
 }
 

@@ -106,17 +106,65 @@ TEST_F(MarketsTest, AWonOrderRatedHalfForAMeltedItemIsRefundedInWon) {
 TEST_F(MarketsTest, AnOrderInAnUnservedCurrencyIsRefusedNamingIt) {
   v1::Order pounds = AppHarness::SampleOrder("m-1", "o-gbp", DeliveredAt());
   pounds.set_currency("GBP");
-  grpc::Status status = Record(pounds);
-  if (status.ok()) {
-    // Where RecordDelivery does not check the currency yet, the rating is
-    // refused by the engine.
-    v1::SubmitRatingResponse response;
-    status =
-        Rate(testing::MeltedRating("k-gbp", "m-1", "o-gbp", 50), &response);
-  }
+  const grpc::Status status = Record(pounds);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_THAT(status.error_message(), HasSubstr("GBP"));
   EXPECT_THAT(status.error_message(), HasSubstr("CNY, EUR, KRW, USD"));
+  // Nothing stored.
+  v1::GetOrderRequest get;
+  get.set_order_id("o-gbp");
+  v1::GetOrderResponse got;
+  grpc::ClientContext context;
+  EXPECT_EQ(h_->stubs().orders->GetOrder(&context, get, &got).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(MarketsTest, TheMembersLocaleFormatsTheExplanationsAmounts) {
+  // A yuan order: the market's locale (zh-CN) writes "¥", a member's en-US
+  // app "CN¥"; a won order in en-US keeps "₩".
+  v1::Order yuan = WonOrder("o-cny", DeliveredAt());
+  yuan.set_currency("CNY");
+  ASSERT_TRUE(Record(yuan).ok());
+  ASSERT_TRUE(Record(WonOrder("o-krw", DeliveredAt())).ok());
+  v1::SubmitRatingResponse market, member, won;
+  ASSERT_TRUE(
+      Rate(testing::MeltedRating("k-cny", "m-1", "o-cny", 50), &market).ok());
+  EXPECT_THAT(market.decision().explanation(),
+              HasSubstr("We have refunded \u00A5120.00"));
+  // The same claim again under another key, in en-US: the earlier refund
+  // covers it, so compare a fresh order instead.
+  v1::Order yuan2 = yuan;
+  yuan2.set_order_id("o-cny2");
+  ASSERT_TRUE(Record(yuan2).ok());
+  v1::SubmitRatingRequest in_english =
+      testing::MeltedRating("k-cny2", "m-1", "o-cny2", 50);
+  in_english.set_locale("en-US");
+  ASSERT_TRUE(Rate(in_english, &member).ok());
+  EXPECT_EQ(member.decision().refund().amount_minor(),
+            market.decision().refund().amount_minor());
+  EXPECT_THAT(member.decision().explanation(),
+              HasSubstr("We have refunded CN\u00A5120.00"));
+  v1::SubmitRatingRequest won_in_english =
+      testing::MeltedRating("k-krw", "m-1", "o-krw", 50);
+  won_in_english.set_locale("en-US");
+  ASSERT_TRUE(Rate(won_in_english, &won).ok());
+  EXPECT_THAT(won.decision().explanation(),
+              HasSubstr("We have refunded \u20A912,000"));
+
+  // The locale is part of the request: the same key with another locale is
+  // another payload.
+  in_english.set_locale("ko-KR");
+  v1::SubmitRatingResponse reused;
+  EXPECT_EQ(Rate(in_english, &reused).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  // A malformed tag is refused naming the field, and nothing is decided.
+  v1::SubmitRatingRequest bad =
+      testing::MeltedRating("k-bad", "m-1", "o-krw", 50);
+  bad.set_locale("not a locale!");
+  v1::SubmitRatingResponse refused;
+  const grpc::Status status = Rate(bad, &refused);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("locale"));
 }
 
 TEST_F(MarketsTest, AClaimOnAnExcludedCategoryGetsAnAnswer) {

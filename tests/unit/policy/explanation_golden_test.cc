@@ -58,6 +58,17 @@ TEST(Explanation, MeltedIceCream) {
             "reported as melted or warm are refunded in full.");
 }
 
+TEST(Explanation, TheMembersLocaleFormatsTheAmounts) {
+  RatingInput rating = LineRatingOf("l1", 50, {Reason::kMeltedOrWarm});
+  rating.locale = "de-DE";
+  const absl::StatusOr<Decision> d =
+      DefaultEngine().Decide(TrustedPremium(), GroceryOrder(), rating, kNow);
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->explanation,
+            "We have refunded 6,00 \u20AC to your original payment. "
+            "Items reported as melted or warm are refunded in full.");
+}
+
 TEST(Explanation, CurveWithExcludedItemsPaidInCash) {
   OrderSnapshot order = GroceryOrder();
   order.payment_method = PaymentMethod::kCash;
