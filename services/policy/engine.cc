@@ -600,17 +600,17 @@ absl::StatusOr<Decision> PolicyEngine::Decide(const MemberSnapshot& member,
   const int64_t forced_review = eligible - instant_pool;
   // A claim for a large share of the order's goods (the shape of serial
   // refunding: the whole basket "missing") is checked by a person before
-  // anything is paid, in every band. A silent rating asked for nothing and
-  // keeps what can be settled at once.
+  // anything is paid, in every band. A silent rating of that shape is not
+  // paid at once either (it would be the way around the rule: the same
+  // claim without its reasons); its recovery follow-up has a person act.
   const int64_t goods_value =
       std::max<int64_t>(0, order.total_minor - order.delivery_fee_minor);
   const int large_percent = config.thresholds.large_claim_review_percent;
   const int large_lines = config.thresholds.large_claim_review_lines;
-  const bool large_claim =
-      !silent && ((large_percent > 0 && goods_value > 0 &&
-                   (requested - claim.delivery_fee_minor) * 100 >
-                       goods_value * large_percent) ||
-                  (large_lines > 0 && claim.whole_lines > large_lines));
+  const bool large_claim = (large_percent > 0 && goods_value > 0 &&
+                            (requested - claim.delivery_fee_minor) * 100 >
+                                goods_value * large_percent) ||
+                           (large_lines > 0 && claim.whole_lines > large_lines);
   const int64_t instant_target =
       large_claim              ? 0
       : band == Band::kInstant ? instant_pool
@@ -694,6 +694,10 @@ absl::StatusOr<Decision> PolicyEngine::Decide(const MemberSnapshot& member,
       instant > 0 ? InstantBudgetState{.balance_minor = available - instant,
                                        .as_of = now}
                   : budget;
+  if (silent && large_claim) {
+    why.Add("large_claim_review",
+            "Someone from our team will contact you about this delivery.");
+  }
   if (silent) {
     why.Add("silent_recovery",
             instant > 0 ? "We noticed your low rating and made good at once, "

@@ -114,14 +114,27 @@ TEST(LargeClaim, AWholeOrderRatedLowButNotSevereIsPaidAtOnce) {
   EXPECT_THAT(d.reason_codes, Not(Contains("large_claim_review")));
 }
 
-TEST(LargeClaim, ASilentRatingKeepsWhatCanBeSettledAtOnce) {
-  // 5 % with no reason anywhere: silent, never reviewed, so the rule does
-  // not hold back what silent recovery pays.
+TEST(LargeClaim, ASilentLargeRatingIsFollowedUpByAPersonNotPaidAtOnce) {
+  // 5 % with no reason anywhere: silent. Paying it at once would be the way
+  // around the rule (the same claim, reasons left out); a person follows it
+  // up instead.
   const Decision d = MustDecide(DefaultEngine(), TrustedPremium(), FourLines(),
                                 OrderRating(5));
+  EXPECT_EQ(PaidNow(d), 0);
+  EXPECT_EQ(d.review_amount_minor, 0);  // silent members are never reviewed
+  EXPECT_THAT(d.reason_codes, Contains("large_claim_review"));
+  EXPECT_THAT(d.explanation, HasSubstr("Someone from our team will contact "
+                                       "you about this delivery."));
+  ASSERT_FALSE(d.follow_ups.empty());
+  EXPECT_EQ(d.follow_ups.back().kind, FollowUpKind::kSilentRecovery);
+}
+
+TEST(LargeClaim, ASilentRatingOfPartOfTheOrderIsStillPaidAtOnce) {
+  // 35 % with no reason: silent, part of every line, no line whole.
+  const Decision d = MustDecide(DefaultEngine(), TrustedPremium(), FourLines(),
+                                OrderRating(35));
   EXPECT_EQ(d.outcome, Outcome::kRefund);
   EXPECT_GT(PaidNow(d), 0);
-  EXPECT_EQ(d.review_amount_minor, 0);
   EXPECT_THAT(d.reason_codes, Not(Contains("large_claim_review")));
 }
 
