@@ -159,8 +159,10 @@ Tallies Report::Total(const std::string& currency) const {
   if (it == runs_.end()) return total;
   for (const auto& [seed, tallies] : it->second) {
     for (const auto& [name, tally] : tallies) {
+      // A named copy: clang 14 cannot capture a structured binding.
+      const std::string& segment = name;
       auto at = std::find_if(total.begin(), total.end(),
-                             [&](const auto& e) { return e.first == name; });
+                             [&](const auto& e) { return e.first == segment; });
       if (at == total.end()) {
         total.emplace_back(name, tally);
       } else {

@@ -27,6 +27,7 @@ using ::makegood::policy::testing::EurPolicyConfig;
 using ::makegood::policy::testing::GroceryOrder;
 using ::makegood::policy::testing::kDay;
 using ::makegood::policy::testing::kNow;
+using ::makegood::policy::testing::MustDecide;
 using ::makegood::policy::testing::Pct;
 
 constexpr int kCases = 3000;
@@ -152,14 +153,6 @@ int64_t MoneyNow(const Decision& decision) {
                  decision.refund->instrument != Instrument::kCoupon
              ? decision.refund->amount_minor
              : 0;
-}
-
-Decision MustDecide(const PolicyEngine& engine, const MemberSnapshot& member,
-                    const OrderSnapshot& order, const RatingInput& rating) {
-  absl::StatusOr<Decision> decision =
-      engine.Decide(member, order, rating, kNow);
-  EXPECT_TRUE(decision.ok()) << decision.status();
-  return decision.ok() ? *decision : Decision{};
 }
 
 TEST(DecisionProperty, NeverPaysOrReviewsMoreThanTheOrderAllows) {

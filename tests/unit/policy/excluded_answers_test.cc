@@ -25,6 +25,7 @@ using ::makegood::policy::testing::EngineFor;
 using ::makegood::policy::testing::GroceryOrder;
 using ::makegood::policy::testing::kNow;
 using ::makegood::policy::testing::LineRatingOf;
+using ::makegood::policy::testing::MustDecide;
 using ::makegood::policy::testing::NewBasic;
 using ::makegood::policy::testing::OrderRating;
 using ::makegood::policy::testing::TrustedPremium;
@@ -43,14 +44,6 @@ OrderSnapshot WithLine(const std::string& category, int64_t amount_minor,
                   .quantity = 1,
                   .amount_minor = amount_minor});
   return order;
-}
-
-Decision MustDecide(const PolicyEngine& engine, const MemberSnapshot& member,
-                    const OrderSnapshot& order, const RatingInput& rating) {
-  absl::StatusOr<Decision> decision =
-      engine.Decide(member, order, rating, kNow);
-  EXPECT_TRUE(decision.ok()) << decision.status();
-  return decision.ok() ? *std::move(decision) : Decision{};
 }
 
 // Whether the decision asks a manager to act on an excluded-category claim.

@@ -22,20 +22,13 @@ using ::makegood::policy::testing::DefaultEngine;
 using ::makegood::policy::testing::EngineFor;
 using ::makegood::policy::testing::GroceryOrder;
 using ::makegood::policy::testing::kNow;
+using ::makegood::policy::testing::MustDecide;
 using ::makegood::policy::testing::OrderRating;
 using ::makegood::policy::testing::Pct;
 using ::makegood::policy::testing::TrustedPremium;
 using ::testing::Contains;
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-Decision MustDecide(const PolicyEngine& engine, const MemberSnapshot& member,
-                    const OrderSnapshot& order, const RatingInput& rating) {
-  absl::StatusOr<Decision> decision =
-      engine.Decide(member, order, rating, kNow);
-  EXPECT_TRUE(decision.ok()) << decision.status();
-  return decision.ok() ? *decision : Decision{};
-}
 
 // The grocery order (ice cream 6.00, bread 3.00) plus milk 2.00 and
 // strawberries 4.00: four lines, goods 15.00 EUR.

@@ -7,7 +7,10 @@
 #include <utility>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "gtest/gtest.h"
+#include "services/policy/decision.h"
 #include "services/policy/engine.h"
 #include "services/policy/inputs.h"
 #include "services/policy/markets.h"
@@ -103,6 +106,18 @@ inline PolicyEngine EngineFor(PolicyConfig config) {
 }
 
 inline PolicyEngine DefaultEngine() { return EngineFor(DefaultPolicyConfig()); }
+
+// The decision on `rating`, at kNow; an engine error fails the test (and
+// yields an empty decision).
+inline Decision MustDecide(const PolicyEngine& engine,
+                           const MemberSnapshot& member,
+                           const OrderSnapshot& order,
+                           const RatingInput& rating) {
+  absl::StatusOr<Decision> decision =
+      engine.Decide(member, order, rating, kNow);
+  EXPECT_TRUE(decision.ok()) << decision.status();
+  return decision.ok() ? *std::move(decision) : Decision{};
+}
 
 // The default policy's EUR market as a one-market policy: what tests that
 // change tier money or the trust model's money start from.
