@@ -10,9 +10,11 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "absl/status/statusor.h"
 #include "services/policy/decision.h"
 #include "services/policy/engine.h"
 #include "services/policy/inputs.h"
+#include "services/policy/markets.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace makegood::fuzz {
@@ -50,10 +52,17 @@ inline void CheckDecision(const policy::PolicyEngine& engine,
   FUZZ_CHECK(paid_now + review <= left)
       << "pays " << paid_now << " + reviews " << review << " on an order with "
       << left << " left";
-  // The tier's hard ceilings.
+  // The tier's hard ceilings, in the order's market (a policy with markets
+  // gives each currency its own money; its tiers hold none).
+  absl::StatusOr<policy::PolicyConfig> market =
+      policy::ForCurrency(engine.config(), order.currency);
+  FUZZ_CHECK(market.ok() || paid_now + review == 0)
+      << "money in a currency the policy does not serve: " << order.currency;
   const policy::TierConfig* tier = nullptr;
-  for (const policy::TierConfig& t : engine.config().tiers) {
-    if (t.name == member.tier) tier = &t;
+  if (market.ok()) {
+    for (const policy::TierConfig& t : market->tiers) {
+      if (t.name == member.tier) tier = &t;
+    }
   }
   if (tier != nullptr) {
     FUZZ_CHECK(paid_now + review <= tier->max_refund_per_order_minor)
