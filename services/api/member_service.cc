@@ -5,7 +5,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "services/api/validation.h"
-#include "services/core/text.h"
 #include "services/errors/errors.h"
 #include "services/policy/markets.h"
 #include "services/rating/conversions.h"
@@ -99,11 +98,7 @@ grpc::ServerUnaryReactor* MemberService::GetTrust(
       [request](Violations& violations) {
         ValidateId("member_id", request->member_id(), violations);
         if (!request->currency().empty()) {
-          if (!IsCurrencyCode(request->currency())) {
-            violations.Add(
-                "currency",
-                "must be an ISO 4217 code such as \"KRW\", or empty");
-          }
+          ValidateCurrency("currency", request->currency(), violations);
         }
       },
       [this, request, response](const auth::Principal&, rpc::Finish finish) {
@@ -112,14 +107,17 @@ grpc::ServerUnaryReactor* MemberService::GetTrust(
         std::shared_ptr<const policy_file::PolicySnapshot> policy =
             policy_.Get();
         const absl::Time now = clock_.Now();
-        const policy::PolicyConfig& config = policy->engine->config();
-        std::string currency = request->currency().empty()
-                                   ? policy::PrimaryCurrency(config)
-                                   : request->currency();
-        if (!policy::Serves(config, currency)) {
-          finish(ErrorWithReason(
-              absl::StatusCode::kFailedPrecondition, "POLICY_PRECONDITION",
-              policy::ForCurrency(config, currency).status().message()));
+        std::string currency =
+            request->currency().empty()
+                ? policy::PrimaryCurrency(policy->engine->config())
+                : request->currency();
+        // Refused before the read: no I/O for a currency not served.
+        if (absl::StatusOr<const policy::PolicyConfig*> market =
+                policy->engine->MarketConfig(currency);
+            !market.ok()) {
+          finish(ErrorWithReason(absl::StatusCode::kFailedPrecondition,
+                                 "POLICY_PRECONDITION",
+                                 market.status().message()));
           return;
         }
         member_states_.Read(

@@ -1,10 +1,11 @@
 #include "services/api/order_service.h"
 
+#include <memory>
 #include <utility>
 
 #include "services/api/validation.h"
 #include "services/errors/errors.h"
-#include "services/policy/markets.h"
+#include "services/policy/engine.h"
 #include "services/rpc/unary_handler.h"
 
 namespace makegood::api {
@@ -27,8 +28,12 @@ grpc::ServerUnaryReactor* OrderService::RecordDelivery(
       [this, request, response](const auth::Principal&, rpc::Finish finish) {
         // Refused before anything is stored: a rating of the order could
         // never be decided.
-        absl::StatusOr<policy::PolicyConfig> market = policy::ForCurrency(
-            policy_.Get()->engine->config(), request->order().currency());
+        // The snapshot keeps the market's view alive until the rating
+        // window is read below.
+        std::shared_ptr<const policy_file::PolicySnapshot> policy =
+            policy_.Get();
+        absl::StatusOr<const policy::PolicyConfig*> market =
+            policy->engine->MarketConfig(request->order().currency());
         if (!market.ok()) {
           finish(ErrorWithReason(absl::StatusCode::kFailedPrecondition,
                                  "POLICY_PRECONDITION",
@@ -36,7 +41,7 @@ grpc::ServerUnaryReactor* OrderService::RecordDelivery(
           return;
         }
         orders_.RecordDelivery(
-            request->order(), market->rating_window,
+            request->order(), (*market)->rating_window,
             [request, response, finish](absl::StatusOr<WriteResult> result) {
               if (result.ok()) {
                 *response->mutable_order() = request->order();

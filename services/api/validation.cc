@@ -142,6 +142,14 @@ void ValidateSubmitRating(const makegood::v1::SubmitRatingRequest& request,
   }
 }
 
+void ValidateCurrency(absl::string_view field, absl::string_view value,
+                      Violations& violations) {
+  if (!IsCurrencyCode(value)) {
+    violations.Add(std::string(field),
+                   "must be an ISO 4217 code such as \"EUR\"");
+  }
+}
+
 void ValidateId(absl::string_view field, absl::string_view value,
                 Violations& violations) {
   if (value.empty()) {
@@ -161,10 +169,7 @@ void ValidateOrder(absl::string_view field, const Order& order, absl::Time now,
   if (!order.courier_id().empty()) {
     ValidateId(Path(field, "courier_id"), order.courier_id(), violations);
   }
-  if (!IsCurrencyCode(order.currency())) {
-    violations.Add(Path(field, "currency"),
-                   "must be an ISO 4217 code such as \"EUR\"");
-  }
+  ValidateCurrency(Path(field, "currency"), order.currency(), violations);
   ValidateAmount(Path(field, "total_minor"), order.total_minor(), violations);
   ValidateAmount(Path(field, "delivery_fee_minor"), order.delivery_fee_minor(),
                  violations);

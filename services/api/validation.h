@@ -27,6 +27,10 @@ inline constexpr int kMaxMemberFlags = 32;
 // Clocks differ between the caller and us; times this far ahead are accepted.
 inline constexpr absl::Duration kMaxClockSkew = absl::Minutes(5);
 
+// Checks an ISO 4217 code field: three upper-case letters.
+void ValidateCurrency(absl::string_view field, absl::string_view value,
+                      Violations& violations);
+
 // Checks an id field (order, member, store, courier, line ids).
 void ValidateId(absl::string_view field, absl::string_view value,
                 Violations& violations);

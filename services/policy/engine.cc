@@ -402,6 +402,13 @@ absl::StatusOr<const CompiledPolicy*> PolicyEngine::MarketFor(
   return &it->second;
 }
 
+absl::StatusOr<const PolicyConfig*> PolicyEngine::MarketConfig(
+    absl::string_view currency) const {
+  absl::StatusOr<const CompiledPolicy*> market = MarketFor(currency);
+  if (!market.ok()) return market.status();
+  return &(*market)->config();
+}
+
 absl::StatusOr<const TierConfig*> PolicyEngine::FindTier(
     const CompiledPolicy& policy, const MemberSnapshot& member) const {
   const TierConfig* tier = policy.FindTier(member.tier);
@@ -639,7 +646,7 @@ absl::StatusOr<Decision> PolicyEngine::Decide(const MemberSnapshot& member,
     if (band == Band::kEvidence) why.Add("evidence_required");
     if (band == Band::kReview) why.Add("manual_review_required");
     if (band == Band::kPartial) why.Add("partial_instant_settlement");
-    if (large_claim && band != Band::kDeny) {
+    if (large_claim) {
       why.Add("large_claim_review",
               "A claim for most of the order is checked by our team before "
               "it is paid.");

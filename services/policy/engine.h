@@ -69,6 +69,11 @@ class PolicyEngine {
   // The whole policy as validated: with markets, its top-level money is zero
   // (markets.h's ForCurrency gives one currency's view).
   [[nodiscard]] const PolicyConfig& config() const { return config_; }
+  // The policy as it decides orders in `currency` (ForCurrency's view, built
+  // once when the engine was created), or ForCurrency's FAILED_PRECONDITION
+  // naming the currency and the served ones. Valid as long as the engine.
+  [[nodiscard]] absl::StatusOr<const PolicyConfig*> MarketConfig(
+      absl::string_view currency) const;
   [[nodiscard]] const std::string& version() const { return version_; }
 
   // The member's trust score, its factors and remaining instant budget at

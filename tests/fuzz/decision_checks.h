@@ -14,7 +14,6 @@
 #include "services/policy/decision.h"
 #include "services/policy/engine.h"
 #include "services/policy/inputs.h"
-#include "services/policy/markets.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace makegood::fuzz {
@@ -54,13 +53,13 @@ inline void CheckDecision(const policy::PolicyEngine& engine,
       << left << " left";
   // The tier's hard ceilings, in the order's market (a policy with markets
   // gives each currency its own money; its tiers hold none).
-  absl::StatusOr<policy::PolicyConfig> market =
-      policy::ForCurrency(engine.config(), order.currency);
+  absl::StatusOr<const policy::PolicyConfig*> market =
+      engine.MarketConfig(order.currency);
   FUZZ_CHECK(market.ok() || paid_now + review == 0)
       << "money in a currency the policy does not serve: " << order.currency;
   const policy::TierConfig* tier = nullptr;
   if (market.ok()) {
-    for (const policy::TierConfig& t : market->tiers) {
+    for (const policy::TierConfig& t : (*market)->tiers) {
       if (t.name == member.tier) tier = &t;
     }
   }

@@ -69,6 +69,17 @@ TEST(Markets, AOneMarketPolicyServesItsCurrency) {
   EXPECT_TRUE(ForCurrency(eur, "EUR").value() == eur);
 }
 
+TEST(MarketConfig, IsTheEnginesViewOfTheCurrency) {
+  const PolicyEngine engine = DefaultEngine();
+  const absl::StatusOr<const PolicyConfig*> krw = engine.MarketConfig("KRW");
+  ASSERT_TRUE(krw.ok()) << krw.status();
+  EXPECT_TRUE(**krw == ForCurrency(engine.config(), "KRW").value());
+  const absl::StatusOr<const PolicyConfig*> gbp = engine.MarketConfig("GBP");
+  EXPECT_EQ(gbp.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(gbp.status().message(),
+            "the policy does not serve GBP (it serves CNY, EUR, KRW, USD)");
+}
+
 TEST(ForCurrency, SubstitutesTheMarketsMoney) {
   const PolicyConfig config = DefaultPolicyConfig();
   const absl::StatusOr<PolicyConfig> krw = ForCurrency(config, "KRW");
