@@ -21,6 +21,9 @@ struct RateLimitRequest {
   double interval_ms = 0;
   int64_t burst = 0;
   bool shadow = false;
+  // Requests to take at once: a server's lease of its client's requests
+  // (client_leases.h). Fewer are granted when fewer fit.
+  int64_t cells = 1;
 };
 
 ScriptCall BuildRateLimitCall(const store::KeySchema& keys,
@@ -32,9 +35,10 @@ struct RateLimitReply {
   int64_t remaining = 0;
   int64_t retry_after_ms = 0;
   int64_t reset_ms = 0;
+  int64_t granted = 0;  // Cells taken: 0 when refused.
 };
 
-// INTERNAL naming rate_limit unless `reply` is the script's five integers.
+// INTERNAL naming rate_limit unless `reply` is the script's six integers.
 absl::StatusOr<RateLimitReply> ParseRateLimitReply(
     const redis::RedisReply& reply);
 

@@ -92,7 +92,8 @@ struct RatingFlow::Call {
   // the counter guards the handler thread's hand-off.
   std::atomic<int> pending{0};
   absl::StatusOr<RedisReply> admit;
-  std::optional<absl::StatusOr<RedisReply>> client;
+  // The client limit's answer, from a leased cell or from a lease.
+  std::optional<absl::StatusOr<RateLimitReply>> client;
   std::optional<RateLimitHeaders> headers;
 };
 
@@ -130,20 +131,41 @@ void RatingFlow::StartAttempt(std::shared_ptr<Call> call, bool first) {
   ++call->attempts;
   const LimitSpec& client = call->limits.client;
   const LimitSpec& member = call->limits.member;
-  bool check_client = first && client.enabled();
-  call->pending = check_client ? 2 : 1;
-  if (check_client) {
+  bool lease_client = first && client.enabled();
+  if (lease_client) {
+    if (std::optional<RateLimitReply> taken =
+            client_leases_.TryTake(call->caller, absl::Now())) {
+      call->client = *taken;
+      lease_client = false;
+    }
+  }
+  call->pending = lease_client ? 2 : 1;
+  if (lease_client) {
     ScriptCall limit = BuildRateLimitCall(
-        keys_, RateLimitRequest{.client_id = call->caller,
-                                .interval_ms = client.interval_ms(),
-                                .burst = client.burst,
-                                .shadow = client.shadow});
-    redis_.Eval(scripts::kRateLimit, std::move(limit.keys),
-                std::move(limit.args),
-                [this, call](absl::StatusOr<RedisReply> reply) {
-                  call->client = std::move(reply);
-                  if (--call->pending == 0) OnAdmitted(call);
-                });
+        keys_, RateLimitRequest{
+                   .client_id = call->caller,
+                   .interval_ms = client.interval_ms(),
+                   .burst = client.burst,
+                   .shadow = client.shadow,
+                   .cells = client_leases_.BeginLease(call->caller, client)});
+    redis_.Eval(
+        scripts::kRateLimit, std::move(limit.keys), std::move(limit.args),
+        [this, call](absl::StatusOr<RedisReply> reply) {
+          // Granted cells join the replica's lease whatever the
+          // admit script answers.
+          absl::StatusOr<RateLimitReply> parsed =
+              reply.ok()
+                  ? ParseRateLimitReply(*reply)
+                  : absl::StatusOr<RateLimitReply>(std::move(reply).status());
+          if (parsed.ok()) {
+            call->client =
+                client_leases_.OnLeased(call->caller, *parsed, absl::Now());
+          } else {
+            client_leases_.OnLeaseFailed(call->caller);
+            call->client = std::move(parsed).status();
+          }
+          if (--call->pending == 0) OnAdmitted(call);
+        });
   }
   ScriptCall admit = BuildAdmitCall(
       keys_,
@@ -288,11 +310,7 @@ void RatingFlow::OnAdmitted(std::shared_ptr<Call> call) {
       ReleaseAndFinish(call, call->client->status());
       return;
     }
-    absl::StatusOr<RateLimitReply> client = ParseRateLimitReply(**call->client);
-    if (!client.ok()) {
-      ReleaseAndFinish(call, client.status());
-      return;
-    }
+    const RateLimitReply* client = &**call->client;
     RateLimitHeaders client_headers{
         .limit = call->limits.client.burst,
         .remaining = client->remaining,

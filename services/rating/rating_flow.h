@@ -4,7 +4,10 @@
 // two Redis round trips, exactly once per idempotency key.
 //
 //   round trip 1 (pipelined, in parallel):
-//     rate_limit.lua   the calling client's GCRA limit (its own hash slot)
+//     rate_limit.lua   the calling client's GCRA limit (its own hash slot),
+//                      only when this replica holds none of the client's
+//                      leased cells (client_leases.h): it then leases a
+//                      batch of them
 //     admit_rating.lua idempotency lookup (replay / in flight / key reused),
 //                      the member's GCRA limit, order and member checks, the
 //                      claim of the key (a lease with a random token), and the
@@ -21,10 +24,11 @@
 // commit_script.h, release_script.h, rate_limit_script.h): the flow spells
 // no key, argument position or reply index.
 //
-// A replay costs round trip 1 only. Failures after the claim release it
-// (release_rating.lua) so the caller's retry proceeds at once; if even that
-// fails, the lease lapses by itself. Replays are answered even when a limit is
-// exceeded: answering is cheaper than refusing and ends retry storms.
+// A replay costs round trip 1 only, mostly the admit script alone. Failures
+// after the claim release it (release_rating.lua) so the caller's retry
+// proceeds at once; if even that fails, the lease lapses by itself. Replays are
+// answered even when a limit is exceeded: answering is cheaper than refusing
+// and ends retry storms.
 //
 // Thread-safety: thread-safe. `done` runs on the Redis I/O thread.
 #pragma once
@@ -40,6 +44,7 @@
 #include "services/core/clock.h"
 #include "services/policy_file/policy_document.h"
 #include "services/rating/admit_script.h"
+#include "services/rating/client_leases.h"
 #include "services/rating/rate_limits.h"
 #include "services/rating/rating_observer.h"
 #include "services/redis/redis_client.h"
@@ -133,6 +138,8 @@ class RatingFlow {
   const policy_file::ActivePolicy* const shadow_;
 
   RatingObserver& observer_;
+  // This replica's leases of its clients' limits.
+  ClientLeases client_leases_;
 };
 
 }  // namespace makegood::rating

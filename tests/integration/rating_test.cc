@@ -21,6 +21,7 @@
 #include "services/rating/admit_script.h"
 #include "services/rating/commit_script.h"
 #include "services/rating/lua/scripts.h"
+#include "services/rating/rate_limit_script.h"
 #include "services/rating/rating_ids.h"
 #include "services/store/key_schema.h"
 #include "services/store/lua/scripts.h"
@@ -177,7 +178,14 @@ TEST_F(RatingTest, ReplayReturnsTheStoredAnswerInOneRoundTrip) {
   // (the harness checks every 20 ms; under load one did).
   h_->config().health_interval = absl::Hours(1);
   Start();
+  // The client's first rating leases a batch of its limit's cells (a third
+  // script beside the admit); the ratings after it use them.
+  ASSERT_TRUE(h_->RecordOrder("m-1", "o-2").ok());
   int64_t evalsha_before = CommandCalls("evalsha");
+  ASSERT_TRUE(Submit(h_->stubs(), Rating("k-0", "m-1", "o-2")).status.ok());
+  EXPECT_EQ(CommandCalls("evalsha") - evalsha_before, 3);
+  const int64_t refunds_before = RefundRecords();
+  evalsha_before = CommandCalls("evalsha");
   Call first = Submit(h_->stubs(), Rating("k-1"));
   ASSERT_TRUE(first.status.ok());
   int64_t fresh_scripts = CommandCalls("evalsha") - evalsha_before;
@@ -189,10 +197,10 @@ TEST_F(RatingTest, ReplayReturnsTheStoredAnswerInOneRoundTrip) {
   v1::SubmitRatingResponse expected = first.response;
   expected.set_replayed(true);
   EXPECT_EQ(replay.response.SerializeAsString(), expected.SerializeAsString());
-  // Fresh: [client limit + admit] then commit. Replay: [client limit + admit].
-  EXPECT_EQ(fresh_scripts, 3);
-  EXPECT_EQ(replay_scripts, 2);
-  EXPECT_EQ(RefundRecords(), 1);
+  // Fresh: admit, then commit. Replay: admit.
+  EXPECT_EQ(fresh_scripts, 2);
+  EXPECT_EQ(replay_scripts, 1);
+  EXPECT_EQ(RefundRecords(), refunds_before + 1);
 }
 
 TEST_F(RatingTest, SameKeyWithAnotherPayloadIsRefused) {
@@ -449,6 +457,50 @@ TEST_F(RatingTest, ClientLimitRefusesAndReleasesTheKey) {
   Call other = Submit(h_->stubs(), Rating("b"), "app-2");
   EXPECT_TRUE(other.status.ok()) << other.status.error_message();
   EXPECT_FALSE(other.response.replayed());
+}
+
+// rate_limit.lua takes a server's lease of several cells at once, and only
+// what fits: a burst of 10 (an hour per cell) leased 4 at a time gives 4, 4,
+// 2, then nothing, and the client's TAT stands where ten single requests
+// would have left it.
+TEST_F(RatingTest, TheClientLimitLeasesOnlyTheCellsThatFit) {
+  Start();
+  auto keys = *store::KeySchema::Create(h_->config().partitions);
+  auto lease = [&](int64_t cells) {
+    rating::ScriptCall call = rating::BuildRateLimitCall(
+        keys, rating::RateLimitRequest{.client_id = "app-lease",
+                                       .interval_ms = 3'600'000,
+                                       .burst = 10,
+                                       .cells = cells});
+    std::vector<std::string> argv = {"EVAL", rating::scripts::kRateLimit.source,
+                                     absl::StrCat(call.keys.size())};
+    argv.insert(argv.end(), call.keys.begin(), call.keys.end());
+    argv.insert(argv.end(), call.args.begin(), call.args.end());
+    auto reply = h_->Redis(argv);
+    EXPECT_TRUE(reply.ok()) << reply.status();
+    auto parsed = rating::ParseRateLimitReply(*reply);
+    EXPECT_TRUE(parsed.ok()) << parsed.status();
+    return *parsed;
+  };
+  rating::RateLimitReply first = lease(4);
+  EXPECT_TRUE(first.allowed);
+  EXPECT_EQ(first.granted, 4);
+  EXPECT_EQ(first.remaining, 6);
+  EXPECT_EQ(lease(4).granted, 4);
+  rating::RateLimitReply third = lease(4);
+  EXPECT_TRUE(third.allowed);
+  EXPECT_EQ(third.granted, 2);
+  EXPECT_EQ(third.remaining, 0);
+  rating::RateLimitReply refused = lease(4);
+  EXPECT_FALSE(refused.allowed);
+  EXPECT_EQ(refused.granted, 0);
+  EXPECT_GT(refused.retry_after_ms, 3'500'000);
+  // Ten cells of an hour each, less the burst's nine: the TAT is ten hours
+  // ahead (within the test's own run time).
+  auto pttl = h_->Redis({"PTTL", keys.ClientLimiterKey("app-lease")});
+  ASSERT_TRUE(pttl.ok());
+  EXPECT_GT(pttl->integer, 10 * 3'600'000 - 60'000);
+  EXPECT_LE(pttl->integer, 10 * 3'600'000 + 1);
 }
 
 TEST_F(RatingTest, ShadowLimitCountsButNeverRefuses) {

@@ -131,7 +131,7 @@ class RatingFlowTest : public ::testing::Test {
     redis_.On("rate_limit", [](const FakeRedis::Call&) {
       return absl::StatusOr<RedisReply>(
           Reply({Reply(int64_t{1}), Reply(int64_t{0}), Reply(int64_t{3999}),
-                 Reply(int64_t{0}), Reply(int64_t{1})}));
+                 Reply(int64_t{0}), Reply(int64_t{1}), Reply(int64_t{1})}));
     });
     redis_.On("commit_rating", [](const FakeRedis::Call&) {
       return absl::StatusOr<RedisReply>(Answer("OK"));
@@ -208,7 +208,8 @@ TEST_F(RatingFlowTest, AFreshRatingIsAdmittedDecidedAndCommittedOnce) {
   auto limits = redis_.calls("rate_limit");
   ASSERT_EQ(limits.size(), 1u);
   EXPECT_THAT(limits[0].keys, ElementsAre(keys_.ClientLimiterKey(kCaller)));
-  EXPECT_THAT(limits[0].args, ElementsAre("0.5", "4000", "0"));
+  // A lease of 100 cells: 50 ms of 2000/s.
+  EXPECT_THAT(limits[0].args, ElementsAre("0.5", "4000", "0", "100"));
   auto admits = redis_.calls("admit_rating");
   ASSERT_EQ(admits.size(), 1u);
   EXPECT_THAT(
@@ -418,9 +419,9 @@ TEST_F(RatingFlowTest, TheMembersLimitRefusesWithRetryAfterHeaders) {
 }
 
 TEST_F(RatingFlowTest, TheClientsLimitRefusesAndReleasesTheClaim) {
-  redis_.Answer("rate_limit",
-                Reply({Reply(int64_t{0}), Reply(int64_t{0}), Reply(int64_t{0}),
-                       Reply(int64_t{1500}), Reply(int64_t{2000})}));
+  redis_.Answer("rate_limit", Reply({Reply(int64_t{0}), Reply(int64_t{0}),
+                                     Reply(int64_t{0}), Reply(int64_t{1500}),
+                                     Reply(int64_t{2000}), Reply(int64_t{0})}));
   RatingResult result = Submit(MeltedRating("k-1"));
   EXPECT_EQ(result.status.code(), absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(ErrorReason(result.status), "RATE_LIMITED");
@@ -439,9 +440,9 @@ TEST_F(RatingFlowTest, ShadowLimitsCountButNeverRefuse) {
     fresh.elements[7] = Reply(int64_t{1});  // Would reject.
     return fresh;
   }());
-  redis_.Answer("rate_limit",
-                Reply({Reply(int64_t{1}), Reply(int64_t{1}), Reply(int64_t{0}),
-                       Reply(int64_t{0}), Reply(int64_t{1})}));
+  redis_.Answer("rate_limit", Reply({Reply(int64_t{1}), Reply(int64_t{1}),
+                                     Reply(int64_t{0}), Reply(int64_t{0}),
+                                     Reply(int64_t{1}), Reply(int64_t{1})}));
   RatingResult result = Submit(MeltedRating("k-1"));
   ASSERT_TRUE(result.status.ok()) << result.status;
   EXPECT_EQ(reported_.shadow_member, 1u);
@@ -450,6 +451,25 @@ TEST_F(RatingFlowTest, ShadowLimitsCountButNeverRefuse) {
   ASSERT_TRUE(result.rate_limit.has_value());
   EXPECT_EQ(result.rate_limit->scope, "client");
   EXPECT_EQ(result.rate_limit->remaining, 0);
+}
+
+TEST_F(RatingFlowTest, ALeasedCellAnswersTheNextRatingsWithoutAScript) {
+  // The client's limit alone (the default 2000/s, burst 4000).
+  options_.limits = *RateLimits::Parse("SubmitRating.member=off");
+  redis_.Answer("rate_limit", Reply({Reply(int64_t{1}), Reply(int64_t{0}),
+                                     Reply(int64_t{3900}), Reply(int64_t{0}),
+                                     Reply(int64_t{50}), Reply(int64_t{3})}));
+  for (int i = 0; i < 3; ++i) {
+    RatingResult result = Submit(MeltedRating(absl::StrCat("k-", i)));
+    ASSERT_TRUE(result.status.ok()) << result.status;
+    ASSERT_TRUE(result.rate_limit.has_value());
+    EXPECT_EQ(result.rate_limit->scope, "client");
+    EXPECT_EQ(result.rate_limit->remaining, 3900 + 2 - i);
+  }
+  EXPECT_EQ(redis_.count("rate_limit"), 1);
+  // The lease is used up: the fourth rating leases again.
+  ASSERT_TRUE(Submit(MeltedRating("k-3")).status.ok());
+  EXPECT_EQ(redis_.count("rate_limit"), 2);
 }
 
 TEST_F(RatingFlowTest, DisabledLimitsAreNeitherCheckedNorSent) {

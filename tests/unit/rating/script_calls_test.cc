@@ -298,34 +298,44 @@ TEST_F(ScriptCallsTest, ReleaseSendsTheIdempotencyRecordAndTheToken) {
   }
 }
 
-TEST_F(ScriptCallsTest, RateLimitSendsTheClientsLimiterAndParsesFiveIntegers) {
+TEST_F(ScriptCallsTest, RateLimitSendsTheClientsLimiterAndParsesSixIntegers) {
   ScriptCall call = BuildRateLimitCall(
       keys_,
-      RateLimitRequest{.client_id = "c-1", .interval_ms = 0.5, .burst = 4000});
+      RateLimitRequest{
+          .client_id = "c-1", .interval_ms = 0.5, .burst = 4000, .cells = 100});
   EXPECT_THAT(call.keys, ElementsAre(keys_.ClientLimiterKey("c-1")));
-  EXPECT_THAT(call.args, ElementsAre("0.5", "4000", "0"));
+  EXPECT_THAT(call.args, ElementsAre("0.5", "4000", "0", "100"));
 
   auto refused = ParseRateLimitReply(
       Reply({Reply(int64_t{0}), Reply(int64_t{0}), Reply(int64_t{0}),
-             Reply(int64_t{1500}), Reply(int64_t{2000})}));
+             Reply(int64_t{1500}), Reply(int64_t{2000}), Reply(int64_t{0})}));
   ASSERT_TRUE(refused.ok()) << refused.status();
   EXPECT_FALSE(refused->allowed);
   EXPECT_FALSE(refused->would_reject);
   EXPECT_EQ(refused->retry_after_ms, 1500);
   EXPECT_EQ(refused->reset_ms, 2000);
+  EXPECT_EQ(refused->granted, 0);
   auto shadow = ParseRateLimitReply(
       Reply({Reply(int64_t{1}), Reply(int64_t{1}), Reply(int64_t{3}),
-             Reply(int64_t{0}), Reply(int64_t{10})}));
+             Reply(int64_t{0}), Reply(int64_t{10}), Reply(int64_t{1})}));
   ASSERT_TRUE(shadow.ok());
   EXPECT_TRUE(shadow->allowed);
   EXPECT_TRUE(shadow->would_reject);
   EXPECT_EQ(shadow->remaining, 3);
+  auto lease = ParseRateLimitReply(
+      Reply({Reply(int64_t{1}), Reply(int64_t{0}), Reply(int64_t{3900}),
+             Reply(int64_t{0}), Reply(int64_t{50}), Reply(int64_t{100})}));
+  ASSERT_TRUE(lease.ok());
+  EXPECT_EQ(lease->granted, 100);
 
   for (const RedisReply& reply :
        {NilReply(), Reply(int64_t{1}),
         Reply({Reply(int64_t{1}), Reply(int64_t{0})}),
+        // The five integers of a script from before leases.
+        Reply({Reply(int64_t{1}), Reply(int64_t{0}), Reply(int64_t{3}),
+               Reply(int64_t{0}), Reply(int64_t{10})}),
         Reply({Reply(int64_t{1}), Reply(int64_t{0}), Reply("lots"),
-               Reply(int64_t{0}), Reply(int64_t{0})})}) {
+               Reply(int64_t{0}), Reply(int64_t{0}), Reply(int64_t{1})})}) {
     ExpectMalformed(ParseRateLimitReply(reply).status(), "rate_limit");
   }
 }
