@@ -44,6 +44,12 @@
 # keys of each kind (every per-partition stream and sorted set, in full),
 # times the number of keys of that kind, after section 1 and after the last
 # settlement run, plus INFO memory used_memory per phase.
+#
+# Persistence: BENCH_PERSISTENCE [none] or always: Redis with an append-only
+# file fsynced on every write (production's setting, deploy/k8s). Keyspace
+# notifications: BENCH_NOTIFY [Kt] (Redis's notify-keyspace-events; "" turns
+# them off, and the stream readers then block on reads over every stream, as
+# on a Redis that has them off).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -69,6 +75,14 @@ read -r -a SETTLE_SERVER_FLAGS <<<"${BENCH_SETTLE_SERVER_FLAGS:-}"
 REDIS_MODE="${BENCH_REDIS:-single}"
 CLUSTER_PRIMARIES="${BENCH_CLUSTER_PRIMARIES:-3}"
 MEMORY_SAMPLE="${BENCH_MEMORY_SAMPLE:-300}"
+PERSISTENCE="${BENCH_PERSISTENCE:-none}"
+NOTIFY="${BENCH_NOTIFY-Kt}"
+case "$PERSISTENCE" in
+  none) REDIS_PERSIST=(--save "" --appendonly no) ;;
+  always) REDIS_PERSIST=(--save "" --appendonly yes --appendfsync always) ;;
+  *) echo "bench: BENCH_PERSISTENCE must be none or always" >&2; exit 2 ;;
+esac
+REDIS_PERSIST+=(--notify-keyspace-events "$NOTIFY")
 [[ "$REDIS_MODE" == single || "$REDIS_MODE" == cluster ]] ||
   { echo "bench: BENCH_REDIS must be single or cluster" >&2; exit 2; }
 section() { [[ ",${SECTIONS}," == *",$1,"* ]]; }
@@ -135,9 +149,9 @@ listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 # memory are counted; REDIS_URL: what makegood is given.
 if [[ "$REDIS_MODE" == single ]]; then
 REDIS_PORT="$(free_port)"
-echo "==> starting redis-server on 127.0.0.1:${REDIS_PORT} (no persistence)"
+echo "==> starting redis-server on 127.0.0.1:${REDIS_PORT} (persistence: ${PERSISTENCE}, notify-keyspace-events '${NOTIFY}')"
 "${SERVER_PIN[@]}" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 \
-  --dir "$WORK" --save "" --appendonly no --maxmemory-policy noeviction \
+  --dir "$WORK" "${REDIS_PERSIST[@]}" --maxmemory-policy noeviction \
   --daemonize no --logfile "$OUT/redis.log" &
 redis_pid=$!
 pids+=("$redis_pid")
@@ -161,9 +175,9 @@ else
     ((taken)) || break
   done
   CLUSTER_DIR="$WORK/cluster"
-  echo "==> starting a Redis Cluster of ${CLUSTER_PRIMARIES} primaries, no replicas, on 127.0.0.1:${base}-$((base + CLUSTER_PRIMARIES - 1)) (no persistence)"
+  echo "==> starting a Redis Cluster of ${CLUSTER_PRIMARIES} primaries, no replicas, on 127.0.0.1:${base}-$((base + CLUSTER_PRIMARIES - 1)) (persistence: ${PERSISTENCE})"
   REDIS_URL="$(scripts/local_cluster.sh start "$CLUSTER_DIR" "$base" "$CLUSTER_PRIMARIES" 0 \
-    --save "" --appendonly no --maxmemory-policy noeviction)"
+    "${REDIS_PERSIST[@]}" --maxmemory-policy noeviction)"
   if ((${#SERVER_PIN[@]})); then
     for pid in $(scripts/local_cluster.sh pids "$CLUSTER_DIR"); do
       taskset -a -cp "$SERVER_CPU" "$pid" >/dev/null
@@ -172,6 +186,7 @@ else
   mapfile -t REDIS_NODES < <(scripts/local_cluster.sh primaries "$CLUSTER_DIR")
   PINNING="${PINNING/server + redis/server + ${CLUSTER_PRIMARIES} redis primaries}"
 fi
+PINNING="${PINNING}; Redis persistence: ${PERSISTENCE}; notify-keyspace-events '${NOTIFY}'"
 # rcli NODE ARGS...: redis-cli against one node ("127.0.0.1:PORT").
 rcli() { local node="$1"; shift; redis-cli -h "${node%:*}" -p "${node##*:}" "$@"; }
 
@@ -453,9 +468,9 @@ const [out, clkTck, pinning, rateLimitsNote] = process.argv.slice(2);
 // INFO commandstats also counts the commands a script runs, so only commands
 // a client sends itself are counted here: the script calls (makegood sends
 // all its Redis work as scripts). These are calls, not sequential round
-// trips: the rating path sends its first two calls (client limit + admit)
-// together in one pipelined write and waits once for both, so a fresh rating
-// waits for 2 round trips with 3 calls and a replay for 1 with 2 calls.
+// trips: a fresh rating waits for 2 round trips (admit, commit) and a replay
+// for 1 (admit); the client-limit lease (one call per batch of the client's
+// requests) goes out beside an admit in the same pipelined write.
 const ROUND_TRIP_COMMANDS = new Set(["eval", "evalsha", "eval_ro", "evalsha_ro",
   "fcall", "fcall_ro", "script|load", "multi", "exec"]);
 const read = (name) => {

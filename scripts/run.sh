@@ -71,9 +71,11 @@ if [[ "$cluster" == 1 ]]; then
 elif [[ -z "${MAKEGOOD_REDIS:-}" ]]; then
   REDIS_PORT="${MAKEGOOD_REDIS_PORT:-6390}"
   echo "==> starting redis-server on 127.0.0.1:${REDIS_PORT} (data in ${RUN_DIR}/)"
-  # Durable like production: AOF fsynced on every write, never evict.
+  # Durable like production: AOF fsynced on every write, never evict;
+  # keyspace notifications of stream writes wake the stream readers.
   redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$PWD/$RUN_DIR" \
     --appendonly yes --appendfsync always --maxmemory-policy noeviction \
+    --notify-keyspace-events Kt \
     --save "" --daemonize no --logfile "$PWD/$RUN_DIR/redis.log" &
   pids+=($!)
   for _ in $(seq 100); do

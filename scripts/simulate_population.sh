@@ -66,7 +66,8 @@ if [[ -z "$target" ]]; then
   redis_port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
   echo "==> redis-server on 127.0.0.1:${redis_port} (data in ${tmp}, thrown away)" >&2
   redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$tmp" \
-    --appendonly no --save "" --daemonize no --logfile "$tmp/redis.log" &
+    --appendonly no --save "" --notify-keyspace-events Kt \
+    --daemonize no --logfile "$tmp/redis.log" &
   pids+=($!)
   for _ in $(seq 100); do
     redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break

@@ -83,9 +83,10 @@ KeyspaceNotifications::Start(RedisOptions options,
                              std::vector<std::string> keys,
                              std::vector<std::string> events,
                              absl::Duration refresh) {
-  if (options.cluster_nodes.empty()) {
+  if (options.cluster_nodes.empty() && !options.sentinels.empty()) {
     return absl::InvalidArgumentError(
-        "keyspace notifications: a redis-cluster:// target is needed");
+        "keyspace notifications: one Redis or a Redis Cluster is needed "
+        "(not Sentinel)");
   }
   if (keys.empty() || events.empty()) {
     return absl::InvalidArgumentError(
@@ -165,6 +166,10 @@ void KeyspaceNotifications::TouchAllWatched() {
 
 absl::StatusOr<std::vector<RedisAddress>>
 KeyspaceNotifications::AskPrimaries() {
+  if (options_.cluster_nodes.empty()) {  // One Redis: itself.
+    return std::vector<RedisAddress>{
+        RedisAddress{.host = options_.host, .port = options_.port}};
+  }
   absl::Status last = absl::UnavailableError("no cluster node answered");
   std::vector<RedisAddress> nodes = options_.cluster_nodes;
   std::shuffle(nodes.begin(), nodes.end(),

@@ -1,14 +1,20 @@
 // File: services/redis/keyspace_notifications.h
 //
-// KeyspaceNotifications: which of a set of keys Redis Cluster says were
-// touched, from its keyspace notifications (notify-keyspace-events with K,
-// and t or A, on every node). It lets a reader of many streams on a cluster
-// wait without a command per stream: a blocking read cannot span slots
-// (../shared/CLUSTER.md), so the stream readers read slot by slot without
-// blocking and wait here between reads (streams/stream_read.h).
+// KeyspaceNotifications: which of a set of keys Redis (one server or a
+// Cluster) says were touched, from its keyspace notifications
+// (notify-keyspace-events with K, and t or A, on every node). It lets a
+// reader of many streams wait without a command per stream, and then read
+// only the streams that got entries. On a cluster a blocking read cannot span
+// slots (../shared/CLUSTER.md), so the stream readers read slot by slot
+// without blocking and wait here between reads (streams/stream_read.h). On
+// one Redis a blocking read over every stream would do, but each one costs
+// Redis about 5 us per stream, idle or not (docs/PERFORMANCE.md), so readers
+// wait here too whenever the server has notifications on, and block only
+// when it has not.
 //
 // Each node publishes the events of its own keys only, so there is one
-// subscriber connection per primary, subscribed to
+// subscriber connection per primary (one Redis: the server itself), subscribed
+// to
 // "__keyspace@0__:<key>" for every watched key (plain SUBSCRIBE: channels
 // are not keys, so any node takes any channel). The primaries come from
 // CLUSTER SLOTS, asked again every `refresh` and whenever a subscriber is
@@ -51,8 +57,9 @@ namespace makegood::redis {
 class KeyspaceNotifications {
  public:
   // Starts the subscriber thread; watches no key until Watch. Needs a
-  // cluster (options.cluster_nodes): INVALID_ARGUMENT otherwise, or with no
-  // keys or events. Does not wait for the cluster.
+  // cluster (options.cluster_nodes) or one Redis (host, port, db):
+  // INVALID_ARGUMENT in Sentinel mode, or with no keys or events. Does not
+  // wait for Redis.
   static absl::StatusOr<std::unique_ptr<KeyspaceNotifications>> Start(
       RedisOptions options, std::vector<std::string> keys,
       std::vector<std::string> events,

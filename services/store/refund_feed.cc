@@ -17,7 +17,9 @@ absl::StatusOr<std::unique_ptr<RefundFeed>> RefundFeed::Start(
   std::unique_ptr<RefundFeed> feed(new RefundFeed(keys, heartbeat));
   options.connections = 1;
   options.command_timeout = absl::Seconds(3);  // Beyond the 500 ms block.
-  if (!options.cluster_nodes.empty()) {
+  // Notifications on a cluster, and on one Redis (not Sentinel, whose
+  // primary moves), where reads block while they are off.
+  if (!options.cluster_nodes.empty() || options.sentinels.empty()) {
     auto notes = redis::KeyspaceNotifications::Start(options, feed->feed_keys_,
                                                      {"xadd"});
     if (!notes.ok()) return notes.status();
@@ -78,7 +80,7 @@ void RefundFeed::Run() {
   // Where each feed is read from: entries after the moment we start (Redis's
   // clock), so nothing between two reads is missed.
   std::vector<std::string> last_ids;
-  // With notifications (Redis Cluster): the feeds that may have notices.
+  // By notifications: the feeds that may have notices.
   std::vector<bool> unread(feed_keys_.size(), true);
   absl::Time next_full_read = absl::Now();
   absl::Time next_heartbeat = absl::Now() + heartbeat_;
@@ -106,13 +108,19 @@ void RefundFeed::Run() {
       NotifyAll();
       next_heartbeat = absl::Now() + heartbeat_;
     }
-    streams::StreamRead read{.head = {"XREAD", "COUNT", "1000"},
-                             .streams = {},
-                             .ids = {},
-                             .block = absl::Milliseconds(500)};
+    // By notifications: only the feeds that may have notices, without
+    // blocking (on one Redis only while its notifications are on; else one
+    // blocking read of every feed).
+    const bool by_notes = notes_ != nullptr &&
+                          (redis_->one_slot_per_command() || notes_->enabled());
+    streams::StreamRead read{
+        .head = {"XREAD", "COUNT", "1000"},
+        .streams = {},
+        .ids = {},
+        .block = by_notes ? absl::ZeroDuration() : absl::Milliseconds(500)};
     std::vector<size_t> index;
     for (size_t f = 0; f < feed_keys_.size(); ++f) {
-      if (notes_ != nullptr && !unread[f]) continue;
+      if (by_notes && !unread[f]) continue;
       read.streams.push_back(feed_keys_[f]);
       read.ids.push_back(last_ids[f]);
       index.push_back(f);

@@ -84,7 +84,7 @@ absl::Status StreamConsumer::Open() {
   pending_after_.assign(options_.streams.size(), "0");
   pending_done_.assign(options_.streams.size(), false);
   unread_.assign(options_.streams.size(), true);
-  if (blocking_->one_slot_per_command() && options_.notifications) {
+  if (options_.notifications) {
     auto notes = options_.notifications(options_.streams);
     if (notes.ok()) {
       notes_ = *std::move(notes);
@@ -355,7 +355,14 @@ void StreamConsumer::ReadNew() {
            std::min<size_t>(in_flight_.size(), options_.max_in_flight);
   }
   if (room == 0) return;
-  // The streams this consumer owns (with notifications: those that may
+  // Reading by notifications: only the streams that may have something new,
+  // without blocking, then waiting for a notification. On one Redis only
+  // while its notifications are on; otherwise one blocking read of every
+  // owned stream.
+  const bool by_notes =
+      notes_ != nullptr &&
+      (blocking_->one_slot_per_command() || notes_->enabled());
+  // The streams this consumer owns (by notifications: those that may
   // have something new), and their indexes in options_.streams.
   std::vector<std::string> streams;
   std::vector<int> index;
@@ -363,7 +370,7 @@ void StreamConsumer::ReadNew() {
   for (size_t s = 0; s < options_.streams.size(); ++s) {
     if (!Owns(s)) continue;
     owns_any = true;
-    if (notes_ != nullptr && !unread_[s]) continue;
+    if (by_notes && !unread_[s]) continue;
     streams.push_back(options_.streams[s]);
     index.push_back(static_cast<int>(s));
   }
@@ -382,9 +389,9 @@ void StreamConsumer::ReadNew() {
                absl::StrCat(std::min<size_t>(room, options_.read_count))},
       .streams = std::move(streams),
       .ids = std::vector<std::string>(index.size(), ">"),
-      .block = options_.block};
+      .block = by_notes ? absl::ZeroDuration() : options_.block};
   StreamReadResult result = ReadStreams(*blocking_, read);
-  if (notes_ != nullptr && result.status.ok()) {
+  if (by_notes && result.status.ok()) {
     // Read to the end unless entries came (more may follow); after a
     // failure every stream read is read again.
     for (int s : index) unread_[static_cast<size_t>(s)] = false;
@@ -522,7 +529,9 @@ void StreamConsumer::Ack(const StreamEntry& entry,
 
 decltype(ConsumerOptions::notifications) NotificationsOf(
     redis::RedisOptions options) {
-  if (options.cluster_nodes.empty()) return nullptr;
+  if (options.cluster_nodes.empty() && !options.sentinels.empty()) {
+    return nullptr;  // Sentinel: the primary moves; reads block.
+  }
   return [options](const std::vector<std::string>& streams) {
     return redis::KeyspaceNotifications::Start(options, streams, {"xadd"});
   };

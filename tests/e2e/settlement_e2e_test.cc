@@ -83,11 +83,27 @@ class DurableRedis {
   }
 
   bool Launch() {
-    auto process = Subprocess::Start(
-        {"redis-server", "--port", absl::StrCat(port_), "--bind", "127.0.0.1",
-         "--save", "", "--appendonly", "yes", "--appendfsync", "always",
-         "--dir", dir_, "--logfile", "", "--daemonize", "no",
-         "--protected-mode", "no"});
+    auto process = Subprocess::Start({"redis-server",
+                                      "--port",
+                                      absl::StrCat(port_),
+                                      "--bind",
+                                      "127.0.0.1",
+                                      "--save",
+                                      "",
+                                      "--appendonly",
+                                      "yes",
+                                      "--appendfsync",
+                                      "always",
+                                      "--notify-keyspace-events",
+                                      "Kt",
+                                      "--dir",
+                                      dir_,
+                                      "--logfile",
+                                      "",
+                                      "--daemonize",
+                                      "no",
+                                      "--protected-mode",
+                                      "no"});
     if (!process.ok()) return false;
     auto ready = (*process)->WaitForLine(
         [](const std::string& line) {

@@ -15,6 +15,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
@@ -473,6 +475,75 @@ TEST_F(SettlementTest, WatchRefundStreamsEveryTransitionInOrder) {
   EXPECT_THAT(states, ElementsAre(v1::REFUND_STATE_SETTLING,
                                   v1::REFUND_STATE_SUCCEEDED));
   EXPECT_EQ(SandboxPaid(refund_id), 1);
+}
+
+// Calls of `command` Redis has answered (INFO commandstats).
+int64_t CommandCalls(AppHarness& h, const std::string& command) {
+  auto info = h.Redis({"INFO", "commandstats"});
+  if (!info.ok()) return -1;
+  const std::string prefix = absl::StrCat("cmdstat_", command, ":calls=");
+  for (absl::string_view line : absl::StrSplit(info->str, '\n')) {
+    if (!absl::ConsumePrefix(&line, prefix)) continue;
+    int64_t calls = 0;
+    if (absl::SimpleAtoi(line.substr(0, line.find(',')), &calls)) return calls;
+  }
+  return 0;
+}
+
+// With keyspace notifications on (the harness's Redis has
+// notify-keyspace-events Kt), idle stream readers send no reads: the feed
+// behind WatchRefund and the worker wait for a notification, reading every
+// stream only every 5 s in case one was lost.
+TEST_F(SettlementTest, IdleReadersSendNoReadsWhileNotificationsAreOn) {
+  StartApp();
+  StartWorker("");
+  RecordOrder("o-1");
+  const std::string refund_id =
+      Rate("k-1", "o-1").decision().refund().refund_id();
+  EXPECT_EQ(WaitFinal(refund_id).state(), v1::REFUND_STATE_SUCCEEDED);
+  absl::SleepFor(absl::Milliseconds(300));
+  const int64_t before =
+      CommandCalls(*h_, "xread") + CommandCalls(*h_, "xreadgroup");
+  absl::SleepFor(absl::Seconds(2));
+  const int64_t reads =
+      CommandCalls(*h_, "xread") + CommandCalls(*h_, "xreadgroup") - before;
+  // Blocking reads of 500 ms would be about 8 in 2 s (two readers); the
+  // full reads every 5 s are at most one each.
+  EXPECT_LE(reads, 2);
+}
+
+// A Redis with keyspace notifications off: the readers block on reads of
+// every stream instead, and refunds still settle and are watched at once.
+TEST_F(SettlementTest, WithoutNotificationsReadsBlockAndRefundsStillSettle) {
+  ASSERT_TRUE(h_->Redis({"CONFIG", "SET", "notify-keyspace-events", ""}).ok());
+  StartApp();
+  RecordOrder("o-1");
+  const std::string refund_id =
+      Rate("k-1", "o-1").decision().refund().refund_id();
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(20));
+  v1::WatchRefundRequest request;
+  request.set_refund_id(refund_id);
+  auto reader = h_->stubs().refunds->WatchRefund(&context, request);
+  v1::WatchRefundResponse message;
+  ASSERT_TRUE(reader->Read(&message));
+  EXPECT_EQ(message.refund().state(), v1::REFUND_STATE_ACCEPTED);
+  const absl::Time started = absl::Now();
+  StartWorker("latency=150ms");
+  std::vector<v1::RefundState> states;
+  while (reader->Read(&message)) states.push_back(message.refund().state());
+  EXPECT_TRUE(reader->Finish().ok());
+  EXPECT_THAT(states, ElementsAre(v1::REFUND_STATE_SETTLING,
+                                  v1::REFUND_STATE_SUCCEEDED));
+  // Woken by the blocking reads, not by the 5 s full read.
+  EXPECT_LT(absl::Now() - started, absl::Seconds(4));
+  const int64_t before =
+      CommandCalls(*h_, "xread") + CommandCalls(*h_, "xreadgroup");
+  absl::SleepFor(absl::Seconds(2));
+  EXPECT_GE(
+      CommandCalls(*h_, "xread") + CommandCalls(*h_, "xreadgroup") - before, 4)
+      << "the readers block 500 ms at a time";
 }
 
 TEST_F(SettlementTest, WatchOfASettledRefundSendsItAndEnds) {

@@ -158,6 +158,9 @@ class Redis(Child):
             # it with redis-check-aof first, which cuts before the MULTI.
             "--aof-load-truncated",
             "no",
+            # Stream readers wait for these instead of blocking reads.
+            "--notify-keyspace-events",
+            "Kt",
             "--save",
             "",
             "--maxmemory-policy",

@@ -138,7 +138,10 @@ absl::Status RedisServer::Launch() {
                            "--dir", dir_, "--logfile", "", "--daemonize", "no",
                            "--protected-mode", "no"});
   if (!sentinel_) {
-    argv.insert(argv.end(), {"--save", "", "--appendonly", "no"});
+    // Keyspace notifications of stream writes, as production's Redis has
+    // them: the stream readers wait for them instead of blocking reads.
+    argv.insert(argv.end(), {"--save", "", "--appendonly", "no",
+                             "--notify-keyspace-events", "Kt"});
   }
   argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
   auto process = Subprocess::Start(argv);
