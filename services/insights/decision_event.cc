@@ -1,11 +1,14 @@
 #include "services/insights/decision_event.h"
 
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "services/store/decision_event_schema.h"
 
 namespace makegood::insights {
@@ -64,6 +67,35 @@ absl::StatusOr<DecisionEvent> ParseDecisionEvent(
   Fields fields;
   for (size_t i = 0; i + 1 < reply.elements.size(); i += 2) {
     fields[reply.elements[i].str] = reply.elements[i + 1].str;
+  }
+  // The lines in one field (decision_event_schema.h), read as the three
+  // fields per line that events before it carry.
+  if (auto items = fields.find(event_field::kItems); items != fields.end()) {
+    const std::string packed = items->second;
+    int64_t i = 0;
+    for (absl::string_view row :
+         absl::StrSplit(packed, event_field::kLineSeparator)) {
+      if (packed.empty()) break;
+      if (i >= kMaxEventLines) {
+        return Bad(event_field::kItems, "has too many lines");
+      }
+      std::vector<absl::string_view> columns =
+          absl::StrSplit(row, event_field::kItemSeparator);
+      if (columns.size() != 3) {
+        return Bad(
+            event_field::kItems,
+            absl::StrCat("line ", i, " is not sku, satisfaction, refund"));
+      }
+      fields[event_field::LineSku(i)] = std::string(columns[0]);
+      fields[event_field::LineSatisfaction(i)] = std::string(columns[1]);
+      fields[event_field::LineRefund(i)] = std::string(columns[2]);
+      ++i;
+    }
+    const auto declared = fields.find(event_field::kLines);
+    if (declared == fields.end() || declared->second != absl::StrCat(i)) {
+      return Bad(event_field::kItems,
+                 absl::StrCat("has ", i, " lines, not ", event_field::kLines));
+    }
   }
   DecisionEvent event;
   event.rating_id = Text(fields, event_field::kRatingId);

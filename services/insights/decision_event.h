@@ -11,8 +11,9 @@
 //   rating_id, at_ms (business time of the rating, unix ms), satisfaction
 //   (0-100, overall), outcome, refund_minor (money refunded or credited by
 //   this decision; coupons excluded), currency, store_id, courier_id (may be
-//   empty), lines (L), then for i in 0..L-1: sku.<i>, sat.<i> (that line's
-//   satisfaction), refund.<i> (its share of refund_minor).
+//   empty), lines (L), items (the L lines, each its sku, satisfaction and
+//   share of refund_minor; events written before items carry line i in
+//   sku.<i>, sat.<i> and refund.<i>, and are still read).
 // ParseDecisionEvent checks every field it uses; ContributionsOf turns an
 // event into one Contribution per subject:
 //   - the store and the courier (if any) each get one rating with the

@@ -29,6 +29,7 @@ std::vector<std::string> DecisionEventFields(
       field::kLines,        absl::StrCat(order.lines_size())};
   int64_t goods = 0;
   for (const auto& line : order.lines()) goods += line.amount_minor();
+  std::string items;
   for (int i = 0; i < order.lines_size(); ++i) {
     const auto& line = order.lines(i);
     int satisfaction = request.satisfaction_percent();
@@ -45,13 +46,12 @@ std::vector<std::string> DecisionEventFields(
                                    static_cast<double>(line.amount_minor()) /
                                    static_cast<double>(goods))
             : 0;
-    fields.push_back(field::LineSku(i));
-    fields.push_back(line.sku());
-    fields.push_back(field::LineSatisfaction(i));
-    fields.push_back(absl::StrCat(satisfaction));
-    fields.push_back(field::LineRefund(i));
-    fields.push_back(absl::StrCat(share));
+    if (i > 0) items.push_back(field::kLineSeparator);
+    absl::StrAppend(&items, line.sku(), std::string(1, field::kItemSeparator),
+                    satisfaction, std::string(1, field::kItemSeparator), share);
   }
+  fields.push_back(field::kItems);
+  fields.push_back(std::move(items));
   return fields;
 }
 

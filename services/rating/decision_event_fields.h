@@ -21,7 +21,8 @@
 
 namespace makegood::rating {
 
-// The event's field/value pairs, flat ([field, value, field, value, ...]),
+// The event's field/value pairs, flat ([field, value, field, value, ...];
+// the lines packed in one field, store/decision_event_schema.h),
 // as CommitRequest::decision_event carries them.
 std::vector<std::string> DecisionEventFields(
     const std::string& rating_id, absl::Time now,

@@ -74,8 +74,6 @@ local order_fields = {'rated', '1', 'updated_at_ms', now,
   'ratings', tostring(tonumber(order[3] or '0') + 1)}
 local stats_fields = {'ver', tostring(tonumber(stats[1] or '0') + 1)}
 
-redis.call('HSET', KEYS[4], 'pb', ARGV[6], 'member_id', ARGV[13],
-  'order_id', ARGV[21], 'created_at_ms', now)
 redis.call('ZADD', KEYS[11], now, ARGV[20])
 
 if amount > 0 then
@@ -123,13 +121,15 @@ if ARGV[16] == '1' then
   table.insert(stats_fields, ARGV[18])
 end
 redis.call('HSET', KEYS[2], unpack(stats_fields))
+local expired = {}
 for field in string.gmatch(ARGV[19], '%S+') do
-  redis.call('HDEL', KEYS[2], field)
+  table.insert(expired, field)
 end
+if #expired > 0 then redis.call('HDEL', KEYS[2], unpack(expired)) end
 
 -- The decision event (insights) and the follow-ups, as events for
 -- downstream consumers; feedback carries an appeal id and is remembered on
--- the rating so a correction can reverse it.
+-- the rating record, written once below, so a correction can reverse it.
 local d = tonumber(ARGV[27])
 redis.call('XADD', KEYS[16], 'MAXLEN', '~', '1000000', '*',
   unpack(ARGV, 28, 27 + d))
@@ -152,9 +152,13 @@ for i = 1, tonumber(ARGV[f_at]) do
       'rating_id', ARGV[20], 'reason_codes', codes, 'at_ms', now)
   end
 end
+local record = {'pb', ARGV[6], 'member_id', ARGV[13], 'order_id', ARGV[21],
+  'created_at_ms', now}
 if #feedback > 0 then
-  redis.call('HSET', KEYS[4], 'feedback', table.concat(feedback, ' '))
+  table.insert(record, 'feedback')
+  table.insert(record, table.concat(feedback, ' '))
 end
+redis.call('HSET', KEYS[4], unpack(record))
 
 redis.call('HSET', KEYS[1], 'state', 'done', 'response', ARGV[4], 'token', '')
 redis.call('PEXPIRE', KEYS[1], ARGV[5])

@@ -211,5 +211,50 @@ TEST(DecisionEventSchema, AnEventSpelledWithTheSharedNamesParses) {
   EXPECT_EQ(event->lines[0].refund_minor, 300);
 }
 
+// The lines in one field, as rating/decision_event_fields.cc writes them.
+TEST(DecisionEventSchema, LinesPackedInItemsParse) {
+  namespace field = store::decision_event;
+  auto event_with = [](std::string lines, std::string items) {
+    std::vector<RedisReply> kv;
+    auto add = [&kv](std::string k, std::string v) {
+      kv.push_back(Reply(std::move(k)));
+      kv.push_back(Reply(std::move(v)));
+    };
+    add(field::kRatingId, "r1");
+    add(field::kAtMs, "1780272000000");
+    add(field::kSatisfaction, "70");
+    add(field::kOutcome, "REFUND");
+    add(field::kRefundMinor, "300");
+    add(field::kCurrency, "EUR");
+    add(field::kStoreId, "st1");
+    add(field::kCourierId, "");
+    add(field::kLines, std::move(lines));
+    add(field::kItems, std::move(items));
+    return ParseDecisionEvent(Reply(std::move(kv)));
+  };
+  auto event = event_with("2", "sku1\t20\t300\nsku2\t70\t0");
+  ASSERT_TRUE(event.ok()) << event.status();
+  ASSERT_EQ(event->lines.size(), 2u);
+  EXPECT_EQ(event->lines[0].sku, "sku1");
+  EXPECT_EQ(event->lines[0].satisfaction, 20);
+  EXPECT_EQ(event->lines[0].refund_minor, 300);
+  EXPECT_EQ(event->lines[1].sku, "sku2");
+  EXPECT_EQ(event->lines[1].satisfaction, 70);
+  EXPECT_EQ(event->lines[1].refund_minor, 0);
+  auto none = event_with("0", "");
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_TRUE(none->lines.empty());
+  // Malformed: a count that disagrees, a row short of a column, a bad number.
+  for (auto [lines, items] : std::vector<std::pair<std::string, std::string>>{
+           {"3", "sku1\t20\t300\nsku2\t70\t0"},
+           {"1", "sku1\t20"},
+           {"1", "sku1\t20\t300\textra"},
+           {"1", "sku1\tlots\t300"},
+           {"2", "sku1\t20\t300\n"}}) {
+    auto bad = event_with(lines, items);
+    EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument) << items;
+  }
+}
+
 }  // namespace
 }  // namespace makegood::insights
