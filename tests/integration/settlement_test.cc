@@ -201,6 +201,27 @@ class SettlementTest : public ::testing::Test {
   }
 
   // Polls until the refund is in a final state (or 10 s pass).
+  // Watches `refund_id` (its first message must say ACCEPTED), starts a
+  // worker with `sandbox_spec`, and returns the states the watch sends until
+  // it ends (which it must, OK).
+  std::vector<v1::RefundState> WatchWhileAWorkerSettles(
+      const std::string& refund_id, const std::string& sandbox_spec) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(20));
+    v1::WatchRefundRequest request;
+    request.set_refund_id(refund_id);
+    auto reader = h_->stubs().refunds->WatchRefund(&context, request);
+    v1::WatchRefundResponse message;
+    EXPECT_TRUE(reader->Read(&message));
+    EXPECT_EQ(message.refund().state(), v1::REFUND_STATE_ACCEPTED);
+    StartWorker(sandbox_spec);
+    std::vector<v1::RefundState> states;
+    while (reader->Read(&message)) states.push_back(message.refund().state());
+    EXPECT_TRUE(reader->Finish().ok());
+    return states;
+  }
+
   v1::Refund WaitFinal(const std::string& refund_id) {
     v1::Refund refund;
     for (int i = 0; i < 1000; ++i) {
@@ -456,24 +477,10 @@ TEST_F(SettlementTest, WatchRefundStreamsEveryTransitionInOrder) {
   v1::SubmitRatingResponse rated = Rate("k-1", "o-1");
   ASSERT_TRUE(rated.decision().has_refund());
   const std::string refund_id = rated.decision().refund().refund_id();
-
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() +
-                       std::chrono::seconds(20));
-  v1::WatchRefundRequest request;
-  request.set_refund_id(refund_id);
-  auto reader = h_->stubs().refunds->WatchRefund(&context, request);
-  v1::WatchRefundResponse message;
-  ASSERT_TRUE(reader->Read(&message));
-  EXPECT_EQ(message.refund().state(), v1::REFUND_STATE_ACCEPTED);
-
   // A processor answering in 150 ms: SETTLING is visible before SUCCEEDED.
-  StartWorker("latency=150ms");
-  std::vector<v1::RefundState> states;
-  while (reader->Read(&message)) states.push_back(message.refund().state());
-  EXPECT_TRUE(reader->Finish().ok());
-  EXPECT_THAT(states, ElementsAre(v1::REFUND_STATE_SETTLING,
-                                  v1::REFUND_STATE_SUCCEEDED));
+  EXPECT_THAT(
+      WatchWhileAWorkerSettles(refund_id, "latency=150ms"),
+      ElementsAre(v1::REFUND_STATE_SETTLING, v1::REFUND_STATE_SUCCEEDED));
   EXPECT_EQ(SandboxPaid(refund_id), 1);
 }
 
@@ -521,22 +528,10 @@ TEST_F(SettlementTest, WithoutNotificationsReadsBlockAndRefundsStillSettle) {
   RecordOrder("o-1");
   const std::string refund_id =
       Rate("k-1", "o-1").decision().refund().refund_id();
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() +
-                       std::chrono::seconds(20));
-  v1::WatchRefundRequest request;
-  request.set_refund_id(refund_id);
-  auto reader = h_->stubs().refunds->WatchRefund(&context, request);
-  v1::WatchRefundResponse message;
-  ASSERT_TRUE(reader->Read(&message));
-  EXPECT_EQ(message.refund().state(), v1::REFUND_STATE_ACCEPTED);
   const absl::Time started = absl::Now();
-  StartWorker("latency=150ms");
-  std::vector<v1::RefundState> states;
-  while (reader->Read(&message)) states.push_back(message.refund().state());
-  EXPECT_TRUE(reader->Finish().ok());
-  EXPECT_THAT(states, ElementsAre(v1::REFUND_STATE_SETTLING,
-                                  v1::REFUND_STATE_SUCCEEDED));
+  EXPECT_THAT(
+      WatchWhileAWorkerSettles(refund_id, "latency=150ms"),
+      ElementsAre(v1::REFUND_STATE_SETTLING, v1::REFUND_STATE_SUCCEEDED));
   // Woken by the blocking reads, not by the 5 s full read.
   EXPECT_LT(absl::Now() - started, absl::Seconds(4));
   const int64_t before =

@@ -4,6 +4,7 @@
 // and every reply shape parses or is refused as INTERNAL naming the script.
 // Also: the decision event's field names are the ones both sides share.
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -178,8 +179,12 @@ TEST(ReadStatsReply, RefusesMissingSumsACurrencyWithoutAmountOrNonNumbers) {
                   "read_stats");
 }
 
-// The reader takes its field names from the one schema the writer uses too.
-TEST(DecisionEventSchema, AnEventSpelledWithTheSharedNamesParses) {
+// A decision event's field/value array, spelled with the shared names: the
+// event's own fields (a refunded rating of store st1 by courier `courier`),
+// then `lines`.
+RedisReply EventReply(
+    const std::string& courier,
+    const std::vector<std::pair<std::string, std::string>>& lines) {
   namespace field = store::decision_event;
   std::vector<RedisReply> kv;
   auto add = [&kv](std::string k, std::string v) {
@@ -193,12 +198,20 @@ TEST(DecisionEventSchema, AnEventSpelledWithTheSharedNamesParses) {
   add(field::kRefundMinor, "300");
   add(field::kCurrency, "EUR");
   add(field::kStoreId, "st1");
-  add(field::kCourierId, "co1");
-  add(field::kLines, "1");
-  add(field::LineSku(0), "sku1");
-  add(field::LineSatisfaction(0), "20");
-  add(field::LineRefund(0), "300");
-  auto event = ParseDecisionEvent(Reply(std::move(kv)));
+  add(field::kCourierId, courier);
+  for (const auto& [k, v] : lines) add(k, v);
+  return Reply(std::move(kv));
+}
+
+// The reader takes its field names from the one schema the writer uses too;
+// these are the per-line fields events had before "items", still read.
+TEST(DecisionEventSchema, AnEventSpelledWithTheSharedNamesParses) {
+  namespace field = store::decision_event;
+  auto event =
+      ParseDecisionEvent(EventReply("co1", {{field::kLines, "1"},
+                                            {field::LineSku(0), "sku1"},
+                                            {field::LineSatisfaction(0), "20"},
+                                            {field::LineRefund(0), "300"}}));
   ASSERT_TRUE(event.ok()) << event.status();
   EXPECT_EQ(event->rating_id, "r1");
   EXPECT_EQ(event->at_ms, 1780272000000);
@@ -214,23 +227,9 @@ TEST(DecisionEventSchema, AnEventSpelledWithTheSharedNamesParses) {
 // The lines in one field, as rating/decision_event_fields.cc writes them.
 TEST(DecisionEventSchema, LinesPackedInItemsParse) {
   namespace field = store::decision_event;
-  auto event_with = [](std::string lines, std::string items) {
-    std::vector<RedisReply> kv;
-    auto add = [&kv](std::string k, std::string v) {
-      kv.push_back(Reply(std::move(k)));
-      kv.push_back(Reply(std::move(v)));
-    };
-    add(field::kRatingId, "r1");
-    add(field::kAtMs, "1780272000000");
-    add(field::kSatisfaction, "70");
-    add(field::kOutcome, "REFUND");
-    add(field::kRefundMinor, "300");
-    add(field::kCurrency, "EUR");
-    add(field::kStoreId, "st1");
-    add(field::kCourierId, "");
-    add(field::kLines, std::move(lines));
-    add(field::kItems, std::move(items));
-    return ParseDecisionEvent(Reply(std::move(kv)));
+  auto event_with = [](const std::string& lines, const std::string& items) {
+    return ParseDecisionEvent(
+        EventReply("", {{field::kLines, lines}, {field::kItems, items}}));
   };
   auto event = event_with("2", "sku1\t20\t300\nsku2\t70\t0");
   ASSERT_TRUE(event.ok()) << event.status();
@@ -244,15 +243,18 @@ TEST(DecisionEventSchema, LinesPackedInItemsParse) {
   auto none = event_with("0", "");
   ASSERT_TRUE(none.ok()) << none.status();
   EXPECT_TRUE(none->lines.empty());
-  // Malformed: a count that disagrees, a row short of a column, a bad number.
-  for (auto [lines, items] : std::vector<std::pair<std::string, std::string>>{
+  // Malformed: a count that disagrees, a row short of a column or with one
+  // too many, a bad number, an empty row.
+  for (const auto& [lines, items] :
+       std::vector<std::pair<std::string, std::string>>{
            {"3", "sku1\t20\t300\nsku2\t70\t0"},
            {"1", "sku1\t20"},
            {"1", "sku1\t20\t300\textra"},
            {"1", "sku1\tlots\t300"},
            {"2", "sku1\t20\t300\n"}}) {
-    auto bad = event_with(lines, items);
-    EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument) << items;
+    EXPECT_EQ(event_with(lines, items).status().code(),
+              absl::StatusCode::kInvalidArgument)
+        << items;
   }
 }
 
