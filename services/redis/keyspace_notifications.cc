@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "services/core/log.h"
 #include "services/redis/hiredis_conversion.h"
@@ -83,11 +84,6 @@ KeyspaceNotifications::Start(RedisOptions options,
                              std::vector<std::string> keys,
                              std::vector<std::string> events,
                              absl::Duration refresh) {
-  if (options.cluster_nodes.empty() && !options.sentinels.empty()) {
-    return absl::InvalidArgumentError(
-        "keyspace notifications: one Redis or a Redis Cluster is needed "
-        "(not Sentinel)");
-  }
   if (keys.empty() || events.empty()) {
     return absl::InvalidArgumentError(
         "keyspace notifications: no keys or no events to watch");
@@ -166,6 +162,37 @@ void KeyspaceNotifications::TouchAllWatched() {
 
 absl::StatusOr<std::vector<RedisAddress>>
 KeyspaceNotifications::AskPrimaries() {
+  if (options_.cluster_nodes.empty() && !options_.sentinels.empty()) {
+    // Sentinel: the primary the sentinels name now (asked again every
+    // `refresh` and when the subscriber drops, so it follows a failover).
+    absl::Status last = absl::UnavailableError("no sentinel named a primary");
+    for (const RedisAddress& sentinel : options_.sentinels) {
+      if (stopping_.load()) break;
+      Context ctx(
+          redisConnectWithTimeout(sentinel.host.c_str(), sentinel.port,
+                                  TimevalOf(options_.sentinel_timeout)));
+      if (ctx == nullptr || ctx->err != 0) continue;
+      redisSetTimeout(ctx.get(), TimevalOf(options_.sentinel_timeout));
+      if (!options_.sentinel_password.empty()) {
+        if (auto ok = Call(ctx.get(), {"AUTH", options_.sentinel_password});
+            !ok.ok()) {
+          last = ok.status();
+          continue;
+        }
+      }
+      auto reply = Call(ctx.get(), {"SENTINEL", "get-master-addr-by-name",
+                                    options_.sentinel_master});
+      int port = 0;
+      if (!reply.ok()) {
+        last = reply.status();
+      } else if (reply->elements.size() == 2 &&
+                 absl::SimpleAtoi(reply->elements[1].str, &port)) {
+        return std::vector<RedisAddress>{
+            RedisAddress{.host = reply->elements[0].str, .port = port}};
+      }
+    }
+    return last;
+  }
   if (options_.cluster_nodes.empty()) {  // One Redis: itself.
     return std::vector<RedisAddress>{
         RedisAddress{.host = options_.host, .port = options_.port}};

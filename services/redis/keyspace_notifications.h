@@ -1,11 +1,11 @@
 // File: services/redis/keyspace_notifications.h
 //
-// KeyspaceNotifications: which of a set of keys Redis (one server or a
-// Cluster) says were touched, from its keyspace notifications
-// (notify-keyspace-events with K, and t or A, on every node). It lets a
-// reader of many streams wait without a command per stream, and then read
-// only the streams that got entries. On a cluster a blocking read cannot span
-// slots (../shared/CLUSTER.md), so the stream readers read slot by slot
+// KeyspaceNotifications: which of a set of keys Redis (one server, the
+// primary Sentinel names, or a Cluster) says were touched, from its keyspace
+// notifications (notify-keyspace-events with K, and t or A, on every node). It
+// lets a reader of many streams wait without a command per stream, and then
+// read only the streams that got entries. On a cluster a blocking read cannot
+// span slots (../shared/CLUSTER.md), so the stream readers read slot by slot
 // without blocking and wait here between reads (streams/stream_read.h). On
 // one Redis a blocking read over every stream would do, but each one costs
 // Redis about 5 us per stream, idle or not (docs/PERFORMANCE.md), so readers
@@ -13,8 +13,9 @@
 // when it has not.
 //
 // Each node publishes the events of its own keys only, so there is one
-// subscriber connection per primary (one Redis: the server itself), subscribed
-// to
+// subscriber connection per primary (one Redis: the server itself; under
+// Sentinel: the primary the sentinels name, asked again like a cluster's),
+// subscribed to
 // "__keyspace@0__:<key>" for every watched key (plain SUBSCRIBE: channels
 // are not keys, so any node takes any channel). The primaries come from
 // CLUSTER SLOTS, asked again every `refresh` and whenever a subscriber is
@@ -56,10 +57,10 @@ namespace makegood::redis {
 
 class KeyspaceNotifications {
  public:
-  // Starts the subscriber thread; watches no key until Watch. Needs a
-  // cluster (options.cluster_nodes) or one Redis (host, port, db):
-  // INVALID_ARGUMENT in Sentinel mode, or with no keys or events. Does not
-  // wait for Redis.
+  // Starts the subscriber thread; watches no key until Watch. One Redis
+  // (host, port, db), Sentinel (sentinels, sentinel_master) or a cluster
+  // (cluster_nodes); INVALID_ARGUMENT with no keys or events. Does not wait
+  // for Redis.
   static absl::StatusOr<std::unique_ptr<KeyspaceNotifications>> Start(
       RedisOptions options, std::vector<std::string> keys,
       std::vector<std::string> events,

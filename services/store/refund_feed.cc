@@ -17,9 +17,9 @@ absl::StatusOr<std::unique_ptr<RefundFeed>> RefundFeed::Start(
   std::unique_ptr<RefundFeed> feed(new RefundFeed(keys, heartbeat));
   options.connections = 1;
   options.command_timeout = absl::Seconds(3);  // Beyond the 500 ms block.
-  // Notifications on a cluster, and on one Redis (not Sentinel, whose
-  // primary moves), where reads block while they are off.
-  if (!options.cluster_nodes.empty() || options.sentinels.empty()) {
+  // Notifications on one Redis, under Sentinel and on a cluster; on the
+  // first two, reads block while they are off.
+  {
     auto notes = redis::KeyspaceNotifications::Start(options, feed->feed_keys_,
                                                      {"xadd"});
     if (!notes.ok()) return notes.status();

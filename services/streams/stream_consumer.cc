@@ -529,9 +529,6 @@ void StreamConsumer::Ack(const StreamEntry& entry,
 
 decltype(ConsumerOptions::notifications) NotificationsOf(
     redis::RedisOptions options) {
-  if (options.cluster_nodes.empty() && !options.sentinels.empty()) {
-    return nullptr;  // Sentinel: the primary moves; reads block.
-  }
   return [options](const std::vector<std::string>& streams) {
     return redis::KeyspaceNotifications::Start(options, streams, {"xadd"});
   };

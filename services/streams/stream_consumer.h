@@ -127,9 +127,13 @@ struct ConsumerOptions {
   // absl::SleepFor if unset.
   std::function<absl::Duration()> monotonic_now;
   std::function<void(absl::Duration)> sleep;
-  // Redis Cluster only (a client with one_slot_per_command): makes what
-  // tells the consumer which of `streams` got entries (NotificationsOf).
-  // Unset or failing: the consumer polls (10 ms, doubling up to `block`).
+  // Makes what tells the consumer which of `streams` got entries
+  // (NotificationsOf). While it says notifications are on, the consumer
+  // reads only those streams, without blocking. Otherwise, on one Redis (or
+  // under Sentinel) it blocks on reads of every stream; on a cluster (a
+  // client with one_slot_per_command) it polls (10 ms, doubling up to
+  // `block`) when unset or failing, and reads everything every `block`
+  // while the nodes have notifications off.
   std::function<absl::StatusOr<std::unique_ptr<redis::KeyspaceNotifications>>(
       const std::vector<std::string>& streams)>
       notifications;
@@ -234,9 +238,9 @@ class StreamConsumer {
 StreamConsumer::ClientFactory BlockingReadClient(redis::RedisOptions options,
                                                  absl::Duration block);
 
-// ConsumerOptions::notifications for `options`: on Redis Cluster, keyspace
-// notifications of new stream entries (redis/keyspace_notifications.h);
-// unset for one Redis, where reads block.
+// ConsumerOptions::notifications for `options`: keyspace notifications of
+// new stream entries (redis/keyspace_notifications.h), on one Redis, under
+// Sentinel or on a cluster.
 decltype(ConsumerOptions::notifications) NotificationsOf(
     redis::RedisOptions options);
 

@@ -31,6 +31,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/redis/hiredis_client.h"
+#include "services/redis/keyspace_notifications.h"
 #include "tests/testing/redis_counters.h"
 #include "tests/testing/redis_server.h"
 #include "tests/testing/subprocess.h"
@@ -385,6 +386,57 @@ TEST_F(RedisSentinelFailover, FollowsThePromotedReplicaWhenThePrimaryDies) {
 // get-master-addr-by-name <kMaster> with 127.0.0.1 and the port the test set
 // (nil for other names), AUTH against an optional password, and anything
 // else with an error. One thread serves every connection.
+// The stream readers' wake-ups under Sentinel: a subscriber on the primary
+// the sentinel names, which moves to the promoted replica after a failover
+// (within its refresh), so an entry written there still wakes the reader.
+TEST_F(RedisSentinelFailover, KeyspaceNotificationsFollowTheFailover) {
+  auto started = redis::KeyspaceNotifications::Start(
+      SentinelOptions({dead_port_, sentinel_->port()}), {"s-0", "s-1"},
+      {"xadd"}, /*refresh=*/absl::Milliseconds(300));
+  ASSERT_TRUE(started.ok()) << started.status();
+  redis::KeyspaceNotifications& notes = **started;
+  notes.Watch({true, true});
+  absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (!notes.enabled() && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  ASSERT_TRUE(notes.enabled());
+  // Quiet: what subscribing marked as touched is taken.
+  auto drain = [&notes] {
+    while (!notes.Wait(absl::Milliseconds(300)).empty()) {
+    }
+  };
+  drain();
+  auto on_primary = Direct(primary_->port());
+  ASSERT_TRUE(on_primary->CommandSync({"XADD", "s-1", "*", "f", "v"}).ok());
+  EXPECT_THAT(notes.Wait(absl::Seconds(5)), ::testing::ElementsAre(1));
+
+  auto sentinel = Direct(sentinel_->port());
+  WaitUntilReplicaIsPromotable(*sentinel);
+  deadline = absl::Now() + absl::Seconds(10);
+  absl::StatusOr<redis::RedisReply> failover;
+  do {
+    failover =
+        sentinel->CommandSync({"SENTINEL", "FAILOVER", std::string(kMaster)});
+    if (failover.ok()) break;
+    absl::SleepFor(absl::Milliseconds(50));
+  } while (absl::Now() < deadline);
+  ASSERT_TRUE(failover.ok()) << failover.status();
+  deadline = absl::Now() + absl::Seconds(15);
+  while (NamedPrimary(*sentinel) != replica_->port() &&
+         absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_EQ(NamedPrimary(*sentinel), replica_->port());
+  // The subscriber moves within its refresh (and marks everything touched
+  // when it subscribes again): wait for that, then for quiet.
+  absl::SleepFor(absl::Seconds(1));
+  drain();
+  auto on_replica = Direct(replica_->port());
+  ASSERT_TRUE(on_replica->CommandSync({"XADD", "s-0", "*", "f", "v"}).ok());
+  EXPECT_THAT(notes.Wait(absl::Seconds(5)), ::testing::ElementsAre(0));
+}
+
 class FakeSentinel {
  public:
   FakeSentinel() {
