@@ -109,10 +109,8 @@ void RefundFeed::Run() {
       next_heartbeat = absl::Now() + heartbeat_;
     }
     // By notifications: only the feeds that may have notices, without
-    // blocking (on one Redis only while its notifications are on; else one
-    // blocking read of every feed).
-    const bool by_notes = notes_ != nullptr &&
-                          (redis_->one_slot_per_command() || notes_->enabled());
+    // blocking; else one blocking read of every feed.
+    const bool by_notes = streams::ReadByNotifications(*redis_, notes_.get());
     streams::StreamRead read{
         .head = {"XREAD", "COUNT", "1000"},
         .streams = {},

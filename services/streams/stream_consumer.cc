@@ -355,13 +355,9 @@ void StreamConsumer::ReadNew() {
            std::min<size_t>(in_flight_.size(), options_.max_in_flight);
   }
   if (room == 0) return;
-  // Reading by notifications: only the streams that may have something new,
-  // without blocking, then waiting for a notification. On one Redis only
-  // while its notifications are on; otherwise one blocking read of every
-  // owned stream.
-  const bool by_notes =
-      notes_ != nullptr &&
-      (blocking_->one_slot_per_command() || notes_->enabled());
+  // By notifications: only the streams that may have something new, without
+  // blocking, then a wait for a notification; else one blocking read.
+  const bool by_notes = ReadByNotifications(*blocking_, notes_.get());
   // The streams this consumer owns (by notifications: those that may
   // have something new), and their indexes in options_.streams.
   std::vector<std::string> streams;

@@ -30,6 +30,12 @@ std::vector<std::string> Argv(const StreamRead& read,
 
 }  // namespace
 
+bool ReadByNotifications(const redis::RedisClient& client,
+                         const redis::KeyspaceNotifications* notes) {
+  return notes != nullptr &&
+         (client.one_slot_per_command() || notes->enabled());
+}
+
 StreamReadResult ReadStreams(redis::RedisClient& client,
                              const StreamRead& read) {
   StreamReadResult result;

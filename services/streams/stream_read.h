@@ -25,6 +25,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "services/redis/keyspace_notifications.h"
 #include "services/redis/redis_client.h"
 #include "services/streams/stream_entry.h"
 
@@ -47,6 +48,14 @@ struct StreamReadResult {
   // still in `entries`: XREADGROUP has delivered them).
   absl::Status status;
 };
+
+// Whether a reader of several streams reads only those `notes` says got
+// entries, without blocking, and waits on `notes` in between: always on a
+// cluster (one command cannot block over several slots), elsewhere only while
+// notifications are on; otherwise it blocks on a read of every stream. False
+// without `notes`. Shared by StreamConsumer and store::RefundFeed.
+bool ReadByNotifications(const redis::RedisClient& client,
+                         const redis::KeyspaceNotifications* notes);
 
 // Never call it from a client callback or a gRPC handler.
 StreamReadResult ReadStreams(redis::RedisClient& client,

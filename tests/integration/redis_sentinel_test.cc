@@ -294,6 +294,21 @@ class RedisSentinelFailover : public ::testing::Test {
     FAIL() << "the sentinel never saw a promotable replica";
   }
 
+  // Once the replica is promotable, asks `sentinel` for a manual failover,
+  // retried while the sentinel is still looking at the replica.
+  static void FailOver(redis::HiredisClient& sentinel) {
+    WaitUntilReplicaIsPromotable(sentinel);
+    absl::Time deadline = absl::Now() + absl::Seconds(10);
+    absl::StatusOr<redis::RedisReply> failover;
+    do {
+      failover =
+          sentinel.CommandSync({"SENTINEL", "FAILOVER", std::string(kMaster)});
+      if (failover.ok()) break;
+      absl::SleepFor(absl::Milliseconds(50));
+    } while (absl::Now() < deadline);
+    ASSERT_TRUE(failover.ok()) << failover.status();
+  }
+
   // `options` reporting to counters_.
   redis::RedisOptions Counted(redis::RedisOptions options) {
     options.observer = &counters_;
@@ -332,17 +347,7 @@ TEST_F(RedisSentinelFailover, FollowsAManualFailoverWithoutARestart) {
       WriteUntilItLandsOn(**client, *on_primary, "k", absl::Seconds(2)));
 
   auto sentinel = Direct(sentinel_->port());
-  WaitUntilReplicaIsPromotable(*sentinel);
-  // Retried while the sentinel is still looking at the replica.
-  absl::Time deadline = absl::Now() + absl::Seconds(10);
-  absl::StatusOr<redis::RedisReply> failover;
-  do {
-    failover =
-        sentinel->CommandSync({"SENTINEL", "FAILOVER", std::string(kMaster)});
-    if (failover.ok()) break;
-    absl::SleepFor(absl::Milliseconds(50));
-  } while (absl::Now() < deadline);
-  ASSERT_TRUE(failover.ok()) << failover.status();
+  ASSERT_NO_FATAL_FAILURE(FailOver(*sentinel));
 
   // The old primary stays a writable primary for ~10 s after the switch,
   // until Sentinel demotes it: the client must leave it by itself.
@@ -412,19 +417,10 @@ TEST_F(RedisSentinelFailover, KeyspaceNotificationsFollowTheFailover) {
   EXPECT_THAT(notes.Wait(absl::Seconds(5)), ::testing::ElementsAre(1));
 
   auto sentinel = Direct(sentinel_->port());
-  WaitUntilReplicaIsPromotable(*sentinel);
-  deadline = absl::Now() + absl::Seconds(10);
-  absl::StatusOr<redis::RedisReply> failover;
-  do {
-    failover =
-        sentinel->CommandSync({"SENTINEL", "FAILOVER", std::string(kMaster)});
-    if (failover.ok()) break;
-    absl::SleepFor(absl::Milliseconds(50));
-  } while (absl::Now() < deadline);
-  ASSERT_TRUE(failover.ok()) << failover.status();
-  deadline = absl::Now() + absl::Seconds(15);
+  ASSERT_NO_FATAL_FAILURE(FailOver(*sentinel));
+  absl::Time named_by = absl::Now() + absl::Seconds(15);
   while (NamedPrimary(*sentinel) != replica_->port() &&
-         absl::Now() < deadline) {
+         absl::Now() < named_by) {
     absl::SleepFor(absl::Milliseconds(50));
   }
   ASSERT_EQ(NamedPrimary(*sentinel), replica_->port());
