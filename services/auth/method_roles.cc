@@ -28,6 +28,7 @@ constexpr MethodRoles kTable[] = {
     {"/makegood.v1.RefundService/RedriveRefund", {kAdmin}},
     {"/makegood.v1.GoodwillService/GrantGoodwill", {kAgent}},
     {"/makegood.v1.InsightsService/GetSatisfactionStats", {kAgent, kAdmin}},
+    {"/makegood.v1.InsightsService/GetRetentionStats", {kAgent, kAdmin}},
     {"/makegood.v1.FeedbackService/AppealFeedback", {kPartner}},
     {"/makegood.v1.FeedbackService/DecideAppeal", {kAgent, kAdmin}},
     {"/makegood.v1.FeedbackService/GetAppeal", {kPartner, kAgent, kAdmin}},

@@ -18,7 +18,8 @@
 //                   WatchRefund                       app-backend, agent, admin
 //                   MarkRefundAbusive                 agent, admin
 //   GoodwillService GrantGoodwill                     agent
-//   InsightsService GetSatisfactionStats              agent, admin
+//   InsightsService GetSatisfactionStats,
+//                   GetRetentionStats                 agent, admin
 //   FeedbackService AppealFeedback                    partner
 //                   DecideAppeal                      agent, admin
 //                   GetAppeal                         partner (its own),

@@ -1,8 +1,11 @@
 #include "services/insights/insights_service.h"
 
+#include <set>
 #include <string>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+#include "services/retention/trouble.h"
 #include "services/core/text.h"
 #include "services/rpc/unary_handler.h"
 
@@ -34,7 +37,133 @@ insights::Window WindowOf(StatsWindow window) {
   }
 }
 
+constexpr int kMaxGroupBy = 4;
+constexpr int kMaxFilters = retention::kLabelCount;
+
+bool IsRetentionDimension(int dimension) {
+  return dimension != makegood::v1::RETENTION_DIMENSION_UNSPECIFIED &&
+         makegood::v1::RetentionDimension_IsValid(dimension);
+}
+
+// RetentionDimension numbers follow retention::Label's order from 1.
+retention::Label LabelOf(int dimension) {
+  return static_cast<retention::Label>(dimension - 1);
+}
+
+bool AllowedForSubject(int dimension) {
+  return dimension == makegood::v1::RETENTION_DIMENSION_OUTCOME ||
+         dimension == makegood::v1::RETENTION_DIMENSION_RECOVERY ||
+         dimension == makegood::v1::RETENTION_DIMENSION_CURRENCY;
+}
+
+void ValidateRetentionDimension(const std::string& field, int dimension,
+                                bool subject, Violations& violations) {
+  if (!IsRetentionDimension(dimension)) {
+    violations.Add(field, "must be a RetentionDimension other than "
+                          "RETENTION_DIMENSION_UNSPECIFIED");
+  } else if (subject && !AllowedForSubject(dimension)) {
+    violations.Add(field,
+                   "with store_id or courier_id, only OUTCOME, RECOVERY and "
+                   "CURRENCY are kept per store and courier");
+  }
+}
+
+retention::RetentionQuery QueryOf(
+    const makegood::v1::GetRetentionStatsRequest& request) {
+  retention::RetentionQuery query;
+  for (int dimension : request.group_by()) {
+    query.group_by.push_back(LabelOf(dimension));
+  }
+  for (const makegood::v1::RetentionFilter& filter : request.filters()) {
+    query.filters.emplace_back(LabelOf(filter.dimension()), filter.value());
+  }
+  if (!request.store_id().empty()) {
+    query.subject_kind = "store";
+    query.subject_id = request.store_id();
+  } else if (!request.courier_id().empty()) {
+    query.subject_kind = "courier";
+    query.subject_id = request.courier_id();
+  }
+  return query;
+}
+
+void WindowToProto(int days, const retention::WindowCounts& counts,
+                   makegood::v1::RetentionWindow& out) {
+  out.set_days(days);
+  out.set_troubles(counts.troubles);
+  out.set_reordered(counts.reordered);
+  if (counts.troubles > 0) {
+    out.set_reorder_rate(static_cast<double>(counts.reordered) /
+                         static_cast<double>(counts.troubles));
+  }
+  const retention::Interval interval =
+      retention::Wilson95(counts.reordered, counts.troubles);
+  out.set_reorder_rate_low(interval.low);
+  out.set_reorder_rate_high(interval.high);
+  std::set<std::string> currencies;
+  for (const auto& [currency, minor] : counts.spend_minor) {
+    (*out.mutable_spend_minor())[currency] = minor;
+    currencies.insert(currency);
+  }
+  for (const auto& [currency, minor] : counts.paid_minor) {
+    (*out.mutable_paid_minor())[currency] = minor;
+    currencies.insert(currency);
+  }
+  for (const std::string& currency : currencies) {
+    auto spend = counts.spend_minor.find(currency);
+    auto paid = counts.paid_minor.find(currency);
+    (*out.mutable_net_value_minor())[currency] =
+        (spend == counts.spend_minor.end() ? 0 : spend->second) -
+        (paid == counts.paid_minor.end() ? 0 : paid->second);
+  }
+}
+
 }  // namespace
+
+void ValidateGetRetentionStats(
+    const makegood::v1::GetRetentionStatsRequest& request,
+    Violations& violations) {
+  const bool subject =
+      !request.store_id().empty() || !request.courier_id().empty();
+  if (!request.store_id().empty() && !request.courier_id().empty()) {
+    violations.Add("courier_id", "give store_id or courier_id, not both");
+  }
+  auto check_id = [&violations](const char* field, const std::string& id) {
+    if (!id.empty() && !IsPrintableAscii(id, 1, 255)) {
+      violations.Add(field, "must be 1-255 printable ASCII characters");
+    }
+  };
+  check_id("store_id", request.store_id());
+  check_id("courier_id", request.courier_id());
+  if (request.group_by_size() > kMaxGroupBy) {
+    violations.Add("group_by", absl::StrCat("at most ", kMaxGroupBy,
+                                            " dimensions"));
+  }
+  std::set<int> seen;
+  for (int i = 0; i < request.group_by_size(); ++i) {
+    const std::string field = absl::StrCat("group_by[", i, "]");
+    const int dimension = request.group_by(i);
+    ValidateRetentionDimension(field, dimension, subject, violations);
+    if (!seen.insert(dimension).second) {
+      violations.Add(field, "is given twice");
+    }
+  }
+  if (request.filters_size() > kMaxFilters) {
+    violations.Add("filters", absl::StrCat("at most ", kMaxFilters,
+                                           " filters"));
+  }
+  for (int i = 0; i < request.filters_size(); ++i) {
+    const makegood::v1::RetentionFilter& filter = request.filters(i);
+    const std::string field = absl::StrCat("filters[", i, "]");
+    ValidateRetentionDimension(field + ".dimension", filter.dimension(),
+                               subject, violations);
+    if (!IsPrintableAscii(filter.value(), 1, 255)) {
+      violations.Add(field + ".value",
+                     "must be 1-255 printable ASCII characters (a label, "
+                     "e.g. REFUND or EUR)");
+    }
+  }
+}
 
 void ValidateGetSatisfactionStats(
     const makegood::v1::GetSatisfactionStatsRequest& request,
@@ -92,6 +221,42 @@ grpc::ServerUnaryReactor* InsightsService::GetSatisfactionStats(
               for (const auto& [currency, minor] : stats->refunded_minor) {
                 if (minor != 0) {
                   (*out->mutable_refunded_minor())[currency] = minor;
+                }
+              }
+              finish(absl::OkStatus());
+            });
+      });
+}
+
+grpc::ServerUnaryReactor* InsightsService::GetRetentionStats(
+    grpc::CallbackServerContext* context,
+    const makegood::v1::GetRetentionStatsRequest* request,
+    makegood::v1::GetRetentionStatsResponse* response) {
+  return rpc::ServeUnary(
+      auth_, context, "/makegood.v1.InsightsService/GetRetentionStats",
+      [request](Violations& violations) {
+        ValidateGetRetentionStats(*request, violations);
+      },
+      [this, request, response](const auth::Principal&, rpc::Finish finish) {
+        retention_.Read(
+            QueryOf(*request),
+            [request, response,
+             finish](absl::StatusOr<retention::RetentionStats> stats) {
+              if (!stats.ok()) {
+                finish(stats.status());
+                return;
+              }
+              response->set_open_troubles(stats->open_troubles);
+              for (const retention::Cohort& cohort : stats->cohorts) {
+                makegood::v1::RetentionCohort* out = response->add_cohorts();
+                for (int i = 0; i < request->group_by_size(); ++i) {
+                  makegood::v1::RetentionLabel* label = out->add_labels();
+                  label->set_dimension(request->group_by(i));
+                  label->set_value(cohort.labels[i]);
+                }
+                for (size_t w = 0; w < retention::kWindowDays.size(); ++w) {
+                  WindowToProto(retention::kWindowDays[w], cohort.windows[w],
+                                *out->add_windows());
                 }
               }
               finish(absl::OkStatus());

@@ -84,6 +84,9 @@ struct Decision {
   // Bookkeeping for the caller to store with the decision.
   // Whether this rating counts as low (history counters, repeat rule).
   bool low_rating = false;
+  // Whether it is a trouble (at or below the policy's trouble_max_percent,
+  // or a claim): retention after it is tracked.
+  bool trouble = false;
   // The instant budget this decision draws, and the state to store after it.
   int64_t instant_budget_used_minor = 0;
   InstantBudgetState instant_budget_after;

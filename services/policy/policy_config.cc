@@ -413,6 +413,9 @@ std::vector<Violation> Validate(const PolicyConfig& config) {
   check.PercentValue("follow_ups.silent_recovery_max_percent",
                      config.follow_ups.silent_recovery_max_percent);
   check.PercentValue("low_rating_max_percent", config.low_rating_max_percent);
+  if (config.trouble_max_percent.has_value()) {
+    check.PercentValue("trouble_max_percent", *config.trouble_max_percent);
+  }
   check.Positive("rating_window", config.rating_window);
   CheckMarkets(config, check);
   CheckExcludedAnswers(config, check);

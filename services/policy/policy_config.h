@@ -286,6 +286,9 @@ struct PolicyConfig {
   FollowUpConfig follow_ups;
   // Ratings at or below this are low: they count in low_ratings_30d.
   int low_rating_max_percent = 0;
+  // Ratings at or below this, and claims (a reason tagged), are troubles:
+  // retention after them is tracked. Unset: low_rating_max_percent.
+  std::optional<int> trouble_max_percent;
   // Refund card payments as wallet credit too (cash, wallet and other
   // payment methods always get wallet credit).
   bool prefer_wallet = false;

@@ -312,6 +312,9 @@ policy::PolicyConfig ConvertUnchecked(const v1::Policy& document) {
                            : absl::ZeroDuration(),
       .silent_recovery_max_percent = f.silent_recovery_max_percent()};
   config.low_rating_max_percent = document.low_rating_max_percent();
+  if (document.has_trouble_max_percent()) {
+    config.trouble_max_percent = document.trouble_max_percent();
+  }
   config.prefer_wallet = document.prefer_wallet();
   config.rating_window = IsValidDuration(document.rating_window())
                              ? FromProtoDuration(document.rating_window())
@@ -508,6 +511,9 @@ v1::Policy FromPolicyConfig(const policy::PolicyConfig& config) {
   follow_ups->set_silent_recovery_max_percent(
       config.follow_ups.silent_recovery_max_percent);
   document.set_low_rating_max_percent(config.low_rating_max_percent);
+  if (config.trouble_max_percent.has_value()) {
+    document.set_trouble_max_percent(*config.trouble_max_percent);
+  }
   document.set_prefer_wallet(config.prefer_wallet);
   ToProtoDuration(config.rating_window, document.mutable_rating_window());
   for (const policy::MarketConfig& market : config.markets) {

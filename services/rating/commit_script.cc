@@ -48,7 +48,9 @@ ScriptCall BuildCommitCall(const store::KeySchema& keys,
                keys.TasksKey(p),
                keys.NotificationsKey(p),
                keys.DecisionsKey(p),
-               keys.OpenOrdersKey(p)};
+               keys.OpenOrdersKey(p),
+               keys.TroublesKey(p, request.member_id),
+               keys.TroublesDueKey(p)};
   std::vector<std::string>& args = call.args;
   args = {std::move(request.token),
           std::move(request.stats_version),
@@ -76,7 +78,7 @@ ScriptCall BuildCommitCall(const store::KeySchema& keys,
           std::move(request.payment_reference),
           std::move(request.actor),
           absl::StrJoin(request.reason_codes, ",")};
-  args.reserve(args.size() + 2 + request.decision_event.size() +
+  args.reserve(args.size() + 5 + request.decision_event.size() +
                3 * request.follow_ups.size());
   // ARGV[27] D, then the decision event's D strings; then F, then F triples.
   args.push_back(absl::StrCat(request.decision_event.size()));
@@ -88,6 +90,12 @@ ScriptCall BuildCommitCall(const store::KeySchema& keys,
     args.push_back(FollowUpKindName(follow_up.kind));
     args.push_back(follow_up.target_id);
     args.push_back(absl::StrJoin(follow_up.reason_codes, ","));
+  }
+  const bool trouble = !request.trouble_record.empty();
+  args.push_back(std::move(request.trouble_record));
+  if (trouble) {
+    args.push_back(std::move(request.trouble_due_member));
+    args.push_back(absl::StrCat(request.trouble_first_close_ms));
   }
   return call;
 }

@@ -56,6 +56,11 @@ struct CommitRequest {
   // Field/value pairs of the decision event, flat (decision_event_fields.h).
   std::vector<std::string> decision_event;
   std::vector<policy::FollowUp> follow_ups;
+  // The trouble the rating is (retention/trouble.h), tracked from now; ""
+  // when it is none.
+  std::string trouble_record;
+  std::string trouble_due_member;
+  int64_t trouble_first_close_ms = 0;
 };
 
 // KEYS and ARGV as documented in lua/commit_rating.lua.

@@ -20,6 +20,7 @@
 #include "services/rating/rating_ids.h"
 #include "services/rating/release_script.h"
 #include "services/rating/snapshot.h"
+#include "services/retention/trouble.h"
 
 namespace makegood::rating {
 namespace {
@@ -499,7 +500,17 @@ void RatingFlow::DecideAndCommit(std::shared_ptr<Call> call, AdmitReply admit) {
       .decision_event =
           DecisionEventFields(call->ids.rating_id, call->now, call->request,
                               snapshot->order, *decision),
-      .follow_ups = decision->follow_ups};
+      .follow_ups = decision->follow_ups,
+      .trouble_record = "",
+      .trouble_due_member = ""};
+  if (std::optional<retention::Trouble> trouble = retention::TroubleOf(
+          decision->trouble, call->request, response, snapshot->order,
+          snapshot->member.tier(), retention::kNoArm, call->now)) {
+    commit.trouble_record = retention::TroubleRecord(*trouble);
+    commit.trouble_due_member = retention::DueMember(*trouble);
+    commit.trouble_first_close_ms =
+        retention::FirstCloseMs(*trouble, options_.retention_day);
+  }
   ScriptCall script = BuildCommitCall(keys_, std::move(commit));
   redis_.Eval(scripts::kCommitRating, std::move(script.keys),
               std::move(script.args),

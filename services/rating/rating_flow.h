@@ -77,6 +77,9 @@ struct RatingFlowOptions {
   // Decide-and-commit attempts when concurrent ratings of the same member
   // change its state in between.
   int max_attempts = 5;
+  // How long a day of the retention windows lasts (retention/trouble.h): a
+  // day but in simulations.
+  absl::Duration retention_day = absl::Hours(24);
 };
 
 class RatingFlow {

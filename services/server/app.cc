@@ -28,6 +28,7 @@
 #include "services/core/status_macros.h"
 #include "services/insights/aggregator.h"
 #include "services/insights/insights_service.h"
+#include "services/retention/sweeper.h"
 #include "services/metrics/admin_server.h"
 #include "services/metrics/metrics.h"
 #include "services/metrics/rpc_metrics.h"
@@ -69,7 +70,7 @@ struct App::Parts {
         policy(std::move(p)),
         shadow_policy(std::move(shadow)),
         feed(std::move(f)),
-        orders(*redis, keys, clock),
+        orders(*redis, keys, clock, config.retention_day),
         members(*redis, keys, clock),
         refunds(*redis, keys),
         rating_flow(*redis, keys, policy, clock, config.rating,
@@ -115,6 +116,8 @@ struct App::Parts {
   std::unique_ptr<settlement::SettlementWorker> worker;
   // Decision events -> insights aggregates (with --insights_aggregator).
   std::unique_ptr<insights::Aggregator> insights_aggregator;
+  // Closes due retention windows (with --insights_aggregator).
+  std::unique_ptr<retention::Sweeper> retention_sweeper;
   // Refuses reloads that drop a currency with open orders.
   std::unique_ptr<policy_reload::OpenOrders> open_orders;
   std::unique_ptr<policy_reload::PolicyWatcher> policy_watcher;
@@ -251,6 +254,11 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const ServerConfig& config,
     parts->insights_aggregator = std::make_unique<insights::Aggregator>(
         *parts->redis, parts->keys, clock, options);
     MAKEGOOD_RETURN_IF_ERROR(parts->insights_aggregator->Start(config.redis));
+    parts->retention_sweeper = std::make_unique<retention::Sweeper>(
+        *parts->redis, parts->keys, clock,
+        retention::SweeperOptions{.interval = config.retention_sweep_interval,
+                                  .day = config.retention_day});
+    parts->retention_sweeper->Start();
   }
 
   grpc::EnableDefaultHealthCheckService(true);
@@ -350,6 +358,8 @@ void App::Shutdown() {
   if (p.admin != nullptr) p.admin->Stop();  // Its scrapes read the parts.
   if (p.worker != nullptr) p.worker->Stop(p.config.shutdown_grace);
   p.worker.reset();
+  if (p.retention_sweeper != nullptr) p.retention_sweeper->Stop();
+  p.retention_sweeper.reset();
   if (p.insights_aggregator != nullptr) p.insights_aggregator->Stop();
   p.insights_aggregator.reset();
   p.card_provider.reset();

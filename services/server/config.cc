@@ -129,6 +129,14 @@ ABSL_FLAG(bool, insights_aggregator, false,
           "Fold decision events into the per store / courier / SKU aggregates "
           "GetSatisfactionStats reads (run it in the worker processes; one "
           "consumer group, so any number of them is fine).");
+ABSL_FLAG(absl::Duration, retention_day, absl::Hours(24),
+          "How long a day of the retention windows lasts (whether a member "
+          "orders again within 7, 30 and 90 days of a trouble). 24h in "
+          "production; simulations shorten it (e.g. 200ms: 90 days in 18 s). "
+          "Every process of a deployment must agree.");
+ABSL_FLAG(absl::Duration, retention_sweep_interval, absl::Seconds(60),
+          "With --insights_aggregator: how often due retention windows are "
+          "closed (a window closes at most this late).");
 ABSL_FLAG(bool, serve_api, true,
           "Serve the public gRPC API. false: only health and reflection (a "
           "settlement-only process, with --settlement_worker).");
@@ -362,6 +370,16 @@ absl::StatusOr<ServerConfig> ConfigFromFlags() {
         ">= 0");
   }
   config.insights_aggregator = absl::GetFlag(FLAGS_insights_aggregator);
+  config.retention_day = absl::GetFlag(FLAGS_retention_day);
+  config.retention_sweep_interval =
+      absl::GetFlag(FLAGS_retention_sweep_interval);
+  if (config.retention_day < absl::Milliseconds(1) ||
+      config.retention_sweep_interval < absl::Milliseconds(10)) {
+    return absl::InvalidArgumentError(
+        "--retention_day must be >= 1ms and --retention_sweep_interval >= "
+        "10ms");
+  }
+  config.rating.retention_day = config.retention_day;
   config.serve_api = absl::GetFlag(FLAGS_serve_api);
   SettlementConfig& settlement = config.settlement;
   settlement.run_worker = absl::GetFlag(FLAGS_settlement_worker);

@@ -70,8 +70,13 @@ struct ServerConfig {
   // Prometheus /metrics on its own "IPv4:port"; empty: off.
   std::string admin_listen;
   goodwill::GoodwillOptions goodwill;
-  // Fold decision events into the insights aggregates in this process.
+  // Fold decision events into the insights aggregates in this process, and
+  // close retention windows when due (retention/sweeper.h).
   bool insights_aggregator = false;
+  // A day of the retention windows (7, 30, 90 days after a trouble): a day
+  // but in simulations; also in config.rating.retention_day.
+  absl::Duration retention_day = absl::Hours(24);
+  absl::Duration retention_sweep_interval = absl::Seconds(60);
   // Serve the public API; false leaves only health (a worker-only process).
   bool serve_api = true;
   SettlementConfig settlement;

@@ -231,6 +231,26 @@ std::string KeySchema::OpenOrdersKey(int partition) const {
   return absl::StrCat(PartitionPrefix(partition), "open_orders");
 }
 
+std::string KeySchema::TroublesKey(int partition,
+                                   absl::string_view member_id) const {
+  return absl::StrCat(PartitionPrefix(partition), "troubles:", member_id);
+}
+
+std::string KeySchema::TroublesDueKey(int partition) const {
+  return absl::StrCat(PartitionPrefix(partition), "troubles_due");
+}
+
+std::string KeySchema::RetentionKey(int partition) const {
+  return absl::StrCat(PartitionPrefix(partition), "retention");
+}
+
+std::string KeySchema::RetentionSubjectKey(int partition,
+                                           absl::string_view kind,
+                                           absl::string_view subject) const {
+  return absl::StrCat(PartitionPrefix(partition), "retention:", kind, ":",
+                      subject);
+}
+
 std::string KeySchema::OpenOrderMember(absl::string_view currency,
                                        absl::string_view order_id) {
   return absl::StrCat(currency, ":", order_id);

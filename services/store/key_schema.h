@@ -191,6 +191,17 @@ class KeySchema {
   // "mg:{p<N>}:", which no scanner reads as a partition.
   std::string PartitionPrefix(int partition) const;
 
+  // Retention after trouble (services/retention/): a member's troubles
+  // still inside a window (hash: rating id -> the trouble; "<rating id>:p"
+  // -> its progress), the partition's troubles by when their next window
+  // closes (sorted set), and the partition's closed windows per cohort and
+  // per store or courier (hashes). `kind` is "store" or "courier".
+  std::string TroublesKey(int partition, absl::string_view member_id) const;
+  std::string TroublesDueKey(int partition) const;
+  std::string RetentionKey(int partition) const;
+  std::string RetentionSubjectKey(int partition, absl::string_view kind,
+                                  absl::string_view subject) const;
+
   // Appeals (services/feedback/): an appeal of a feedback event lives in the
   // partition of the rating that caused the feedback (the appeal id names
   // it: ap_<partition>_<hex>_<n>), beside the rating record and the feedback

@@ -59,7 +59,8 @@ void OrderStore::RecordDelivery(
                                    ? order.order_id()
                                    : order.payment_reference(),
           .rating_window_end_ms =
-              delivered_at_ms + absl::ToInt64Milliseconds(rating_window)});
+              delivered_at_ms + absl::ToInt64Milliseconds(rating_window),
+          .retention_day = retention_day_});
   // Step 1: claim the order id for this member (idempotent). Step 2: write
   // the order in the member's partition. A crash between them leaves only the
   // owner record, which a retry reuses.

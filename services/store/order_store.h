@@ -30,9 +30,16 @@ struct StoredOrder {
 class OrderStore {
  public:
   // Does not take ownership; all three must outlive the store.
+  // `retention_day`: how long a day of the retention windows lasts (a new
+  // order is a reorder for the member's troubles, services/retention/); a
+  // day but in simulations.
   OrderStore(redis::RedisClient& redis, const KeySchema& keys,
-             const Clock& clock)
-      : redis_(redis), keys_(keys), clock_(clock) {}
+             const Clock& clock,
+             absl::Duration retention_day = absl::Hours(24))
+      : redis_(redis),
+        keys_(keys),
+        clock_(clock),
+        retention_day_(retention_day) {}
 
   // Stores a validated order, open for rating for `rating_window` after its
   // delivery (the index KeySchema::OpenOrdersKey keeps it until then or
@@ -58,6 +65,7 @@ class OrderStore {
   redis::RedisClient& redis_;
   const KeySchema& keys_;
   const Clock& clock_;
+  const absl::Duration retention_day_;
 };
 
 }  // namespace makegood::store

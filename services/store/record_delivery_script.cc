@@ -16,7 +16,9 @@ ScriptCall BuildRecordDeliveryCall(const KeySchema& keys,
   ScriptCall call;
   call.keys = {keys.OrderKey(request.member_id, request.order_id),
                keys.MemberStatsKey(request.member_id),
-               keys.OpenOrdersKey(keys.PartitionOf(request.member_id))};
+               keys.OpenOrdersKey(keys.PartitionOf(request.member_id)),
+               keys.TroublesKey(keys.PartitionOf(request.member_id),
+                                request.member_id)};
   call.args = {request.member_id,
                request.order_pb,
                request.money_fingerprint,
@@ -28,7 +30,8 @@ ScriptCall BuildRecordDeliveryCall(const KeySchema& keys,
                absl::StrJoin(request.line_ids, " "),
                request.payment_reference,
                absl::StrCat(request.rating_window_end_ms),
-               request.order_id};
+               request.order_id,
+               absl::StrCat(absl::ToInt64Milliseconds(request.retention_day))};
   return call;
 }
 

@@ -40,10 +40,13 @@ struct RecordDeliveryRequest {
   // window in the order's currency): the order stays in the partition's open
   // orders (KeySchema::OpenOrdersKey) until then or until it is rated.
   int64_t rating_window_end_ms = 0;
+  // How long a day of the retention windows lasts: a new order is a reorder
+  // for the member's troubles (KeySchema::TroublesKey) within 7, 30 and 90.
+  absl::Duration retention_day = absl::Hours(24);
 };
 
-// KEYS: the order hash, the member stats hash, the open orders (one
-// partition, the member's). ARGV as documented in lua/record_delivery.lua.
+// KEYS: the order hash, the member stats hash, the open orders, the member's
+// troubles (one partition, the member's). ARGV as documented in lua/record_delivery.lua.
 ScriptCall BuildRecordDeliveryCall(const KeySchema& keys,
                                    const RecordDeliveryRequest& request);
 

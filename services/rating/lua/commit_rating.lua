@@ -12,6 +12,8 @@
 -- KEYS[13] feedback stream     KEYS[14] tasks stream
 -- KEYS[15] notifications stream  KEYS[16] decision events stream
 -- KEYS[17] open orders (the order leaves it: it is rated)
+-- KEYS[18] the member's troubles  KEYS[19] the partition's troubles by
+--          next close (retention after trouble, store/lua/lib/troubles.lua)
 -- ARGV[1] claim token  ARGV[2] member stats version read at admit
 -- ARGV[3] now ms  ARGV[4] response bytes  ARGV[5] idempotency ttl ms
 -- ARGV[6] rating record bytes
@@ -31,6 +33,8 @@
 -- ARGV[26] reason codes, comma separated
 -- ARGV[27] D, then D args: field/value pairs of the decision event
 -- then F, then F triples: follow-up kind, target id, reason codes
+-- then the trouble: '' when the rating is none, else its record, then its
+-- member of KEYS[19] and when its first window closes (ms)
 -- Money kept per member is kept per currency: refunded money per day in
 -- 'rm:<CUR>:<day>', the instant budget in 'ib_balance:<CUR>' and
 -- 'ib_as_of_ms:<CUR>'; counts ('rc:<day>', 'lr:<day>') across currencies.
@@ -159,6 +163,14 @@ if #feedback > 0 then
   table.insert(record, table.concat(feedback, ' '))
 end
 redis.call('HSET', KEYS[4], unpack(record))
+
+-- Retention after trouble: tracked from now until its 90-day window closes.
+local t_at = f_at + 3 * tonumber(ARGV[f_at]) + 1
+if ARGV[t_at] ~= '' then
+  redis.call('HSET', KEYS[18], ARGV[20], ARGV[t_at],
+    ARGV[20] .. ':p', '0 0 0 0 0 0 0 0 -')
+  redis.call('ZADD', KEYS[19], ARGV[t_at + 2], ARGV[t_at + 1])
+end
 
 redis.call('HSET', KEYS[1], 'state', 'done', 'response', ARGV[4], 'token', '')
 redis.call('PEXPIRE', KEYS[1], ARGV[5])

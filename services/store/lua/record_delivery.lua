@@ -1,10 +1,13 @@
+-- require: troubles
 -- Records or corrects a delivered order, atomically, and keeps the member's
--- rolling counters (orders delivered, spend per currency and day) and the
--- partition's index of open orders in step.
+-- rolling counters (orders delivered, spend per currency and day), the
+-- partition's index of open orders and the member's troubles (a new order
+-- is a reorder for every open retention window it falls into) in step.
 -- KEYS[1]  order hash (mg:{p<N>}:order:<order_id>)
 -- KEYS[2]  member stats hash (mg:{p<N>}:mstats:<member_id>)
 -- KEYS[3]  open orders (mg:{p<N>}:open_orders): "<CUR>:<order_id>" of
 --          unrated orders scored by the end of their rating window
+-- KEYS[4]  the member's troubles (mg:{p<N>}:troubles:<member_id>)
 -- ARGV[1]  member_id
 -- ARGV[2]  Order protobuf, deterministic serialization
 -- ARGV[3]  money fingerprint (currency, total, fee, line quantities/amounts)
@@ -16,6 +19,7 @@
 -- ARGV[9]  line ids, space separated
 -- ARGV[10] payment reference card refunds are made against
 -- ARGV[11] end of the order's rating window, unix ms  ARGV[12] order id
+-- ARGV[13] a retention day in ms (86400000 but in simulations)
 -- The spend of an order counts in 'sp:<CUR>:<day>', a field the order hash
 -- names in 'spend_field' (orders recorded before currencies counted in
 -- 'sp:<day>', which a correction takes the old total back from).
@@ -57,6 +61,12 @@ if not stored[1] then
   redis.call('HSET', key, 'created_at_ms', ARGV[8], 'rated', '0',
     'refunded_minor', '0')
   redis.call('HINCRBY', stats, 'delivered_orders', 1)
+  -- Only a new order is a reorder: a correction is the same order.
+  local troubles = redis.call('HGETALL', KEYS[4])
+  if #troubles > 0 then
+    note_reorder(KEYS[4], troubles, tonumber(ARGV[7]), ARGV[4],
+      tonumber(ARGV[5]), tonumber(ARGV[13]))
+  end
   return {'CREATED'}
 end
 if stored[1] == ARGV[2] then

@@ -13,6 +13,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -234,9 +235,11 @@ TEST_F(RatingFlowTest, AFreshRatingIsAdmittedDecidedAndCommittedOnce) {
   auto commits = redis_.calls("commit_rating");
   ASSERT_EQ(commits.size(), 1u);
   const FakeRedis::Call& c = commits[0];
-  ASSERT_EQ(c.keys.size(), 17u);
+  ASSERT_EQ(c.keys.size(), 19u);
   EXPECT_EQ(c.keys[0], IdemKey("k-1"));
   EXPECT_EQ(c.keys[16], keys_.OpenOrdersKey(ids.partition));
+  EXPECT_EQ(c.keys[17], keys_.TroublesKey(ids.partition, "m-1"));
+  EXPECT_EQ(c.keys[18], keys_.TroublesDueKey(ids.partition));
   EXPECT_EQ(c.keys[4], keys_.RefundKey(ids.partition, ids.refund_id));
   EXPECT_EQ(c.keys[9], keys_.OutboxKey(ids.partition));
   for (const std::string& key : c.keys) {
@@ -249,6 +252,20 @@ TEST_F(RatingFlowTest, AFreshRatingIsAdmittedDecidedAndCommittedOnce) {
   EXPECT_EQ(c.args[7], "1");     // Money: counts toward the ceiling.
   EXPECT_EQ(c.args[11], "EUR");
   EXPECT_EQ(c.args[12], "m-1");
+  // A claim is a trouble: tracked from now, its first window closing in 7
+  // days, labelled by how it was handled.
+  ASSERT_GE(c.args.size(), 3u);
+  const size_t t = c.args.size() - 3;
+  EXPECT_THAT(
+      absl::StrSplit(c.args[t], '\t'),
+      ElementsAre(absl::StrCat(absl::ToUnixMillis(kNow)), "EUR", ids.refund_id,
+                  "1200", "REFUND", "claim", "ORIGINAL_PAYMENT", "up_to_50pct",
+                  result.response.decision().policy_version(), "none",
+                  "premium", "store-1", "courier-1"));
+  EXPECT_EQ(c.args[t + 1], absl::StrCat(ids.rating_id, "\tm-1\t",
+                                        ids.refund_id, "\tstore-1\tcourier-1"));
+  EXPECT_EQ(c.args[t + 2],
+            absl::StrCat(absl::ToUnixMillis(kNow + absl::Hours(7 * 24))));
   v1::SubmitRatingResponse stored;
   ASSERT_TRUE(stored.ParseFromString(c.args[3]));
   EXPECT_EQ(stored.SerializeAsString(), result.response.SerializeAsString());

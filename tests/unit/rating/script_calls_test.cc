@@ -186,13 +186,16 @@ CommitRequest SampleCommit(const RatingIds& ids) {
       .decision_event = {"rating_id", "rt", "lines", "0"},
       .follow_ups = {{.kind = policy::FollowUpKind::kStoreFeedback,
                       .target_id = "store-1",
-                      .reason_codes = {"MELTED", "LATE"}}}};
+                      .reason_codes = {"MELTED", "LATE"}}},
+      .trouble_record = "trouble-record",
+      .trouble_due_member = "due-member",
+      .trouble_first_close_ms = 1780876800123};
 }
 
-TEST_F(ScriptCallsTest, CommitSendsSeventeenKeysOfOneSlotInTheScriptsOrder) {
+TEST_F(ScriptCallsTest, CommitSendsNineteenKeysOfOneSlotInTheScriptsOrder) {
   ScriptCall call = BuildCommitCall(keys_, SampleCommit(ids_));
   const int p = ids_.partition;
-  ASSERT_EQ(call.keys.size(), 17u);
+  ASSERT_EQ(call.keys.size(), 19u);
   EXPECT_EQ(call.keys[0], keys_.IdempotencyKey(p, ids_.scope_hash));
   EXPECT_EQ(call.keys[1], keys_.MemberStatsKey("m-1"));
   EXPECT_EQ(call.keys[2], keys_.OrderKey("m-1", "o-1"));
@@ -211,6 +214,9 @@ TEST_F(ScriptCallsTest, CommitSendsSeventeenKeysOfOneSlotInTheScriptsOrder) {
   EXPECT_EQ(call.keys[15], keys_.DecisionsKey(p));
   // The rated order leaves the open orders a policy reload counts.
   EXPECT_EQ(call.keys[16], keys_.OpenOrdersKey(p));
+  // Retention after trouble: the member's troubles and their schedule.
+  EXPECT_EQ(call.keys[17], keys_.TroublesKey(p, "m-1"));
+  EXPECT_EQ(call.keys[18], keys_.TroublesDueKey(p));
   ExpectOneSlot(call.keys);
 }
 
@@ -226,7 +232,9 @@ TEST_F(ScriptCallsTest, CommitSendsEachArgumentWhereTheScriptReadsIt) {
                   "MELTED,TRUSTED",
                   // D = 4 strings of the decision event, then F = 1 triple.
                   "4", "rating_id", "rt", "lines", "0", "1", "store_feedback",
-                  "store-1", "MELTED,LATE"));
+                  "store-1", "MELTED,LATE",
+                  // The trouble: its record, schedule member, first close.
+                  "trouble-record", "due-member", "1780876800123"));
 }
 
 TEST_F(ScriptCallsTest, ACommitWithoutRefundOrEventsStillSendsEveryPosition) {
@@ -235,11 +243,12 @@ TEST_F(ScriptCallsTest, ACommitWithoutRefundOrEventsStillSendsEveryPosition) {
   request.member_id = "m-1";
   request.order_id = "o-1";
   ScriptCall call = BuildCommitCall(keys_, request);
-  ASSERT_EQ(call.args.size(), 28u);
+  ASSERT_EQ(call.args.size(), 29u);
   EXPECT_EQ(call.args[6], "0");
   EXPECT_EQ(call.args[7], "0");
   EXPECT_EQ(call.args[26], "0");  // D.
   EXPECT_EQ(call.args[27], "0");  // F.
+  EXPECT_EQ(call.args[28], "");   // No trouble.
 }
 
 TEST_F(ScriptCallsTest, EveryFollowUpKindHasTheScriptsName) {

@@ -190,7 +190,7 @@ TEST(UpsertMemberReply, RefusesAnUnknownAnswerOrShape) {
 // --- record_delivery ---
 
 TEST_F(StoreScriptCallsTest,
-       RecordDeliverySendsTheOrderStatsAndOpenOrdersKeys) {
+       RecordDeliverySendsTheOrderStatsOpenOrdersAndTroublesKeys) {
   ScriptCall call = BuildRecordDeliveryCall(
       keys_, RecordDeliveryRequest{.member_id = "m-1",
                                    .order_id = "o-1",
@@ -203,15 +203,18 @@ TEST_F(StoreScriptCallsTest,
                                    .now = kNow,
                                    .line_ids = {"l1", "l2"},
                                    .payment_reference = "pay-1",
-                                   .rating_window_end_ms = 1780604800000});
-  EXPECT_THAT(
-      call.keys,
-      ElementsAre(keys_.OrderKey("m-1", "o-1"), keys_.MemberStatsKey("m-1"),
-                  keys_.OpenOrdersKey(keys_.PartitionOf("m-1"))));
+                                   .rating_window_end_ms = 1780604800000,
+                                   .retention_day = absl::Seconds(2)});
+  const int p = keys_.PartitionOf("m-1");
+  EXPECT_THAT(call.keys,
+              ElementsAre(keys_.OrderKey("m-1", "o-1"),
+                          keys_.MemberStatsKey("m-1"), keys_.OpenOrdersKey(p),
+                          keys_.TroublesKey(p, "m-1")));
   ExpectOneSlot(call.keys);
-  EXPECT_THAT(call.args, ElementsAre("m-1", "PB", "EUR|1000|100", "EUR", "1000",
-                                     "100", "1780000000000", "1780272000123",
-                                     "l1 l2", "pay-1", "1780604800000", "o-1"));
+  EXPECT_THAT(call.args,
+              ElementsAre("m-1", "PB", "EUR|1000|100", "EUR", "1000", "100",
+                          "1780000000000", "1780272000123", "l1 l2", "pay-1",
+                          "1780604800000", "o-1", "2000"));
 }
 
 TEST(RecordDeliveryReply, ParsesEveryAnswer) {
