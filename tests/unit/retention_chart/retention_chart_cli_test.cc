@@ -39,6 +39,8 @@ using ::testing::HasSubstr;
 const std::string kBinary = MAKEGOOD_POLICY_BINARY;
 const std::string kSample =
     std::string(MAKEGOOD_SOURCE_DIR) + "/config/retention/sample_response.json";
+const std::string kCommittedChart =
+    std::string(MAKEGOOD_SOURCE_DIR) + "/docs/img/retention_chart.svg";
 
 std::string ReadAll(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -142,6 +144,16 @@ TEST_F(RetentionChartCliTest, DrawsASavedResponse) {
   absl::StatusOr<SvgDocument> doc = ReadSvg(ReadAll(out));
   ASSERT_TRUE(doc.ok()) << doc.status();
   EXPECT_EQ(doc->Find("rect", "bar").size(), 12u);
+}
+
+TEST_F(RetentionChartCliTest, CommittedSampleChartIsCurrent) {
+  const std::string out = Path("chart.svg");
+  ASSERT_EQ(Run({"--from_json=" + kSample, "--out=" + out}).exit_code, 0);
+  EXPECT_TRUE(ReadAll(out) == ReadAll(kCommittedChart))
+      << "docs/img/retention_chart.svg is not what the chart draws now; "
+         "redraw it: makegood_policy retention-chart "
+         "--from_json=config/retention/sample_response.json "
+         "--out=docs/img/retention_chart.svg";
 }
 
 TEST_F(RetentionChartCliTest, AsksTheServerWithTheFlags) {
