@@ -12,29 +12,59 @@
 //       money and the cases decided differently. Exits 0 when every case was
 //       decided, 1 when a policy is invalid or a case could not be decided.
 //
+//   makegood_policy retention-chart --out=FILE.svg
+//       (--target=HOST:PORT [--metadata=KEY=VALUE,...] [--group_by=DIM,...]
+//        [--filter=DIM=VALUE,...] | --from_json=FILE) [--window=7|30|90]
+//       Draws the retention headline chart (services/retention_chart): the
+//       reorder rate within --window days (default 30) of a trouble, one
+//       group per value of the first --group_by dimension, one bar per value
+//       of the second, with 95 % intervals. The figures come from
+//       InsightsService.GetRetentionStats of the plaintext makegood at
+//       --target, called with the --metadata (e.g.
+//       "authorization=Bearer ..." or "x-api-key=..."), --group_by (the
+//       RetentionDimension names without RETENTION_DIMENSION_; default
+//       OUTCOME,ARM) and --filter; or from --from_json, a
+//       GetRetentionStatsResponse in the protobuf JSON mapping. Prints what
+//       it wrote and exits 0, or prints why not and exits 1.
+//
 // Exit code 2: usage error.
+#include <algorithm>
 #include <cstdint>
 #include <fstream>
+#include <initializer_list>
 #include <iostream>
 #include <map>
 #include <optional>
 #include <set>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "google/protobuf/util/json_util.h"
+#include "makegood/v1/insights_service.pb.h"
 #include "makegood/v1/policy_service.pb.h"
 #include "services/core/clock.h"
+#include "services/core/status_macros.h"
+#include "services/core/text.h"
 #include "services/policy/money.h"
+#include "services/policy_cli/retention_client.h"
 #include "services/policy_file/policy_document.h"
 #include "services/policy_simulation/simulation.h"
+#include "services/retention_chart/chart_data.h"
+#include "services/retention_chart/retention_chart.h"
 
 namespace makegood::policy_cli {
 namespace {
@@ -49,11 +79,48 @@ constexpr int kUsage = 2;
 constexpr char kUsageText[] =
     "usage:\n"
     "  makegood_policy validate FILE\n"
-    "  makegood_policy simulate --policy=FILE --cases=FILE [--against=FILE]\n";
+    "  makegood_policy simulate --policy=FILE --cases=FILE [--against=FILE]\n"
+    "  makegood_policy retention-chart --out=FILE.svg [--window=7|30|90]\n"
+    "      (--target=HOST:PORT [--metadata=KEY=VALUE,...]\n"
+    "       [--group_by=OUTCOME,ARM] [--filter=DIMENSION=VALUE,...]\n"
+    "       | --from_json=FILE)\n";
 
 int Usage(absl::string_view problem) {
   std::cerr << "makegood_policy: " << problem << "\n" << kUsageText;
   return kUsage;
+}
+
+// A command's "--name=value" arguments by name.
+using Flags = std::map<std::string, std::string>;
+
+// INVALID_ARGUMENT for an argument that is not "--name=value" with a name
+// in `known`, or a flag given twice.
+absl::StatusOr<Flags> ParseFlags(
+    absl::Span<const std::string> args,
+    std::initializer_list<absl::string_view> known) {
+  Flags flags;
+  for (const std::string& arg : args) {
+    const size_t equals = arg.find('=');
+    const std::string name =
+        absl::StartsWith(arg, "--") && equals != std::string::npos
+            ? arg.substr(2, equals - 2)
+            : "";
+    if (std::find(known.begin(), known.end(), name) == known.end()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown argument \"", arg, "\""));
+    }
+    if (!flags.emplace(name, arg.substr(equals + 1)).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--", name, " is given twice"));
+    }
+  }
+  return flags;
+}
+
+std::optional<std::string> Flag(const Flags& flags, const std::string& name) {
+  auto it = flags.find(name);
+  if (it == flags.end()) return std::nullopt;
+  return it->second;
 }
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
@@ -209,34 +276,230 @@ int Simulate(const std::string& policy_path, const std::string& cases_path,
   return result.errors.empty() ? kOk : kFailed;
 }
 
-int Run(const std::vector<std::string>& args) {
-  if (args.empty()) return Usage("missing command");
-  if (args[0] == "validate") {
-    if (args.size() != 2) return Usage("validate takes exactly one FILE");
-    return Validate(args[1]);
-  }
-  if (args[0] != "simulate") {
-    return Usage(absl::StrCat("unknown command \"", args[0], "\""));
-  }
-  std::optional<std::string> policy, cases, against;
-  for (size_t i = 1; i < args.size(); ++i) {
-    const std::string& arg = args[i];
-    const auto take = [&](absl::string_view flag,
-                          std::optional<std::string>& into) {
-      const std::string prefix = absl::StrCat("--", flag, "=");
-      if (!absl::StartsWith(arg, prefix)) return false;
-      into = arg.substr(prefix.size());
-      return true;
-    };
-    if (!take("policy", policy) && !take("cases", cases) &&
-        !take("against", against)) {
-      return Usage(absl::StrCat("unknown argument \"", arg, "\""));
-    }
-  }
+int RunSimulate(absl::Span<const std::string> args) {
+  absl::StatusOr<Flags> flags =
+      ParseFlags(args, {"policy", "cases", "against"});
+  if (!flags.ok()) return Usage(flags.status().message());
+  const std::optional<std::string> policy = Flag(*flags, "policy");
+  const std::optional<std::string> cases = Flag(*flags, "cases");
+  const std::optional<std::string> against = Flag(*flags, "against");
   if (!policy.has_value() || policy->empty())
     return Usage("--policy is required");
   if (!cases.has_value() || cases->empty()) return Usage("--cases is required");
   return Simulate(*policy, *cases, against);
+}
+
+// What retention-chart was asked to do, from its flags.
+struct RetentionChartJob {
+  // Exactly one of the two: the server to ask, or the response file.
+  std::optional<std::string> target;
+  std::optional<std::string> from_json;
+  Metadata metadata;
+  v1::GetRetentionStatsRequest request;
+  retention_chart::ChartOptions chart;
+  std::string out;
+};
+
+constexpr absl::Duration kRetentionStatsTimeout = absl::Seconds(30);
+constexpr char kDefaultGroupBy[] = "OUTCOME,ARM";
+
+// "ARM" or "arm" -> RETENTION_DIMENSION_ARM.
+absl::StatusOr<v1::RetentionDimension> ParseDimension(absl::string_view flag,
+                                                      absl::string_view name) {
+  v1::RetentionDimension dimension;
+  if (!v1::RetentionDimension_Parse(
+          absl::StrCat("RETENTION_DIMENSION_", absl::AsciiStrToUpper(name)),
+          &dimension) ||
+      dimension == v1::RETENTION_DIMENSION_UNSPECIFIED) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--", flag, ": \"", name,
+        "\" is not a dimension (OUTCOME, RECOVERY, INSTRUMENT, AMOUNT_BAND, "
+        "TIME_TO_SUCCEEDED, POLICY_VERSION, ARM, TIER, CURRENCY)"));
+  }
+  return dimension;
+}
+
+absl::Status ParseGroupBy(absl::string_view text,
+                          v1::GetRetentionStatsRequest& request) {
+  for (absl::string_view name : absl::StrSplit(text, ',', absl::SkipEmpty())) {
+    MAKEGOOD_ASSIGN_OR_RETURN(v1::RetentionDimension dimension,
+                              ParseDimension("group_by", name));
+    request.add_group_by(dimension);
+  }
+  return absl::OkStatus();
+}
+
+// "OUTCOME=REFUND,CURRENCY=EUR"; also writes "only outcome = REFUND,
+// currency = EUR" into `note` for the chart.
+absl::Status ParseFilters(absl::string_view text,
+                          v1::GetRetentionStatsRequest& request,
+                          std::string& note) {
+  std::vector<std::string> described;
+  for (absl::string_view item : absl::StrSplit(text, ',', absl::SkipEmpty())) {
+    const std::pair<absl::string_view, absl::string_view> pair =
+        absl::StrSplit(item, absl::MaxSplits('=', 1));
+    if (pair.second.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--filter: \"", item, "\" is not DIMENSION=VALUE"));
+    }
+    MAKEGOOD_ASSIGN_OR_RETURN(v1::RetentionDimension dimension,
+                              ParseDimension("filter", pair.first));
+    v1::RetentionFilter& filter = *request.add_filters();
+    filter.set_dimension(dimension);
+    filter.set_value(std::string(pair.second));
+    described.push_back(absl::StrCat(retention_chart::DimensionWords(dimension),
+                                     " = ", pair.second));
+  }
+  if (!described.empty()) note = "only " + absl::StrJoin(described, ", ");
+  return absl::OkStatus();
+}
+
+// gRPC metadata keys: lower-case letters, digits, '-', '_' and '.'.
+bool IsMetadataKey(absl::string_view key) {
+  return !key.empty() && std::all_of(key.begin(), key.end(), [](char c) {
+    return absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '-' ||
+           c == '_' || c == '.';
+  });
+}
+
+absl::StatusOr<Metadata> ParseMetadata(absl::string_view text) {
+  Metadata metadata;
+  for (absl::string_view item : absl::StrSplit(text, ',', absl::SkipEmpty())) {
+    std::pair<std::string, std::string> pair =
+        absl::StrSplit(item, absl::MaxSplits('=', 1));
+    if (!IsMetadataKey(pair.first) || !IsPrintableAscii(pair.second, 1, 8192)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--metadata: \"", pair.first,
+          "\" wants KEY=VALUE, the key in lower case, the value printable"));
+    }
+    metadata.push_back(std::move(pair));
+  }
+  return metadata;
+}
+
+absl::StatusOr<int> ParseWindow(const std::optional<std::string>& text) {
+  int days = 30;
+  if (text.has_value() && (!absl::SimpleAtoi(*text, &days) ||
+                           (days != 7 && days != 30 && days != 90))) {
+    return absl::InvalidArgumentError("--window: want 7, 30 or 90");
+  }
+  return days;
+}
+
+// The --target side: the server, its metadata and what to ask it.
+absl::Status ParseTargetFlags(const Flags& flags, RetentionChartJob& job) {
+  if (job.target->empty()) {
+    return absl::InvalidArgumentError("--target: want HOST:PORT");
+  }
+  MAKEGOOD_ASSIGN_OR_RETURN(
+      job.metadata, ParseMetadata(Flag(flags, "metadata").value_or("")));
+  MAKEGOOD_RETURN_IF_ERROR(ParseGroupBy(
+      Flag(flags, "group_by").value_or(kDefaultGroupBy), job.request));
+  return ParseFilters(Flag(flags, "filter").value_or(""), job.request,
+                      job.chart.note);
+}
+
+absl::StatusOr<RetentionChartJob> ParseRetentionChart(const Flags& flags) {
+  RetentionChartJob job;
+  job.target = Flag(flags, "target");
+  job.from_json = Flag(flags, "from_json");
+  job.out = Flag(flags, "out").value_or("");
+  if (job.out.empty()) return absl::InvalidArgumentError("--out is required");
+  MAKEGOOD_ASSIGN_OR_RETURN(job.chart.window_days,
+                            ParseWindow(Flag(flags, "window")));
+  if (job.target.has_value() == job.from_json.has_value()) {
+    return absl::InvalidArgumentError(
+        "give either --target (ask a server) or --from_json (a saved "
+        "response)");
+  }
+  if (job.target.has_value()) {
+    MAKEGOOD_RETURN_IF_ERROR(ParseTargetFlags(flags, job));
+  } else if (job.from_json->empty()) {
+    return absl::InvalidArgumentError("--from_json: want a FILE");
+  } else {
+    for (const char* flag : {"metadata", "group_by", "filter"}) {
+      if (flags.contains(flag)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--", flag, " goes with --target, not --from_json"));
+      }
+    }
+  }
+  return job;
+}
+
+absl::StatusOr<v1::GetRetentionStatsResponse> ReadResponseJson(
+    const std::string& path) {
+  MAKEGOOD_ASSIGN_OR_RETURN(const std::string text, ReadFile(path));
+  v1::GetRetentionStatsResponse response;
+  const auto status =
+      google::protobuf::util::JsonStringToMessage(text, &response);
+  if (!status.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path,
+        ": not a GetRetentionStatsResponse: ", std::string(status.message())));
+  }
+  return response;
+}
+
+absl::Status WriteFile(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  out.close();
+  if (!out) {
+    return absl::UnavailableError(absl::StrCat(path, ": cannot be written"));
+  }
+  return absl::OkStatus();
+}
+
+int DrawRetentionChart(const RetentionChartJob& job) {
+  absl::StatusOr<v1::GetRetentionStatsResponse> response =
+      job.target.has_value()
+          ? FetchRetentionStats(*job.target, job.metadata, job.request,
+                                kRetentionStatsTimeout)
+          : ReadResponseJson(*job.from_json);
+  if (!response.ok()) {
+    std::cout << response.status().message() << "\n";
+    return kFailed;
+  }
+  const std::string source = job.target.value_or(job.from_json.value_or(""));
+  absl::StatusOr<std::string> svg =
+      retention_chart::RenderRetentionChart(*response, job.chart);
+  if (!svg.ok()) {
+    std::cout << source << ": " << svg.status().message() << "\n";
+    return kFailed;
+  }
+  if (absl::Status written = WriteFile(job.out, *svg); !written.ok()) {
+    std::cout << written.message() << "\n";
+    return kFailed;
+  }
+  std::cout << "wrote " << job.out << ": " << job.chart.window_days
+            << "-day reorder rate of " << response->cohorts_size() << " cohort"
+            << (response->cohorts_size() == 1 ? "" : "s") << " from " << source
+            << "\n";
+  return kOk;
+}
+
+int RunRetentionChart(absl::Span<const std::string> args) {
+  absl::StatusOr<Flags> flags =
+      ParseFlags(args, {"target", "metadata", "group_by", "filter", "window",
+                        "out", "from_json"});
+  if (!flags.ok()) return Usage(flags.status().message());
+  absl::StatusOr<RetentionChartJob> job = ParseRetentionChart(*flags);
+  if (!job.ok()) return Usage(job.status().message());
+  return DrawRetentionChart(*job);
+}
+
+int Run(const std::vector<std::string>& args) {
+  if (args.empty()) return Usage("missing command");
+  const absl::Span<const std::string> rest =
+      absl::MakeConstSpan(args).subspan(1);
+  if (args[0] == "validate") {
+    if (rest.size() != 1) return Usage("validate takes exactly one FILE");
+    return Validate(rest[0]);
+  }
+  if (args[0] == "simulate") return RunSimulate(rest);
+  if (args[0] == "retention-chart") return RunRetentionChart(rest);
+  return Usage(absl::StrCat("unknown command \"", args[0], "\""));
 }
 
 }  // namespace
