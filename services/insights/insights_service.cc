@@ -5,8 +5,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "services/retention/trouble.h"
 #include "services/core/text.h"
+#include "services/retention/trouble.h"
 #include "services/rpc/unary_handler.h"
 
 namespace makegood::api {
@@ -59,8 +59,9 @@ bool AllowedForSubject(int dimension) {
 void ValidateRetentionDimension(const std::string& field, int dimension,
                                 bool subject, Violations& violations) {
   if (!IsRetentionDimension(dimension)) {
-    violations.Add(field, "must be a RetentionDimension other than "
-                          "RETENTION_DIMENSION_UNSPECIFIED");
+    violations.Add(field,
+                   "must be a RetentionDimension other than "
+                   "RETENTION_DIMENSION_UNSPECIFIED");
   } else if (subject && !AllowedForSubject(dimension)) {
     violations.Add(field,
                    "with store_id or courier_id, only OUTCOME, RECOVERY and "
@@ -136,8 +137,8 @@ void ValidateGetRetentionStats(
   check_id("store_id", request.store_id());
   check_id("courier_id", request.courier_id());
   if (request.group_by_size() > kMaxGroupBy) {
-    violations.Add("group_by", absl::StrCat("at most ", kMaxGroupBy,
-                                            " dimensions"));
+    violations.Add("group_by",
+                   absl::StrCat("at most ", kMaxGroupBy, " dimensions"));
   }
   std::set<int> seen;
   for (int i = 0; i < request.group_by_size(); ++i) {
@@ -149,8 +150,8 @@ void ValidateGetRetentionStats(
     }
   }
   if (request.filters_size() > kMaxFilters) {
-    violations.Add("filters", absl::StrCat("at most ", kMaxFilters,
-                                           " filters"));
+    violations.Add("filters",
+                   absl::StrCat("at most ", kMaxFilters, " filters"));
   }
   for (int i = 0; i < request.filters_size(); ++i) {
     const makegood::v1::RetentionFilter& filter = request.filters(i);

@@ -55,7 +55,9 @@ class InsightsService final
   // Does not take ownership; all must outlive the service.
   InsightsService(const auth::Authenticator& auth, redis::RedisClient& redis,
                   const store::KeySchema& keys, const Clock& clock)
-      : auth_(auth), clock_(clock), stats_(redis, keys),
+      : auth_(auth),
+        clock_(clock),
+        stats_(redis, keys),
         retention_(redis, keys) {}
 
   grpc::ServerUnaryReactor* GetSatisfactionStats(

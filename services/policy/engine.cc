@@ -481,10 +481,9 @@ absl::StatusOr<Decision> PolicyEngine::Decide(const MemberSnapshot& member,
   const std::string& locale =
       rating.locale.empty() ? config.locale : rating.locale;
   decision.low_rating = satisfaction <= config.low_rating_max_percent;
-  decision.trouble =
-      HasAnyReason(rating) ||
-      satisfaction <=
-          config.trouble_max_percent.value_or(config.low_rating_max_percent);
+  decision.trouble = HasAnyReason(rating) ||
+                     satisfaction <= config.trouble_max_percent.value_or(
+                                         config.low_rating_max_percent);
   // A silent member asked for nothing: they get what can be settled at once,
   // never a review or an evidence request.
   const bool silent =

@@ -24,9 +24,8 @@ store::ScriptCall BuildCloseTroublesCall(const store::KeySchema& keys,
     // script does not read it then).
     const std::string troubles = keys.TroublesKey(p, due->member_id);
     call.keys.push_back(troubles);
-    call.keys.push_back(due->refund_id.empty()
-                            ? troubles
-                            : keys.RefundKey(p, due->refund_id));
+    call.keys.push_back(
+        due->refund_id.empty() ? troubles : keys.RefundKey(p, due->refund_id));
     call.keys.push_back(due->store_id.empty() ? troubles
                                               : keys.RetentionSubjectKey(
                                                     p, "store", due->store_id));

@@ -64,7 +64,7 @@ struct WindowCounts {
 };
 
 struct Cohort {
-  std::vector<std::string> labels;  // One per group_by label, in its order.
+  std::vector<std::string> labels;      // One per group_by label, in its order.
   std::array<WindowCounts, 3> windows;  // kWindowDays order.
 };
 

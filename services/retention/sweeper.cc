@@ -49,9 +49,8 @@ void Sweeper::Run() {
           {{"error", status.ToString()}});
     }
     absl::MutexLock lock(&mu_);
-    auto stopping = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-      return stopping_;
-    };
+    auto stopping = [this]()
+                        ABSL_SHARED_LOCKS_REQUIRED(mu_) { return stopping_; };
     mu_.AwaitWithTimeout(absl::Condition(&stopping), options_.interval);
     if (stopping_) return;
   }
@@ -76,9 +75,10 @@ absl::Status Sweeper::SweepPartition(int partition) {
   const std::string due_key = keys_.TroublesDueKey(partition);
   for (int i = 0; i < kMaxBatchesPerPass; ++i) {
     const absl::Time now = clock_.Now();
-    absl::StatusOr<redis::RedisReply> due = redis_.CommandSync(
-        {"ZRANGEBYSCORE", due_key, "-inf", absl::StrCat(absl::ToUnixMillis(now)),
-         "LIMIT", "0", absl::StrCat(options_.batch)});
+    absl::StatusOr<redis::RedisReply> due =
+        redis_.CommandSync({"ZRANGEBYSCORE", due_key, "-inf",
+                            absl::StrCat(absl::ToUnixMillis(now)), "LIMIT", "0",
+                            absl::StrCat(options_.batch)});
     if (!due.ok()) return due.status();
     CloseTroublesRequest request;
     request.partition = partition;
@@ -108,12 +108,11 @@ absl::Status Sweeper::SweepPartition(int partition) {
       stats_.closed += static_cast<uint64_t>(closed->closed);
       stats_.skipped += static_cast<uint64_t>(closed->skipped);
     }
-    // A short batch was the last; a batch where nothing was due was read
-    // while another sweeper closed it.
-    if (static_cast<int>(due->elements.size()) < options_.batch ||
-        closed->closed == 0) {
-      return absl::OkStatus();
-    }
+    // Read again while windows closed: a trouble whose next window is due
+    // too (after a pause longer than the gap between windows) was put back
+    // on the schedule, due now. A batch where nothing closed was read while
+    // another sweeper closed it.
+    if (closed->closed == 0) return absl::OkStatus();
   }
   return absl::OkStatus();
 }

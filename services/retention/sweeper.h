@@ -9,8 +9,9 @@
 //
 // Two sweepers (two worker replicas) may run at once: the script closes a
 // window only while it is due, so each is counted once. A sweeper that was
-// down catches up on its next pass (a trouble whose later windows are due
-// too is closed one window per batch, and comes round again at once).
+// down catches up on its next pass: a pass closes every window due at its
+// start (a trouble whose later windows are due too comes round again within
+// the pass).
 //
 // Example:
 //   Sweeper sweeper(redis, keys, clock, {.interval = absl::Seconds(60)});

@@ -43,24 +43,23 @@ void OrderStore::RecordDelivery(
   const int64_t delivered_at_ms =
       TimeUtil::TimestampToMilliseconds(order.delivered_at());
   ScriptCall call = BuildRecordDeliveryCall(
-      keys_,
-      RecordDeliveryRequest{
-          .member_id = order.member_id(),
-          .order_id = order.order_id(),
-          .order_pb = SerializeDeterministic(order),
-          .money_fingerprint = MoneyFingerprint(order),
-          .currency = order.currency(),
-          .total_minor = order.total_minor(),
-          .delivery_fee_minor = order.delivery_fee_minor(),
-          .delivered_at_ms = delivered_at_ms,
-          .now = clock_.Now(),
-          .line_ids = std::move(line_ids),
-          .payment_reference = order.payment_reference().empty()
-                                   ? order.order_id()
-                                   : order.payment_reference(),
-          .rating_window_end_ms =
-              delivered_at_ms + absl::ToInt64Milliseconds(rating_window),
-          .retention_day = retention_day_});
+      keys_, RecordDeliveryRequest{
+                 .member_id = order.member_id(),
+                 .order_id = order.order_id(),
+                 .order_pb = SerializeDeterministic(order),
+                 .money_fingerprint = MoneyFingerprint(order),
+                 .currency = order.currency(),
+                 .total_minor = order.total_minor(),
+                 .delivery_fee_minor = order.delivery_fee_minor(),
+                 .delivered_at_ms = delivered_at_ms,
+                 .now = clock_.Now(),
+                 .line_ids = std::move(line_ids),
+                 .payment_reference = order.payment_reference().empty()
+                                          ? order.order_id()
+                                          : order.payment_reference(),
+                 .rating_window_end_ms =
+                     delivered_at_ms + absl::ToInt64Milliseconds(rating_window),
+                 .retention_day = retention_day_});
   // Step 1: claim the order id for this member (idempotent). Step 2: write
   // the order in the member's partition. A crash between them leaves only the
   // owner record, which a retry reuses.

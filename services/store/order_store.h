@@ -34,8 +34,7 @@ class OrderStore {
   // order is a reorder for the member's troubles, services/retention/); a
   // day but in simulations.
   OrderStore(redis::RedisClient& redis, const KeySchema& keys,
-             const Clock& clock,
-             absl::Duration retention_day = absl::Hours(24))
+             const Clock& clock, absl::Duration retention_day = absl::Hours(24))
       : redis_(redis),
         keys_(keys),
         clock_(clock),

@@ -14,11 +14,11 @@ constexpr char kScript[] = "record_delivery";
 ScriptCall BuildRecordDeliveryCall(const KeySchema& keys,
                                    const RecordDeliveryRequest& request) {
   ScriptCall call;
-  call.keys = {keys.OrderKey(request.member_id, request.order_id),
-               keys.MemberStatsKey(request.member_id),
-               keys.OpenOrdersKey(keys.PartitionOf(request.member_id)),
-               keys.TroublesKey(keys.PartitionOf(request.member_id),
-                                request.member_id)};
+  call.keys = {
+      keys.OrderKey(request.member_id, request.order_id),
+      keys.MemberStatsKey(request.member_id),
+      keys.OpenOrdersKey(keys.PartitionOf(request.member_id)),
+      keys.TroublesKey(keys.PartitionOf(request.member_id), request.member_id)};
   call.args = {request.member_id,
                request.order_pb,
                request.money_fingerprint,

@@ -46,7 +46,8 @@ struct RecordDeliveryRequest {
 };
 
 // KEYS: the order hash, the member stats hash, the open orders, the member's
-// troubles (one partition, the member's). ARGV as documented in lua/record_delivery.lua.
+// troubles (one partition, the member's). ARGV as documented in
+// lua/record_delivery.lua.
 ScriptCall BuildRecordDeliveryCall(const KeySchema& keys,
                                    const RecordDeliveryRequest& request);
 

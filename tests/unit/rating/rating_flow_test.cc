@@ -262,8 +262,8 @@ TEST_F(RatingFlowTest, AFreshRatingIsAdmittedDecidedAndCommittedOnce) {
                   "1200", "REFUND", "claim", "ORIGINAL_PAYMENT", "up_to_50pct",
                   result.response.decision().policy_version(), "none",
                   "premium", "store-1", "courier-1"));
-  EXPECT_EQ(c.args[t + 1], absl::StrCat(ids.rating_id, "\tm-1\t",
-                                        ids.refund_id, "\tstore-1\tcourier-1"));
+  EXPECT_EQ(c.args[t + 1], absl::StrCat(ids.rating_id, "\tm-1\t", ids.refund_id,
+                                        "\tstore-1\tcourier-1"));
   EXPECT_EQ(c.args[t + 2],
             absl::StrCat(absl::ToUnixMillis(kNow + absl::Hours(7 * 24))));
   v1::SubmitRatingResponse stored;

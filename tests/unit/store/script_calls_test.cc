@@ -206,10 +206,10 @@ TEST_F(StoreScriptCallsTest,
                                    .rating_window_end_ms = 1780604800000,
                                    .retention_day = absl::Seconds(2)});
   const int p = keys_.PartitionOf("m-1");
-  EXPECT_THAT(call.keys,
-              ElementsAre(keys_.OrderKey("m-1", "o-1"),
-                          keys_.MemberStatsKey("m-1"), keys_.OpenOrdersKey(p),
-                          keys_.TroublesKey(p, "m-1")));
+  EXPECT_THAT(
+      call.keys,
+      ElementsAre(keys_.OrderKey("m-1", "o-1"), keys_.MemberStatsKey("m-1"),
+                  keys_.OpenOrdersKey(p), keys_.TroublesKey(p, "m-1")));
   ExpectOneSlot(call.keys);
   EXPECT_THAT(call.args,
               ElementsAre("m-1", "PB", "EUR|1000|100", "EUR", "1000", "100",
