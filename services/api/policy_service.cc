@@ -235,12 +235,14 @@ PolicyService::PolicyService(const auth::Authenticator& auth,
                              const policy_file::ActivePolicy& policy,
                              redis::RedisClient& redis,
                              const store::KeySchema& keys, const Clock& clock,
-                             const policy_file::ActivePolicy* shadow)
+                             const policy_file::ActivePolicy* shadow,
+                             experiments::ExperimentWatcher* experiments)
     : auth_(auth),
       policy_(policy),
       shadow_(shadow),
       records_(redis, keys),
       clock_(clock),
+      experiment_rpcs_(redis, keys, policy, clock, experiments),
       worker_(std::make_unique<Worker>()) {}
 
 PolicyService::~PolicyService() = default;
@@ -415,6 +417,59 @@ void PolicyService::Simulate(
                      cases.push_back(rating::RecordToSimulationCase(record));
                      return true;
                    });
+        });
+      });
+}
+
+grpc::ServerUnaryReactor* PolicyService::StartExperiment(
+    grpc::CallbackServerContext* context,
+    const makegood::v1::StartExperimentRequest* request,
+    makegood::v1::StartExperimentResponse* response) {
+  return rpc::ServeUnary(
+      auth_, context, "/makegood.v1.PolicyService/StartExperiment",
+      [request](Violations& violations) {
+        ValidateStartExperiment(*request, violations);
+      },
+      [this, request, response](const auth::Principal& principal,
+                                rpc::Finish finish) {
+        worker_->Post([this, request, response, caller = principal.id,
+                       finish = std::move(finish)]() mutable {
+          finish(experiment_rpcs_.Start(*request, caller, *response));
+        });
+      });
+}
+
+grpc::ServerUnaryReactor* PolicyService::GetExperiment(
+    grpc::CallbackServerContext* context,
+    const makegood::v1::GetExperimentRequest* request,
+    makegood::v1::GetExperimentResponse* response) {
+  return rpc::ServeUnary(
+      auth_, context, "/makegood.v1.PolicyService/GetExperiment",
+      [request](Violations& violations) {
+        ValidateGetExperiment(*request, violations);
+      },
+      [this, request, response](const auth::Principal&, rpc::Finish finish) {
+        worker_->Post(
+            [this, request, response, finish = std::move(finish)]() mutable {
+              finish(experiment_rpcs_.Get(*request, *response));
+            });
+      });
+}
+
+grpc::ServerUnaryReactor* PolicyService::StopExperiment(
+    grpc::CallbackServerContext* context,
+    const makegood::v1::StopExperimentRequest* request,
+    makegood::v1::StopExperimentResponse* response) {
+  return rpc::ServeUnary(
+      auth_, context, "/makegood.v1.PolicyService/StopExperiment",
+      [request](Violations& violations) {
+        ValidateStopExperiment(*request, violations);
+      },
+      [this, request, response](const auth::Principal& principal,
+                                rpc::Finish finish) {
+        worker_->Post([this, request, response, caller = principal.id,
+                       finish = std::move(finish)]() mutable {
+          finish(experiment_rpcs_.Stop(*request, caller, *response));
         });
       });
 }

@@ -21,6 +21,7 @@
 
 #include "absl/time/time.h"
 #include "makegood/v1/policy_service.grpc.pb.h"
+#include "services/api/experiment_rpcs.h"
 #include "services/auth/authenticator.h"
 #include "services/core/clock.h"
 #include "services/policy_file/policy_document.h"
@@ -54,7 +55,8 @@ class PolicyService final
                 const policy_file::ActivePolicy& policy,
                 redis::RedisClient& redis, const store::KeySchema& keys,
                 const Clock& clock,
-                const policy_file::ActivePolicy* shadow = nullptr);
+                const policy_file::ActivePolicy* shadow = nullptr,
+                experiments::ExperimentWatcher* experiments = nullptr);
   ~PolicyService() override;
 
   PolicyService(const PolicyService&) = delete;
@@ -75,6 +77,21 @@ class PolicyService final
       const makegood::v1::SimulatePolicyRequest* request,
       makegood::v1::SimulatePolicyResponse* response) override;
 
+  // Policy experiments (api/experiment_rpcs.h, services/experiments/): the
+  // work runs on the worker thread, behind any simulation in progress.
+  grpc::ServerUnaryReactor* StartExperiment(
+      grpc::CallbackServerContext* context,
+      const makegood::v1::StartExperimentRequest* request,
+      makegood::v1::StartExperimentResponse* response) override;
+  grpc::ServerUnaryReactor* GetExperiment(
+      grpc::CallbackServerContext* context,
+      const makegood::v1::GetExperimentRequest* request,
+      makegood::v1::GetExperimentResponse* response) override;
+  grpc::ServerUnaryReactor* StopExperiment(
+      grpc::CallbackServerContext* context,
+      const makegood::v1::StopExperimentRequest* request,
+      makegood::v1::StopExperimentResponse* response) override;
+
  private:
   class Worker;
 
@@ -93,6 +110,7 @@ class PolicyService final
   const Clock& clock_;
   // Simulations admitted and not yet finished.
   std::atomic<int> simulations_{0};
+  ExperimentRpcs experiment_rpcs_;
   std::unique_ptr<Worker> worker_;
 };
 

@@ -35,6 +35,9 @@ constexpr MethodRoles kTable[] = {
     {"/makegood.v1.PolicyService/GetPolicy", {kAdmin}},
     {"/makegood.v1.PolicyService/ValidatePolicy", {kAdmin}},
     {"/makegood.v1.PolicyService/SimulatePolicy", {kAdmin}},
+    {"/makegood.v1.PolicyService/StartExperiment", {kAdmin}},
+    {"/makegood.v1.PolicyService/GetExperiment", {kAdmin}},
+    {"/makegood.v1.PolicyService/StopExperiment", {kAdmin}},
 };
 
 }  // namespace

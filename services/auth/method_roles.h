@@ -25,7 +25,8 @@
 //                   GetAppeal                         partner (its own),
 //                                                     agent, admin
 //   PolicyService   GetPolicy, ValidatePolicy,
-//                   SimulatePolicy                    admin
+//                   SimulatePolicy, StartExperiment,
+//                   GetExperiment, StopExperiment     admin
 //
 // Example:
 //   MAKEGOOD_RETURN_IF_ERROR(CheckMethodAllowed(principal, method));

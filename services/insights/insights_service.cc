@@ -88,37 +88,6 @@ retention::RetentionQuery QueryOf(
   return query;
 }
 
-void WindowToProto(int days, const retention::WindowCounts& counts,
-                   makegood::v1::RetentionWindow& out) {
-  out.set_days(days);
-  out.set_troubles(counts.troubles);
-  out.set_reordered(counts.reordered);
-  if (counts.troubles > 0) {
-    out.set_reorder_rate(static_cast<double>(counts.reordered) /
-                         static_cast<double>(counts.troubles));
-  }
-  const retention::Interval interval =
-      retention::Wilson95(counts.reordered, counts.troubles);
-  out.set_reorder_rate_low(interval.low);
-  out.set_reorder_rate_high(interval.high);
-  std::set<std::string> currencies;
-  for (const auto& [currency, minor] : counts.spend_minor) {
-    (*out.mutable_spend_minor())[currency] = minor;
-    currencies.insert(currency);
-  }
-  for (const auto& [currency, minor] : counts.paid_minor) {
-    (*out.mutable_paid_minor())[currency] = minor;
-    currencies.insert(currency);
-  }
-  for (const std::string& currency : currencies) {
-    auto spend = counts.spend_minor.find(currency);
-    auto paid = counts.paid_minor.find(currency);
-    (*out.mutable_net_value_minor())[currency] =
-        (spend == counts.spend_minor.end() ? 0 : spend->second) -
-        (paid == counts.paid_minor.end() ? 0 : paid->second);
-  }
-}
-
 }  // namespace
 
 void ValidateGetRetentionStats(
@@ -256,8 +225,9 @@ grpc::ServerUnaryReactor* InsightsService::GetRetentionStats(
                   label->set_value(cohort.labels[i]);
                 }
                 for (size_t w = 0; w < retention::kWindowDays.size(); ++w) {
-                  WindowToProto(retention::kWindowDays[w], cohort.windows[w],
-                                *out->add_windows());
+                  retention::RetentionWindowToProto(retention::kWindowDays[w],
+                                                    cohort.windows[w],
+                                                    *out->add_windows());
                 }
               }
               finish(absl::OkStatus());

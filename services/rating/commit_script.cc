@@ -50,7 +50,8 @@ ScriptCall BuildCommitCall(const store::KeySchema& keys,
                keys.DecisionsKey(p),
                keys.OpenOrdersKey(p),
                keys.TroublesKey(p, request.member_id),
-               keys.TroublesDueKey(p)};
+               keys.TroublesDueKey(p),
+               keys.ArmsKey(p)};
   std::vector<std::string>& args = call.args;
   args = {std::move(request.token),
           std::move(request.stats_version),
@@ -78,7 +79,7 @@ ScriptCall BuildCommitCall(const store::KeySchema& keys,
           std::move(request.payment_reference),
           std::move(request.actor),
           absl::StrJoin(request.reason_codes, ",")};
-  args.reserve(args.size() + 5 + request.decision_event.size() +
+  args.reserve(args.size() + 7 + request.decision_event.size() +
                3 * request.follow_ups.size());
   // ARGV[27] D, then the decision event's D strings; then F, then F triples.
   args.push_back(absl::StrCat(request.decision_event.size()));
@@ -97,6 +98,8 @@ ScriptCall BuildCommitCall(const store::KeySchema& keys,
     args.push_back(std::move(request.trouble_due_member));
     args.push_back(absl::StrCat(request.trouble_first_close_ms));
   }
+  args.push_back(std::move(request.arm));
+  args.push_back(request.made_good_at_once ? "1" : "0");
   return call;
 }
 

@@ -61,6 +61,10 @@ struct CommitRequest {
   std::string trouble_record;
   std::string trouble_due_member;
   int64_t trouble_first_close_ms = 0;
+  // The experiment arm that decided ("" outside experiments), and whether
+  // the rating was made good at once: tallied per arm.
+  std::string arm;
+  bool made_good_at_once = false;
 };
 
 // KEYS and ARGV as documented in lua/commit_rating.lua.

@@ -25,6 +25,14 @@
 namespace makegood::rating {
 namespace {
 
+// Refund, wallet credit, coupon or replacement: settled in the answer.
+bool MadeGoodAtOnce(policy::Outcome outcome) {
+  return outcome == policy::Outcome::kRefund ||
+         outcome == policy::Outcome::kWalletCredit ||
+         outcome == policy::Outcome::kCoupon ||
+         outcome == policy::Outcome::kReplacement;
+}
+
 using redis::RedisReply;
 
 constexpr char kMethod[] = "SubmitRating";
@@ -83,6 +91,8 @@ struct RatingFlow::Call {
 
   absl::Time now;
   std::shared_ptr<const policy_file::PolicySnapshot> policy;
+  // The policy experiment arm deciding (""outside experiments).
+  std::string arm;
   MethodLimits limits;
   RatingIds ids;
   std::string fingerprint;
@@ -102,13 +112,15 @@ RatingFlow::RatingFlow(redis::RedisClient& redis, const store::KeySchema& keys,
                        const policy_file::ActivePolicy& policy,
                        const Clock& clock, RatingFlowOptions options,
                        const policy_file::ActivePolicy* shadow,
-                       RatingObserver* observer)
+                       RatingObserver* observer,
+                       const experiments::ExperimentSource* experiments)
     : redis_(redis),
       keys_(keys),
       policy_(policy),
       clock_(clock),
       options_(std::move(options)),
       shadow_(shadow),
+      experiments_(experiments),
       observer_(observer != nullptr ? *observer : NoObserver()) {}
 
 void RatingFlow::Submit(std::string caller,
@@ -118,6 +130,18 @@ void RatingFlow::Submit(std::string caller,
       std::make_shared<Call>(*request, std::move(caller), std::move(done));
   call->now = clock_.Now();
   call->policy = policy_.Get();
+  if (experiments_ != nullptr) {
+    if (std::shared_ptr<const experiments::RunningExperiment> running =
+            experiments_->Running()) {
+      if (experiments::InCandidateArm(running->name, request->member_id(),
+                                      running->candidate_share_bp)) {
+        call->policy = running->candidate;
+        call->arm = running->candidate_arm;
+      } else {
+        call->arm = running->control_arm;
+      }
+    }
+  }
   call->limits = options_.limits.For(kMethod);
   const std::string& member_id = request->member_id();
   call->ids =
@@ -459,6 +483,7 @@ void RatingFlow::DecideAndCommit(std::shared_ptr<Call> call, AdmitReply admit) {
   *record.mutable_order() = snapshot->order;
   *record.mutable_history() = HistoryToProto(snapshot->member_snapshot);
   record.set_order_refunded_before_minor(snapshot->order_refunded_minor);
+  record.set_arm(call->arm);
 
   const bool has_refund = refund.has_value();
   if (has_refund && refund->currency() != snapshot->order.currency()) {
@@ -502,10 +527,14 @@ void RatingFlow::DecideAndCommit(std::shared_ptr<Call> call, AdmitReply admit) {
                               snapshot->order, *decision),
       .follow_ups = decision->follow_ups,
       .trouble_record = "",
-      .trouble_due_member = ""};
+      .trouble_due_member = "",
+      .trouble_first_close_ms = 0,
+      .arm = call->arm,
+      .made_good_at_once = MadeGoodAtOnce(decision->outcome)};
   if (std::optional<retention::Trouble> trouble = retention::TroubleOf(
           decision->trouble, call->request, response, snapshot->order,
-          snapshot->member.tier(), retention::kNoArm, call->now)) {
+          snapshot->member.tier(),
+          call->arm.empty() ? retention::kNoArm : call->arm, call->now)) {
     commit.trouble_record = retention::TroubleRecord(*trouble);
     commit.trouble_due_member = retention::DueMember(*trouble);
     commit.trouble_first_close_ms =

@@ -42,6 +42,7 @@
 #include "absl/time/time.h"
 #include "makegood/v1/rating_service.pb.h"
 #include "services/core/clock.h"
+#include "services/experiments/experiment.h"
 #include "services/policy_file/policy_document.h"
 #include "services/rating/admit_script.h"
 #include "services/rating/client_leases.h"
@@ -88,12 +89,15 @@ class RatingFlow {
   // null, is a candidate policy decided beside the active one on every fresh
   // rating: disagreements are counted and logged with both decisions, and the
   // shadow decision is never committed (it moves no money). `observer`, if
-  // not null, is told what happens (rating_observer.h).
+  // not null, is told what happens (rating_observer.h). `experiments`, if not
+  // null, says which policy experiment runs: its candidate decides for the
+  // members of its candidate arm, and every decision records its arm.
   RatingFlow(redis::RedisClient& redis, const store::KeySchema& keys,
              const policy_file::ActivePolicy& policy, const Clock& clock,
              RatingFlowOptions options,
              const policy_file::ActivePolicy* shadow = nullptr,
-             RatingObserver* observer = nullptr);
+             RatingObserver* observer = nullptr,
+             const experiments::ExperimentSource* experiments = nullptr);
 
   // Decides and commits `request` for `caller`. The request must have passed
   // ValidateSubmitRating and must outlive `done`. Errors (in
@@ -139,6 +143,7 @@ class RatingFlow {
   const Clock& clock_;
   const RatingFlowOptions options_;
   const policy_file::ActivePolicy* const shadow_;
+  const experiments::ExperimentSource* const experiments_;
 
   RatingObserver& observer_;
   // This replica's leases of its clients' limits.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <memory>
+#include <set>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -110,6 +111,36 @@ absl::Status AddPartition(const RetentionQuery& query,
     }
   }
   return absl::OkStatus();
+}
+
+void RetentionWindowToProto(int days, const WindowCounts& counts,
+                            makegood::v1::RetentionWindow& out) {
+  out.set_days(days);
+  out.set_troubles(counts.troubles);
+  out.set_reordered(counts.reordered);
+  if (counts.troubles > 0) {
+    out.set_reorder_rate(static_cast<double>(counts.reordered) /
+                         static_cast<double>(counts.troubles));
+  }
+  const Interval interval = Wilson95(counts.reordered, counts.troubles);
+  out.set_reorder_rate_low(interval.low);
+  out.set_reorder_rate_high(interval.high);
+  std::set<std::string> currencies;
+  for (const auto& [currency, minor] : counts.spend_minor) {
+    (*out.mutable_spend_minor())[currency] = minor;
+    currencies.insert(currency);
+  }
+  for (const auto& [currency, minor] : counts.paid_minor) {
+    (*out.mutable_paid_minor())[currency] = minor;
+    currencies.insert(currency);
+  }
+  for (const std::string& currency : currencies) {
+    auto spend = counts.spend_minor.find(currency);
+    auto paid = counts.paid_minor.find(currency);
+    (*out.mutable_net_value_minor())[currency] =
+        (spend == counts.spend_minor.end() ? 0 : spend->second) -
+        (paid == counts.paid_minor.end() ? 0 : paid->second);
+  }
 }
 
 void RetentionStore::Read(

@@ -26,6 +26,7 @@
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
+#include "makegood/v1/insights_service.pb.h"
 #include "services/redis/redis_client.h"
 #include "services/store/key_schema.h"
 
@@ -79,6 +80,11 @@ struct Interval {
   double high = 0;
 };
 Interval Wilson95(int64_t successes, int64_t n);
+
+// One window of a cohort as GetRetentionStats answers it: counts, the rate
+// and its Wilson interval, and per currency spend, paid and net value.
+void RetentionWindowToProto(int days, const WindowCounts& counts,
+                            makegood::v1::RetentionWindow& out);
 
 // Adds one partition's hash (HGETALL: field, value, ...) to `cohorts`
 // (keyed by the grouped labels). A field that is not a retention field is

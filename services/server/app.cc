@@ -26,6 +26,7 @@
 #include "services/core/log.h"
 #include "services/core/secret_file.h"
 #include "services/core/status_macros.h"
+#include "services/experiments/experiment_watcher.h"
 #include "services/insights/aggregator.h"
 #include "services/insights/insights_service.h"
 #include "services/metrics/admin_server.h"
@@ -73,11 +74,17 @@ struct App::Parts {
         orders(*redis, keys, clock, config.retention_day),
         members(*redis, keys, clock),
         refunds(*redis, keys),
+        experiments(*redis, keys, clock,
+                    experiments::WatcherOptions{
+                        .poll_interval = config.experiment_poll_interval,
+                        .guard = config.insights_aggregator,
+                        .guard_interval = config.experiment_guard_interval}),
         rating_flow(*redis, keys, policy, clock, config.rating,
-                    shadow_policy.get(), &rating_metrics),
+                    shadow_policy.get(), &rating_metrics, &experiments),
         order_service(*auth, orders, policy, clock),
         member_service(*auth, members, *redis, keys, policy, clock),
-        policy_service(*auth, policy, *redis, keys, clock, shadow_policy.get()),
+        policy_service(*auth, policy, *redis, keys, clock, shadow_policy.get(),
+                       &experiments),
         rating_service(*auth, rating_flow),
         refund_service(*auth, refunds, *feed, keys, clock),
         goodwill_service(*auth, *redis, keys, policy, clock, config.goodwill),
@@ -100,6 +107,9 @@ struct App::Parts {
   store::OrderStore orders;
   store::MemberStore members;
   store::RefundStore refunds;
+  // Every replica's view of the running policy experiment (and, in the
+  // worker processes, its guardrails).
+  experiments::ExperimentWatcher experiments;
   rating::RatingFlow rating_flow;
   api::OrderService order_service;
   api::MemberService member_service;
@@ -247,6 +257,7 @@ absl::StatusOr<std::unique_ptr<App>> App::Start(const ServerConfig& config,
       std::move(metrics), std::move(redis_metrics), std::move(auth), config,
       clock, std::move(keys), std::move(redis), std::move(policy),
       std::move(shadow), std::move(feed));
+  parts->experiments.Start();
   MAKEGOOD_RETURN_IF_ERROR(StartSettlement(config, clock, *parts));
   if (config.insights_aggregator) {
     insights::AggregatorOptions options;
@@ -358,6 +369,7 @@ void App::Shutdown() {
   if (p.admin != nullptr) p.admin->Stop();  // Its scrapes read the parts.
   if (p.worker != nullptr) p.worker->Stop(p.config.shutdown_grace);
   p.worker.reset();
+  p.experiments.Stop();
   if (p.retention_sweeper != nullptr) p.retention_sweeper->Stop();
   p.retention_sweeper.reset();
   if (p.insights_aggregator != nullptr) p.insights_aggregator->Stop();

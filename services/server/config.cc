@@ -137,6 +137,14 @@ ABSL_FLAG(absl::Duration, retention_day, absl::Hours(24),
 ABSL_FLAG(absl::Duration, retention_sweep_interval, absl::Seconds(60),
           "With --insights_aggregator: how often due retention windows are "
           "closed (a window closes at most this late).");
+ABSL_FLAG(absl::Duration, experiment_poll_interval, absl::Seconds(1),
+          "How often each process looks for a started or stopped policy "
+          "experiment (PolicyService.StartExperiment): the most a start or "
+          "stop takes to reach the ratings.");
+ABSL_FLAG(absl::Duration, experiment_guard_interval, absl::Seconds(5),
+          "With --insights_aggregator: how often a running experiment's "
+          "guardrails are checked (its money cap can be passed by what this "
+          "long of ratings grants).");
 ABSL_FLAG(bool, serve_api, true,
           "Serve the public gRPC API. false: only health and reflection (a "
           "settlement-only process, with --settlement_worker).");
@@ -380,6 +388,16 @@ absl::StatusOr<ServerConfig> ConfigFromFlags() {
         "10ms");
   }
   config.rating.retention_day = config.retention_day;
+  config.experiment_poll_interval =
+      absl::GetFlag(FLAGS_experiment_poll_interval);
+  config.experiment_guard_interval =
+      absl::GetFlag(FLAGS_experiment_guard_interval);
+  if (config.experiment_poll_interval < absl::Milliseconds(10) ||
+      config.experiment_guard_interval < absl::Milliseconds(10)) {
+    return absl::InvalidArgumentError(
+        "--experiment_poll_interval and --experiment_guard_interval must be "
+        ">= 10ms");
+  }
   config.serve_api = absl::GetFlag(FLAGS_serve_api);
   SettlementConfig& settlement = config.settlement;
   settlement.run_worker = absl::GetFlag(FLAGS_settlement_worker);

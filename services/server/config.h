@@ -77,6 +77,10 @@ struct ServerConfig {
   // but in simulations; also in config.rating.retention_day.
   absl::Duration retention_day = absl::Hours(24);
   absl::Duration retention_sweep_interval = absl::Seconds(60);
+  // How often each replica looks for a started or stopped policy
+  // experiment, and how often the worker processes check its guardrails.
+  absl::Duration experiment_poll_interval = absl::Seconds(1);
+  absl::Duration experiment_guard_interval = absl::Seconds(5);
   // Serve the public API; false leaves only health (a worker-only process).
   bool serve_api = true;
   SettlementConfig settlement;

@@ -236,6 +236,14 @@ std::string KeySchema::TroublesKey(int partition,
   return absl::StrCat(PartitionPrefix(partition), "troubles:", member_id);
 }
 
+std::string KeySchema::ExperimentKey(absl::string_view name) {
+  return absl::StrCat("mg:{x}:experiment:", name);
+}
+
+std::string KeySchema::ArmsKey(int partition) const {
+  return absl::StrCat(PartitionPrefix(partition), "arms");
+}
+
 std::string KeySchema::TroublesDueKey(int partition) const {
   return absl::StrCat(PartitionPrefix(partition), "troubles_due");
 }

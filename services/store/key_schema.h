@@ -202,6 +202,14 @@ class KeySchema {
   std::string RetentionSubjectKey(int partition, absl::string_view kind,
                                   absl::string_view subject) const;
 
+  // Policy experiments (services/experiments/): their records, the index
+  // of names (and the running one) and the audit trail share one slot of
+  // their own; each partition keeps its decisions' tallies per arm.
+  static std::string ExperimentKey(absl::string_view name);
+  static std::string ExperimentsKey() { return "mg:{x}:experiments"; }
+  static std::string ExperimentAuditKey() { return "mg:{x}:experiments:audit"; }
+  std::string ArmsKey(int partition) const;
+
   // Appeals (services/feedback/): an appeal of a feedback event lives in the
   // partition of the rating that caused the feedback (the appeal id names
   // it: ap_<partition>_<hex>_<n>), beside the rating record and the feedback

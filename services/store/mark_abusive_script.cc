@@ -32,7 +32,8 @@ ScriptCall BuildMarkAbusiveCall(const KeySchema& keys,
                keys.MemberStatsKey(request.member_id),
                keys.LedgerKey(p),
                keys.LedgerBalancesKey(p),
-               keys.WalletKey(p, request.member_id)};
+               keys.WalletKey(p, request.member_id),
+               keys.ArmsKey(p)};
   call.args = {absl::StrCat(absl::ToUnixMillis(request.now)), request.actor,
                request.reason, Flag(request.reverse_refund)};
   return call;

@@ -81,8 +81,8 @@ class RetentionTest : public ::testing::Test {
   std::unique_ptr<retention::Sweeper> NewSweeper() {
     return std::make_unique<retention::Sweeper>(
         *redis_, *keys_, h_->clock(),
-        retention::SweeperOptions{.interval = absl::Hours(1), .day = kDay,
-                                  .batch = 7});
+        retention::SweeperOptions{
+            .interval = absl::Hours(1), .day = kDay, .batch = 7});
   }
 
   void Sweep() {
@@ -190,9 +190,8 @@ TEST_F(RetentionTest, ATroubleIsFollowedThroughItsThreeWindows) {
 
   h_->clock().Set(at + 7 * kDay);
   Sweep();
-  v1::GetRetentionStatsResponse week =
-      StatsBy({v1::RETENTION_DIMENSION_OUTCOME,
-               v1::RETENTION_DIMENSION_RECOVERY});
+  v1::GetRetentionStatsResponse week = StatsBy(
+      {v1::RETENTION_DIMENSION_OUTCOME, v1::RETENTION_DIMENSION_RECOVERY});
   ASSERT_EQ(week.cohorts_size(), 1);
   const v1::RetentionCohort& cohort = week.cohorts(0);
   ASSERT_EQ(cohort.labels_size(), 2);
@@ -333,11 +332,10 @@ TEST_F(RetentionTest, BadRequestsAreRefusedFieldByField) {
   for (const auto& [field, description] : FieldViolations(status)) {
     fields.push_back(field);
   }
-  EXPECT_THAT(fields,
-              ::testing::IsSupersetOf(
-                  {"group_by", "group_by[0]", "group_by[2]", "group_by[3]",
-                   "group_by[4]", "filters[0].dimension", "filters[0].value",
-                   "courier_id"}));
+  EXPECT_THAT(fields, ::testing::IsSupersetOf(
+                          {"group_by", "group_by[0]", "group_by[2]",
+                           "group_by[3]", "group_by[4]", "filters[0].dimension",
+                           "filters[0].value", "courier_id"}));
 }
 
 // --- The randomized model ---
@@ -359,7 +357,8 @@ TEST_F(RetentionTest, RandomTroublesReordersAndSweepsMatchTheModel) {
   SCOPED_TRACE(absl::StrCat("MAKEGOOD_RETENTION_SEED=", seed));
   std::mt19937_64 rng(seed);
   auto uniform = [&rng](double lo, double hi) {
-    return lo + (hi - lo) * (static_cast<double>(rng() >> 11) / 9007199254740992.0);
+    return lo +
+           (hi - lo) * (static_cast<double>(rng() >> 11) / 9007199254740992.0);
   };
   v1::GetPolicyRequest get_policy;
   v1::GetPolicyResponse policy;

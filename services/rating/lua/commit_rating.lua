@@ -14,6 +14,7 @@
 -- KEYS[17] open orders (the order leaves it: it is rated)
 -- KEYS[18] the member's troubles  KEYS[19] the partition's troubles by
 --          next close (retention after trouble, store/lua/lib/troubles.lua)
+-- KEYS[20] the partition's experiment arm tallies
 -- ARGV[1] claim token  ARGV[2] member stats version read at admit
 -- ARGV[3] now ms  ARGV[4] response bytes  ARGV[5] idempotency ttl ms
 -- ARGV[6] rating record bytes
@@ -35,6 +36,8 @@
 -- then F, then F triples: follow-up kind, target id, reason codes
 -- then the trouble: '' when the rating is none, else its record, then its
 -- member of KEYS[19] and when its first window closes (ms)
+-- then the experiment arm ('' outside experiments), then 1 if the rating
+-- was made good at once
 -- Money kept per member is kept per currency: refunded money per day in
 -- 'rm:<CUR>:<day>', the instant budget in 'ib_balance:<CUR>' and
 -- 'ib_as_of_ms:<CUR>'; counts ('rc:<day>', 'lr:<day>') across currencies.
@@ -170,6 +173,25 @@ if ARGV[t_at] ~= '' then
   redis.call('HSET', KEYS[18], ARGV[20], ARGV[t_at],
     ARGV[20] .. ':p', '0 0 0 0 0 0 0 0 -')
   redis.call('ZADD', KEYS[19], ARGV[t_at + 2], ARGV[t_at + 1])
+end
+
+-- An experiment's arm: what its decisions cost, for its figures and its
+-- money guardrail; the refund remembers the arm for the abuse guardrail.
+local a_at = (ARGV[t_at] == '') and (t_at + 1) or (t_at + 3)
+local arm = ARGV[a_at]
+if arm ~= '' then
+  local base = arm .. '\t'
+  redis.call('HINCRBY', KEYS[20], base .. 'ratings', 1)
+  if ARGV[a_at + 1] == '1' then
+    redis.call('HINCRBY', KEYS[20], base .. 'instant', 1)
+  end
+  if amount > 0 then
+    redis.call('HINCRBY', KEYS[20], base .. 'refunds', 1)
+    redis.call('HINCRBY', KEYS[20], base .. 'granted:' .. currency, amount)
+    redis.call('HINCRBY', KEYS[20],
+      base .. 'day:' .. day .. ':' .. currency, amount)
+    redis.call('HSET', KEYS[5], 'arm', arm)
+  end
 end
 
 redis.call('HSET', KEYS[1], 'state', 'done', 'response', ARGV[4], 'token', '')

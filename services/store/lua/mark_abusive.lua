@@ -16,16 +16,23 @@
 -- KEYS[1] refund hash   KEYS[2] refund events  KEYS[3] refund feed
 -- KEYS[4] rating hash   KEYS[5] feedback stream  KEYS[6] member stats
 -- KEYS[7] ledger stream KEYS[8] ledger balances  KEYS[9] member wallet
+-- KEYS[10] the partition's experiment arm tallies (a refund granted in an
+--          experiment's arm counts against that arm's abuse guardrail)
 -- ARGV[1] now ms  ARGV[2] actor ("operator:<id>")  ARGV[3] reason
 -- ARGV[4] 1 to reverse a paid wallet credit / coupon
 -- Returns {'MISSING'} | {'ALREADY'}
 --       | {'OK', feedback reversed, reversed 0/1, reversal pending 0/1}
 local r = redis.call('HMGET', KEYS[1], 'state', 'abusive', 'rating_id',
   'member_id', 'order_id', 'amount_minor', 'currency', 'provider',
-  'instrument')
+  'instrument', 'arm')
 if not r[1] then return {'MISSING'} end
 if r[2] == '1' then return {'ALREADY'} end
 local now = ARGV[1]
+if r[10] and r[10] ~= '' then
+  redis.call('HINCRBY', KEYS[10], r[10] .. '\tabuse', 1)
+  redis.call('HINCRBY', KEYS[10],
+    r[10] .. '\tabuse_minor:' .. (r[7] or ''), tonumber(r[6] or '0'))
+end
 local refund_id = string.match(KEYS[1], ':refund:(.*)$')
 redis.call('HSET', KEYS[1], 'abusive', '1', 'abusive_reason', ARGV[3],
   'abusive_by', ARGV[2], 'abusive_at_ms', now)

@@ -235,7 +235,7 @@ TEST_F(RatingFlowTest, AFreshRatingIsAdmittedDecidedAndCommittedOnce) {
   auto commits = redis_.calls("commit_rating");
   ASSERT_EQ(commits.size(), 1u);
   const FakeRedis::Call& c = commits[0];
-  ASSERT_EQ(c.keys.size(), 19u);
+  ASSERT_EQ(c.keys.size(), 20u);
   EXPECT_EQ(c.keys[0], IdemKey("k-1"));
   EXPECT_EQ(c.keys[16], keys_.OpenOrdersKey(ids.partition));
   EXPECT_EQ(c.keys[17], keys_.TroublesKey(ids.partition, "m-1"));
@@ -255,7 +255,10 @@ TEST_F(RatingFlowTest, AFreshRatingIsAdmittedDecidedAndCommittedOnce) {
   // A claim is a trouble: tracked from now, its first window closing in 7
   // days, labelled by how it was handled.
   ASSERT_GE(c.args.size(), 3u);
-  const size_t t = c.args.size() - 3;
+  // Then the experiment arm (none) and made good at once.
+  EXPECT_EQ(c.args[c.args.size() - 2], "");
+  EXPECT_EQ(c.args[c.args.size() - 1], "1");
+  const size_t t = c.args.size() - 5;
   EXPECT_THAT(
       absl::StrSplit(c.args[t], '\t'),
       ElementsAre(absl::StrCat(absl::ToUnixMillis(kNow)), "EUR", ids.refund_id,

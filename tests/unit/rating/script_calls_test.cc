@@ -189,13 +189,15 @@ CommitRequest SampleCommit(const RatingIds& ids) {
                       .reason_codes = {"MELTED", "LATE"}}},
       .trouble_record = "trouble-record",
       .trouble_due_member = "due-member",
-      .trouble_first_close_ms = 1780876800123};
+      .trouble_first_close_ms = 1780876800123,
+      .arm = "exp:candidate",
+      .made_good_at_once = true};
 }
 
-TEST_F(ScriptCallsTest, CommitSendsNineteenKeysOfOneSlotInTheScriptsOrder) {
+TEST_F(ScriptCallsTest, CommitSendsTwentyKeysOfOneSlotInTheScriptsOrder) {
   ScriptCall call = BuildCommitCall(keys_, SampleCommit(ids_));
   const int p = ids_.partition;
-  ASSERT_EQ(call.keys.size(), 19u);
+  ASSERT_EQ(call.keys.size(), 20u);
   EXPECT_EQ(call.keys[0], keys_.IdempotencyKey(p, ids_.scope_hash));
   EXPECT_EQ(call.keys[1], keys_.MemberStatsKey("m-1"));
   EXPECT_EQ(call.keys[2], keys_.OrderKey("m-1", "o-1"));
@@ -217,6 +219,8 @@ TEST_F(ScriptCallsTest, CommitSendsNineteenKeysOfOneSlotInTheScriptsOrder) {
   // Retention after trouble: the member's troubles and their schedule.
   EXPECT_EQ(call.keys[17], keys_.TroublesKey(p, "m-1"));
   EXPECT_EQ(call.keys[18], keys_.TroublesDueKey(p));
+  // The experiment arms' tallies.
+  EXPECT_EQ(call.keys[19], keys_.ArmsKey(p));
   ExpectOneSlot(call.keys);
 }
 
@@ -234,7 +238,9 @@ TEST_F(ScriptCallsTest, CommitSendsEachArgumentWhereTheScriptReadsIt) {
                   "4", "rating_id", "rt", "lines", "0", "1", "store_feedback",
                   "store-1", "MELTED,LATE",
                   // The trouble: its record, schedule member, first close.
-                  "trouble-record", "due-member", "1780876800123"));
+                  "trouble-record", "due-member", "1780876800123",
+                  // The experiment arm, and made good at once.
+                  "exp:candidate", "1"));
 }
 
 TEST_F(ScriptCallsTest, ACommitWithoutRefundOrEventsStillSendsEveryPosition) {
@@ -243,12 +249,14 @@ TEST_F(ScriptCallsTest, ACommitWithoutRefundOrEventsStillSendsEveryPosition) {
   request.member_id = "m-1";
   request.order_id = "o-1";
   ScriptCall call = BuildCommitCall(keys_, request);
-  ASSERT_EQ(call.args.size(), 29u);
+  ASSERT_EQ(call.args.size(), 31u);
   EXPECT_EQ(call.args[6], "0");
   EXPECT_EQ(call.args[7], "0");
   EXPECT_EQ(call.args[26], "0");  // D.
   EXPECT_EQ(call.args[27], "0");  // F.
   EXPECT_EQ(call.args[28], "");   // No trouble.
+  EXPECT_EQ(call.args[29], "");   // No experiment arm.
+  EXPECT_EQ(call.args[30], "0");
 }
 
 TEST_F(ScriptCallsTest, EveryFollowUpKindHasTheScriptsName) {

@@ -73,11 +73,12 @@ TEST(AddPartition, SumsPartitionsByTheGroupedLabelsAndKeepsMoneyPerCurrency) {
                                  {Field("DENY", "none", "EUR", 30, "n"), 1}}),
                            cohorts)
                   .ok());
-  ASSERT_TRUE(AddPartition(query,
-                           Hash({{Field("REFUND", "x:a", "KRW", 7, "n"), 1},
-                                 {Field("REFUND", "x:a", "KRW", 7, "s"), 8000}}),
-                           cohorts)
-                  .ok());
+  ASSERT_TRUE(
+      AddPartition(query,
+                   Hash({{Field("REFUND", "x:a", "KRW", 7, "n"), 1},
+                         {Field("REFUND", "x:a", "KRW", 7, "s"), 8000}}),
+                   cohorts)
+          .ok());
   ASSERT_EQ(cohorts.size(), 2u);
   const Cohort& refund = cohorts.at({"REFUND"});
   EXPECT_THAT(refund.labels, ElementsAre("REFUND"));

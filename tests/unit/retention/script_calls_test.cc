@@ -32,10 +32,9 @@ TEST(CloseTroublesCall, SendsFourKeysPerTroubleAndStandsInForMissingOnes) {
                           keys.RetentionSubjectKey(5, "courier", "courier-1"),
                           m2, m2, m2, m2));
   // The unparsable member is left out of both.
-  EXPECT_THAT(call.args,
-              ElementsAre("1780272000123", "2000",
-                          "rt_1\tm-1\trf_1\tstore-1\tcourier-1",
-                          "rt_2\tm-2\t\t\t"));
+  EXPECT_THAT(call.args, ElementsAre("1780272000123", "2000",
+                                     "rt_1\tm-1\trf_1\tstore-1\tcourier-1",
+                                     "rt_2\tm-2\t\t\t"));
   const int slot = redis::KeySlot(call.keys[0]);
   for (const std::string& key : call.keys) {
     EXPECT_EQ(redis::KeySlot(key), slot) << key;
@@ -49,10 +48,9 @@ TEST(CloseTroublesReply, ParsesTheCountsAndRefusesOtherShapes) {
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   EXPECT_EQ(parsed->closed, 3);
   EXPECT_EQ(parsed->skipped, 1);
-  EXPECT_EQ(ParseCloseTroublesReply(redis::RedisReply::Integer(3))
-                .status()
-                .code(),
-            absl::StatusCode::kInternal);
+  EXPECT_EQ(
+      ParseCloseTroublesReply(redis::RedisReply::Integer(3)).status().code(),
+      absl::StatusCode::kInternal);
   EXPECT_EQ(ParseCloseTroublesReply(
                 redis::RedisReply::Array({redis::RedisReply::Integer(3)}))
                 .status()

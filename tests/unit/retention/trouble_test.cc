@@ -86,16 +86,15 @@ TEST(TroubleOf, IsNothingUnlessThePolicySaidTrouble) {
 }
 
 TEST(TroubleOf, LabelsARefundedClaimAndStoresItInTheScriptsOrder) {
-  std::optional<Trouble> trouble =
-      TroubleOf(true, Rating(true),
-                Answer(makegood::v1::OUTCOME_WALLET_CREDIT, 1200),
-                SampleOrder(), "plus", "exp:candidate", kAt);
+  std::optional<Trouble> trouble = TroubleOf(
+      true, Rating(true), Answer(makegood::v1::OUTCOME_WALLET_CREDIT, 1200),
+      SampleOrder(), "plus", "exp:candidate", kAt);
   ASSERT_TRUE(trouble.has_value());
-  EXPECT_THAT(absl::StrSplit(TroubleRecord(*trouble), '\t'),
-              ElementsAre("1780272000123", "EUR", "rf_1", "1200",
-                          "WALLET_CREDIT", "claim", "WALLET", "up_to_50pct",
-                          "default@abc", "exp:candidate", "plus", "store-1",
-                          "courier-1"));
+  EXPECT_THAT(
+      absl::StrSplit(TroubleRecord(*trouble), '\t'),
+      ElementsAre("1780272000123", "EUR", "rf_1", "1200", "WALLET_CREDIT",
+                  "claim", "WALLET", "up_to_50pct", "default@abc",
+                  "exp:candidate", "plus", "store-1", "courier-1"));
   EXPECT_EQ(DueMember(*trouble), "rt_1\tm-1\trf_1\tstore-1\tcourier-1");
   EXPECT_EQ(FirstCloseMs(*trouble, absl::Hours(24)),
             1780272000123 + 7 * 86400000LL);

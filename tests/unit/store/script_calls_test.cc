@@ -325,7 +325,7 @@ TEST(ReadRefundReply, RefusesAnyOtherShape) {
 
 // --- mark_abusive ---
 
-TEST_F(StoreScriptCallsTest, MarkAbusiveSendsItsNineKeysInOneSlot) {
+TEST_F(StoreScriptCallsTest, MarkAbusiveSendsItsTenKeysInOneSlot) {
   ScriptCall call =
       BuildMarkAbusiveCall(keys_, MarkAbusiveRequest{.partition = p_,
                                                      .refund_id = "rf-1",
@@ -335,13 +335,13 @@ TEST_F(StoreScriptCallsTest, MarkAbusiveSendsItsNineKeysInOneSlot) {
                                                      .actor = "operator:o-1",
                                                      .reason = "fraud",
                                                      .reverse_refund = true});
-  EXPECT_THAT(
-      call.keys,
-      ElementsAre(keys_.RefundKey(p_, "rf-1"),
-                  keys_.RefundEventsKey(p_, "rf-1"), keys_.RefundFeedKey(p_),
-                  keys_.RatingKey(p_, "ra-1"), keys_.FeedbackKey(p_),
-                  keys_.MemberStatsKey("m-1"), keys_.LedgerKey(p_),
-                  keys_.LedgerBalancesKey(p_), keys_.WalletKey(p_, "m-1")));
+  EXPECT_THAT(call.keys,
+              ElementsAre(keys_.RefundKey(p_, "rf-1"),
+                          keys_.RefundEventsKey(p_, "rf-1"),
+                          keys_.RefundFeedKey(p_), keys_.RatingKey(p_, "ra-1"),
+                          keys_.FeedbackKey(p_), keys_.MemberStatsKey("m-1"),
+                          keys_.LedgerKey(p_), keys_.LedgerBalancesKey(p_),
+                          keys_.WalletKey(p_, "m-1"), keys_.ArmsKey(p_)));
   ExpectOneSlot(call.keys);
   EXPECT_THAT(call.args,
               ElementsAre("1780272000123", "operator:o-1", "fraud", "1"));
