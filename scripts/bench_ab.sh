@@ -6,7 +6,9 @@
 # "Issue 14"). Pins makegood and Redis to CPU 0, the load generator to CPU 1.
 #
 # Usage: scripts/bench_ab.sh BINARY_A BINARY_B [ROUNDS [SECONDS]]
-# Environment: AB_MODE [fresh] or replay, AB_MEMBERS [4000] (x 25 orders),
+# Environment: AB_MODE [fresh], replay or order (RecordDelivery of new orders
+# of members who each rated once: the cost of a reorder), AB_MEMBERS [4000]
+# (x 25 orders),
 # AB_LIMITS [limits far above the load], AB_SERVER_FLAGS [none],
 # MAKEGOOD_BUILD_DIR [build] (for makegood_loadgen).
 # Prints one line per phase: QPS, server and Redis CPU µs per call, Redis
@@ -68,6 +70,11 @@ PRIME=()
 if [[ "$MODE" == replay ]]; then
   "${LG[@]}" --mode=replay --duration=0s >/dev/null 2>>"$WORK/setup.log"
   PRIME=(--replay_prime=false)
+elif [[ "$MODE" == order ]]; then
+  # Every member rates a few orders first (most are troubles), so each new
+  # order updates open retention windows.
+  "${LG[@]}" --mode=fresh --concurrency=64 --duration=4s --warmup=0s \
+    >/dev/null 2>>"$WORK/setup.log"
 fi
 stop
 echo "mode ${MODE}, ${ROUNDS} rounds of ${SECS}s; A=${A}; B=${B}"

@@ -18,7 +18,9 @@ ABSL_FLAG(std::string, mode, "nowork",
           "grpc.health.v1.Health/Check, answered from memory (the gRPC "
           "ceiling of the same binary); settle: SubmitRating on a fresh "
           "order that moves money, then WatchRefund until the refund is "
-          "final (time from the reply to SUCCEEDED; needs --rate).");
+          "final (time from the reply to SUCCEEDED; needs --rate); order: "
+          "RecordDelivery of a new order for each member in turn (a "
+          "reorder for retention after trouble).");
 ABSL_FLAG(double, rate, 0,
           "Offered load in calls/s: open loop, latency measured from each "
           "call's scheduled send time. 0 = maximum throughput: closed loop "

@@ -55,6 +55,7 @@
 #include "services/tools/loadgen/connections.h"
 #include "services/tools/loadgen/dataset.h"
 #include "services/tools/loadgen/flags.h"
+#include "services/tools/loadgen/order_workload.h"
 #include "services/tools/loadgen/rating_workloads.h"
 #include "services/tools/loadgen/runner.h"
 #include "services/tools/loadgen/settle_workload.h"
@@ -84,8 +85,8 @@ int Main(int argc, char** argv) {
   const absl::Duration warmup = absl::GetFlag(FLAGS_warmup);
   const absl::Duration timeout = absl::GetFlag(FLAGS_timeout);
   if (mode != "fresh" && mode != "replay" && mode != "nowork" &&
-      mode != "settle") {
-    return Fail("--mode must be fresh, replay, nowork or settle");
+      mode != "settle" && mode != "order") {
+    return Fail("--mode must be fresh, replay, nowork, settle or order");
   }
   if (rate < 0 || !std::isfinite(rate)) return Fail("--rate must be >= 0");
   const std::string instrument_flag = absl::GetFlag(FLAGS_instrument);
@@ -191,6 +192,12 @@ int Main(int argc, char** argv) {
     workload = std::move(settle_workload);
   } else if (mode == "nowork") {
     workload = std::make_unique<NoWorkWorkload>(connections, timeout);
+  } else if (mode == "order") {
+    std::random_device random;
+    uint64_t nonce = (uint64_t{random()} << 32) | random();
+    workload = std::make_unique<OrderWorkload>(
+        connections, timeout, dataset,
+        absl::StrCat(prefix, "-n", absl::Hex(nonce), "-"));
   } else if (mode == "fresh") {
     // A per-process nonce keeps keys fresh across runs on the same Redis.
     std::random_device random;
