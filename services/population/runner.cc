@@ -2,8 +2,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
-#include <functional>
 #include <iostream>
 #include <memory>
 #include <thread>
@@ -12,16 +10,11 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/reflection.h"
-#include "grpcpp/grpcpp.h"
-#include "makegood/v1/member_service.grpc.pb.h"
-#include "makegood/v1/order_service.grpc.pb.h"
-#include "makegood/v1/policy_service.grpc.pb.h"
-#include "makegood/v1/rating_service.grpc.pb.h"
 #include "services/population/claim.h"
+#include "services/population/client.h"
 #include "services/population/config.h"
 #include "services/population/generator.h"
 
@@ -100,92 +93,6 @@ void CollectCurrencies(const Message& message, bool money_context,
   }
 }
 
-bool Retryable(grpc::StatusCode code) {
-  return code == grpc::UNAVAILABLE || code == grpc::RESOURCE_EXHAUSTED ||
-         code == grpc::DEADLINE_EXCEEDED || code == grpc::ABORTED;
-}
-
-class Client {
- public:
-  explicit Client(const RunOptions& options) : options_(options) {
-    grpc::ChannelArguments args;
-    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
-    channel_ = grpc::CreateCustomChannel(
-        options.target, grpc::InsecureChannelCredentials(), args);
-    members_ = v1::MemberService::NewStub(channel_);
-    orders_ = v1::OrderService::NewStub(channel_);
-    ratings_ = v1::RatingService::NewStub(channel_);
-    policies_ = v1::PolicyService::NewStub(channel_);
-  }
-
-  // One call, retried (same request, so idempotent) while the server says
-  // to come back later.
-  template <typename Request, typename Response, typename Method>
-  grpc::Status Call(Method method, const Request& request, Response& response) {
-    grpc::Status status;
-    for (int attempt = 0; attempt < 8; ++attempt) {
-      grpc::ClientContext context;
-      context.set_deadline(
-          absl::ToChronoTime(absl::Now() + options_.call_timeout));
-      for (const auto& [key, value] : options_.metadata) {
-        context.AddMetadata(key, value);
-      }
-      status = method(&context, request, &response);
-      if (status.ok() || !Retryable(status.error_code())) return status;
-      absl::SleepFor(absl::Milliseconds(100) * (attempt + 1));
-    }
-    return status;
-  }
-
-  grpc::Status GetPolicy(v1::GetPolicyResponse& response) {
-    return Call(
-        [&](grpc::ClientContext* c, const v1::GetPolicyRequest& r,
-            v1::GetPolicyResponse* out) {
-          return policies_->GetPolicy(c, r, out);
-        },
-        v1::GetPolicyRequest(), response);
-  }
-  grpc::Status Upsert(const v1::Member& member) {
-    v1::UpsertMemberRequest request;
-    *request.mutable_member() = member;
-    v1::UpsertMemberResponse response;
-    return Call(
-        [&](grpc::ClientContext* c, const v1::UpsertMemberRequest& r,
-            v1::UpsertMemberResponse* out) {
-          return members_->UpsertMember(c, r, out);
-        },
-        request, response);
-  }
-  grpc::Status Record(const v1::Order& order) {
-    v1::RecordDeliveryRequest request;
-    *request.mutable_order() = order;
-    v1::RecordDeliveryResponse response;
-    return Call(
-        [&](grpc::ClientContext* c, const v1::RecordDeliveryRequest& r,
-            v1::RecordDeliveryResponse* out) {
-          return orders_->RecordDelivery(c, r, out);
-        },
-        request, response);
-  }
-  grpc::Status Rate(const v1::SubmitRatingRequest& request,
-                    v1::SubmitRatingResponse& response) {
-    return Call(
-        [&](grpc::ClientContext* c, const v1::SubmitRatingRequest& r,
-            v1::SubmitRatingResponse* out) {
-          return ratings_->SubmitRating(c, r, out);
-        },
-        request, response);
-  }
-
- private:
-  const RunOptions& options_;
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<v1::MemberService::Stub> members_;
-  std::unique_ptr<v1::OrderService::Stub> orders_;
-  std::unique_ptr<v1::RatingService::Stub> ratings_;
-  std::unique_ptr<v1::PolicyService::Stub> policies_;
-};
-
 // What one member's run produced.
 struct MemberRun {
   std::vector<RatedResult> results;
@@ -251,7 +158,9 @@ std::vector<std::string> ServedCurrencies(
 absl::StatusOr<Report> RunPopulation(const PopulationConfig& config,
                                      const RunOptions& options) {
   if (absl::Status s = CheckConfig(config); !s.ok()) return s;
-  Client client(options);
+  Client client({.target = options.target,
+                 .metadata = options.metadata,
+                 .call_timeout = options.call_timeout});
   v1::GetPolicyResponse policy;
   if (grpc::Status s = client.GetPolicy(policy); !s.ok()) {
     return absl::UnavailableError(absl::StrCat("PolicyService.GetPolicy on ",
