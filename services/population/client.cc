@@ -21,6 +21,7 @@ Client::Client(ClientOptions options) : options_(std::move(options)) {
   orders_ = v1::OrderService::NewStub(channel_);
   ratings_ = v1::RatingService::NewStub(channel_);
   policies_ = v1::PolicyService::NewStub(channel_);
+  insights_ = v1::InsightsService::NewStub(channel_);
 }
 
 template <typename Request, typename Response, typename Method>
@@ -80,6 +81,16 @@ grpc::Status Client::Rate(const v1::SubmitRatingRequest& request,
       [&](grpc::ClientContext* c, const v1::SubmitRatingRequest& r,
           v1::SubmitRatingResponse* out) {
         return ratings_->SubmitRating(c, r, out);
+      },
+      request, response);
+}
+
+grpc::Status Client::RetentionStats(const v1::GetRetentionStatsRequest& request,
+                                    v1::GetRetentionStatsResponse& response) {
+  return Call(
+      [&](grpc::ClientContext* c, const v1::GetRetentionStatsRequest& r,
+          v1::GetRetentionStatsResponse* out) {
+        return insights_->GetRetentionStats(c, r, out);
       },
       request, response);
 }

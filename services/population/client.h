@@ -20,6 +20,7 @@
 
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
+#include "makegood/v1/insights_service.grpc.pb.h"
 #include "makegood/v1/member_service.grpc.pb.h"
 #include "makegood/v1/order_service.grpc.pb.h"
 #include "makegood/v1/policy_service.grpc.pb.h"
@@ -44,6 +45,9 @@ class Client {
   grpc::Status Record(const v1::Order& order);
   grpc::Status Rate(const v1::SubmitRatingRequest& request,
                     v1::SubmitRatingResponse& response);
+  // Needs the agent or admin role (every role under --insecure_dev).
+  grpc::Status RetentionStats(const v1::GetRetentionStatsRequest& request,
+                              v1::GetRetentionStatsResponse& response);
 
  private:
   template <typename Request, typename Response, typename Method>
@@ -55,6 +59,7 @@ class Client {
   std::unique_ptr<v1::OrderService::Stub> orders_;
   std::unique_ptr<v1::RatingService::Stub> ratings_;
   std::unique_ptr<v1::PolicyService::Stub> policies_;
+  std::unique_ptr<v1::InsightsService::Stub> insights_;
 };
 
 }  // namespace makegood::population

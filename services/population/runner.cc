@@ -17,6 +17,7 @@
 #include "services/population/client.h"
 #include "services/population/config.h"
 #include "services/population/generator.h"
+#include "services/population/retention_run.h"
 
 namespace makegood::population {
 namespace {
@@ -101,8 +102,18 @@ struct MemberRun {
   std::string first_error;
 };
 
-MemberRun RunMember(Client& client, const SimMember& sim, int low_max) {
+// How a member's ratings are read, and what follows a trouble.
+struct MemberContext {
+  int low_max = 50;
+  int trouble_max = 50;
+  // Null: no reorders (RunOptions::retention off).
+  RetentionRun* retention = nullptr;
+};
+
+MemberRun RunMember(Client& client, const SimMember& sim,
+                    const MemberContext& context) {
   MemberRun run;
+  MemberRetention retention;
   auto failed = [&](const std::string& what, const grpc::Status& status) {
     ++run.errors;
     if (run.first_error.empty()) {
@@ -126,14 +137,17 @@ MemberRun RunMember(Client& client, const SimMember& sim, int low_max) {
     }
     if (!recent.rating.has_value()) continue;
     v1::SubmitRatingResponse response;
+    const absl::Time sent = absl::Now();
     if (grpc::Status s = client.Rate(*recent.rating, response); !s.ok()) {
       failed(absl::StrCat("SubmitRating ", recent.order.order_id()), s);
       continue;
     }
+    const absl::Time answered = absl::Now();
     if (response.replayed()) ++run.replayed;
     RatedResult result;
-    result.claim = IsClaim(*recent.rating, low_max);
-    result.claimed_minor = ClaimedMinor(*recent.rating, recent.order, low_max);
+    result.claim = IsClaim(*recent.rating, context.low_max);
+    result.claimed_minor =
+        ClaimedMinor(*recent.rating, recent.order, context.low_max);
     const v1::Decision& decision = response.decision();
     result.outcome = decision.outcome();
     result.paid_minor =
@@ -142,6 +156,14 @@ MemberRun RunMember(Client& client, const SimMember& sim, int low_max) {
     result.reason_codes.assign(decision.reason_codes().begin(),
                                decision.reason_codes().end());
     run.results.push_back(result);
+    // A replay made no trouble: the first run's answer did.
+    if (context.retention != nullptr && !response.replayed() &&
+        IsTrouble(*recent.rating, context.trouble_max)) {
+      NoteTrouble(sim, recent, response, sent, answered, retention);
+    }
+  }
+  if (context.retention != nullptr) {
+    context.retention->Add(std::move(retention));
   }
   return run;
 }
@@ -179,7 +201,16 @@ absl::StatusOr<Report> RunPopulation(const PopulationConfig& config,
       }
     }
   }
-  const int low_max = policy.policy().low_rating_max_percent();
+  MemberContext context;
+  context.low_max = policy.policy().low_rating_max_percent();
+  context.trouble_max = policy.policy().has_trouble_max_percent()
+                            ? policy.policy().trouble_max_percent()
+                            : context.low_max;
+  if (options.retention.enabled && !config.has_retention()) {
+    return absl::FailedPreconditionError(
+        "retention: the population file has no retention model (see "
+        "config/population/default.textproto)");
+  }
   std::vector<std::string> currencies = options.currencies.empty()
                                             ? ServedCurrencies(policy.policy())
                                             : options.currencies;
@@ -194,6 +225,16 @@ absl::StatusOr<Report> RunPopulation(const PopulationConfig& config,
     absl::StatusOr<CurrencyScale> scale = ScaleFor(config, currency);
     if (!scale.ok()) return scale.status();
     scales.push_back(*scale);
+  }
+
+  // Started last: once it runs, the members' reorders are placed.
+  std::unique_ptr<RetentionRun> retention;
+  if (options.retention.enabled) {
+    absl::StatusOr<std::unique_ptr<RetentionRun>> started =
+        RetentionRun::Start(client, config.retention(), options.retention);
+    if (!started.ok()) return started.status();
+    retention = *std::move(started);
+    context.retention = retention.get();
   }
 
   Report report(policy.version(), options.seeds);
@@ -214,7 +255,7 @@ absl::StatusOr<Report> RunPopulation(const PopulationConfig& config,
       for (int w = 0; w < threads; ++w) {
         workers.emplace_back([&] {
           for (size_t i = next++; i < members.size(); i = next++) {
-            runs[i] = RunMember(client, members[i], low_max);
+            runs[i] = RunMember(client, members[i], context);
           }
         });
       }
@@ -249,6 +290,11 @@ absl::StatusOr<Report> RunPopulation(const PopulationConfig& config,
                                : "")
                 << "\n";
     }
+  }
+  if (retention != nullptr) {
+    int64_t errors = 0;
+    report.SetRetention(retention->Finish(errors, first_error));
+    report.AddErrors(errors);
   }
   if (!first_error.empty()) {
     std::cerr << "population: first failed call: " << first_error << "\n";
