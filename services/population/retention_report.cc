@@ -9,7 +9,6 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "nlohmann/json.hpp"
-#include "services/retention/retention_store.h"
 
 namespace makegood::population {
 namespace {
@@ -180,32 +179,55 @@ void RetentionReport::SetServed(const std::string& name, Cohorts served) {
   served_[name] = std::move(served);
 }
 
+std::vector<RetentionReport::Row> RetentionReport::Rows(
+    const RetentionGrouping& grouping) const {
+  const Cohorts simulated = SimulatedCohorts(troubles_, grouping);
+  auto served = served_.find(grouping.name);
+  const bool read = served != served_.end();
+  std::set<std::vector<std::string>> keys;
+  for (const auto& [labels, counts] : simulated) keys.insert(labels);
+  if (read) {
+    for (const auto& [labels, counts] : served->second) keys.insert(labels);
+  }
+  std::vector<Row> rows;
+  for (const std::vector<std::string>& labels : keys) {
+    Row row;
+    row.labels = labels;
+    row.read = read;
+    if (auto s = simulated.find(labels); s != simulated.end()) {
+      row.simulated = s->second;
+    }
+    if (read) {
+      if (auto v = served->second.find(labels); v != served->second.end()) {
+        row.served = v->second;
+      }
+    }
+    row.same = read;
+    for (size_t w = 0; w < kWindows; ++w) {
+      row.same = row.same &&
+                 SameCounts(row.simulated.windows[w], row.served.windows[w]);
+    }
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
 std::vector<std::string> RetentionReport::Mismatches() const {
   std::vector<std::string> out = problems_;
   for (const RetentionGrouping& grouping : groupings_) {
-    auto served = served_.find(grouping.name);
-    if (served == served_.end()) {
+    if (!served_.contains(grouping.name)) {
       out.push_back(absl::StrCat("by ", grouping.name, ": not read"));
       continue;
     }
-    const Cohorts simulated = SimulatedCohorts(troubles_, grouping);
-    std::set<std::vector<std::string>> keys;
-    for (const auto& [labels, counts] : simulated) keys.insert(labels);
-    for (const auto& [labels, counts] : served->second) keys.insert(labels);
-    const CohortCounts none;
-    for (const std::vector<std::string>& labels : keys) {
-      auto s = simulated.find(labels);
-      auto v = served->second.find(labels);
-      const CohortCounts& sim = s == simulated.end() ? none : s->second;
-      const CohortCounts& srv = v == served->second.end() ? none : v->second;
+    for (const Row& row : Rows(grouping)) {
       for (size_t w = 0; w < kWindows; ++w) {
-        const WindowCounts& a = sim.windows[w];
-        const WindowCounts& b = srv.windows[w];
+        const WindowCounts& a = row.simulated.windows[w];
+        const WindowCounts& b = row.served.windows[w];
         if (SameCounts(a, b)) continue;
         out.push_back(absl::StrFormat(
             "by %s %s %d days: served %d of %d reordered (spend %s), "
             "simulated %d of %d (spend %s)",
-            grouping.name, absl::StrJoin(labels, "/"),
+            grouping.name, absl::StrJoin(row.labels, "/"),
             retention::kWindowDays[w], b.reordered, b.troubles,
             Money(b.spend_minor), a.reordered, a.troubles,
             Money(a.spend_minor)));
@@ -231,62 +253,38 @@ std::string RetentionReport::Table() const {
                           "GetRetentionStats) ==\n",
                           currency, absl::FormatDuration(day_));
     for (const RetentionGrouping& grouping : groupings_) {
-      if (grouping.group_by.empty() ||
-          grouping.group_by.front() != v1::RETENTION_DIMENSION_CURRENCY) {
-        continue;
-      }
-      const Cohorts simulated = SimulatedCohorts(troubles_, grouping);
-      auto served = served_.find(grouping.name);
-      std::set<std::vector<std::string>> keys;
-      for (const auto& [labels, c] : simulated) {
-        if (labels.front() == currency) keys.insert(labels);
-      }
-      if (served != served_.end()) {
-        for (const auto& [labels, c] : served->second) {
-          if (!labels.empty() && labels.front() == currency) {
-            keys.insert(labels);
-          }
-        }
-      }
+      if (grouping.group_by.empty()) continue;  // No currency to show it by.
       std::string header = absl::StrFormat(
           "%-20s %8s %9s",
-          absl::StrJoin(
-              grouping.group_by.begin() + 1, grouping.group_by.end(), " / ",
-              [](std::string* o, auto d) { o->append(DimensionName(d)); }),
+          absl::StrJoin(grouping.group_by.begin() + 1, grouping.group_by.end(),
+                        " / ",
+                        [](std::string* o, v1::RetentionDimension d) {
+                          o->append(DimensionName(d));
+                        }),
           "troubles", "model 90d");
       for (int days : retention::kWindowDays) {
         absl::StrAppendFormat(&header, "  %-21s", absl::StrCat(days, " days"));
       }
       out += header + "  server\n";
-      const CohortCounts none;
-      for (const std::vector<std::string>& labels : keys) {
-        auto s = simulated.find(labels);
-        const CohortCounts& sim = s == simulated.end() ? none : s->second;
-        const CohortCounts* srv = nullptr;
-        if (served != served_.end()) {
-          auto v = served->second.find(labels);
-          if (v != served->second.end()) srv = &v->second;
-        }
+      for (const Row& row : Rows(grouping)) {
+        if (row.labels.empty() || row.labels.front() != currency) continue;
+        const CohortCounts& sim = row.simulated;
         const int64_t n = sim.windows[0].troubles;
         absl::StrAppendFormat(
-            &out, "%-20s %8d %9s", CohortName(labels), n,
+            &out, "%-20s %8d %9s", CohortName(row.labels), n,
             n == 0 ? "-"
                    : absl::StrFormat("%.1f %%", 100 * sim.probability_sum /
                                                     static_cast<double>(n)));
-        bool same = srv != nullptr;
         for (size_t w = 0; w < kWindows; ++w) {
           const WindowCounts& a = sim.windows[w];
-          const WindowCounts& b =
-              srv == nullptr ? none.windows[w] : srv->windows[w];
-          same = same && SameCounts(a, b);
-          absl::StrAppendFormat(
-              &out, "  %-21s",
-              absl::StrCat(Rate(a.reordered, a.troubles), " ", Interval(b)));
+          absl::StrAppendFormat(&out, "  %-21s",
+                                absl::StrCat(Rate(a.reordered, a.troubles), " ",
+                                             Interval(row.served.windows[w])));
         }
         absl::StrAppend(&out, "  ",
-                        served == served_.end() ? "?"
-                        : same                  ? "="
-                                                : "MISMATCH",
+                        !row.read  ? "?"
+                        : row.same ? "="
+                                   : "MISMATCH",
                         "\n");
       }
       out += "\n";
@@ -327,32 +325,14 @@ std::string RetentionReport::Table() const {
 std::string RetentionReport::Json() const {
   nlohmann::json currencies = nlohmann::json::object();
   for (const RetentionGrouping& grouping : groupings_) {
-    const Cohorts simulated = SimulatedCohorts(troubles_, grouping);
-    auto served = served_.find(grouping.name);
-    std::set<std::vector<std::string>> keys;
-    for (const auto& [labels, c] : simulated) keys.insert(labels);
-    if (served != served_.end()) {
-      for (const auto& [labels, c] : served->second) keys.insert(labels);
-    }
-    const CohortCounts none;
-    for (const std::vector<std::string>& labels : keys) {
-      if (labels.empty()) continue;
-      const std::string& currency = labels.front();
-      auto s = simulated.find(labels);
-      const CohortCounts& sim = s == simulated.end() ? none : s->second;
-      const CohortCounts* srv = nullptr;
-      if (served != served_.end()) {
-        auto v = served->second.find(labels);
-        if (v != served->second.end()) srv = &v->second;
-      }
-      const int64_t n = sim.windows[0].troubles;
+    for (const Row& row : Rows(grouping)) {
+      if (row.labels.empty()) continue;
+      const std::string& currency = row.labels.front();
+      const int64_t n = row.simulated.windows[0].troubles;
       nlohmann::json windows = nlohmann::json::object();
-      bool same = srv != nullptr;
       for (size_t w = 0; w < kWindows; ++w) {
-        const WindowCounts& a = sim.windows[w];
-        const WindowCounts& b =
-            srv == nullptr ? none.windows[w] : srv->windows[w];
-        same = same && SameCounts(a, b);
+        const WindowCounts& a = row.simulated.windows[w];
+        const WindowCounts& b = row.served.windows[w];
         const retention::Interval interval =
             retention::Wilson95(b.reordered, b.troubles);
         windows[absl::StrCat(retention::kWindowDays[w])] = {
@@ -372,13 +352,13 @@ std::string RetentionReport::Json() const {
               {"spend_minor", MoneyIn(b.spend_minor, currency)},
               {"paid_minor", MoneyIn(b.paid_minor, currency)}}}};
       }
-      currencies[currency][grouping.name][CohortName(labels)] = {
+      currencies[currency][grouping.name][CohortName(row.labels)] = {
           {"troubles", n},
           {"model_90d", n == 0 ? nlohmann::json(nullptr)
-                               : nlohmann::json(sim.probability_sum /
+                               : nlohmann::json(row.simulated.probability_sum /
                                                 static_cast<double>(n))},
           {"windows", windows},
-          {"match", same}};
+          {"match", row.same}};
     }
   }
   const std::vector<std::string> mismatches = Mismatches();

@@ -29,6 +29,7 @@
 
 #include "absl/time/time.h"
 #include "makegood/v1/insights_service.pb.h"
+#include "services/retention/retention_store.h"
 #include "services/retention/trouble.h"
 
 namespace makegood::population {
@@ -73,14 +74,10 @@ v1::GetRetentionStatsRequest RequestOf(const RetentionGrouping& grouping);
 std::string LabelOf(const retention::Trouble& trouble,
                     v1::RetentionDimension dimension);
 
-// One window of a cohort. Money per currency, without zero entries.
-struct WindowCounts {
-  int64_t troubles = 0;
-  int64_t reordered = 0;
-  std::map<std::string, int64_t> spend_minor;
-  // Served only: what the troubles were paid (refunds that succeeded).
-  std::map<std::string, int64_t> paid_minor;
-};
+// One window of a cohort, as the server's store counts it: troubles,
+// reordered, and money per currency (no zero entries; paid is served only:
+// refunds that succeeded).
+using WindowCounts = retention::WindowCounts;
 
 struct CohortCounts {
   // Simulated only: the sum of the troubles' model probabilities.
@@ -141,6 +138,17 @@ class RetentionReport {
   std::string Json() const;
 
  private:
+  // One cohort of a grouping, simulated and served side by side.
+  struct Row {
+    std::vector<std::string> labels;
+    CohortCounts simulated;
+    CohortCounts served;  // Zero counts when the server has none.
+    bool read = false;    // The grouping was read from the server.
+    bool same = false;    // Read, and equal in every window.
+  };
+  // Every cohort either side has, by labels.
+  std::vector<Row> Rows(const RetentionGrouping& grouping) const;
+
   absl::Duration day_;
   std::vector<RetentionGrouping> groupings_;
   std::vector<SimTrouble> troubles_;
