@@ -10,18 +10,31 @@
 # against that server (plaintext; give a fresh --prefix to rerun against a
 # server that holds an earlier run).
 #
+# With --retention, members also order again after their troubles (the
+# population file's retention model) and the server's retention cohorts
+# (InsightsService.GetRetentionStats) are compared with what they did; the
+# fresh server then runs the insights aggregator (whose sweeper closes the
+# windows), a settlement worker (refunds succeed, so paid and net value are
+# real), --retention_day=DAY and a sweep interval of a quarter day. It takes
+# 90 retention days after the last member's troubles (18 s at 200ms).
+#
 # Usage: scripts/simulate_population.sh [--seeds=1,2,3] [--target=HOST:PORT]
-#          [--policy=FILE] [--config=FILE] [makegood_population flags...]
+#          [--policy=FILE] [--config=FILE] [--retention] [--retention_day=D]
+#          [makegood_population flags...]
 #   --seeds=LIST   seeds, comma separated (default 1,2,3)
 #   --target=H:P   an already running makegood instead of a fresh one
 #   --policy=FILE  the policy of the fresh server (default
 #                  config/policy/default.textproto)
 #   --config=FILE  the population (default config/population/default.textproto)
+#   --retention    reorders after troubles, compared with the server's counts
+#   --retention_day=D  a retention day, e.g. 200ms (the default); implies
+#                  --retention
 # Other flags go to makegood_population (see: makegood_population --help),
 # e.g. --currencies=KRW,EUR, --format=json, --concurrency=16.
 #
 # Environment: MAKEGOOD_BUILD_DIR (default build). Exit status: the tool's
-# (0, or 1 when calls failed, 2 on bad input).
+# (0, or 1 when calls failed or the retention counts differ, 2 on bad
+# input).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,9 +43,13 @@ target=""
 policy=config/policy/default.textproto
 config=config/population/default.textproto
 tool_args=()
+retention=""
+retention_day=200ms
 for arg in "$@"; do
   case "$arg" in
     --seeds=*) seeds="${arg#--seeds=}" ;;
+    --retention) retention=1 ;;
+    --retention_day=*) retention=1; retention_day="${arg#--retention_day=}" ;;
     --target=*) target="${arg#--target=}" ;;
     --policy=*) policy="${arg#--policy=}" ;;
     --config=*) config="${arg#--config=}" ;;
@@ -40,6 +57,16 @@ for arg in "$@"; do
     *) tool_args+=("$arg") ;;
   esac
 done
+
+if [[ -n "$retention" ]]; then
+  if [[ "$retention_day" =~ ^([0-9]+)(ms|s)$ ]]; then
+    retention_ms="${BASH_REMATCH[1]}"
+    [[ "${BASH_REMATCH[2]}" == ms ]] || retention_ms=$((retention_ms * 1000))
+  else
+    echo "--retention_day: want milliseconds or seconds, e.g. 200ms" >&2
+    exit 2
+  fi
+fi
 
 BUILD_DIR="${MAKEGOOD_BUILD_DIR:-build}"
 if [[ ! -f "$BUILD_DIR/build.ninja" ]]; then
@@ -76,12 +103,20 @@ if [[ -z "$target" ]]; then
   redis-cli -p "$redis_port" ping >/dev/null ||
     { echo "redis-server did not start; see $tmp/redis.log" >&2; exit 1; }
 
-  echo "==> makegood (policy ${policy})" >&2
   # Decisions only: no settlement worker, no insights (they would compete for
-  # the same cores). Port 0: the server picks one and logs it.
+  # the same cores), unless retention is tracked. Port 0: the server picks
+  # one and logs it.
+  server_args=()
+  if [[ -n "$retention" ]]; then
+    sweep="$((retention_ms / 4 > 10 ? retention_ms / 4 : 10))ms"
+    server_args+=(--insights_aggregator --settlement_worker
+      --retention_day="$retention_day" --retention_sweep_interval="$sweep")
+  fi
+  echo "==> makegood (policy ${policy}${retention:+, retention day ${retention_day}})" >&2
   "$BUILD_DIR/services/server/makegood" --listen=127.0.0.1:0 \
     --redis="redis://127.0.0.1:${redis_port}/0" --policy="$policy" \
-    --insecure_dev >"$tmp/makegood.log" 2>&1 &
+    --insecure_dev ${server_args[@]+"${server_args[@]}"} \
+    >"$tmp/makegood.log" 2>&1 &
   pids+=($!)
   port=""
   for _ in $(seq 200); do
@@ -99,6 +134,8 @@ if [[ -z "$target" ]]; then
   target="127.0.0.1:${port}"
 fi
 
+[[ -z "$retention" ]] ||
+  tool_args+=(--retention --retention_day="$retention_day")
 echo "==> population (${config}, seeds ${seeds}) against ${target}" >&2
 status=0
 "$TOOL" --target="$target" --config="$config" --seeds="$seeds" \

@@ -13,6 +13,14 @@ bool AboutTheDelivery(int reason) {
 
 }  // namespace
 
+bool IsTrouble(const v1::SubmitRatingRequest& rating, int trouble_max_percent) {
+  if (rating.satisfaction_percent() <= trouble_max_percent) return true;
+  if (rating.reasons_size() > 0) return true;
+  return std::any_of(
+      rating.line_ratings().begin(), rating.line_ratings().end(),
+      [](const v1::LineRating& line) { return line.reasons_size() > 0; });
+}
+
 bool IsClaim(const v1::SubmitRatingRequest& rating, int low_max_percent) {
   if (rating.satisfaction_percent() <= low_max_percent &&
       rating.reasons_size() > 0) {

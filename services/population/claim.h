@@ -4,6 +4,11 @@
 // request the member sent (never off what the simulation meant): the report's
 // definitions, in one place (docs/POPULATION.md quotes them).
 //
+// A rating is a TROUBLE, and the server tracks whether its member orders
+// again (InsightsService.GetRetentionStats), when it is at or below the
+// policy's trouble_max_percent (unset: low_rating_max_percent) or tags any
+// reason, on the order or a line.
+//
 // A rating is a CLAIM when it asks for something:
 //   - the order is rated low (satisfaction <= the policy's
 //     low_rating_max_percent) with at least one reason, or
@@ -26,6 +31,8 @@
 #include "makegood/v1/rating_service.pb.h"
 
 namespace makegood::population {
+
+bool IsTrouble(const v1::SubmitRatingRequest& rating, int trouble_max_percent);
 
 bool IsClaim(const v1::SubmitRatingRequest& rating, int low_max_percent);
 

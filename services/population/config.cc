@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "google/protobuf/text_format.h"
 #include "makegood/v1/rating.pb.h"
+#include "services/population/retention_model.h"
 
 namespace makegood::population {
 namespace {
@@ -137,6 +138,9 @@ absl::Status CheckConfig(const PopulationConfig& config) {
       config.recent_window_hours() <= config.recent_min_hours()) {
     return Bad("recent_window_hours",
                "want 0 <= recent_min_hours < recent_window_hours");
+  }
+  if (config.has_retention()) {
+    return CheckRetentionModel(config.retention(), config);
   }
   return absl::OkStatus();
 }

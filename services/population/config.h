@@ -15,8 +15,9 @@ namespace makegood::population {
 
 // Parses the textproto at `path` and checks it: every segment named, sized,
 // grouped and tiered; ranges ordered; probabilities in [0, 1]; products
-// priced; problems valid Reason names; currencies scaled. The error names the
-// file and the field.
+// priced; problems valid Reason names; currencies scaled; the retention
+// model, if any, as CheckRetentionModel. The error names the file and the
+// field.
 absl::StatusOr<PopulationConfig> LoadConfig(const std::string& path);
 
 // The same checks on a config already in memory (tests build their own).

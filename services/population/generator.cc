@@ -226,6 +226,10 @@ std::vector<SimMember> Generate(const PopulationConfig& config,
     for (int i = 0; i < segment.members(); ++i) {
       Rng rng =
           Rng::For(options.seed, segment.name(), static_cast<uint64_t>(i));
+      // Segment names are [a-z0-9_]: no segment's own stream is this one.
+      Rng reorder_rng =
+          Rng::For(options.seed, absl::StrCat(segment.name(), "/reorders"),
+                   static_cast<uint64_t>(i));
       SimMember sim;
       sim.segment = segment.name();
       sim.group = segment.group();
@@ -280,6 +284,17 @@ std::vector<SimMember> Generate(const PopulationConfig& config,
             absl::StrCat(id, "-r", r + 1), id,
             recent_start + absl::Seconds(std::llround(recent_offsets[r])));
         order.rating = MakeRating(rng, config, segment, order.order);
+        if (order.rating.has_value()) {
+          PlannedReorder reorder;
+          reorder.draw = {.reorder = reorder_rng.Uniform(),
+                          .window = reorder_rng.Uniform(),
+                          .day = reorder_rng.Uniform()};
+          reorder.order =
+              MakeOrder(reorder_rng, config, segment, options, signals,
+                        absl::StrCat(id, "-n", r + 1), id, absl::Time());
+          reorder.order.clear_delivered_at();
+          order.reorder = std::move(reorder);
+        }
         sim.recent_orders.push_back(std::move(order));
       }
       members.push_back(std::move(sim));

@@ -18,13 +18,29 @@
 #include "makegood/v1/order.pb.h"
 #include "makegood/v1/rating_service.pb.h"
 #include "services/population/population.pb.h"
+#include "services/population/retention_model.h"
 
 namespace makegood::population {
+
+// What a member does after its troubles if this order's rating is the last
+// of them (retention_run.h DecideReorder): the uniforms the decision is
+// drawn with, and the order placed if the member orders again. Drawn for
+// every rated order from the member's own stream (not the one that draws
+// the population, which --retention therefore leaves unchanged), whatever
+// the server answers.
+struct PlannedReorder {
+  ReorderDraw draw;
+  // A new basket from the segment's generator, id "<member>-n<k>" after
+  // recent order k; delivered_at is set when it is placed.
+  v1::Order order;
+};
 
 // An order inside the rating window and the member's rating of it, if any.
 struct RecentOrder {
   v1::Order order;
   std::optional<v1::SubmitRatingRequest> rating;
+  // Set when `rating` is.
+  std::optional<PlannedReorder> reorder;
 };
 
 struct SimMember {

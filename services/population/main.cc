@@ -4,8 +4,9 @@
 // a running makegood's public gRPC API and reports decision quality per
 // currency (docs/POPULATION.md). Prints the human table, then one JSON line
 // (the last line of stdout); progress goes to stderr. Exits 1 when a call
-// failed after retries (the figures then leave it out), 2 on bad flags or
-// config.
+// failed after retries (the figures then leave it out) or, with
+// --retention, when the server's retention counts differ from what the
+// members did; 2 on bad flags or config.
 //
 // Example:
 //   makegood_population --target=127.0.0.1:50051 --seeds=1,2,3
@@ -13,6 +14,7 @@
 //
 // scripts/simulate_population.sh starts a server of its own and runs this.
 
+#include <algorithm>
 #include <cstdint>
 #include <iostream>
 #include <string>
@@ -48,6 +50,20 @@ ABSL_FLAG(std::string, now, "",
           "The server's present, RFC 3339 (default: this machine's clock). "
           "With the same seeds, prefix and now, the requests are identical.");
 ABSL_FLAG(std::string, format, "both", "table, json or both.");
+ABSL_FLAG(bool, retention, false,
+          "Members order again after their troubles, retention days later, "
+          "by the population file's retention model; at the end the "
+          "server's InsightsService.GetRetentionStats is compared with what "
+          "they did (exit 1 when it differs). The server needs "
+          "--insights_aggregator, the same --retention_day and this "
+          "machine's clock, and no trouble windows open when the run "
+          "starts.");
+ABSL_FLAG(absl::Duration, retention_day, absl::Milliseconds(200),
+          "With --retention: the server's --retention_day (whole "
+          "milliseconds, >= 10ms; 200ms: 90 days in 18 s).");
+ABSL_FLAG(absl::Duration, retention_wait, absl::Minutes(2),
+          "With --retention: how long the server may take to close the last "
+          "window once due (its --retention_sweep_interval, and then some).");
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
@@ -95,6 +111,10 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  options.retention.enabled = absl::GetFlag(FLAGS_retention);
+  options.retention.day = absl::GetFlag(FLAGS_retention_day);
+  options.retention.settle_timeout = absl::GetFlag(FLAGS_retention_wait);
+  options.retention.placers = std::min(options.concurrency, 8);
   const std::string format = absl::GetFlag(FLAGS_format);
   if (format != "table" && format != "json" && format != "both") {
     std::cerr << "--format: want table, json or both\n";
@@ -115,5 +135,11 @@ int main(int argc, char** argv) {
   }
   if (format != "json") std::cout << report->Table();
   if (format != "table") std::cout << report->JsonLine() << "\n";
+  if (report->retention().has_value() &&
+      !report->retention()->Mismatches().empty()) {
+    std::cerr << "makegood_population: the server's retention counts differ "
+                 "from what the members did (RETENTION MISMATCH above)\n";
+    return 1;
+  }
   return report->errors() > 0 ? 1 : 0;
 }

@@ -237,6 +237,7 @@ std::string Report::Table() const {
     }
     out += "\n";
   }
+  if (retention_.has_value()) out += retention_->Table() + "\n";
   if (replayed_ > 0) {
     absl::StrAppendFormat(&out,
                           "NOTE: %d ratings were replays of an earlier run "
@@ -285,6 +286,9 @@ std::string Report::JsonLine() const {
                          {"errors", errors_},
                          {"replayed", replayed_},
                          {"currencies", currencies}};
+  if (retention_.has_value()) {
+    line["retention"] = nlohmann::json::parse(retention_->Json());
+  }
   return line.dump();
 }
 

@@ -12,18 +12,22 @@
 //                                 (ClaimedMinor), goal <= 5 %;
 //   silence                       claims (any segment) answered
 //                                 OUTCOME_NO_ACTION, goal 0.
-// Rendered as a human table and as one JSON line.
+// Rendered as a human table and as one JSON line; with retention after
+// trouble (retention_report.h) when the run tracked it.
 //
 // Thread-safety: not thread-safe; fill it from one thread.
 #pragma once
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "makegood/v1/rating.pb.h"
 #include "services/population/population.pb.h"
+#include "services/population/retention_report.h"
 
 namespace makegood::population {
 
@@ -97,6 +101,13 @@ class Report {
   void AddReplayed(int64_t replayed) { replayed_ += replayed; }
   int64_t replayed() const { return replayed_; }
 
+  // Retention after trouble (a run with RunOptions::retention on): shown
+  // after the decision-quality tables and as the JSON line's "retention".
+  void SetRetention(RetentionReport retention) {
+    retention_ = std::move(retention);
+  }
+  const std::optional<RetentionReport>& retention() const { return retention_; }
+
   // Every seed of `currency`, added up.
   Tallies Total(const std::string& currency) const;
   std::vector<std::string> currencies() const;
@@ -111,6 +122,7 @@ class Report {
   int64_t replayed_ = 0;
   // currency -> seed -> tallies
   std::map<std::string, std::map<uint64_t, Tallies>> runs_;
+  std::optional<RetentionReport> retention_;
 };
 
 }  // namespace makegood::population

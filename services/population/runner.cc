@@ -2,8 +2,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
-#include <functional>
 #include <iostream>
 #include <memory>
 #include <thread>
@@ -12,18 +10,14 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/reflection.h"
-#include "grpcpp/grpcpp.h"
-#include "makegood/v1/member_service.grpc.pb.h"
-#include "makegood/v1/order_service.grpc.pb.h"
-#include "makegood/v1/policy_service.grpc.pb.h"
-#include "makegood/v1/rating_service.grpc.pb.h"
 #include "services/population/claim.h"
+#include "services/population/client.h"
 #include "services/population/config.h"
 #include "services/population/generator.h"
+#include "services/population/retention_run.h"
 
 namespace makegood::population {
 namespace {
@@ -100,92 +94,6 @@ void CollectCurrencies(const Message& message, bool money_context,
   }
 }
 
-bool Retryable(grpc::StatusCode code) {
-  return code == grpc::UNAVAILABLE || code == grpc::RESOURCE_EXHAUSTED ||
-         code == grpc::DEADLINE_EXCEEDED || code == grpc::ABORTED;
-}
-
-class Client {
- public:
-  explicit Client(const RunOptions& options) : options_(options) {
-    grpc::ChannelArguments args;
-    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
-    channel_ = grpc::CreateCustomChannel(
-        options.target, grpc::InsecureChannelCredentials(), args);
-    members_ = v1::MemberService::NewStub(channel_);
-    orders_ = v1::OrderService::NewStub(channel_);
-    ratings_ = v1::RatingService::NewStub(channel_);
-    policies_ = v1::PolicyService::NewStub(channel_);
-  }
-
-  // One call, retried (same request, so idempotent) while the server says
-  // to come back later.
-  template <typename Request, typename Response, typename Method>
-  grpc::Status Call(Method method, const Request& request, Response& response) {
-    grpc::Status status;
-    for (int attempt = 0; attempt < 8; ++attempt) {
-      grpc::ClientContext context;
-      context.set_deadline(
-          absl::ToChronoTime(absl::Now() + options_.call_timeout));
-      for (const auto& [key, value] : options_.metadata) {
-        context.AddMetadata(key, value);
-      }
-      status = method(&context, request, &response);
-      if (status.ok() || !Retryable(status.error_code())) return status;
-      absl::SleepFor(absl::Milliseconds(100) * (attempt + 1));
-    }
-    return status;
-  }
-
-  grpc::Status GetPolicy(v1::GetPolicyResponse& response) {
-    return Call(
-        [&](grpc::ClientContext* c, const v1::GetPolicyRequest& r,
-            v1::GetPolicyResponse* out) {
-          return policies_->GetPolicy(c, r, out);
-        },
-        v1::GetPolicyRequest(), response);
-  }
-  grpc::Status Upsert(const v1::Member& member) {
-    v1::UpsertMemberRequest request;
-    *request.mutable_member() = member;
-    v1::UpsertMemberResponse response;
-    return Call(
-        [&](grpc::ClientContext* c, const v1::UpsertMemberRequest& r,
-            v1::UpsertMemberResponse* out) {
-          return members_->UpsertMember(c, r, out);
-        },
-        request, response);
-  }
-  grpc::Status Record(const v1::Order& order) {
-    v1::RecordDeliveryRequest request;
-    *request.mutable_order() = order;
-    v1::RecordDeliveryResponse response;
-    return Call(
-        [&](grpc::ClientContext* c, const v1::RecordDeliveryRequest& r,
-            v1::RecordDeliveryResponse* out) {
-          return orders_->RecordDelivery(c, r, out);
-        },
-        request, response);
-  }
-  grpc::Status Rate(const v1::SubmitRatingRequest& request,
-                    v1::SubmitRatingResponse& response) {
-    return Call(
-        [&](grpc::ClientContext* c, const v1::SubmitRatingRequest& r,
-            v1::SubmitRatingResponse* out) {
-          return ratings_->SubmitRating(c, r, out);
-        },
-        request, response);
-  }
-
- private:
-  const RunOptions& options_;
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<v1::MemberService::Stub> members_;
-  std::unique_ptr<v1::OrderService::Stub> orders_;
-  std::unique_ptr<v1::RatingService::Stub> ratings_;
-  std::unique_ptr<v1::PolicyService::Stub> policies_;
-};
-
 // What one member's run produced.
 struct MemberRun {
   std::vector<RatedResult> results;
@@ -194,8 +102,18 @@ struct MemberRun {
   std::string first_error;
 };
 
-MemberRun RunMember(Client& client, const SimMember& sim, int low_max) {
+// How a member's ratings are read, and what follows a trouble.
+struct MemberContext {
+  int low_max = 50;
+  int trouble_max = 50;
+  // Null: no reorders (RunOptions::retention off).
+  RetentionRun* retention = nullptr;
+};
+
+MemberRun RunMember(Client& client, const SimMember& sim,
+                    const MemberContext& context) {
   MemberRun run;
+  MemberRetention retention;
   auto failed = [&](const std::string& what, const grpc::Status& status) {
     ++run.errors;
     if (run.first_error.empty()) {
@@ -219,14 +137,17 @@ MemberRun RunMember(Client& client, const SimMember& sim, int low_max) {
     }
     if (!recent.rating.has_value()) continue;
     v1::SubmitRatingResponse response;
+    const absl::Time sent = absl::Now();
     if (grpc::Status s = client.Rate(*recent.rating, response); !s.ok()) {
       failed(absl::StrCat("SubmitRating ", recent.order.order_id()), s);
       continue;
     }
+    const absl::Time answered = absl::Now();
     if (response.replayed()) ++run.replayed;
     RatedResult result;
-    result.claim = IsClaim(*recent.rating, low_max);
-    result.claimed_minor = ClaimedMinor(*recent.rating, recent.order, low_max);
+    result.claim = IsClaim(*recent.rating, context.low_max);
+    result.claimed_minor =
+        ClaimedMinor(*recent.rating, recent.order, context.low_max);
     const v1::Decision& decision = response.decision();
     result.outcome = decision.outcome();
     result.paid_minor =
@@ -235,6 +156,14 @@ MemberRun RunMember(Client& client, const SimMember& sim, int low_max) {
     result.reason_codes.assign(decision.reason_codes().begin(),
                                decision.reason_codes().end());
     run.results.push_back(result);
+    // A replay made no trouble: the first run's answer did.
+    if (context.retention != nullptr && !response.replayed() &&
+        IsTrouble(*recent.rating, context.trouble_max)) {
+      NoteTrouble(sim, recent, response, sent, answered, retention);
+    }
+  }
+  if (context.retention != nullptr) {
+    context.retention->Add(std::move(retention));
   }
   return run;
 }
@@ -251,7 +180,9 @@ std::vector<std::string> ServedCurrencies(
 absl::StatusOr<Report> RunPopulation(const PopulationConfig& config,
                                      const RunOptions& options) {
   if (absl::Status s = CheckConfig(config); !s.ok()) return s;
-  Client client(options);
+  Client client({.target = options.target,
+                 .metadata = options.metadata,
+                 .call_timeout = options.call_timeout});
   v1::GetPolicyResponse policy;
   if (grpc::Status s = client.GetPolicy(policy); !s.ok()) {
     return absl::UnavailableError(absl::StrCat("PolicyService.GetPolicy on ",
@@ -270,7 +201,16 @@ absl::StatusOr<Report> RunPopulation(const PopulationConfig& config,
       }
     }
   }
-  const int low_max = policy.policy().low_rating_max_percent();
+  MemberContext context;
+  context.low_max = policy.policy().low_rating_max_percent();
+  context.trouble_max = policy.policy().has_trouble_max_percent()
+                            ? policy.policy().trouble_max_percent()
+                            : context.low_max;
+  if (options.retention.enabled && !config.has_retention()) {
+    return absl::FailedPreconditionError(
+        "retention: the population file has no retention model (see "
+        "config/population/default.textproto)");
+  }
   std::vector<std::string> currencies = options.currencies.empty()
                                             ? ServedCurrencies(policy.policy())
                                             : options.currencies;
@@ -285,6 +225,16 @@ absl::StatusOr<Report> RunPopulation(const PopulationConfig& config,
     absl::StatusOr<CurrencyScale> scale = ScaleFor(config, currency);
     if (!scale.ok()) return scale.status();
     scales.push_back(*scale);
+  }
+
+  // Started last: once it runs, the members' reorders are placed.
+  std::unique_ptr<RetentionRun> retention;
+  if (options.retention.enabled) {
+    absl::StatusOr<std::unique_ptr<RetentionRun>> started =
+        RetentionRun::Start(client, config.retention(), options.retention);
+    if (!started.ok()) return started.status();
+    retention = *std::move(started);
+    context.retention = retention.get();
   }
 
   Report report(policy.version(), options.seeds);
@@ -305,7 +255,7 @@ absl::StatusOr<Report> RunPopulation(const PopulationConfig& config,
       for (int w = 0; w < threads; ++w) {
         workers.emplace_back([&] {
           for (size_t i = next++; i < members.size(); i = next++) {
-            runs[i] = RunMember(client, members[i], low_max);
+            runs[i] = RunMember(client, members[i], context);
           }
         });
       }
@@ -340,6 +290,11 @@ absl::StatusOr<Report> RunPopulation(const PopulationConfig& config,
                                : "")
                 << "\n";
     }
+  }
+  if (retention != nullptr) {
+    int64_t errors = 0;
+    report.SetRetention(retention->Finish(errors, first_error));
+    report.AddErrors(errors);
   }
   if (!first_error.empty()) {
     std::cerr << "population: first failed call: " << first_error << "\n";

@@ -9,6 +9,11 @@
 // Members run in parallel (they share no state on the server); each member's
 // calls run in order.
 //
+// With RunOptions::retention on, members also order again after their
+// troubles, retention days later (retention_run.h), and the report
+// carries the server's retention cohorts beside what the members did
+// (Report::retention()).
+//
 // Example:
 //   RunOptions options{.target = "127.0.0.1:50051", .seeds = {1, 2, 3}};
 //   absl::StatusOr<Report> report = RunPopulation(config, options);
@@ -28,6 +33,7 @@
 #include "makegood/v1/policy.pb.h"
 #include "services/population/population.pb.h"
 #include "services/population/report.h"
+#include "services/population/retention_run.h"
 
 namespace makegood::population {
 
@@ -48,6 +54,8 @@ struct RunOptions {
   // Empty: every currency the policy serves.
   std::vector<std::string> currencies;
   absl::Duration call_timeout = absl::Seconds(10);
+  // Reorders after troubles, and the comparison with GetRetentionStats.
+  RetentionRunOptions retention;
 };
 
 // The currencies `policy` serves: values that look like ISO 4217 codes
@@ -63,8 +71,9 @@ std::vector<std::string> ServedCurrencies(
 
 // The report; an error when the server cannot be reached, the policy cannot
 // be read, or the config does not fit the policy (an unknown tier, a
-// currency without a scale). Calls that fail after retries are counted in
-// Report::errors() and left out of the figures.
+// currency without a scale); with retention on, also when the config has
+// no retention model or RetentionRun::Start fails. Calls that fail after
+// retries are counted in Report::errors() and left out of the figures.
 absl::StatusOr<Report> RunPopulation(const PopulationConfig& config,
                                      const RunOptions& options);
 
