@@ -32,7 +32,8 @@ std::optional<Policy> CandidateOf(
       absl::StatusOr<Policy> parsed =
           policy_file::ParsePolicyText(request.candidate_text());
       if (!parsed.ok()) {
-        violations.Add("candidate_text", std::string(parsed.status().message()));
+        violations.Add("candidate_text",
+                       std::string(parsed.status().message()));
         return std::nullopt;
       }
       candidate = *std::move(parsed);
@@ -207,8 +208,8 @@ absl::Status ExperimentRpcs::Get(
   absl::StatusOr<makegood::v1::Experiment> experiment =
       store_.Get(request.name());
   if (!experiment.ok()) return experiment.status();
-  absl::StatusOr<std::pair<experiments::ArmTally, experiments::ArmTally>>
-      arms = store_.ReadArms(request.name());
+  absl::StatusOr<std::pair<experiments::ArmTally, experiments::ArmTally>> arms =
+      store_.ReadArms(request.name());
   if (!arms.ok()) return arms.status();
   // Each arm's retention: troubles labelled with its arm, every window.
   std::vector<makegood::v1::RetentionWindow> retention[2];
@@ -235,9 +236,8 @@ absl::Status ExperimentRpcs::Get(
     }
   }
   const int64_t day = absl::ToUnixSeconds(clock_.Now()) / 86400;
-  *response.mutable_control() =
-      experiments::ArmToProto(labels[0], experiment->control_version(),
-                              arms->first, day, retention[0]);
+  *response.mutable_control() = experiments::ArmToProto(
+      labels[0], experiment->control_version(), arms->first, day, retention[0]);
   *response.mutable_candidate() =
       experiments::ArmToProto(labels[1], experiment->candidate_version(),
                               arms->second, day, retention[1]);
@@ -248,8 +248,7 @@ absl::Status ExperimentRpcs::Get(
 
 absl::Status ExperimentRpcs::Stop(
     const makegood::v1::StopExperimentRequest& request,
-    const std::string& caller,
-    makegood::v1::StopExperimentResponse& response) {
+    const std::string& caller, makegood::v1::StopExperimentResponse& response) {
   absl::StatusOr<makegood::v1::Experiment> stopped =
       store_.Stop(request.name(), clock_.Now(), caller, request.reason(),
                   /*tripped=*/false);

@@ -61,8 +61,7 @@ std::string Cost(const makegood::v1::ExperimentArm& candidate,
         policy::FormatMoney(std::llround(control_per_rating), currency)));
   }
   if (parts.empty()) return "granting nothing in either arm";
-  return absl::StrCat("granting ", absl::StrJoin(parts, ", "),
-                      " per rating");
+  return absl::StrCat("granting ", absl::StrJoin(parts, ", "), " per rating");
 }
 
 }  // namespace
@@ -186,8 +185,7 @@ makegood::v1::ExperimentArm ArmToProto(
 void Judge(const makegood::v1::ExperimentGuardrails& guardrails,
            makegood::v1::GetExperimentResponse& response) {
   const makegood::v1::RetentionWindow* control = Month(response.control());
-  const makegood::v1::RetentionWindow* candidate =
-      Month(response.candidate());
+  const makegood::v1::RetentionWindow* candidate = Month(response.candidate());
   const int64_t needed =
       std::max<int64_t>(1, guardrails.min_troubles_per_arm());
   const int64_t have_control = control ? control->troubles() : 0;
@@ -204,12 +202,10 @@ void Judge(const makegood::v1::ExperimentGuardrails& guardrails,
   const double p1 = candidate->reorder_rate();
   const double p0 = control->reorder_rate();
   const double d = p1 - p0;
-  const double low =
-      d - std::hypot(p1 - candidate->reorder_rate_low(),
-                     control->reorder_rate_high() - p0);
-  const double high =
-      d + std::hypot(candidate->reorder_rate_high() - p1,
-                     p0 - control->reorder_rate_low());
+  const double low = d - std::hypot(p1 - candidate->reorder_rate_low(),
+                                    control->reorder_rate_high() - p0);
+  const double high = d + std::hypot(candidate->reorder_rate_high() - p1,
+                                     p0 - control->reorder_rate_low());
   response.set_reorder_rate_difference(d);
   response.set_reorder_rate_difference_low(low);
   response.set_reorder_rate_difference_high(high);
@@ -227,9 +223,10 @@ void Judge(const makegood::v1::ExperimentGuardrails& guardrails,
     lead = "No clear difference in keeping members yet";
   }
   response.set_verdict_text(absl::StrCat(
-      lead, ": ", Percent(p1), " reordered within 30 days of a trouble against ",
-      Percent(p0), " (difference ", Points(d), " points, 95 % interval ",
-      Points(low), " to ", Points(high), "; ", candidate->troubles(), " and ",
+      lead, ": ", Percent(p1),
+      " reordered within 30 days of a trouble against ", Percent(p0),
+      " (difference ", Points(d), " points, 95 % interval ", Points(low),
+      " to ", Points(high), "; ", candidate->troubles(), " and ",
       control->troubles(), " troubles), ",
       Cost(response.candidate(), response.control()), "."));
 }

@@ -62,9 +62,9 @@ struct ArmTally {
   int64_t ratings = 0;
   int64_t instant = 0;  // Made good at once.
   int64_t refunds = 0;
-  int64_t abuse = 0;  // Refunds marked abusive.
-  std::map<std::string, int64_t> granted_minor;            // Per currency.
-  std::map<std::string, int64_t> abuse_minor;              // Per currency.
+  int64_t abuse = 0;                             // Refunds marked abusive.
+  std::map<std::string, int64_t> granted_minor;  // Per currency.
+  std::map<std::string, int64_t> abuse_minor;    // Per currency.
   std::map<int64_t, std::map<std::string, int64_t>> days;  // Day -> money.
 };
 

@@ -65,10 +65,10 @@ absl::StatusOr<Experiment> ExperimentStore::Stop(const std::string& name,
                                                  const std::string& who,
                                                  const std::string& reason,
                                                  bool tripped) {
-  absl::StatusOr<RedisReply> reply = redis_.EvalSync(
-      scripts::kStopExperiment, Keys(name),
-      {name, absl::StrCat(absl::ToUnixMillis(now)), who, reason,
-       tripped ? "TRIPPED" : "STOPPED"});
+  absl::StatusOr<RedisReply> reply =
+      redis_.EvalSync(scripts::kStopExperiment, Keys(name),
+                      {name, absl::StrCat(absl::ToUnixMillis(now)), who, reason,
+                       tripped ? "TRIPPED" : "STOPPED"});
   if (!reply.ok()) return reply.status();
   auto tagged = store::TaggedReply(*reply, 1, "stop_experiment");
   if (!tagged.ok()) return tagged.status();
@@ -135,8 +135,7 @@ absl::StatusOr<std::pair<ArmTally, ArmTally>> ExperimentStore::ReadArms(
     absl::StatusOr<RedisReply> hash =
         redis_.CommandSync({"HGETALL", keys_.ArmsKey(p)});
     if (!hash.ok()) return hash.status();
-    MAKEGOOD_RETURN_IF_ERROR(
-        AddArmFields(hash->elements, control, arms.first));
+    MAKEGOOD_RETURN_IF_ERROR(AddArmFields(hash->elements, control, arms.first));
     MAKEGOOD_RETURN_IF_ERROR(
         AddArmFields(hash->elements, candidate, arms.second));
   }

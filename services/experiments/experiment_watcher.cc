@@ -11,8 +11,7 @@ namespace makegood::experiments {
 
 ExperimentWatcher::ExperimentWatcher(redis::RedisClient& redis,
                                      const store::KeySchema& keys,
-                                     const Clock& clock,
-                                     WatcherOptions options)
+                                     const Clock& clock, WatcherOptions options)
     : store_(redis, keys), clock_(clock), options_(options) {}
 
 ExperimentWatcher::~ExperimentWatcher() { Stop(); }
@@ -67,18 +66,17 @@ absl::Status ExperimentWatcher::Poll() {
   absl::StatusOr<policy_file::PolicySnapshot> candidate =
       policy_file::BuildPolicySnapshot(experiment.candidate(), clock_.Now());
   if (!candidate.ok()) {
-    return absl::InternalError(
-        absl::StrCat("experiment \"", experiment.name(),
-                     "\": its candidate no longer builds: ",
-                     candidate.status().message()));
+    return absl::InternalError(absl::StrCat(
+        "experiment \"", experiment.name(),
+        "\": its candidate no longer builds: ", candidate.status().message()));
   }
   auto running = std::make_shared<RunningExperiment>();
   running->name = experiment.name();
   running->candidate_share_bp = experiment.candidate_share_bp();
   running->control_arm = ControlArm(experiment.name());
   running->candidate_arm = CandidateArm(experiment.name());
-  running->candidate =
-      std::make_shared<const policy_file::PolicySnapshot>(*std::move(candidate));
+  running->candidate = std::make_shared<const policy_file::PolicySnapshot>(
+      *std::move(candidate));
   Log(LogLevel::kInfo, "experiment_running",
       {{"name", running->name},
        {"candidate_version", running->candidate->version},
@@ -127,9 +125,8 @@ void ExperimentWatcher::Run() {
       }
     }
     absl::MutexLock lock(&mu_);
-    auto stopping = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-      return stopping_;
-    };
+    auto stopping = [this]()
+                        ABSL_SHARED_LOCKS_REQUIRED(mu_) { return stopping_; };
     mu_.AwaitWithTimeout(absl::Condition(&stopping), options_.poll_interval);
     if (stopping_) return;
   }

@@ -3,6 +3,8 @@
 // and the candidate policy as the hash says, each decision tallied in its
 // arm, the guardrails (money per day, abuse corrections) stopping it by
 // themselves, the audit trail, and a verdict from retention after trouble.
+#include "services/experiments/experiment.h"
+
 #include <memory>
 #include <string>
 #include <vector>
@@ -13,7 +15,6 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "makegood/v1/insights_service.grpc.pb.h"
-#include "services/experiments/experiment.h"
 #include "services/experiments/experiment_watcher.h"
 #include "services/policy_file/policy_document.h"
 #include "services/redis/hiredis_client.h"
@@ -127,8 +128,8 @@ class ExperimentTest : public ::testing::Test {
 
   std::vector<std::string> AuditEvents() {
     std::vector<std::string> events;
-    auto entries = h_->Redis(
-        {"XRANGE", store::KeySchema::ExperimentAuditKey(), "-", "+"});
+    auto entries =
+        h_->Redis({"XRANGE", store::KeySchema::ExperimentAuditKey(), "-", "+"});
     if (!entries.ok()) return events;
     for (const redis::RedisReply& entry : entries->elements) {
       const auto& fields = entry.elements[1].elements;
@@ -154,8 +155,7 @@ TEST_F(ExperimentTest, MembersAreSplitByTheHashAndEachArmIsTallied) {
   Start();
   v1::StartExperimentResponse started;
   ASSERT_TRUE(StartExperiment(Request("split", 5000), &started).ok());
-  const std::string candidate_version =
-      policy_file::PolicyVersion(Candidate());
+  const std::string candidate_version = policy_file::PolicyVersion(Candidate());
   EXPECT_EQ(started.experiment().candidate_version(), candidate_version);
   EXPECT_EQ(started.experiment().started_by(), "risk-lead");
   EXPECT_EQ(started.experiment().state(), v1::EXPERIMENT_STATE_RUNNING);
@@ -165,11 +165,9 @@ TEST_F(ExperimentTest, MembersAreSplitByTheHashAndEachArmIsTallied) {
   for (int i = 0; i < kMembers; ++i) {
     const std::string member = absl::StrCat("m-", i);
     v1::SubmitRatingResponse rated = RateOne(member);
-    const bool candidate =
-        experiments::InCandidateArm("split", member, 5000);
+    const bool candidate = experiments::InCandidateArm("split", member, 5000);
     in_candidate += candidate ? 1 : 0;
-    EXPECT_EQ(rated.decision().policy_version() == candidate_version,
-              candidate)
+    EXPECT_EQ(rated.decision().policy_version() == candidate_version, candidate)
         << member;
   }
   ASSERT_GT(in_candidate, 0);
@@ -209,8 +207,8 @@ TEST_F(ExperimentTest, MembersAreSplitByTheHashAndEachArmIsTallied) {
 TEST_F(ExperimentTest, TheMoneyGuardrailStopsTheCandidateByItself) {
   Start();
   v1::StartExperimentRequest request = Request("capped", 9999);
-  (*request.mutable_guardrails()->mutable_max_candidate_minor_per_day())
-      ["EUR"] = 100;
+  (*request.mutable_guardrails()
+        ->mutable_max_candidate_minor_per_day())["EUR"] = 100;
   v1::StartExperimentResponse started;
   ASSERT_TRUE(StartExperiment(request, &started).ok());
   ASSERT_TRUE(guard_->Poll().ok());
@@ -234,8 +232,7 @@ TEST_F(ExperimentTest, TheMoneyGuardrailStopsTheCandidateByItself) {
                                                     "guardrail_tripped "
                                                     "guardrail"));
   // The serving replica lets go within a poll.
-  const std::string candidate_version =
-      policy_file::PolicyVersion(Candidate());
+  const std::string candidate_version = policy_file::PolicyVersion(Candidate());
   ASSERT_TRUE(Eventually([&] {
     return RateOne(absl::StrCat("after-", orders_))
                .decision()
@@ -320,8 +317,8 @@ TEST_F(ExperimentTest, BadStartsAreRefusedAndChangeNothing) {
   request.set_name("Bad Name");
   request.set_candidate_share_bp(0);
   request.set_candidate_text("name: \"x\" tiers {");
-  (*request.mutable_guardrails()->mutable_max_candidate_minor_per_day())
-      ["eur"] = 5;
+  (*request.mutable_guardrails()
+        ->mutable_max_candidate_minor_per_day())["eur"] = 5;
   request.mutable_guardrails()->set_max_abuse_percent(101);
   auto before = h_->Snapshot();
   v1::StartExperimentResponse response;

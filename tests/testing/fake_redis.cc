@@ -168,6 +168,17 @@ redis::RedisReply Reply(std::string text) {
   return redis::RedisReply::String(std::move(text));
 }
 
+std::vector<redis::RedisReply> HashReply(
+    const std::vector<std::pair<std::string, int64_t>>& fields) {
+  std::vector<redis::RedisReply> out;
+  out.reserve(2 * fields.size());
+  for (const auto& [field, value] : fields) {
+    out.push_back(redis::RedisReply::String(field));
+    out.push_back(redis::RedisReply::String(absl::StrCat(value)));
+  }
+  return out;
+}
+
 redis::RedisReply Reply(int64_t value) {
   return redis::RedisReply::Integer(value);
 }

@@ -40,6 +40,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -115,5 +116,8 @@ redis::RedisReply Reply(std::string text);  // A bulk string.
 redis::RedisReply Reply(int64_t value);     // An integer.
 redis::RedisReply Reply(std::vector<redis::RedisReply> elements);  // Array.
 redis::RedisReply NilReply();
+// A hash as HGETALL answers it: field, value, ... (values as integer text).
+std::vector<redis::RedisReply> HashReply(
+    const std::vector<std::pair<std::string, int64_t>>& fields);
 
 }  // namespace makegood::testing

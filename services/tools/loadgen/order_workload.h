@@ -45,9 +45,8 @@ class OrderWorkload : public Workload {
         &call->context, &call->request, &call->response,
         [call, scheduled_ns, &sink](grpc::Status status) {
           CallResult result{status.error_code(), false};
-          result.unexpected =
-              status.ok() &&
-              call->response.result() != v1::WRITE_RESULT_CREATED;
+          result.unexpected = status.ok() && call->response.result() !=
+                                                 v1::WRITE_RESULT_CREATED;
           delete call;
           sink.OnDone(scheduled_ns, result);
         });

@@ -10,24 +10,17 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/retention/retention_store.h"
+#include "tests/testing/fake_redis.h"
 
 namespace makegood::experiments {
 namespace {
+
+using ::makegood::testing::HashReply;
 
 using ::testing::DoubleNear;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Pair;
-
-std::vector<redis::RedisReply> Hash(
-    const std::vector<std::pair<std::string, int64_t>>& fields) {
-  std::vector<redis::RedisReply> out;
-  for (const auto& [field, value] : fields) {
-    out.push_back(redis::RedisReply::String(field));
-    out.push_back(redis::RedisReply::String(absl::StrCat(value)));
-  }
-  return out;
-}
 
 TEST(InCandidateArm, SplitsMembersByTheShareAndKeepsEachInOneArm) {
   int candidate = 0;
@@ -56,19 +49,19 @@ TEST(InCandidateArm, SplitsMembersByTheShareAndKeepsEachInOneArm) {
 
 TEST(AddArmFields, SumsOneArmsFieldsAndSkipsTheOthers) {
   ArmTally tally;
-  ASSERT_TRUE(AddArmFields(Hash({{"e:candidate\tratings", 4},
-                                 {"e:candidate\tinstant", 3},
-                                 {"e:candidate\trefunds", 2},
-                                 {"e:candidate\tgranted:EUR", 900},
-                                 {"e:candidate\tday:20000:EUR", 400},
-                                 {"e:candidate\tabuse", 1},
-                                 {"e:candidate\tabuse_minor:EUR", 300},
-                                 {"e:control\tratings", 7},
-                                 {"other:candidate\tratings", 9}}),
+  ASSERT_TRUE(AddArmFields(HashReply({{"e:candidate\tratings", 4},
+                                      {"e:candidate\tinstant", 3},
+                                      {"e:candidate\trefunds", 2},
+                                      {"e:candidate\tgranted:EUR", 900},
+                                      {"e:candidate\tday:20000:EUR", 400},
+                                      {"e:candidate\tabuse", 1},
+                                      {"e:candidate\tabuse_minor:EUR", 300},
+                                      {"e:control\tratings", 7},
+                                      {"other:candidate\tratings", 9}}),
                            "e:candidate", tally)
                   .ok());
-  ASSERT_TRUE(AddArmFields(Hash({{"e:candidate\tratings", 1},
-                                 {"e:candidate\tgranted:KRW", 8000}}),
+  ASSERT_TRUE(AddArmFields(HashReply({{"e:candidate\tratings", 1},
+                                      {"e:candidate\tgranted:KRW", 8000}}),
                            "e:candidate", tally)
                   .ok());
   EXPECT_EQ(tally.ratings, 5);
@@ -78,9 +71,10 @@ TEST(AddArmFields, SumsOneArmsFieldsAndSkipsTheOthers) {
   EXPECT_THAT(tally.granted_minor,
               ElementsAre(Pair("EUR", 900), Pair("KRW", 8000)));
   EXPECT_THAT(tally.abuse_minor, ElementsAre(Pair("EUR", 300)));
-  EXPECT_THAT(tally.days, ElementsAre(Pair(20000, ElementsAre(Pair("EUR", 400)))));
-  EXPECT_EQ(AddArmFields(Hash({{"e:candidate\tnonsense", 1}}), "e:candidate",
-                         tally)
+  EXPECT_THAT(tally.days,
+              ElementsAre(Pair(20000, ElementsAre(Pair("EUR", 400)))));
+  EXPECT_EQ(AddArmFields(HashReply({{"e:candidate\tnonsense", 1}}),
+                         "e:candidate", tally)
                 .code(),
             absl::StatusCode::kInternal);
 }
@@ -89,8 +83,8 @@ TEST(GuardrailTrip, StopsOnTodaysMoneyAboveTheCap) {
   makegood::v1::ExperimentGuardrails guardrails;
   (*guardrails.mutable_max_candidate_minor_per_day())["EUR"] = 1000;
   ArmTally tally;
-  tally.days[100]["EUR"] = 1000;  // At the cap: fine.
-  tally.days[99]["EUR"] = 5000;   // Yesterday: not today's.
+  tally.days[100]["EUR"] = 1000;   // At the cap: fine.
+  tally.days[99]["EUR"] = 5000;    // Yesterday: not today's.
   tally.days[100]["KRW"] = 99999;  // Not capped.
   EXPECT_FALSE(GuardrailTrip(guardrails, tally, 100).has_value());
   tally.days[100]["EUR"] = 1001;
@@ -151,8 +145,8 @@ TEST(Judge, WaitsForTheSampleThenReadsTheIntervalOfTheDifference) {
   EXPECT_EQ(early.verdict(), makegood::v1::EXPERIMENT_VERDICT_NOT_ENOUGH_DATA);
   EXPECT_THAT(early.verdict_text(), HasSubstr("needs 50"));
 
-  auto more = Judged(Arm(400, 200, 800, 240000), Arm(400, 280, 800, 248000),
-                     100);
+  auto more =
+      Judged(Arm(400, 200, 800, 240000), Arm(400, 280, 800, 248000), 100);
   EXPECT_EQ(more.verdict(),
             makegood::v1::EXPERIMENT_VERDICT_CANDIDATE_RETAINS_MORE);
   EXPECT_THAT(more.reorder_rate_difference(), DoubleNear(0.2, 1e-9));

@@ -11,9 +11,12 @@
 #include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/fake_redis.h"
 
 namespace makegood::retention {
 namespace {
+
+using ::makegood::testing::HashReply;
 
 using ::testing::DoubleNear;
 using ::testing::ElementsAre;
@@ -31,16 +34,6 @@ std::string Field(const std::string& outcome, const std::string& arm,
                         std::string("default@abc"), arm, std::string("plus"),
                         currency, absl::StrCat(days), stat},
                        "\t");
-}
-
-std::vector<redis::RedisReply> Hash(
-    const std::vector<std::pair<std::string, int64_t>>& fields) {
-  std::vector<redis::RedisReply> out;
-  for (const auto& [field, value] : fields) {
-    out.push_back(redis::RedisReply::String(field));
-    out.push_back(redis::RedisReply::String(absl::StrCat(value)));
-  }
-  return out;
 }
 
 TEST(Wilson95, MatchesTheTextbookValues) {
@@ -65,18 +58,19 @@ TEST(AddPartition, SumsPartitionsByTheGroupedLabelsAndKeepsMoneyPerCurrency) {
   RetentionQuery query;
   query.group_by = {Label::kOutcome};
   Cohorts cohorts;
-  ASSERT_TRUE(AddPartition(query,
-                           Hash({{Field("REFUND", "none", "EUR", 7, "n"), 3},
-                                 {Field("REFUND", "none", "EUR", 7, "r"), 2},
-                                 {Field("REFUND", "none", "EUR", 7, "s"), 900},
-                                 {Field("REFUND", "none", "EUR", 7, "p"), 400},
-                                 {Field("DENY", "none", "EUR", 30, "n"), 1}}),
-                           cohorts)
-                  .ok());
   ASSERT_TRUE(
       AddPartition(query,
-                   Hash({{Field("REFUND", "x:a", "KRW", 7, "n"), 1},
-                         {Field("REFUND", "x:a", "KRW", 7, "s"), 8000}}),
+                   HashReply({{Field("REFUND", "none", "EUR", 7, "n"), 3},
+                              {Field("REFUND", "none", "EUR", 7, "r"), 2},
+                              {Field("REFUND", "none", "EUR", 7, "s"), 900},
+                              {Field("REFUND", "none", "EUR", 7, "p"), 400},
+                              {Field("DENY", "none", "EUR", 30, "n"), 1}}),
+                   cohorts)
+          .ok());
+  ASSERT_TRUE(
+      AddPartition(query,
+                   HashReply({{Field("REFUND", "x:a", "KRW", 7, "n"), 1},
+                              {Field("REFUND", "x:a", "KRW", 7, "s"), 8000}}),
                    cohorts)
           .ok());
   ASSERT_EQ(cohorts.size(), 2u);
@@ -96,22 +90,24 @@ TEST(AddPartition, FiltersAndGroupsByAnyLabels) {
   query.group_by = {Label::kArm, Label::kCurrency};
   query.filters = {{Label::kOutcome, "REFUND"}};
   Cohorts cohorts;
-  ASSERT_TRUE(AddPartition(query,
-                           Hash({{Field("REFUND", "x:a", "EUR", 7, "n"), 2},
-                                 {Field("REFUND", "x:b", "EUR", 7, "n"), 5},
-                                 {Field("DENY", "x:a", "EUR", 7, "n"), 9}}),
-                           cohorts)
-                  .ok());
+  ASSERT_TRUE(
+      AddPartition(query,
+                   HashReply({{Field("REFUND", "x:a", "EUR", 7, "n"), 2},
+                              {Field("REFUND", "x:b", "EUR", 7, "n"), 5},
+                              {Field("DENY", "x:a", "EUR", 7, "n"), 9}}),
+                   cohorts)
+          .ok());
   ASSERT_EQ(cohorts.size(), 2u);
   EXPECT_EQ(cohorts.at({"x:a", "EUR"}).windows[0].troubles, 2);
   EXPECT_EQ(cohorts.at({"x:b", "EUR"}).windows[0].troubles, 5);
   // No group_by: one cohort of everything that passes the filters.
   Cohorts all;
-  ASSERT_TRUE(AddPartition(RetentionQuery{},
-                           Hash({{Field("REFUND", "x:a", "EUR", 90, "n"), 2},
-                                 {Field("DENY", "x:a", "EUR", 90, "n"), 9}}),
-                           all)
-                  .ok());
+  ASSERT_TRUE(
+      AddPartition(RetentionQuery{},
+                   HashReply({{Field("REFUND", "x:a", "EUR", 90, "n"), 2},
+                              {Field("DENY", "x:a", "EUR", 90, "n"), 9}}),
+                   all)
+          .ok());
   ASSERT_EQ(all.size(), 1u);
   EXPECT_THAT(all.begin()->second.labels, IsEmpty());
   EXPECT_EQ(all.begin()->second.windows[2].troubles, 11);
@@ -123,12 +119,13 @@ TEST(AddPartition, ReadsAStoresFieldsByOutcomeRecoveryAndCurrency) {
   query.subject_kind = "store";
   query.subject_id = "store-1";
   Cohorts cohorts;
-  ASSERT_TRUE(AddPartition(query,
-                           Hash({{"REFUND\tclaim\tEUR\t30\tn", 4},
-                                 {"REFUND\tclaim\tEUR\t30\tr", 3},
-                                 {"DENY\tsilent_unrecovered\tEUR\t30\tn", 1}}),
-                           cohorts)
-                  .ok());
+  ASSERT_TRUE(
+      AddPartition(query,
+                   HashReply({{"REFUND\tclaim\tEUR\t30\tn", 4},
+                              {"REFUND\tclaim\tEUR\t30\tr", 3},
+                              {"DENY\tsilent_unrecovered\tEUR\t30\tn", 1}}),
+                   cohorts)
+          .ok());
   ASSERT_EQ(cohorts.size(), 2u);
   EXPECT_EQ(cohorts.at({"EUR", "claim"}).windows[1].reordered, 3);
   EXPECT_EQ(cohorts.at({"EUR", "silent_unrecovered"}).windows[1].troubles, 1);
@@ -140,7 +137,7 @@ TEST(AddPartition, RefusesFieldsItDoesNotKnow) {
        {std::string("REFUND\tclaim\t7\tn"), Field("REFUND", "a", "EUR", 8, "n"),
         Field("REFUND", "a", "EUR", 7, "x")}) {
     absl::Status status =
-        AddPartition(RetentionQuery{}, Hash({{field, 1}}), cohorts);
+        AddPartition(RetentionQuery{}, HashReply({{field, 1}}), cohorts);
     EXPECT_EQ(status.code(), absl::StatusCode::kInternal) << field;
   }
   std::vector<redis::RedisReply> not_a_number = {
