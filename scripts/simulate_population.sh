@@ -18,9 +18,14 @@
 # real), --retention_day=DAY and a sweep interval of a quarter day. It takes
 # 90 retention days after the last member's troubles (18 s at 200ms).
 #
+# With --experiment=FILE (config/population/experiment_*.textproto), the
+# tool starts that policy experiment before the members come and reports
+# its arms and verdict at the end; the fresh server then runs the insights
+# aggregator, whose guardrail check runs every 200ms.
+#
 # Usage: scripts/simulate_population.sh [--seeds=1,2,3] [--target=HOST:PORT]
 #          [--policy=FILE] [--config=FILE] [--retention] [--retention_day=D]
-#          [makegood_population flags...]
+#          [--experiment=FILE] [makegood_population flags...]
 #   --seeds=LIST   seeds, comma separated (default 1,2,3)
 #   --target=H:P   an already running makegood instead of a fresh one
 #   --policy=FILE  the policy of the fresh server (default
@@ -29,6 +34,8 @@
 #   --retention    reorders after troubles, compared with the server's counts
 #   --retention_day=D  a retention day, e.g. 200ms (the default); implies
 #                  --retention
+#   --experiment=FILE  a policy experiment beside the population (an
+#                  ExperimentPlan, e.g. config/population/experiment_leaky.textproto)
 # Other flags go to makegood_population (see: makegood_population --help),
 # e.g. --currencies=KRW,EUR, --format=json, --concurrency=16.
 #
@@ -45,11 +52,13 @@ config=config/population/default.textproto
 tool_args=()
 retention=""
 retention_day=200ms
+experiment=""
 for arg in "$@"; do
   case "$arg" in
     --seeds=*) seeds="${arg#--seeds=}" ;;
     --retention) retention=1 ;;
     --retention_day=*) retention=1; retention_day="${arg#--retention_day=}" ;;
+    --experiment=*) experiment="${arg#--experiment=}"; tool_args+=("$arg") ;;
     --target=*) target="${arg#--target=}" ;;
     --policy=*) policy="${arg#--policy=}" ;;
     --config=*) config="${arg#--config=}" ;;
@@ -111,6 +120,10 @@ if [[ -z "$target" ]]; then
     sweep="$((retention_ms / 4 > 10 ? retention_ms / 4 : 10))ms"
     server_args+=(--insights_aggregator --settlement_worker
       --retention_day="$retention_day" --retention_sweep_interval="$sweep")
+  fi
+  if [[ -n "$experiment" ]]; then
+    [[ -n "$retention" ]] || server_args+=(--insights_aggregator)
+    server_args+=(--experiment_guard_interval=200ms)
   fi
   echo "==> makegood (policy ${policy}${retention:+, retention day ${retention_day}})" >&2
   "$BUILD_DIR/services/server/makegood" --listen=127.0.0.1:0 \

@@ -22,6 +22,7 @@ Client::Client(ClientOptions options) : options_(std::move(options)) {
   ratings_ = v1::RatingService::NewStub(channel_);
   policies_ = v1::PolicyService::NewStub(channel_);
   insights_ = v1::InsightsService::NewStub(channel_);
+  refunds_ = v1::RefundService::NewStub(channel_);
 }
 
 template <typename Request, typename Response, typename Method>
@@ -91,6 +92,39 @@ grpc::Status Client::RetentionStats(const v1::GetRetentionStatsRequest& request,
       [&](grpc::ClientContext* c, const v1::GetRetentionStatsRequest& r,
           v1::GetRetentionStatsResponse* out) {
         return insights_->GetRetentionStats(c, r, out);
+      },
+      request, response);
+}
+
+grpc::Status Client::StartExperiment(const v1::StartExperimentRequest& request,
+                                     v1::StartExperimentResponse& response) {
+  return Call(
+      [&](grpc::ClientContext* c, const v1::StartExperimentRequest& r,
+          v1::StartExperimentResponse* out) {
+        return policies_->StartExperiment(c, r, out);
+      },
+      request, response);
+}
+
+grpc::Status Client::GetExperiment(const std::string& name,
+                                   v1::GetExperimentResponse& response) {
+  v1::GetExperimentRequest request;
+  request.set_name(name);
+  return Call(
+      [&](grpc::ClientContext* c, const v1::GetExperimentRequest& r,
+          v1::GetExperimentResponse* out) {
+        return policies_->GetExperiment(c, r, out);
+      },
+      request, response);
+}
+
+grpc::Status Client::MarkRefundAbusive(
+    const v1::MarkRefundAbusiveRequest& request,
+    v1::MarkRefundAbusiveResponse& response) {
+  return Call(
+      [&](grpc::ClientContext* c, const v1::MarkRefundAbusiveRequest& r,
+          v1::MarkRefundAbusiveResponse* out) {
+        return refunds_->MarkRefundAbusive(c, r, out);
       },
       request, response);
 }

@@ -25,6 +25,7 @@
 #include "makegood/v1/order_service.grpc.pb.h"
 #include "makegood/v1/policy_service.grpc.pb.h"
 #include "makegood/v1/rating_service.grpc.pb.h"
+#include "makegood/v1/refund_service.grpc.pb.h"
 
 namespace makegood::population {
 
@@ -48,6 +49,15 @@ class Client {
   // Needs the agent or admin role (every role under --insecure_dev).
   grpc::Status RetentionStats(const v1::GetRetentionStatsRequest& request,
                               v1::GetRetentionStatsResponse& response);
+  // Need the admin role (every role under --insecure_dev). A name is never
+  // reused: a start retried after one that succeeded unseen is refused
+  // (FAILED_PRECONDITION); a second mark of a refund changes nothing.
+  grpc::Status StartExperiment(const v1::StartExperimentRequest& request,
+                               v1::StartExperimentResponse& response);
+  grpc::Status GetExperiment(const std::string& name,
+                             v1::GetExperimentResponse& response);
+  grpc::Status MarkRefundAbusive(const v1::MarkRefundAbusiveRequest& request,
+                                 v1::MarkRefundAbusiveResponse& response);
 
  private:
   template <typename Request, typename Response, typename Method>
@@ -60,6 +70,7 @@ class Client {
   std::unique_ptr<v1::RatingService::Stub> ratings_;
   std::unique_ptr<v1::PolicyService::Stub> policies_;
   std::unique_ptr<v1::InsightsService::Stub> insights_;
+  std::unique_ptr<v1::RefundService::Stub> refunds_;
 };
 
 }  // namespace makegood::population

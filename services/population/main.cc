@@ -6,7 +6,8 @@
 // (the last line of stdout); progress goes to stderr. Exits 1 when a call
 // failed after retries (the figures then leave it out) or, with
 // --retention, when the server's retention counts differ from what the
-// members did; 2 on bad flags or config.
+// members did, or with --experiment, when its arms' counts do; 2 on bad
+// flags or config.
 //
 // Example:
 //   makegood_population --target=127.0.0.1:50051 --seeds=1,2,3
@@ -29,6 +30,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "services/population/config.h"
+#include "services/population/experiment_run.h"
 #include "services/population/runner.h"
 
 ABSL_FLAG(std::string, target, "127.0.0.1:50051",
@@ -61,6 +63,16 @@ ABSL_FLAG(bool, retention, false,
 ABSL_FLAG(absl::Duration, retention_day, absl::Milliseconds(200),
           "With --retention: the server's --retention_day (whole "
           "milliseconds, >= 10ms; 200ms: 90 days in 18 s).");
+ABSL_FLAG(std::string, experiment, "",
+          "A policy experiment plan (services/population/population.proto "
+          "ExperimentPlan, e.g. config/population/"
+          "experiment_retains_more.textproto): started with "
+          "PolicyService.StartExperiment before the members come (named "
+          "<prefix>-<name>), abusers' refunds reported with "
+          "RefundService.MarkRefundAbusive, and GetExperiment's arms and "
+          "verdict reported beside the simulator's ground truth (with "
+          "--retention) at the end (exit 1 when the arms' counts differ). "
+          "The server needs --insights_aggregator for its guardrails.");
 ABSL_FLAG(absl::Duration, retention_wait, absl::Minutes(2),
           "With --retention: how long the server may take to close the last "
           "window once due (its --retention_sweep_interval, and then some).");
@@ -127,6 +139,16 @@ int main(int argc, char** argv) {
     std::cerr << "makegood_population: " << config.status().message() << "\n";
     return 2;
   }
+  if (const std::string plan = absl::GetFlag(FLAGS_experiment); !plan.empty()) {
+    absl::StatusOr<makegood::population::LoadedPlan> loaded =
+        makegood::population::LoadExperimentPlan(plan);
+    if (!loaded.ok()) {
+      std::cerr << "makegood_population: --experiment: "
+                << loaded.status().message() << "\n";
+      return 2;
+    }
+    options.experiment = *std::move(loaded);
+  }
   absl::StatusOr<makegood::population::Report> report =
       makegood::population::RunPopulation(*config, options);
   if (!report.ok()) {
@@ -139,6 +161,12 @@ int main(int argc, char** argv) {
       !report->retention()->Mismatches().empty()) {
     std::cerr << "makegood_population: the server's retention counts differ "
                  "from what the members did (RETENTION MISMATCH above)\n";
+    return 1;
+  }
+  if (report->experiment().has_value() &&
+      !report->experiment()->Problems().empty()) {
+    std::cerr << "makegood_population: the server's experiment arms differ "
+                 "from what the members did (EXPERIMENT MISMATCH above)\n";
     return 1;
   }
   return report->errors() > 0 ? 1 : 0;

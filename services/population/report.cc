@@ -238,6 +238,7 @@ std::string Report::Table() const {
     out += "\n";
   }
   if (retention_.has_value()) out += retention_->Table() + "\n";
+  if (experiment_.has_value()) out += experiment_->Table() + "\n";
   if (replayed_ > 0) {
     absl::StrAppendFormat(&out,
                           "NOTE: %d ratings were replays of an earlier run "
@@ -288,6 +289,9 @@ std::string Report::JsonLine() const {
                          {"currencies", currencies}};
   if (retention_.has_value()) {
     line["retention"] = nlohmann::json::parse(retention_->Json());
+  }
+  if (experiment_.has_value()) {
+    line["experiment"] = nlohmann::json::parse(experiment_->Json());
   }
   return line.dump();
 }

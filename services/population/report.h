@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "makegood/v1/rating.pb.h"
+#include "services/population/experiment_run.h"
 #include "services/population/population.pb.h"
 #include "services/population/retention_report.h"
 
@@ -108,6 +109,15 @@ class Report {
   }
   const std::optional<RetentionReport>& retention() const { return retention_; }
 
+  // A policy experiment run beside the population: shown last and as the
+  // JSON line's "experiment".
+  void SetExperiment(ExperimentReport experiment) {
+    experiment_ = std::move(experiment);
+  }
+  const std::optional<ExperimentReport>& experiment() const {
+    return experiment_;
+  }
+
   // Every seed of `currency`, added up.
   Tallies Total(const std::string& currency) const;
   std::vector<std::string> currencies() const;
@@ -123,6 +133,7 @@ class Report {
   // currency -> seed -> tallies
   std::map<std::string, std::map<uint64_t, Tallies>> runs_;
   std::optional<RetentionReport> retention_;
+  std::optional<ExperimentReport> experiment_;
 };
 
 }  // namespace makegood::population

@@ -38,10 +38,11 @@ constexpr absl::Duration kSafety = absl::Milliseconds(2);
 
 void NoteTrouble(const SimMember& member, const RecentOrder& rated,
                  const v1::SubmitRatingResponse& response, absl::Time sent,
-                 absl::Time answered, MemberRetention& out) {
-  std::optional<retention::Trouble> trouble = retention::TroubleOf(
-      /*trouble=*/true, *rated.rating, response, rated.order,
-      member.member.tier(), retention::kNoArm, answered);
+                 absl::Time answered, absl::string_view arm,
+                 MemberRetention& out) {
+  std::optional<retention::Trouble> trouble =
+      retention::TroubleOf(/*trouble=*/true, *rated.rating, response,
+                           rated.order, member.member.tier(), arm, answered);
   SimTrouble t;
   t.trouble = *std::move(trouble);
   t.segment = member.segment;

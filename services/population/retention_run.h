@@ -87,11 +87,13 @@ struct MemberRetention {
 };
 
 // Notes a rating the server answered (not a replay) that is a trouble: its
-// labels (retention::TroubleOf, as the server labels it) and the member's
-// draws after it.
+// labels (retention::TroubleOf, as the server labels it; `arm` is the
+// experiment arm that decided, retention::kNoArm outside experiments) and
+// the member's draws after it.
 void NoteTrouble(const SimMember& member, const RecentOrder& rated,
                  const v1::SubmitRatingResponse& response, absl::Time sent,
-                 absl::Time answered, MemberRetention& out);
+                 absl::Time answered, absl::string_view arm,
+                 MemberRetention& out);
 
 // Whether and on which day the member orders again after its troubles:
 // with the probability every answer leaves (ReorderProbability of all of

@@ -16,8 +16,10 @@
 #include "services/population/claim.h"
 #include "services/population/client.h"
 #include "services/population/config.h"
+#include "services/population/experiment_run.h"
 #include "services/population/generator.h"
 #include "services/population/retention_run.h"
+#include "services/retention/trouble.h"
 
 namespace makegood::population {
 namespace {
@@ -108,6 +110,8 @@ struct MemberContext {
   int trouble_max = 50;
   // Null: no reorders (RunOptions::retention off).
   RetentionRun* retention = nullptr;
+  // Null: no experiment.
+  ExperimentRun* experiment = nullptr;
 };
 
 MemberRun RunMember(Client& client, const SimMember& sim,
@@ -156,10 +160,17 @@ MemberRun RunMember(Client& client, const SimMember& sim,
     result.reason_codes.assign(decision.reason_codes().begin(),
                                decision.reason_codes().end());
     run.results.push_back(result);
-    // A replay made no trouble: the first run's answer did.
-    if (context.retention != nullptr && !response.replayed() &&
+    if (response.replayed()) continue;  // The first run's answer counted.
+    if (context.experiment != nullptr) {
+      context.experiment->Note(sim, recent, response);
+    }
+    if (context.retention != nullptr &&
         IsTrouble(*recent.rating, context.trouble_max)) {
-      NoteTrouble(sim, recent, response, sent, answered, retention);
+      NoteTrouble(sim, recent, response, sent, answered,
+                  context.experiment == nullptr
+                      ? std::string(retention::kNoArm)
+                      : context.experiment->ArmOf(decision.policy_version()),
+                  retention);
     }
   }
   if (context.retention != nullptr) {
@@ -225,6 +236,24 @@ absl::StatusOr<Report> RunPopulation(const PopulationConfig& config,
     absl::StatusOr<CurrencyScale> scale = ScaleFor(config, currency);
     if (!scale.ok()) return scale.status();
     scales.push_back(*scale);
+  }
+
+  // Before the members: every decision falls in an arm.
+  std::unique_ptr<ExperimentRun> experiment;
+  if (options.experiment.has_value()) {
+    absl::StatusOr<std::unique_ptr<ExperimentRun>> started =
+        ExperimentRun::Start(client, *options.experiment, options.prefix,
+                             options.retention.enabled
+                                 ? config.retention().within_30_days()
+                                 : 0);
+    if (!started.ok()) return started.status();
+    experiment = *std::move(started);
+    context.experiment = experiment.get();
+    std::cerr << "population: experiment " << experiment->experiment().name()
+              << ": candidate " << experiment->experiment().candidate_version()
+              << " for " << experiment->experiment().candidate_share_bp()
+              << " bp, control " << experiment->experiment().control_version()
+              << "\n";
   }
 
   // Started last: once it runs, the members' reorders are placed.
@@ -295,6 +324,13 @@ absl::StatusOr<Report> RunPopulation(const PopulationConfig& config,
     int64_t errors = 0;
     report.SetRetention(retention->Finish(errors, first_error));
     report.AddErrors(errors);
+  }
+  if (experiment != nullptr) {
+    ExperimentReport experiment_report = experiment->Finish(
+        report.retention().has_value() ? &report.retention()->troubles()
+                                       : nullptr);
+    report.AddErrors(experiment_report.errors);
+    report.SetExperiment(std::move(experiment_report));
   }
   if (!first_error.empty()) {
     std::cerr << "population: first failed call: " << first_error << "\n";

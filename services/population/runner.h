@@ -23,6 +23,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -31,6 +32,7 @@
 #include "absl/time/time.h"
 #include "google/protobuf/message.h"
 #include "makegood/v1/policy.pb.h"
+#include "services/population/experiment_run.h"
 #include "services/population/population.pb.h"
 #include "services/population/report.h"
 #include "services/population/retention_run.h"
@@ -56,6 +58,9 @@ struct RunOptions {
   absl::Duration call_timeout = absl::Seconds(10);
   // Reorders after troubles, and the comparison with GetRetentionStats.
   RetentionRunOptions retention;
+  // A policy experiment started before the members come and read after the
+  // run (experiment_run.h); its name is ExperimentName(prefix, plan).
+  std::optional<LoadedPlan> experiment;
 };
 
 // The currencies `policy` serves: values that look like ISO 4217 codes
@@ -72,7 +77,8 @@ std::vector<std::string> ServedCurrencies(
 // The report; an error when the server cannot be reached, the policy cannot
 // be read, or the config does not fit the policy (an unknown tier, a
 // currency without a scale); with retention on, also when the config has
-// no retention model or RetentionRun::Start fails. Calls that fail after
+// no retention model or RetentionRun::Start fails; with an experiment,
+// when ExperimentRun::Start fails. Calls that fail after
 // retries are counted in Report::errors() and left out of the figures.
 absl::StatusOr<Report> RunPopulation(const PopulationConfig& config,
                                      const RunOptions& options);

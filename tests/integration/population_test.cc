@@ -22,6 +22,7 @@
 #include "services/core/clock.h"
 #include "services/population/claim.h"
 #include "services/population/config.h"
+#include "services/population/experiment_run.h"
 #include "services/population/generator.h"
 #include "services/population/runner.h"
 #include "tests/testing/app_harness.h"
@@ -383,6 +384,8 @@ void StartRealClockServer(RealClockServer& out) {
   config.retention_day = kRetentionDay;
   config.rating.retention_day = kRetentionDay;
   config.retention_sweep_interval = absl::Milliseconds(10);
+  // Experiments' guardrails are checked by the aggregating process.
+  config.experiment_guard_interval = absl::Milliseconds(20);
   auto app = server::App::Start(config, RealClock());
   ASSERT_TRUE(app.ok()) << app.status();
   out.app = *std::move(app);
@@ -515,6 +518,95 @@ TEST(PopulationRetention, TheSameSeedSendsTheSameRequests) {
   // (their baskets: RetentionModelGenerate in tests/unit/population).
   EXPECT_EQ(runs[0], runs[1]);
   EXPECT_FALSE(runs[0].empty());
+}
+
+// ---- Policy experiments -------------------------------------------------
+
+// The plan of a run against `candidate` (a file under
+// config/policy/experiments/), half the members each.
+LoadedPlan ExperimentPlanFor(const std::string& name,
+                             const std::string& candidate) {
+  absl::StatusOr<LoadedPlan> shipped = LoadExperimentPlan(
+      absl::StrCat(MAKEGOOD_SOURCE_DIR, "/config/population/experiment_", name,
+                   ".textproto"));
+  EXPECT_TRUE(shipped.ok()) << shipped.status();
+  LoadedPlan plan = shipped.ok() ? *std::move(shipped) : LoadedPlan();
+  EXPECT_THAT(plan.candidate_text,
+              ::testing::HasSubstr(absl::StrCat("name: \"", candidate, "\"")));
+  return plan;
+}
+
+TEST(PopulationExperiment, EachArmHoldsWhatItsMembersDidAndTheVerdictFollows) {
+  RealClockServer server;
+  ASSERT_NO_FATAL_FAILURE(StartRealClockServer(server));
+  PopulationConfig config = RetentionPopulation();
+  config.add_currencies()->set_code("EUR");
+  config.mutable_currencies(0)->set_factor(1);
+  RunOptions options = RetentionOptions(server, {"EUR"});
+  options.experiment = ExperimentPlanFor("retains_more", "retains_more");
+  // A verdict on the small population's troubles.
+  options.experiment->plan.set_min_troubles_per_arm(5);
+
+  absl::StatusOr<Report> report = RunPopulation(config, options);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->errors(), 0);
+  ASSERT_TRUE(report->experiment().has_value());
+  const ExperimentReport& experiment = *report->experiment();
+  ASSERT_TRUE(experiment.read);
+  EXPECT_EQ(experiment.served.experiment().state(),
+            v1::EXPERIMENT_STATE_RUNNING)
+      << experiment.Table();
+  // The hard check: the server's arms hold exactly the ratings, refunds,
+  // 30-day troubles and reorders the simulator saw in each.
+  EXPECT_THAT(experiment.Problems(), ::testing::IsEmpty())
+      << experiment.Table();
+  EXPECT_GT(experiment.control.troubles, 0) << experiment.Table();
+  EXPECT_GT(experiment.candidate.troubles, 0) << experiment.Table();
+  EXPECT_EQ(experiment.control.troubles + experiment.candidate.troubles,
+            static_cast<int64_t>(report->retention()->troubles().size()));
+  // The candidate refuses no linked abuser (it reviews them): the model
+  // says it keeps more members, and the verdict may not say the opposite.
+  EXPECT_GT(experiment.ExpectedDifference(), 0) << experiment.Table();
+  EXPECT_NE(experiment.served.verdict(),
+            v1::EXPERIMENT_VERDICT_CANDIDATE_RETAINS_LESS)
+      << experiment.Table();
+  EXPECT_NE(experiment.Agreement(), "DISAGREES") << experiment.Table();
+  EXPECT_THAT(report->retention()->Mismatches(), ::testing::IsEmpty());
+}
+
+TEST(PopulationExperiment, ALeakyCandidateIsStoppedByItsAbuseGuardrail) {
+  RealClockServer server;
+  ASSERT_NO_FATAL_FAILURE(StartRealClockServer(server));
+  PopulationConfig config = RetentionPopulation();
+  config.add_currencies()->set_code("EUR");
+  config.mutable_currencies(0)->set_factor(1);
+  RunOptions options = RetentionOptions(server, {"EUR"});
+  options.experiment = ExperimentPlanFor("leaky", "leaky");
+  // The small population's refunds: every abuser's refund caught.
+  options.experiment->plan.set_min_refunds_for_abuse(3);
+  options.experiment->plan.set_abuse_caught(1);
+
+  absl::StatusOr<Report> report = RunPopulation(config, options);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->errors(), 0);
+  ASSERT_TRUE(report->experiment().has_value());
+  const ExperimentReport& experiment = *report->experiment();
+  ASSERT_TRUE(experiment.read);
+  const v1::Experiment& served = experiment.served.experiment();
+  EXPECT_EQ(served.state(), v1::EXPERIMENT_STATE_TRIPPED) << experiment.Table();
+  EXPECT_THAT(served.stop_reason(), ::testing::HasSubstr("marked abusive"));
+  // The candidate paid the linked abusers the active policy refuses, and
+  // every one of those refunds was reported.
+  EXPECT_GT(experiment.candidate.abuser_refunds, 0) << experiment.Table();
+  EXPECT_EQ(experiment.candidate.marked_abusive,
+            experiment.candidate.abuser_refunds);
+  EXPECT_EQ(experiment.served.candidate().abuse_corrections(),
+            experiment.candidate.marked_abusive);
+  EXPECT_EQ(experiment.control.abuser_refunds, 0) << experiment.Table();
+  // The candidate arm stays exact after the trip; the control arm is
+  // bounded by the simulator's (later decisions carry no arm).
+  EXPECT_THAT(experiment.Problems(), ::testing::IsEmpty())
+      << experiment.Table();
 }
 
 TEST(PopulationGenerate, TheSameSeedGivesTheSameRequests) {
