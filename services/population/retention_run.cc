@@ -231,12 +231,16 @@ RetentionReport RetentionRun::Finish(int64_t& errors,
     if (member->troubles.empty()) continue;
     last_due =
         std::max(last_due, member->last_answered +
-                               retention::kWindowDays.back() * options_.day);
+                               (retention::kWindowDays.back() +
+                                retention::kGraceDays) *
+                                   options_.day);
     for (const MemberReorder& reorder : member->reorders) {
       if (!reorder.placed) continue;
       ++timing.reorders;
       const absl::Duration margin = member->first_sent +
-                                    FirstWindow(reorder.day) * options_.day -
+                                    (FirstWindow(reorder.day) +
+                                     retention::kGraceDays) *
+                                        options_.day -
                                     reorder.answered;
       timing.tightest = std::min(timing.tightest, margin);
       if (margin <= kSafety) ++timing.late;

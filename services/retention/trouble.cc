@@ -89,7 +89,7 @@ std::string DueMember(const Trouble& t) {
 
 int64_t FirstCloseMs(const Trouble& trouble, absl::Duration day) {
   return absl::ToUnixMillis(trouble.at) +
-         kWindowDays[0] * absl::ToInt64Milliseconds(day);
+         (kWindowDays[0] + kGraceDays) * absl::ToInt64Milliseconds(day);
 }
 
 std::optional<DueTrouble> ParseDueMember(absl::string_view member) {

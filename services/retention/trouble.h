@@ -32,6 +32,11 @@ namespace makegood::retention {
 // window when another order of theirs is delivered within it.
 inline constexpr std::array<int, 3> kWindowDays = {7, 30, 90};
 
+// A window closes this many retention days after it ends, so an order
+// delivered inside it and recorded up to a day late still counts (order
+// systems send RecordDelivery late, in batches or after an outage).
+inline constexpr int kGraceDays = 1;
+
 // The arm label of a decision made outside any experiment.
 inline constexpr char kNoArm[] = "none";
 
@@ -78,7 +83,8 @@ std::string RecoveryLabel(const makegood::v1::SubmitRatingRequest& request,
 
 // The stored trouble (the value of field rating_id in the member's
 // troubles hash), its member of the partition's schedule, and when its
-// first window closes, for a retention day of `day`.
+// first window closes (its end plus the grace), for a retention day of
+// `day`.
 std::string TroubleRecord(const Trouble& trouble);
 std::string DueMember(const Trouble& trouble);
 int64_t FirstCloseMs(const Trouble& trouble, absl::Duration day);

@@ -317,10 +317,10 @@ TEST_F(PopulationRunTest, ATierThePolicyDoesNotDefineIsRefused) {
 
 // ---- Retention after trouble ----------------------------------------------
 
-// A retention day short enough that 90 of them pass in 3.6 s, long enough
+// A retention day short enough that 90 of them pass in 5.4 s, long enough
 // that a member's ratings and a reorder's RecordDelivery fit well inside
 // one (RetentionTiming).
-constexpr absl::Duration kRetentionDay = absl::Milliseconds(40);
+constexpr absl::Duration kRetentionDay = absl::Milliseconds(60);
 
 // Members who rate low without a reason: silent troubles, some of them
 // followed up (the default policy's silent recovery is for <= 40 %).

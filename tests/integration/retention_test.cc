@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -90,13 +91,15 @@ class RetentionTest : public ::testing::Test {
     ASSERT_TRUE(sweeper->SweepOnce().ok());
   }
 
-  // An order of `member` delivered a minute ago.
-  v1::RecordDeliveryResponse Order(const std::string& member,
-                                   const std::string& order,
-                                   int64_t total = 3000) {
+  // An order of `member` delivered a minute ago (or at `delivered`).
+  v1::RecordDeliveryResponse Order(
+      const std::string& member, const std::string& order,
+      int64_t total = 3000,
+      std::optional<absl::Time> delivered = std::nullopt) {
     v1::RecordDeliveryRequest request;
     *request.mutable_order() = AppHarness::SampleOrder(
-        member, order, h_->clock().Now() - absl::Minutes(1));
+        member, order,
+        delivered.value_or(h_->clock().Now() - absl::Minutes(1)));
     if (total != 3000) {
       // The delivery fee absorbs the difference: the lines stay the same.
       request.mutable_order()->set_total_minor(total);
@@ -181,14 +184,15 @@ TEST_F(RetentionTest, ATroubleIsFollowedThroughItsThreeWindows) {
   ASSERT_TRUE(progress.ok());
   EXPECT_EQ(progress->str, "0 1 3000 1 3000 1 3000 0 -");
 
-  // Nothing is in the cohorts until the 7-day window closes.
-  h_->clock().Set(at + 7 * kDay - absl::Seconds(1));
+  // Nothing is in the cohorts until the 7-day window closes, a grace day
+  // after it ends.
+  h_->clock().Set(at + 8 * kDay - absl::Seconds(1));
   Sweep();
   v1::GetRetentionStatsResponse early = StatsBy({});
   EXPECT_THAT(early.cohorts(), IsEmpty());
   EXPECT_EQ(early.open_troubles(), 1);
 
-  h_->clock().Set(at + 7 * kDay);
+  h_->clock().Set(at + 8 * kDay);
   Sweep();
   v1::GetRetentionStatsResponse week = StatsBy(
       {v1::RETENTION_DIMENSION_OUTCOME, v1::RETENTION_DIMENSION_RECOVERY});
@@ -213,7 +217,7 @@ TEST_F(RetentionTest, ATroubleIsFollowedThroughItsThreeWindows) {
   // Day 20: another order, within 30 and 90 days only.
   h_->clock().Set(at + 20 * kDay);
   Order("m-1", "o-3", 4000);
-  h_->clock().Set(at + 30 * kDay);
+  h_->clock().Set(at + 31 * kDay);
   Sweep();
   v1::GetRetentionStatsResponse month =
       StatsBy({v1::RETENTION_DIMENSION_TIME_TO_SUCCEEDED});
@@ -224,7 +228,7 @@ TEST_F(RetentionTest, ATroubleIsFollowedThroughItsThreeWindows) {
   EXPECT_EQ(month.cohorts(0).windows(1).spend_minor().at("EUR"), 7000);
 
   // After 90 days the trouble is forgotten; its figures stay.
-  h_->clock().Set(at + 90 * kDay);
+  h_->clock().Set(at + 91 * kDay);
   Sweep();
   Sweep();  // Again: nothing is counted twice.
   v1::GetRetentionStatsResponse quarter = StatsBy({});
@@ -251,6 +255,31 @@ TEST_F(RetentionTest, ATroubleIsFollowedThroughItsThreeWindows) {
   EXPECT_THAT(courier.cohorts(), IsEmpty());
 }
 
+TEST_F(RetentionTest, AnOrderRecordedLateCountsForTheWindowItWasDeliveredIn) {
+  Start();
+  ASSERT_TRUE(h_->UpsertMember("m-1").ok());
+  Order("m-1", "o-1");
+  const absl::Time at = h_->clock().Now();
+  Rate(Rating("m-1", "o-1", 40, true));
+  // Delivered on day 6, recorded on day 7.5: inside the grace day.
+  h_->clock().Set(at + 7 * kDay + absl::Hours(12));
+  Order("m-1", "o-2", 3000, at + 6 * kDay);
+  h_->clock().Set(at + 8 * kDay);
+  Sweep();
+  // Delivered on day 6.5, recorded on day 8.5: the 7-day window had closed;
+  // the 30-day one counts it.
+  h_->clock().Set(at + 8 * kDay + absl::Hours(12));
+  Order("m-1", "o-3", 4000, at + 6 * kDay + absl::Hours(12));
+  h_->clock().Set(at + 31 * kDay);
+  Sweep();
+  v1::GetRetentionStatsResponse stats = StatsBy({});
+  ASSERT_EQ(stats.cohorts_size(), 1);
+  EXPECT_EQ(stats.cohorts(0).windows(0).reordered(), 1);
+  EXPECT_EQ(stats.cohorts(0).windows(0).spend_minor().at("EUR"), 3000);
+  EXPECT_EQ(stats.cohorts(0).windows(1).reordered(), 1);
+  EXPECT_EQ(stats.cohorts(0).windows(1).spend_minor().at("EUR"), 7000);
+}
+
 TEST_F(RetentionTest, HappyRatingsAreNoTroubleAndSilentOnesAreLabelledSo) {
   Start();
   ASSERT_TRUE(h_->UpsertMember("m-1").ok());
@@ -261,7 +290,7 @@ TEST_F(RetentionTest, HappyRatingsAreNoTroubleAndSilentOnesAreLabelledSo) {
   ASSERT_TRUE(none.ok());
   EXPECT_EQ(none->integer, 0);
   v1::SubmitRatingResponse silent = Rate(Rating("m-1", "o-2", 5, false));
-  h_->clock().Advance(7 * kDay);
+  h_->clock().Advance(8 * kDay);
   Sweep();
   v1::GetRetentionStatsResponse stats =
       StatsBy({v1::RETENTION_DIMENSION_RECOVERY});
@@ -294,7 +323,7 @@ TEST_F(RetentionTest, WhatWasPaidAndHowFastComeFromTheSettledRefund) {
     return h_->stubs().refunds->GetRefund(&context, get, &got).ok() &&
            got.refund().state() == v1::REFUND_STATE_SUCCEEDED;
   }));
-  h_->clock().Advance(7 * kDay);
+  h_->clock().Advance(8 * kDay);
   Sweep();
   v1::GetRetentionStatsResponse stats =
       StatsBy({v1::RETENTION_DIMENSION_TIME_TO_SUCCEEDED,
@@ -443,15 +472,16 @@ TEST_F(RetentionTest, RandomTroublesReordersAndSweepsMatchTheModel) {
     }
     troubles.push_back(std::move(t));
   }
-  // The model: a window closes at the first sweep at or after its end and
-  // counts the orders delivered after the trouble, within the window, and
-  // recorded before it closed.
+  // The model: a window closes at the first sweep a grace day or more after
+  // its end and counts the orders delivered after the trouble, within the
+  // window, and recorded before it closed.
   std::map<std::pair<std::string, std::string>, std::array<int64_t, 9>> want;
   for (ModelTrouble& t : troubles) {
     auto& row = want[{t.outcome, t.recovery}];
     for (int k = 0; k < 3; ++k) {
       const absl::Time end = t.at + retention::kWindowDays[k] * kDay;
-      auto sweep = std::lower_bound(sweeps.begin(), sweeps.end(), end);
+      auto sweep = std::lower_bound(sweeps.begin(), sweeps.end(),
+                                    end + retention::kGraceDays * kDay);
       ASSERT_NE(sweep, sweeps.end());
       bool reordered = false;
       int64_t spend = 0;

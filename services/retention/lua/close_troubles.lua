@@ -1,6 +1,6 @@
 -- require: troubles
--- Closes the retention windows that are due among the given troubles of one
--- partition: each closed window is added to its cohort (the partition's
+-- Closes the retention windows that are due (a grace day after their end)
+-- among the given troubles of one partition: each closed window is added to its cohort (the partition's
 -- retention hash) and to the trouble's store and courier, and the trouble
 -- moves on to its next window, or is deleted after the 90-day one. Safe to
 -- run twice or from two sweepers at once: a trouble whose window is not due
@@ -60,8 +60,9 @@ for i = 1, #ARGV - 2 do
     local at = tonumber(t[1])
     local progress = trouble_progress(stored[2])
     local k = progress[1] + 1
-    if at + trouble_windows[k] * day_ms > now then
-      redis.call('ZADD', KEYS[1], at + trouble_windows[k] * day_ms, member)
+    local close_at = at + (trouble_windows[k] + trouble_grace_days) * day_ms
+    if close_at > now then
+      redis.call('ZADD', KEYS[1], close_at, member)
       skipped = skipped + 1
     else
       -- What was paid and how fast is read once, when the first window
@@ -97,8 +98,8 @@ for i = 1, #ARGV - 2 do
         progress[8], progress[9] = paid, tts
         redis.call('HSET', troubles, rating_id .. ':p',
           table.concat(progress, ' '))
-        redis.call('ZADD', KEYS[1], at + trouble_windows[k + 1] * day_ms,
-          member)
+        redis.call('ZADD', KEYS[1],
+          at + (trouble_windows[k + 1] + trouble_grace_days) * day_ms, member)
       end
     end
   end

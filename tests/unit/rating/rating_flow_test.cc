@@ -268,7 +268,7 @@ TEST_F(RatingFlowTest, AFreshRatingIsAdmittedDecidedAndCommittedOnce) {
   EXPECT_EQ(c.args[t + 1], absl::StrCat(ids.rating_id, "\tm-1\t", ids.refund_id,
                                         "\tstore-1\tcourier-1"));
   EXPECT_EQ(c.args[t + 2],
-            absl::StrCat(absl::ToUnixMillis(kNow + absl::Hours(7 * 24))));
+            absl::StrCat(absl::ToUnixMillis(kNow + absl::Hours(8 * 24))));
   v1::SubmitRatingResponse stored;
   ASSERT_TRUE(stored.ParseFromString(c.args[3]));
   EXPECT_EQ(stored.SerializeAsString(), result.response.SerializeAsString());

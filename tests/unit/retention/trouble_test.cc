@@ -96,10 +96,11 @@ TEST(TroubleOf, LabelsARefundedClaimAndStoresItInTheScriptsOrder) {
                   "claim", "WALLET", "up_to_50pct", "default@abc",
                   "exp:candidate", "plus", "store-1", "courier-1"));
   EXPECT_EQ(DueMember(*trouble), "rt_1\tm-1\trf_1\tstore-1\tcourier-1");
+  // The 7-day window, then a grace day for orders recorded late.
   EXPECT_EQ(FirstCloseMs(*trouble, absl::Hours(24)),
-            1780272000123 + 7 * 86400000LL);
+            1780272000123 + 8 * 86400000LL);
   EXPECT_EQ(FirstCloseMs(*trouble, absl::Milliseconds(200)),
-            1780272000123 + 7 * 200);
+            1780272000123 + 8 * 200);
 }
 
 TEST(TroubleOf, ADenialGrantsNothingAndKeepsEmptyFields) {

@@ -11,6 +11,9 @@
 -- The windows, in retention days (a day is ARGV-given ms, 86400000 in
 -- production: simulations shorten it).
 local trouble_windows = {7, 30, 90}
+-- A window closes this many days after it ends (retention/trouble.h
+-- kGraceDays): an order delivered inside it and recorded late still counts.
+local trouble_grace_days = 1
 
 -- Splits at every tab, keeping empty fields.
 local function trouble_split(s)
