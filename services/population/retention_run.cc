@@ -229,19 +229,17 @@ RetentionReport RetentionRun::Finish(int64_t& errors,
     errors += member->errors;
     if (first_error.empty()) first_error = member->first_error;
     if (member->troubles.empty()) continue;
-    last_due =
-        std::max(last_due, member->last_answered +
-                               (retention::kWindowDays.back() +
-                                retention::kGraceDays) *
-                                   options_.day);
+    last_due = std::max(
+        last_due, member->last_answered +
+                      (retention::kWindowDays.back() + retention::kGraceDays) *
+                          options_.day);
     for (const MemberReorder& reorder : member->reorders) {
       if (!reorder.placed) continue;
       ++timing.reorders;
-      const absl::Duration margin = member->first_sent +
-                                    (FirstWindow(reorder.day) +
-                                     retention::kGraceDays) *
-                                        options_.day -
-                                    reorder.answered;
+      const absl::Duration margin =
+          member->first_sent +
+          (FirstWindow(reorder.day) + retention::kGraceDays) * options_.day -
+          reorder.answered;
       timing.tightest = std::min(timing.tightest, margin);
       if (margin <= kSafety) ++timing.late;
     }

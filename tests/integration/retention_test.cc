@@ -93,8 +93,7 @@ class RetentionTest : public ::testing::Test {
 
   // An order of `member` delivered a minute ago (or at `delivered`).
   v1::RecordDeliveryResponse Order(
-      const std::string& member, const std::string& order,
-      int64_t total = 3000,
+      const std::string& member, const std::string& order, int64_t total = 3000,
       std::optional<absl::Time> delivered = std::nullopt) {
     v1::RecordDeliveryRequest request;
     *request.mutable_order() = AppHarness::SampleOrder(
