@@ -11,6 +11,7 @@
 #include "services/core/status_macros.h"
 #include "services/core/text.h"
 #include "services/experiments/experiment.h"
+#include "services/policy_proto/engine_proto.h"
 #include "services/retention/trouble.h"
 
 namespace makegood::api {
@@ -85,14 +86,6 @@ std::string Missing(const Policy& active, const Policy& candidate) {
   return absl::StrJoin(missing, ", ");
 }
 
-google::protobuf::Timestamp Timestamp(absl::Time t) {
-  google::protobuf::Timestamp out;
-  const int64_t nanos = absl::ToUnixNanos(t);
-  out.set_seconds(nanos / 1'000'000'000);
-  out.set_nanos(static_cast<int32_t>(nanos % 1'000'000'000));
-  return out;
-}
-
 void ValidateName(const std::string& name, Violations& violations) {
   if (!IsLowerToken(name, 64)) {
     violations.Add("name", "must be 1-64 characters of [a-z0-9_-]");
@@ -101,7 +94,7 @@ void ValidateName(const std::string& name, Violations& violations) {
 
 }  // namespace
 
-void ValidateStartExperiment(
+std::optional<Policy> ValidateStartExperiment(
     const makegood::v1::StartExperimentRequest& request,
     Violations& violations) {
   ValidateName(request.name(), violations);
@@ -132,7 +125,7 @@ void ValidateStartExperiment(
   if (request.description().size() > kMaxExperimentDescription) {
     violations.Add("description", "at most 2000 bytes");
   }
-  (void)CandidateOf(request, violations);
+  return CandidateOf(request, violations);
 }
 
 void ValidateGetExperiment(const makegood::v1::GetExperimentRequest& request,
@@ -157,16 +150,11 @@ void ExperimentRpcs::Refresh() {
 }
 
 absl::Status ExperimentRpcs::Start(
-    const makegood::v1::StartExperimentRequest& request,
+    const makegood::v1::StartExperimentRequest& request, Policy candidate,
     const std::string& caller,
     makegood::v1::StartExperimentResponse& response) {
-  Violations ignored;
-  std::optional<Policy> candidate = CandidateOf(request, ignored);
-  if (!candidate.has_value()) {
-    return absl::InvalidArgumentError("the candidate policy is invalid");
-  }
   std::shared_ptr<const policy_file::PolicySnapshot> active = policy_.Get();
-  if (std::string missing = Missing(active->policy, *candidate);
+  if (std::string missing = Missing(active->policy, candidate);
       !missing.empty()) {
     return ErrorWithReason(
         absl::StatusCode::kFailedPrecondition, "POLICY_PRECONDITION",
@@ -177,13 +165,13 @@ absl::Status ExperimentRpcs::Start(
   const absl::Time now = clock_.Now();
   makegood::v1::Experiment& experiment = *response.mutable_experiment();
   experiment.set_name(request.name());
-  experiment.set_candidate_version(policy_file::PolicyVersion(*candidate));
-  *experiment.mutable_candidate() = *std::move(candidate);
+  experiment.set_candidate_version(policy_file::PolicyVersion(candidate));
+  *experiment.mutable_candidate() = std::move(candidate);
   experiment.set_control_version(active->version);
   experiment.set_candidate_share_bp(request.candidate_share_bp());
   *experiment.mutable_guardrails() = request.guardrails();
   experiment.set_state(makegood::v1::EXPERIMENT_STATE_RUNNING);
-  *experiment.mutable_started_at() = Timestamp(now);
+  *experiment.mutable_started_at() = policy_proto::ToTimestamp(now);
   experiment.set_started_by(caller);
   experiment.set_description(request.description());
   MAKEGOOD_RETURN_IF_ERROR(store_.Start(

@@ -8,6 +8,7 @@
 // Thread-safety: thread-safe; all references must outlive it.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -27,8 +28,9 @@ inline constexpr size_t kMaxExperimentDescription = 2000;
 inline constexpr size_t kMaxStopReason = 500;
 
 // Violations of each method's request (pure). StartExperiment also checks
-// the candidate policy ("candidate.tiers[1].name", "candidate_text").
-void ValidateStartExperiment(
+// the candidate policy ("candidate.tiers[1].name", "candidate_text") and
+// returns it when it is valid, parsed once for Start.
+std::optional<makegood::v1::Policy> ValidateStartExperiment(
     const makegood::v1::StartExperimentRequest& request,
     Violations& violations);
 void ValidateGetExperiment(const makegood::v1::GetExperimentRequest& request,
@@ -51,7 +53,7 @@ class ExperimentRpcs {
 
   // Blocking; on a worker thread. Requests passed their Validate*.
   absl::Status Start(const makegood::v1::StartExperimentRequest& request,
-                     const std::string& caller,
+                     makegood::v1::Policy candidate, const std::string& caller,
                      makegood::v1::StartExperimentResponse& response);
   absl::Status Get(const makegood::v1::GetExperimentRequest& request,
                    makegood::v1::GetExperimentResponse& response);

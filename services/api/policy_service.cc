@@ -425,16 +425,19 @@ grpc::ServerUnaryReactor* PolicyService::StartExperiment(
     grpc::CallbackServerContext* context,
     const makegood::v1::StartExperimentRequest* request,
     makegood::v1::StartExperimentResponse* response) {
+  std::optional<makegood::v1::Policy> candidate;
   return rpc::ServeUnary(
       auth_, context, "/makegood.v1.PolicyService/StartExperiment",
-      [request](Violations& violations) {
-        ValidateStartExperiment(*request, violations);
+      [&](Violations& violations) {
+        candidate = ValidateStartExperiment(*request, violations);
       },
-      [this, request, response](const auth::Principal& principal,
-                                rpc::Finish finish) {
+      [&](const auth::Principal& principal, rpc::Finish finish) {
+        // Valid requests only come here: the candidate parsed.
         worker_->Post([this, request, response, caller = principal.id,
+                       candidate = *std::move(candidate),
                        finish = std::move(finish)]() mutable {
-          finish(experiment_rpcs_.Start(*request, caller, *response));
+          finish(experiment_rpcs_.Start(*request, std::move(candidate), caller,
+                                        *response));
         });
       });
 }

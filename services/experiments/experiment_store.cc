@@ -4,6 +4,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/util/time_util.h"
 #include "services/core/status_macros.h"
 #include "services/errors/errors.h"
 #include "services/experiments/lua/scripts.h"
@@ -13,6 +14,7 @@
 namespace makegood::experiments {
 namespace {
 
+using google::protobuf::util::TimeUtil;
 using makegood::v1::Experiment;
 using redis::RedisReply;
 
@@ -35,8 +37,7 @@ absl::Status ExperimentStore::Start(const Experiment& experiment,
   absl::StatusOr<RedisReply> reply = redis_.EvalSync(
       scripts::kStartExperiment, Keys(experiment.name()),
       {experiment.name(),
-       absl::StrCat(experiment.started_at().seconds() * 1000 +
-                    experiment.started_at().nanos() / 1'000'000),
+       absl::StrCat(TimeUtil::TimestampToMilliseconds(experiment.started_at())),
        experiment.started_by(), store::SerializeDeterministic(experiment),
        summary});
   if (!reply.ok()) return reply.status();
@@ -104,26 +105,20 @@ absl::StatusOr<Experiment> ExperimentStore::Get(const std::string& name) {
   experiment.set_state(StateOf(fields[1].str));
   int64_t stopped_ms = 0;
   if (absl::SimpleAtoi(fields[2].str, &stopped_ms) && stopped_ms > 0) {
-    experiment.mutable_stopped_at()->set_seconds(stopped_ms / 1000);
-    experiment.mutable_stopped_at()->set_nanos(
-        static_cast<int32_t>(stopped_ms % 1000) * 1'000'000);
+    *experiment.mutable_stopped_at() =
+        TimeUtil::MillisecondsToTimestamp(stopped_ms);
   }
   experiment.set_stopped_by(fields[3].str);
   experiment.set_stop_reason(fields[4].str);
   return experiment;
 }
 
-absl::StatusOr<std::optional<Experiment>> ExperimentStore::Running() {
+absl::StatusOr<std::optional<std::string>> ExperimentStore::RunningName() {
   absl::StatusOr<RedisReply> name = redis_.CommandSync(
       {"HGET", store::KeySchema::ExperimentsKey(), "running"});
   if (!name.ok()) return name.status();
   if (name->type != RedisReply::Type::kString) return std::nullopt;
-  absl::StatusOr<Experiment> experiment = Get(name->str);
-  if (!experiment.ok()) return experiment.status();
-  if (experiment->state() != makegood::v1::EXPERIMENT_STATE_RUNNING) {
-    return std::nullopt;
-  }
-  return *std::move(experiment);
+  return name->str;
 }
 
 absl::StatusOr<std::pair<ArmTally, ArmTally>> ExperimentStore::ReadArms(

@@ -51,8 +51,9 @@ class ExperimentStore {
 
   // NOT_FOUND for an unknown name.
   absl::StatusOr<makegood::v1::Experiment> Get(const std::string& name);
-  // The running experiment, if any.
-  absl::StatusOr<std::optional<makegood::v1::Experiment>> Running();
+  // The running experiment's name, if one runs (stop_experiment.lua clears
+  // it in the same step as the state, so the name alone says it runs).
+  absl::StatusOr<std::optional<std::string>> RunningName();
 
   // The control's and the candidate's tallies of experiment `name`.
   absl::StatusOr<std::pair<ArmTally, ArmTally>> ReadArms(

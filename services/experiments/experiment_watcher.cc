@@ -43,10 +43,9 @@ std::shared_ptr<const RunningExperiment> ExperimentWatcher::Running() const {
 }
 
 absl::Status ExperimentWatcher::Poll() {
-  absl::StatusOr<std::optional<makegood::v1::Experiment>> found =
-      store_.Running();
-  if (!found.ok()) return found.status();
-  if (!found->has_value()) {
+  absl::StatusOr<std::optional<std::string>> name = store_.RunningName();
+  if (!name.ok()) return name.status();
+  if (!name->has_value()) {
     absl::MutexLock lock(&mu_);
     if (running_ != nullptr) {
       Log(LogLevel::kInfo, "experiment_ended", {{"name", running_->name}});
@@ -55,14 +54,16 @@ absl::Status ExperimentWatcher::Poll() {
     record_.reset();
     return absl::OkStatus();
   }
-  const makegood::v1::Experiment& experiment = **found;
   {
     absl::MutexLock lock(&mu_);
-    if (running_ != nullptr && running_->name == experiment.name()) {
+    if (running_ != nullptr && running_->name == **name) {
       return absl::OkStatus();
     }
   }
-  // A new experiment: build its candidate's engine once.
+  // A new experiment: read it and build its candidate's engine, once.
+  absl::StatusOr<makegood::v1::Experiment> found = store_.Get(**name);
+  if (!found.ok()) return found.status();
+  const makegood::v1::Experiment& experiment = *found;
   absl::StatusOr<policy_file::PolicySnapshot> candidate =
       policy_file::BuildPolicySnapshot(experiment.candidate(), clock_.Now());
   if (!candidate.ok()) {

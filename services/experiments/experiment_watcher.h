@@ -1,12 +1,13 @@
 // File: services/experiments/experiment_watcher.h
 //
 // Every replica's view of the running policy experiment: a thread polls
-// Redis (ExperimentStore::Running) every `poll_interval`, builds the
-// candidate policy's engine once per experiment, and hands it to the rating
-// flow through Running() (ExperimentSource). A stopped experiment stops
-// deciding within a poll. With `guard` (the worker processes), it also sums
-// the arms' tallies every `guard_interval` and stops the experiment when a
-// guardrail trips (GuardrailTrip), audited as "guardrail_tripped".
+// Redis (ExperimentStore::RunningName: one HGET) every `poll_interval`,
+// reads a new experiment and builds its candidate policy's engine once, and
+// hands it to the rating flow through Running() (ExperimentSource). A stopped
+// experiment stops deciding within a poll. With `guard` (the worker processes),
+// it also sums the arms' tallies every `guard_interval` and stops the
+// experiment when a guardrail trips (GuardrailTrip), audited as
+// "guardrail_tripped".
 //
 // Redis unreachable: the last view is kept (an experiment keeps deciding as
 // it did, and stops once Redis answers again); logged.

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <tuple>
@@ -536,23 +537,32 @@ LoadedPlan ExperimentPlanFor(const std::string& name,
   return plan;
 }
 
-TEST(PopulationExperiment, EachArmHoldsWhatItsMembersDidAndTheVerdictFollows) {
+// The small EUR retention population run beside experiment `plan` on a
+// fresh server; `out` holds its report once the run and the experiment's
+// read succeeded.
+void RunBesideExperiment(LoadedPlan plan, std::optional<Report>& out) {
   RealClockServer server;
   ASSERT_NO_FATAL_FAILURE(StartRealClockServer(server));
   PopulationConfig config = RetentionPopulation();
   config.add_currencies()->set_code("EUR");
   config.mutable_currencies(0)->set_factor(1);
   RunOptions options = RetentionOptions(server, {"EUR"});
-  options.experiment = ExperimentPlanFor("retains_more", "retains_more");
-  // A verdict on the small population's troubles.
-  options.experiment->plan.set_min_troubles_per_arm(5);
-
+  options.experiment = std::move(plan);
   absl::StatusOr<Report> report = RunPopulation(config, options);
   ASSERT_TRUE(report.ok()) << report.status();
   EXPECT_EQ(report->errors(), 0);
   ASSERT_TRUE(report->experiment().has_value());
+  ASSERT_TRUE(report->experiment()->read);
+  out = *std::move(report);
+}
+
+TEST(PopulationExperiment, EachArmHoldsWhatItsMembersDidAndTheVerdictFollows) {
+  LoadedPlan plan = ExperimentPlanFor("retains_more", "retains_more");
+  // A verdict on the small population's troubles.
+  plan.plan.set_min_troubles_per_arm(5);
+  std::optional<Report> report;
+  ASSERT_NO_FATAL_FAILURE(RunBesideExperiment(std::move(plan), report));
   const ExperimentReport& experiment = *report->experiment();
-  ASSERT_TRUE(experiment.read);
   EXPECT_EQ(experiment.served.experiment().state(),
             v1::EXPERIMENT_STATE_RUNNING)
       << experiment.Table();
@@ -575,23 +585,13 @@ TEST(PopulationExperiment, EachArmHoldsWhatItsMembersDidAndTheVerdictFollows) {
 }
 
 TEST(PopulationExperiment, ALeakyCandidateIsStoppedByItsAbuseGuardrail) {
-  RealClockServer server;
-  ASSERT_NO_FATAL_FAILURE(StartRealClockServer(server));
-  PopulationConfig config = RetentionPopulation();
-  config.add_currencies()->set_code("EUR");
-  config.mutable_currencies(0)->set_factor(1);
-  RunOptions options = RetentionOptions(server, {"EUR"});
-  options.experiment = ExperimentPlanFor("leaky", "leaky");
+  LoadedPlan plan = ExperimentPlanFor("leaky", "leaky");
   // The small population's refunds: every abuser's refund caught.
-  options.experiment->plan.set_min_refunds_for_abuse(3);
-  options.experiment->plan.set_abuse_caught(1);
-
-  absl::StatusOr<Report> report = RunPopulation(config, options);
-  ASSERT_TRUE(report.ok()) << report.status();
-  EXPECT_EQ(report->errors(), 0);
-  ASSERT_TRUE(report->experiment().has_value());
+  plan.plan.set_min_refunds_for_abuse(3);
+  plan.plan.set_abuse_caught(1);
+  std::optional<Report> report;
+  ASSERT_NO_FATAL_FAILURE(RunBesideExperiment(std::move(plan), report));
   const ExperimentReport& experiment = *report->experiment();
-  ASSERT_TRUE(experiment.read);
   const v1::Experiment& served = experiment.served.experiment();
   EXPECT_EQ(served.state(), v1::EXPERIMENT_STATE_TRIPPED) << experiment.Table();
   EXPECT_THAT(served.stop_reason(), ::testing::HasSubstr("marked abusive"));
